@@ -1,0 +1,212 @@
+//! Keys held in process memory, on the RustCrypto block ciphers, CMAC and HMAC.
+
+use core::fmt;
+
+use aes::{Aes128, Aes192, Aes256};
+use cipher::{Array, BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
+use cmac::{Cmac, digest::InnerInit};
+use des::{TdesEde2, TdesEde3};
+use hmac::{Hmac, Mac};
+use sha2::{Sha224, Sha256, Sha384, Sha512};
+
+use super::{SymmetricKey, Tag, check_whole_blocks};
+use crate::{Error, key::KeyAlgorithm, secret::KeyMaterial};
+
+/// A symmetric key in process memory with its expanded key schedule.
+///
+/// The schedule is computed once, in [`SoftwareKey::new`], and zeroized on drop by the
+/// RustCrypto types. `Debug` names the algorithm only; there is no `Clone`.
+pub struct SoftwareKey {
+    algorithm: KeyAlgorithm,
+    inner: Inner,
+}
+
+enum Inner {
+    Tdes2(TdesEde2),
+    Tdes3(TdesEde3),
+    Aes128(Aes128),
+    Aes192(Aes192),
+    Aes256(Aes256),
+    HmacSha224(Hmac<Sha224>),
+    HmacSha256(Hmac<Sha256>),
+    HmacSha384(Hmac<Sha384>),
+    HmacSha512(Hmac<Sha512>),
+}
+
+impl SoftwareKey {
+    /// Expands `key` for `algorithm`. TDES and AES keys must have the algorithm's exact length;
+    /// HMAC keys may have any length from 14 bytes (112 bits) up.
+    pub fn new(algorithm: KeyAlgorithm, key: &KeyMaterial) -> Result<Self, Error> {
+        let k = key.expose_secret();
+        let exact = |n: usize, expected: &'static str| {
+            if k.len() == n {
+                Ok(())
+            } else {
+                Err(Error::InvalidLength {
+                    field: "key",
+                    expected,
+                    actual: k.len(),
+                })
+            }
+        };
+        let hmac_len = || {
+            if k.len() >= 14 {
+                Ok(())
+            } else {
+                Err(Error::InvalidLength {
+                    field: "key",
+                    expected: "at least 14 bytes for an HMAC key",
+                    actual: k.len(),
+                })
+            }
+        };
+        let bad_len = |_| Error::InvalidLength {
+            field: "key",
+            expected: "a length the algorithm accepts",
+            actual: k.len(),
+        };
+        let inner = match algorithm {
+            KeyAlgorithm::Tdes2Key => {
+                exact(16, "16 bytes for TDES_2KEY")?;
+                Inner::Tdes2(TdesEde2::new_from_slice(k).map_err(bad_len)?)
+            }
+            KeyAlgorithm::Tdes3Key => {
+                exact(24, "24 bytes for TDES_3KEY")?;
+                Inner::Tdes3(TdesEde3::new_from_slice(k).map_err(bad_len)?)
+            }
+            KeyAlgorithm::Aes128 => {
+                exact(16, "16 bytes for AES_128")?;
+                Inner::Aes128(Aes128::new_from_slice(k).map_err(bad_len)?)
+            }
+            KeyAlgorithm::Aes192 => {
+                exact(24, "24 bytes for AES_192")?;
+                Inner::Aes192(Aes192::new_from_slice(k).map_err(bad_len)?)
+            }
+            KeyAlgorithm::Aes256 => {
+                exact(32, "32 bytes for AES_256")?;
+                Inner::Aes256(Aes256::new_from_slice(k).map_err(bad_len)?)
+            }
+            KeyAlgorithm::HmacSha224 => {
+                hmac_len()?;
+                Inner::HmacSha224(KeyInit::new_from_slice(k).map_err(bad_len)?)
+            }
+            KeyAlgorithm::HmacSha256 => {
+                hmac_len()?;
+                Inner::HmacSha256(KeyInit::new_from_slice(k).map_err(bad_len)?)
+            }
+            KeyAlgorithm::HmacSha384 => {
+                hmac_len()?;
+                Inner::HmacSha384(KeyInit::new_from_slice(k).map_err(bad_len)?)
+            }
+            KeyAlgorithm::HmacSha512 => {
+                hmac_len()?;
+                Inner::HmacSha512(KeyInit::new_from_slice(k).map_err(bad_len)?)
+            }
+            _ => {
+                return Err(Error::UnsupportedOperation {
+                    operation: "software symmetric key",
+                    reason: "the algorithm is asymmetric",
+                });
+            }
+        };
+        Ok(Self { algorithm, inner })
+    }
+
+    /// A key from hex text, for clear test keys.
+    pub fn from_hex(algorithm: KeyAlgorithm, hex: &str) -> Result<Self, Error> {
+        Self::new(algorithm, &KeyMaterial::from_hex("key", hex)?)
+    }
+}
+
+impl fmt::Debug for SoftwareKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SoftwareKey({}, [REDACTED])", self.algorithm)
+    }
+}
+
+fn ecb<C: BlockCipherEncrypt + BlockCipherDecrypt>(
+    c: &C,
+    data: &mut [u8],
+    encrypt: bool,
+) -> Result<(), Error> {
+    let n = <C as cipher::BlockSizeUser>::block_size();
+    for chunk in data.chunks_exact_mut(n) {
+        let block = <&mut Array<u8, _>>::try_from(chunk).map_err(|_| Error::InvalidLength {
+            field: "data",
+            expected: "a whole number of cipher blocks",
+            actual: n,
+        })?;
+        if encrypt {
+            c.encrypt_block(block);
+        } else {
+            c.decrypt_block(block);
+        }
+    }
+    Ok(())
+}
+
+fn cmac<C>(c: &C, message: &[u8]) -> Result<Tag, Error>
+where
+    C: cmac::block_api::CmacCipher + Clone,
+{
+    // The CMAC state takes its own copy of the expanded schedule (zeroized on drop); the key
+    // is not expanded again.
+    let mut mac = Cmac::<C>::inner_init(c.clone());
+    mac.update(message);
+    Tag::new(&mac.finalize().into_bytes())
+}
+
+fn hmac<M: Mac + Clone>(m: &M, message: &[u8]) -> Result<Tag, Error> {
+    let mut mac = m.clone();
+    mac.update(message);
+    Tag::new(&mac.finalize().into_bytes())
+}
+
+macro_rules! dispatch_block {
+    ($self:ident, $c:ident => $e:expr) => {
+        match &$self.inner {
+            Inner::Tdes2($c) => $e,
+            Inner::Tdes3($c) => $e,
+            Inner::Aes128($c) => $e,
+            Inner::Aes192($c) => $e,
+            Inner::Aes256($c) => $e,
+            _ => Err(Error::UnsupportedOperation {
+                operation: "block cipher operation",
+                reason: "the key is an HMAC key",
+            }),
+        }
+    };
+}
+
+impl SymmetricKey for SoftwareKey {
+    fn key_algorithm(&self) -> KeyAlgorithm {
+        self.algorithm
+    }
+
+    fn encrypt_ecb(&self, data: &mut [u8]) -> Result<(), Error> {
+        check_whole_blocks(self.block_cipher()?, data)?;
+        dispatch_block!(self, c => ecb(c, data, true))
+    }
+
+    fn decrypt_ecb(&self, data: &mut [u8]) -> Result<(), Error> {
+        check_whole_blocks(self.block_cipher()?, data)?;
+        dispatch_block!(self, c => ecb(c, data, false))
+    }
+
+    fn cmac(&self, message: &[u8]) -> Result<Tag, Error> {
+        dispatch_block!(self, c => cmac(c, message))
+    }
+
+    fn hmac(&self, message: &[u8]) -> Result<Tag, Error> {
+        match &self.inner {
+            Inner::HmacSha224(m) => hmac(m, message),
+            Inner::HmacSha256(m) => hmac(m, message),
+            Inner::HmacSha384(m) => hmac(m, message),
+            Inner::HmacSha512(m) => hmac(m, message),
+            _ => Err(Error::UnsupportedOperation {
+                operation: "HMAC",
+                reason: "the key is not an HMAC key",
+            }),
+        }
+    }
+}

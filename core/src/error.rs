@@ -1,0 +1,77 @@
+use core::fmt;
+
+/// Every error of `payhsm-core`.
+///
+/// Errors caused by bad data name the field and say what was expected. Verification failures
+/// are one opaque variant ([`Error::VerificationFailed`]) so that they say nothing about which
+/// check failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A value has the wrong length.
+    InvalidLength {
+        /// The field.
+        field: &'static str,
+        /// What the field accepts, in words ("16 or 24 bytes").
+        expected: &'static str,
+        /// The length that was given.
+        actual: usize,
+    },
+    /// A hex string has a character that is not a hex digit.
+    InvalidHex {
+        /// The field.
+        field: &'static str,
+        /// The character position (0-based) of the first bad character.
+        position: usize,
+    },
+    /// A value is outside what the field accepts.
+    InvalidValue {
+        /// The field.
+        field: &'static str,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A TDES key that reduces to single DES or is a DES weak key.
+    WeakKey {
+        /// Why the key is weak.
+        reason: &'static str,
+    },
+    /// The key cannot do this operation (wrong algorithm or backend capability).
+    UnsupportedOperation {
+        /// The operation.
+        operation: &'static str,
+        /// Why the key cannot do it.
+        reason: &'static str,
+    },
+    /// A MAC, check value, PIN or cryptogram did not verify. Deliberately carries no detail.
+    VerificationFailed,
+    /// The random source failed.
+    RandomSource,
+    /// The key store has no key for this identifier.
+    KeyNotFound,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidLength {
+                field,
+                expected,
+                actual,
+            } => write!(f, "{field}: expected {expected}, got {actual}"),
+            Self::InvalidHex { field, position } => {
+                write!(f, "{field}: not a hex digit at position {position}")
+            }
+            Self::InvalidValue { field, reason } => write!(f, "{field}: {reason}"),
+            Self::WeakKey { reason } => write!(f, "weak key: {reason}"),
+            Self::UnsupportedOperation { operation, reason } => {
+                write!(f, "{operation} is not supported: {reason}")
+            }
+            Self::VerificationFailed => f.write_str("verification failed"),
+            Self::RandomSource => f.write_str("the random source failed"),
+            Self::KeyNotFound => f.write_str("key not found"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
