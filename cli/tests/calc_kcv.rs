@@ -1,3 +1,5 @@
+//! `payhsm calc kcv`: known answers and error reporting.
+
 mod common;
 
 use common::payhsm;

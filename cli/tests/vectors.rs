@@ -1,3 +1,5 @@
+//! `payhsm vectors`: the auditors' command.
+
 mod common;
 
 use common::payhsm;

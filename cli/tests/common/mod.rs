@@ -3,21 +3,21 @@
 use std::process::{Command, Output};
 
 /// What one run of `payhsm` did.
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Run {
     /// The JSON object printed on stdout.
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
     }
 
     /// Asserts a failure reported on one stderr line, no panic, and returns that line.
-    pub fn one_line_error(&self) -> &str {
+    pub(crate) fn one_line_error(&self) -> &str {
         assert_ne!(self.code, 0, "expected failure, stdout: {}", self.stdout);
         assert!(self.stdout.is_empty(), "stdout on error: {}", self.stdout);
         assert_eq!(self.stderr.lines().count(), 1, "stderr: {}", self.stderr);
@@ -27,7 +27,7 @@ impl Run {
 }
 
 /// Runs `payhsm` with `args`.
-pub fn payhsm(args: &[&str]) -> Run {
+pub(crate) fn payhsm(args: &[&str]) -> Run {
     let Output {
         status,
         stdout,
