@@ -211,4 +211,44 @@ mod tests {
         );
         assert_eq!(alloc::format!("{clear:?}"), "Kbpk::Clear(TDES_2KEY, [REDACTED])");
     }
+
+    /// Every KBEK and KBAK tr31.json publishes, the two KDF-only entries included (AES-192
+    /// KBPKs show the derivation bugs other libraries had).
+    #[test]
+    fn published_kbek_and_kbak() {
+        extern crate std;
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors/data/tr31.json");
+        let text = std::fs::read_to_string(path).unwrap();
+        let entries: alloc::vec::Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+        let hex = |v: &serde_json::Value| payhsm_core::hex::decode("v", v.as_str().unwrap()).unwrap();
+        let mut checked = 0;
+        for e in &entries {
+            let (i, x) = (&e["inputs"], &e["expected"]);
+            let version_id = match (x.get("key_block"), i.get("version")) {
+                (Some(block), _) => block.as_str().unwrap().as_bytes()[0],
+                (None, Some(v)) => v.as_str().unwrap().as_bytes()[0],
+                _ => panic!("{}: no version", e["id"]),
+            };
+            let version = Version::from_id(version_id).unwrap();
+            let kbpk = KeyMaterial::from_slice("kbpk", &hex(&i["kbpk"])).unwrap();
+            let algorithm = crate::kbpk_algorithm(version, kbpk.len()).unwrap();
+            let (kbek, kbak) = match version.binding() {
+                Binding::Variant => (
+                    variant::variant(&kbpk, variant::ENCRYPTION_MASK),
+                    variant::variant(&kbpk, variant::AUTHENTICATION_MASK),
+                ),
+                Binding::Derivation => {
+                    let handle = SoftwareKey::new(algorithm, &kbpk).unwrap();
+                    (
+                        derivation::derive(&handle, derivation::Purpose::Encryption).unwrap(),
+                        derivation::derive(&handle, derivation::Purpose::Authentication).unwrap(),
+                    )
+                }
+            };
+            assert_eq!(kbek.expose_secret(), hex(&x["kbek"]), "{}", e["id"]);
+            assert_eq!(kbak.expose_secret(), hex(&x["kbak"]), "{}", e["id"]);
+            checked += 1;
+        }
+        assert_eq!(checked, 28);
+    }
 }
