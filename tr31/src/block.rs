@@ -156,11 +156,11 @@ mod tests {
         bad_hex.replace_range(20..21, "G");
         assert_eq!(
             err(&bad_hex),
-            Error::malformed("encrypted key data", 20, "not a hex digit")
+            Error::malformed("encrypted key data", 20, "not a hex digit (0-9, A-F)")
         );
         let mut bad_mac = String::from(B);
         bad_mac.replace_range(79..80, "x");
-        assert_eq!(err(&bad_mac), Error::malformed("MAC", 79, "not a hex digit"));
+        assert_eq!(err(&bad_mac), Error::malformed("MAC", 79, "not a hex digit (0-9, A-F)"));
         // A header of 20 characters is not a whole number of TDES blocks.
         let unaligned = alloc::format!("B0080P0TE00E0100LB04{}", &B[20..]);
         assert_eq!(

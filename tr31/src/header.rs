@@ -137,16 +137,16 @@ impl Header {
         let mut optional_blocks: Vec<OptionalBlock> = Vec::with_capacity(count);
         for _ in 0..count {
             let at = reader.position();
-            let block = OptionalBlock::read(reader, strict)?;
-            if optional_blocks.iter().any(|b| b.block_id() == block.block_id()) {
-                return Err(Error::malformed("optional block id", at, "duplicate"));
-            }
             if optional_blocks.last().map(OptionalBlock::block_id) == Some(BlockId::PB) {
                 return Err(Error::malformed(
                     "optional block id",
                     at,
                     "follows the padding block PB, which must be last",
                 ));
+            }
+            let block = OptionalBlock::read(reader, strict)?;
+            if optional_blocks.iter().any(|b| b.block_id() == block.block_id()) {
+                return Err(Error::malformed("optional block id", at, "duplicate"));
             }
             optional_blocks.push(block);
         }

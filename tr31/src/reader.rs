@@ -52,7 +52,7 @@ impl<'a> Reader<'a> {
 
     /// A `len`-digit hexadecimal number.
     pub(crate) fn hex_number(&mut self, len: usize, field: &'static str) -> Result<usize, Error> {
-        let digits = self.checked(len, field, u8::is_ascii_hexdigit, "not a hex digit")?;
+        let digits = self.checked(len, field, is_hex_digit, "not a hex digit (0-9, A-F)")?;
         Ok(digits
             .iter()
             .fold(0, |n, d| n * 16 + usize::from(hex_value(*d))))
@@ -60,7 +60,7 @@ impl<'a> Reader<'a> {
 
     /// `len` hex digits decoded to bytes (`len` must be even).
     pub(crate) fn hex_bytes(&mut self, len: usize, field: &'static str) -> Result<Vec<u8>, Error> {
-        let digits = self.checked(len, field, u8::is_ascii_hexdigit, "not a hex digit")?;
+        let digits = self.checked(len, field, is_hex_digit, "not a hex digit (0-9, A-F)")?;
         Ok(digits
             .chunks_exact(2)
             .map(|pair| (hex_value(pair[0]) << 4) | hex_value(pair[1]))
@@ -83,6 +83,12 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// X9.143 hex is upper case. Accepting lower case too would give one key block several valid
+/// spellings, so that a changed character could still unwrap.
+const fn is_hex_digit(b: &u8) -> bool {
+    matches!(*b, b'0'..=b'9' | b'A'..=b'F')
+}
+
 pub(crate) const fn is_printable(b: &u8) -> bool {
     matches!(*b, 0x20..=0x7E)
 }
@@ -91,7 +97,6 @@ const fn hex_value(digit: u8) -> u8 {
     match digit {
         b'0'..=b'9' => digit - b'0',
         b'A'..=b'F' => digit - b'A' + 10,
-        b'a'..=b'f' => digit - b'a' + 10,
         _ => 0,
     }
 }
@@ -119,7 +124,11 @@ mod tests {
             r.printable(3, "data"),
             Err(Error::malformed("data", 2, "not printable ASCII"))
         );
-        assert_eq!(Reader::new(b"0aFf").hex_bytes(4, "h").unwrap(), [0x0A, 0xFF]);
+        assert_eq!(Reader::new(b"0AFF").hex_bytes(4, "h").unwrap(), [0x0A, 0xFF]);
+        assert_eq!(
+            Reader::new(b"0aFF").hex_bytes(4, "h"),
+            Err(Error::malformed("h", 1, "not a hex digit (0-9, A-F)"))
+        );
     }
 
     #[test]

@@ -306,7 +306,7 @@ mod tests {
         );
         assert_eq!(
             read("KS0G"),
-            Err(Error::malformed("optional block length", 3, "not a hex digit"))
+            Err(Error::malformed("optional block length", 3, "not a hex digit (0-9, A-F)"))
         );
         assert_eq!(
             read("LB0003000Dabc"),

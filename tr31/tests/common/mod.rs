@@ -98,3 +98,69 @@ pub fn legacy_unwrap() -> UnwrapOptions {
 pub fn clear(algorithm: KeyAlgorithm, key: &KeyMaterial) -> Kbpk<'_> {
     Kbpk::Clear { algorithm, key }
 }
+
+/// A key handle that counts its uses, to show that a refusal came before any cryptography.
+pub struct Watched {
+    inner: payhsm_core::crypto::SoftwareKey,
+    uses: std::cell::Cell<usize>,
+}
+
+impl Watched {
+    pub fn new(algorithm: KeyAlgorithm, hex: &str) -> Self {
+        Self {
+            inner: payhsm_core::crypto::SoftwareKey::from_hex(algorithm, hex).unwrap(),
+            uses: std::cell::Cell::new(0),
+        }
+    }
+
+    pub fn uses(&self) -> usize {
+        self.uses.get()
+    }
+
+    fn used(&self) {
+        self.uses.set(self.uses.get() + 1);
+    }
+}
+
+impl payhsm_core::crypto::SymmetricKey for Watched {
+    fn key_algorithm(&self) -> KeyAlgorithm {
+        self.inner.key_algorithm()
+    }
+
+    fn encrypt_ecb(&self, data: &mut [u8]) -> Result<(), payhsm_core::Error> {
+        self.used();
+        self.inner.encrypt_ecb(data)
+    }
+
+    fn decrypt_ecb(&self, data: &mut [u8]) -> Result<(), payhsm_core::Error> {
+        self.used();
+        self.inner.decrypt_ecb(data)
+    }
+
+    fn cmac(&self, message: &[u8]) -> Result<payhsm_core::crypto::Tag, payhsm_core::Error> {
+        self.used();
+        self.inner.cmac(message)
+    }
+
+    fn hmac(&self, message: &[u8]) -> Result<payhsm_core::crypto::Tag, payhsm_core::Error> {
+        self.used();
+        self.inner.hmac(message)
+    }
+}
+
+/// The vector with this id.
+pub fn vector(id: &str) -> Vector {
+    vectors().into_iter().find(|v| v.id == id).unwrap_or_else(|| panic!("no vector {id}"))
+}
+
+/// Replaces the character at `at` (ASCII text).
+pub fn replace_at(text: &str, at: usize, with: char) -> String {
+    let mut s = text.to_owned();
+    s.replace_range(at..at + 1, with.encode_utf8(&mut [0; 4]));
+    s
+}
+
+/// Sets the 4-digit length field.
+pub fn with_length_field(text: &str, length: usize) -> String {
+    format!("{}{length:04}{}", &text[..1], &text[5..])
+}
