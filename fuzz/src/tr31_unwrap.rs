@@ -23,14 +23,26 @@ pub fn run(data: &[u8]) {
     }
     let structure_ok = KeyBlock::parse(&text).is_ok();
     let kbpks = [
-        (KeyAlgorithm::Tdes2Key, KeyMaterial::from_slice("kbpk", &TDES_KBPK)),
-        (KeyAlgorithm::Aes256, KeyMaterial::from_slice("kbpk", &AES_KBPK)),
+        (
+            KeyAlgorithm::Tdes2Key,
+            KeyMaterial::from_slice("kbpk", &TDES_KBPK),
+        ),
+        (
+            KeyAlgorithm::Aes256,
+            KeyMaterial::from_slice("kbpk", &AES_KBPK),
+        ),
     ];
     for (algorithm, key) in &kbpks {
         let Ok(key) = key else { return };
-        let kbpk = Kbpk::Clear { algorithm: *algorithm, key };
+        let kbpk = Kbpk::Clear {
+            algorithm: *algorithm,
+            key,
+        };
         for strict in [false, true] {
-            let options = UnwrapOptions { allow_legacy_versions: true, strict_optional_blocks: strict };
+            let options = UnwrapOptions {
+                allow_legacy_versions: true,
+                strict_optional_blocks: strict,
+            };
             if let Ok(out) = unwrap(kbpk, &text, &options) {
                 // Only a well-formed block can unwrap, and its header is the parsed one.
                 assert!(structure_ok);

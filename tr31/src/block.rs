@@ -56,7 +56,7 @@ impl KeyBlock {
         let mut header_reader = Reader::new(&bytes[..header_room]);
         let header = Header::read(&mut header_reader, strict)?;
         let header_len = header_reader.position();
-        if header_len % version.block_len() != 0 {
+        if !header_len.is_multiple_of(version.block_len()) {
             return Err(Error::malformed(
                 "header",
                 header_len,
@@ -64,7 +64,7 @@ impl KeyBlock {
             ));
         }
         let key_data_hex = bytes.len() - header_len - mac_hex;
-        if key_data_hex % block_hex != 0 {
+        if !key_data_hex.is_multiple_of(block_hex) {
             return Err(Error::malformed(
                 "encrypted key data",
                 header_len,
@@ -117,7 +117,8 @@ impl KeyBlock {
 mod tests {
     use super::*;
 
-    const B: &str = "B0080P0TE00E000094B420079CC80BA3461F86FE26EFC4A3B8E4FA4C5F5341176EED7B727B8A248E";
+    const B: &str =
+        "B0080P0TE00E000094B420079CC80BA3461F86FE26EFC4A3B8E4FA4C5F5341176EED7B727B8A248E";
 
     #[test]
     fn parts_of_a_published_block() {
@@ -150,7 +151,11 @@ mod tests {
         let cut = alloc::format!("B0076{}{}", &B[5..44], &B[48..]);
         assert_eq!(
             err(&cut),
-            Error::malformed("encrypted key data", 16, "not a whole number of cipher blocks")
+            Error::malformed(
+                "encrypted key data",
+                16,
+                "not a whole number of cipher blocks"
+            )
         );
         let mut bad_hex = String::from(B);
         bad_hex.replace_range(20..21, "G");
@@ -160,7 +165,10 @@ mod tests {
         );
         let mut bad_mac = String::from(B);
         bad_mac.replace_range(79..80, "x");
-        assert_eq!(err(&bad_mac), Error::malformed("MAC", 79, "not a hex digit (0-9, A-F)"));
+        assert_eq!(
+            err(&bad_mac),
+            Error::malformed("MAC", 79, "not a hex digit (0-9, A-F)")
+        );
         // A header of 20 characters is not a whole number of TDES blocks.
         let unaligned = alloc::format!("B0080P0TE00E0100LB04{}", &B[20..]);
         assert_eq!(

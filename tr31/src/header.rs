@@ -25,7 +25,9 @@ use crate::{
     BlockId, Error, OptionalBlock, Version,
     optional_block::{
         BlockValue,
-        values::{BdkId, CheckValue, HmacHash, InitialKeyId, KeySerialNumber, Timestamp, WrappingPedigree},
+        values::{
+            BdkId, CheckValue, HmacHash, InitialKeyId, KeySerialNumber, Timestamp, WrappingPedigree,
+        },
     },
     reader::Reader,
 };
@@ -132,7 +134,11 @@ impl Header {
         let count = reader.decimal(2, "number of optional blocks")?;
         let reserved_at = reader.position();
         if reader.take(2, "reserved field")? != b"00" {
-            return Err(Error::malformed("reserved field", reserved_at, "must be 00"));
+            return Err(Error::malformed(
+                "reserved field",
+                reserved_at,
+                "must be 00",
+            ));
         }
         let mut optional_blocks: Vec<OptionalBlock> = Vec::with_capacity(count);
         for _ in 0..count {
@@ -145,7 +151,10 @@ impl Header {
                 ));
             }
             let block = OptionalBlock::read(reader, strict)?;
-            if optional_blocks.iter().any(|b| b.block_id() == block.block_id()) {
+            if optional_blocks
+                .iter()
+                .any(|b| b.block_id() == block.block_id())
+            {
                 return Err(Error::malformed("optional block id", at, "duplicate"));
             }
             optional_blocks.push(block);
@@ -262,7 +271,11 @@ impl Header {
             if block.block_id() == id {
                 let data_at = at + block.encoded_len() - block.data().len();
                 return V::decode(block.data()).map(Some).map_err(|problem| {
-                    Error::malformed(id.description().unwrap_or("optional block data"), data_at, problem)
+                    Error::malformed(
+                        id.description().unwrap_or("optional block data"),
+                        data_at,
+                        problem,
+                    )
                 });
             }
             at += block.encoded_len();
@@ -365,7 +378,9 @@ impl fmt::Display for Header {
             self.exportability.code_str(),
             self.optional_blocks.len(),
         )?;
-        self.optional_blocks.iter().try_for_each(|b| write!(f, "{b}"))
+        self.optional_blocks
+            .iter()
+            .try_for_each(|b| write!(f, "{b}"))
     }
 }
 
@@ -440,8 +455,28 @@ mod tests {
         assert_eq!(h.key_version(), "c2");
         assert_eq!(h.key_component(), Some(2));
         assert_eq!(pin_key().key_component(), None);
-        assert!(Header::new(Version::B, KeyUsage::P0, Algorithm::TDES, ModeOfUse::ENCRYPT, "0", Exportability::EXPORTABLE).is_err());
-        assert!(Header::new(Version::B, KeyUsage::P0, Algorithm::TDES, ModeOfUse::ENCRYPT, "0-", Exportability::EXPORTABLE).is_err());
+        assert!(
+            Header::new(
+                Version::B,
+                KeyUsage::P0,
+                Algorithm::TDES,
+                ModeOfUse::ENCRYPT,
+                "0",
+                Exportability::EXPORTABLE
+            )
+            .is_err()
+        );
+        assert!(
+            Header::new(
+                Version::B,
+                KeyUsage::P0,
+                Algorithm::TDES,
+                ModeOfUse::ENCRYPT,
+                "0-",
+                Exportability::EXPORTABLE
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -466,7 +501,10 @@ mod tests {
         assert_eq!(p.to_string(), "B0000P0TE00E0200LB07abcPB0900000");
         assert_eq!(p.padded().unwrap(), p);
         assert_eq!(pin_key().padded().unwrap(), pin_key());
-        let d = Header::parse("D0000P0AE00E0100LB07abc").unwrap().padded().unwrap();
+        let d = Header::parse("D0000P0AE00E0100LB07abc")
+            .unwrap()
+            .padded()
+            .unwrap();
         assert_eq!(d.header_length(), 32);
         assert_eq!(d.padding_block(), Some("00000"));
     }
@@ -478,12 +516,37 @@ mod tests {
             ("E0080P0TE00E0000", "version id", 0, "not A, B, C or D"),
             ("B00x0P0TE00E0000", "length field", 3, "not a decimal digit"),
             ("B0080P-TE00E0000", "key usage", 6, "not a letter or digit"),
-            ("B0080P0TE0 E0000", "key version", 10, "not a letter or digit"),
-            ("B0080P0TE00E0A00", "number of optional blocks", 13, "not a decimal digit"),
+            (
+                "B0080P0TE0 E0000",
+                "key version",
+                10,
+                "not a letter or digit",
+            ),
+            (
+                "B0080P0TE00E0A00",
+                "number of optional blocks",
+                13,
+                "not a decimal digit",
+            ),
             ("B0080P0TE00E0001", "reserved field", 14, "must be 00"),
-            ("B0080P0TE00E0100", "optional block id", 16, "runs past the end"),
-            ("B0080P0TE00E0200KS04KS04", "optional block id", 20, "duplicate"),
-            ("B0080P0TE00E0200PB04KS04", "optional block id", 20, "follows the padding block PB, which must be last"),
+            (
+                "B0080P0TE00E0100",
+                "optional block id",
+                16,
+                "runs past the end",
+            ),
+            (
+                "B0080P0TE00E0200KS04KS04",
+                "optional block id",
+                20,
+                "duplicate",
+            ),
+            (
+                "B0080P0TE00E0200PB04KS04",
+                "optional block id",
+                20,
+                "follows the padding block PB, which must be last",
+            ),
             ("B0080P0TE00E0100LB09abc", "label", 20, "runs past the end"),
         ];
         for (text, field, position, problem) in cases {

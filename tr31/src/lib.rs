@@ -57,8 +57,6 @@
 )]
 
 extern crate alloc;
-#[cfg(feature = "std")]
-extern crate std;
 
 mod binding;
 mod block;

@@ -7,7 +7,9 @@
 //! - [`check_export`] (T-KB-11): an export may narrow a key's attributes, never widen them.
 //! - [`check_wrapping_strength`] (T-KB-12): the wrapping key is at least as strong as the key.
 
-use payhsm_core::key::{Exportability, KeyAlgorithm, KeyAttributes, KeyModesOfUse, KeyUsage, ModeOfUse};
+use payhsm_core::key::{
+    Exportability, KeyAlgorithm, KeyAttributes, KeyModesOfUse, KeyUsage, ModeOfUse,
+};
 
 use crate::{Error, Header, Version};
 
@@ -26,7 +28,11 @@ pub enum Direction {
 /// accepted for version D only, the AES key block ISO 20038 shares with X9.143. The modes of use
 /// must allow the direction (wrap or unwrap, or no restrictions), and the algorithm must fit the
 /// version (TDES for A, B, C; AES for D).
-pub fn check_kbpk(kbpk: &KeyAttributes, version: Version, direction: Direction) -> Result<(), Error> {
+pub fn check_kbpk(
+    kbpk: &KeyAttributes,
+    version: Version,
+    direction: Direction,
+) -> Result<(), Error> {
     let usage_ok = match kbpk.key_usage {
         KeyUsage::K0 | KeyUsage::K1 => true,
         KeyUsage::K4 => version == Version::D,
@@ -40,7 +46,10 @@ pub fn check_kbpk(kbpk: &KeyAttributes, version: Version, direction: Direction) 
     let modes = &kbpk.key_modes_of_use;
     let (allowed, reason) = match direction {
         Direction::Wrap => (modes.wrap, "the KBPK's modes of use do not allow wrapping"),
-        Direction::Unwrap => (modes.unwrap, "the KBPK's modes of use do not allow unwrapping"),
+        Direction::Unwrap => (
+            modes.unwrap,
+            "the KBPK's modes of use do not allow unwrapping",
+        ),
     };
     if !(allowed || modes.no_restrictions) {
         return Err(Error::KeyUsageViolation { reason });

@@ -31,23 +31,31 @@ impl<'a> Reader<'a> {
     }
 
     /// `len` ASCII letters or digits.
-    pub(crate) fn alphanumeric(&mut self, len: usize, field: &'static str) -> Result<&'a [u8], Error> {
-        self.checked(len, field, u8::is_ascii_alphanumeric, "not a letter or digit")
+    pub(crate) fn alphanumeric(
+        &mut self,
+        len: usize,
+        field: &'static str,
+    ) -> Result<&'a [u8], Error> {
+        self.checked(
+            len,
+            field,
+            u8::is_ascii_alphanumeric,
+            "not a letter or digit",
+        )
     }
 
     /// `len` printable ASCII characters (0x20 to 0x7E), as text.
     pub(crate) fn printable(&mut self, len: usize, field: &'static str) -> Result<&'a str, Error> {
         let start = self.position;
         let bytes = self.checked(len, field, is_printable, "not printable ASCII")?;
-        core::str::from_utf8(bytes).map_err(|_| Error::malformed(field, start, "not printable ASCII"))
+        core::str::from_utf8(bytes)
+            .map_err(|_| Error::malformed(field, start, "not printable ASCII"))
     }
 
     /// A `len`-digit decimal number.
     pub(crate) fn decimal(&mut self, len: usize, field: &'static str) -> Result<usize, Error> {
         let digits = self.checked(len, field, u8::is_ascii_digit, "not a decimal digit")?;
-        Ok(digits
-            .iter()
-            .fold(0, |n, d| n * 10 + usize::from(d - b'0')))
+        Ok(digits.iter().fold(0, |n, d| n * 10 + usize::from(d - b'0')))
     }
 
     /// A `len`-digit hexadecimal number.
@@ -124,7 +132,10 @@ mod tests {
             r.printable(3, "data"),
             Err(Error::malformed("data", 2, "not printable ASCII"))
         );
-        assert_eq!(Reader::new(b"0AFF").hex_bytes(4, "h").unwrap(), [0x0A, 0xFF]);
+        assert_eq!(
+            Reader::new(b"0AFF").hex_bytes(4, "h").unwrap(),
+            [0x0A, 0xFF]
+        );
         assert_eq!(
             Reader::new(b"0aFF").hex_bytes(4, "h"),
             Err(Error::malformed("h", 1, "not a hex digit (0-9, A-F)"))

@@ -122,12 +122,23 @@ mod tests {
             algorithm: KeyAlgorithm::Aes128,
             key: &kbpk,
         };
-        assert_eq!(unwrap(kbpk, &block, &UnwrapOptions::default()).unwrap().key.len(), 16);
+        assert_eq!(
+            unwrap(kbpk, &block, &UnwrapOptions::default())
+                .unwrap()
+                .key
+                .len(),
+            16
+        );
     }
 
     #[test]
     fn payload_length_field() {
-        assert_eq!(key_from_payload(&[0x00, 0x10, 1, 2, 3]).unwrap().expose_secret(), [1, 2]);
+        assert_eq!(
+            key_from_payload(&[0x00, 0x10, 1, 2, 3])
+                .unwrap()
+                .expose_secret(),
+            [1, 2]
+        );
         assert_eq!(key_from_payload(&[0x00, 0x18, 1, 2, 3]).unwrap().len(), 3);
         assert!(key_from_payload(&[0x00, 0x20, 1, 2, 3]).is_none());
         assert!(key_from_payload(&[0x00, 0x28, 1, 2, 3]).is_none());

@@ -10,11 +10,7 @@ use core::fmt::Write as _;
 
 use payhsm_core::{hex::Hex, key::Algorithm, rng::RandomSource, secret::SecretVec};
 
-use crate::{
-    Error, Header, Kbpk, Version,
-    binding::BindingKeys,
-    header::MAX_BLOCK_LEN,
-};
+use crate::{Error, Header, Kbpk, Version, binding::BindingKeys, header::MAX_BLOCK_LEN};
 
 /// Export options. The default is X9.143 strict export: versions B and D only, key length
 /// masked.
@@ -68,7 +64,12 @@ pub fn wrap(
     let version = header.version();
     options.check_version(version)?;
     check_key(header.algorithm(), key)?;
-    let payload_len = min_payload_len(version, header.algorithm(), key.len(), options.mask_key_length);
+    let payload_len = min_payload_len(
+        version,
+        header.algorithm(),
+        key.len(),
+        options.mask_key_length,
+    );
     let mut padding = SecretVec::zeroed(payload_len - 2 - key.len());
     rng.fill(padding.expose_secret_mut())?;
     seal(kbpk, header, key, padding.expose_secret())
@@ -88,13 +89,20 @@ pub fn wrap_with_padding(
     options.check_version(version)?;
     check_key(header.algorithm(), key)?;
     let payload_len = 2 + key.len() + padding.len();
-    if payload_len % version.block_len() != 0 {
+    if !payload_len.is_multiple_of(version.block_len()) {
         return Err(Error::invalid(
             "padding",
             "key length, key and padding are not a whole number of cipher blocks",
         ));
     }
-    if payload_len < min_payload_len(version, header.algorithm(), key.len(), options.mask_key_length) {
+    if payload_len
+        < min_payload_len(
+            version,
+            header.algorithm(),
+            key.len(),
+            options.mask_key_length,
+        )
+    {
         return Err(Error::invalid(
             "padding",
             "too short to mask the key length (WrapOptions::mask_key_length)",
@@ -131,10 +139,16 @@ fn check_key(algorithm: Algorithm, key: &[u8]) -> Result<(), Error> {
         _ => !key.is_empty(),
     };
     if !fits {
-        return Err(Error::invalid("key", "length does not fit the header's algorithm"));
+        return Err(Error::invalid(
+            "key",
+            "length does not fit the header's algorithm",
+        ));
     }
     if key.len() > usize::from(u16::MAX) / 8 {
-        return Err(Error::invalid("key", "longer than the 16-bit length field can state"));
+        return Err(Error::invalid(
+            "key",
+            "longer than the 16-bit length field can state",
+        ));
     }
     Ok(())
 }
@@ -171,7 +185,12 @@ fn seal(kbpk: Kbpk<'_>, header: &Header, key: &[u8], padding: &[u8]) -> Result<S
     let mut block = String::with_capacity(block_length);
     block.push_str(&header_text);
     // Writing to a String cannot fail.
-    let _ = write!(block, "{}{}", Hex(&buffer.expose_secret()[h..]), Hex(mac.as_bytes()));
+    let _ = write!(
+        block,
+        "{}{}",
+        Hex(&buffer.expose_secret()[h..]),
+        Hex(mac.as_bytes())
+    );
     Ok(block)
 }
 
@@ -191,7 +210,10 @@ mod tests {
         assert_eq!(min_payload_len(Version::D, Algorithm::AES, 16, false), 32);
         // Keys of other algorithms are not masked.
         assert_eq!(min_payload_len(Version::D, Algorithm::HMAC, 32, true), 48);
-        assert_eq!(min_payload_len(Version::D, Algorithm::RSA, 1192, true), 1200);
+        assert_eq!(
+            min_payload_len(Version::D, Algorithm::RSA, 1192, true),
+            1200
+        );
     }
 
     #[test]

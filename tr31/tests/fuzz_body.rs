@@ -30,7 +30,11 @@ fn seeds() -> Vec<Vec<u8>> {
         .map(|e| std::fs::read(e.unwrap().path()).unwrap())
         .collect();
     seeds.sort();
-    assert_eq!(seeds.len(), 52, "one block and one header per tr31.json key block");
+    assert_eq!(
+        seeds.len(),
+        52,
+        "one block and one header per tr31.json key block"
+    );
     seeds
 }
 
@@ -93,7 +97,9 @@ fn t_kb_14_mutants_and_random_input_do_not_panic() {
     }
     for _ in 0..1000 {
         let len = rng.below(200);
-        let mut input: Vec<u8> = (0..len).map(|_| u8::try_from(rng.below(256)).unwrap()).collect();
+        let mut input: Vec<u8> = (0..len)
+            .map(|_| u8::try_from(rng.below(256)).unwrap())
+            .collect();
         if rng.below(2) == 0 {
             fix_length(&mut input);
         }

@@ -18,7 +18,11 @@ fn version() -> impl Strategy<Value = Version> {
 /// A KBPK that fits the version.
 fn kbpk(version: Version) -> impl Strategy<Value = (KeyAlgorithm, Vec<u8>)> {
     let algorithms = match version {
-        Version::D => vec![KeyAlgorithm::Aes128, KeyAlgorithm::Aes192, KeyAlgorithm::Aes256],
+        Version::D => vec![
+            KeyAlgorithm::Aes128,
+            KeyAlgorithm::Aes192,
+            KeyAlgorithm::Aes256,
+        ],
         _ => vec![KeyAlgorithm::Tdes2Key, KeyAlgorithm::Tdes3Key],
     };
     prop::sample::select(algorithms).prop_flat_map(|a| {
@@ -30,10 +34,18 @@ fn kbpk(version: Version) -> impl Strategy<Value = (KeyAlgorithm, Vec<u8>)> {
 /// A key and the header algorithm code it is stated as: TDES, AES, HMAC or a private-key blob.
 fn key() -> impl Strategy<Value = (Algorithm, Vec<u8>)> {
     prop_oneof![
-        prop::sample::select(vec![8usize, 16, 24]).prop_flat_map(|n| (Just(Algorithm::TDES), prop::collection::vec(any::<u8>(), n))),
-        prop::sample::select(vec![16usize, 24, 32]).prop_flat_map(|n| (Just(Algorithm::AES), prop::collection::vec(any::<u8>(), n))),
-        (Just(Algorithm::HMAC), prop::collection::vec(any::<u8>(), 14..=64)),
-        (prop::sample::select(vec![Algorithm::RSA, Algorithm::EC]), prop::collection::vec(any::<u8>(), 100..600)),
+        prop::sample::select(vec![8usize, 16, 24])
+            .prop_flat_map(|n| (Just(Algorithm::TDES), prop::collection::vec(any::<u8>(), n))),
+        prop::sample::select(vec![16usize, 24, 32])
+            .prop_flat_map(|n| (Just(Algorithm::AES), prop::collection::vec(any::<u8>(), n))),
+        (
+            Just(Algorithm::HMAC),
+            prop::collection::vec(any::<u8>(), 14..=64)
+        ),
+        (
+            prop::sample::select(vec![Algorithm::RSA, Algorithm::EC]),
+            prop::collection::vec(any::<u8>(), 100..600)
+        ),
     ]
 }
 
@@ -44,7 +56,15 @@ fn printable(max: usize) -> impl Strategy<Value = String> {
 /// A subset of optional blocks, each ID at most once, PB never (wrap adds it when needed).
 fn optional_blocks() -> impl Strategy<Value = Vec<OptionalBlock>> {
     let timestamp = (2000u16..2100, 1u8..=12, 1u8..=28, 0u8..24, 0u8..60, 0u8..60).prop_map(
-        |(year, month, day, hour, minute, second)| Timestamp { year, month, day, hour, minute, second, hundredths: None },
+        |(year, month, day, hour, minute, second)| Timestamp {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            hundredths: None,
+        },
     );
     (
         prop::option::of(printable(40)),

@@ -78,21 +78,41 @@ fn t_kb_1_every_bit_flip_in_the_header_fails() {
 #[test]
 fn t_kb_2_header_changes_keeping_the_mac_fail() {
     let v = vector("TR31-2018-A.7.2.2-verB-TDES2"); // B0080P0TE00E0000
-    for (at, with) in [(5, 'D'), (8, 'B'), (11, 'N'), (10, '1'), (9, 'c'), (6, '1'), (7, 'A')] {
+    for (at, with) in [
+        (5, 'D'),
+        (8, 'B'),
+        (11, 'N'),
+        (10, '1'),
+        (9, 'c'),
+        (6, '1'),
+        (7, 'A'),
+    ] {
         let changed = replace_at(&v.key_block, at, with);
         assert_ne!(changed, v.key_block);
-        assert_eq!(unwrap_vector(&v, &changed), Err(Error::AuthenticationFailed), "{changed}");
+        assert_eq!(
+            unwrap_vector(&v, &changed),
+            Err(Error::AuthenticationFailed),
+            "{changed}"
+        );
     }
     let d = vector("TR31-2018-A.7.4-verD-AES256"); // D0112P0AE00E0000
     for (at, with) in [(5, 'D'), (8, 'B'), (11, 'N'), (11, 'S')] {
         let changed = replace_at(&d.key_block, at, with);
-        assert_eq!(unwrap_vector(&d, &changed), Err(Error::AuthenticationFailed), "{changed}");
+        assert_eq!(
+            unwrap_vector(&d, &changed),
+            Err(Error::AuthenticationFailed),
+            "{changed}"
+        );
     }
 }
 
 #[test]
 fn t_kb_5_no_padding_or_length_oracle() {
-    for id in ["TR31-2018-A.7.2.2-verB-TDES2", "TR31-2018-A.7.4-verD-AES256", "X9.143-2021-8.1-verD-AES256-masked-length"] {
+    for id in [
+        "TR31-2018-A.7.2.2-verB-TDES2",
+        "TR31-2018-A.7.4-verD-AES256",
+        "X9.143-2021-8.1-verD-AES256-masked-length",
+    ] {
         let v = vector(id);
         let kb = KeyBlock::parse(&v.key_block).unwrap();
         let data_len = kb.encrypted_key_data().len();
@@ -100,16 +120,36 @@ fn t_kb_5_no_padding_or_length_oracle() {
         let mut errors = Vec::new();
         // Corrupt the first block (which decrypts to the key length field), the last block
         // (padding), a middle byte and the MAC; and replace whole blocks with zeros.
-        for at in [0, 1, block_len - 1, data_len / 2, data_len - 1, data_len, data_len + kb.mac().len() - 1] {
-            errors.push(unwrap_vector(&v, &with_binary(&v.key_block, |b| b[at] ^= 0x80)));
+        for at in [
+            0,
+            1,
+            block_len - 1,
+            data_len / 2,
+            data_len - 1,
+            data_len,
+            data_len + kb.mac().len() - 1,
+        ] {
+            errors.push(unwrap_vector(
+                &v,
+                &with_binary(&v.key_block, |b| b[at] ^= 0x80),
+            ));
         }
-        errors.push(unwrap_vector(&v, &with_binary(&v.key_block, |b| b[..block_len].fill(0))));
-        errors.push(unwrap_vector(&v, &with_binary(&v.key_block, |b| b[data_len - block_len..data_len].fill(0))));
+        errors.push(unwrap_vector(
+            &v,
+            &with_binary(&v.key_block, |b| b[..block_len].fill(0)),
+        ));
+        errors.push(unwrap_vector(
+            &v,
+            &with_binary(&v.key_block, |b| b[data_len - block_len..data_len].fill(0)),
+        ));
         // Swap the two last cipher blocks.
-        errors.push(unwrap_vector(&v, &with_binary(&v.key_block, |b| {
-            let (first, second) = b[data_len - 2 * block_len..data_len].split_at_mut(block_len);
-            first.swap_with_slice(second);
-        })));
+        errors.push(unwrap_vector(
+            &v,
+            &with_binary(&v.key_block, |b| {
+                let (first, second) = b[data_len - 2 * block_len..data_len].split_at_mut(block_len);
+                first.swap_with_slice(second);
+            }),
+        ));
         for e in &errors {
             assert_eq!(e, &Err(Error::AuthenticationFailed), "{id}");
         }
@@ -123,7 +163,12 @@ fn t_kb_5_wrong_kbpk_is_the_same_error() {
     kbpk[0] ^= 1;
     let kbpk = payhsm_core::secret::KeyMaterial::from_slice("kbpk", &kbpk).unwrap();
     assert_eq!(
-        unwrap(clear(v.kbpk_algorithm(), &kbpk), &v.key_block, &legacy_unwrap()).unwrap_err(),
+        unwrap(
+            clear(v.kbpk_algorithm(), &kbpk),
+            &v.key_block,
+            &legacy_unwrap()
+        )
+        .unwrap_err(),
         Error::AuthenticationFailed
     );
 }

@@ -36,8 +36,12 @@ fn every_published_block_wraps_byte_for_byte() {
 fn every_published_block_unwraps_to_its_key_and_header() {
     for v in vectors() {
         let kbpk = v.kbpk_material();
-        let out = unwrap(clear(v.kbpk_algorithm(), &kbpk), &v.key_block, &legacy_unwrap())
-            .unwrap_or_else(|e| panic!("{}: {e}", v.id));
+        let out = unwrap(
+            clear(v.kbpk_algorithm(), &kbpk),
+            &v.key_block,
+            &legacy_unwrap(),
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", v.id));
         assert_eq!(out.key.expose_secret(), v.key, "{}", v.id);
         let header_text = &v.key_block[..out.header.header_length()];
         assert_eq!(out.header.to_string(), header_text, "{}", v.id);
@@ -94,12 +98,20 @@ fn check_values_of_kbpks_keys_and_kp_blocks() {
         assert_eq!(kcv_hex(v.kbpk_algorithm(), &v.kbpk), v.kbpk_kcv, "{}", v.id);
         if let Some(expected) = &v.key_kcv {
             let header = Header::parse(&v.key_block).unwrap();
-            let key = if v.key.len() == 8 { [&v.key[..], &v.key[..]].concat() } else { v.key.clone() };
+            let key = if v.key.len() == 8 {
+                [&v.key[..], &v.key[..]].concat()
+            } else {
+                v.key.clone()
+            };
             let algorithm = KeyAlgorithm::from_block_cipher(header.algorithm(), key.len()).unwrap();
             assert_eq!(&kcv_hex(algorithm, &key), expected, "{}", v.id);
         }
         if let Some(expected) = &v.kbpk_kcv_in_kp_block {
-            let kp = Header::parse(&v.key_block).unwrap().kbpk_check_value().unwrap().unwrap();
+            let kp = Header::parse(&v.key_block)
+                .unwrap()
+                .kbpk_check_value()
+                .unwrap()
+                .unwrap();
             assert_eq!(kp.method(), KcvMethod::Cmac);
             assert_eq!(&encode(kp.as_bytes()), expected, "{}", v.id);
         }
@@ -145,12 +157,19 @@ fn private_key_payloads_unwrap() {
     assert_eq!(private.len(), 2);
     for v in private {
         let kbpk = v.kbpk_material();
-        let out = unwrap(clear(v.kbpk_algorithm(), &kbpk), &v.key_block, &UnwrapOptions::default())
-            .unwrap();
+        let out = unwrap(
+            clear(v.kbpk_algorithm(), &kbpk),
+            &v.key_block,
+            &UnwrapOptions::default(),
+        )
+        .unwrap();
         // A DER SEQUENCE, the length the length field states.
         assert_eq!(out.key.expose_secret()[0], 0x30, "{}", v.id);
         assert_eq!(out.key.len(), v.key.len());
-        assert!(matches!(out.header.algorithm(), Algorithm::RSA | Algorithm::EC));
+        assert!(matches!(
+            out.header.algorithm(),
+            Algorithm::RSA | Algorithm::EC
+        ));
         // The certificate block uses the extended length form, written back the same way.
         let ct = out.header.optional_block(payhsm_tr31::BlockId::CT).unwrap();
         assert!(ct.encoded_len() > 255);

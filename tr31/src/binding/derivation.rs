@@ -54,6 +54,8 @@ pub(crate) fn derive(kbpk: &dyn SymmetricKey, purpose: Purpose) -> Result<KeyMat
 
 /// KBEK and KBAK.
 pub(crate) fn keys(kbpk: &dyn SymmetricKey) -> Result<(SoftwareKey, SoftwareKey), Error> {
-    let key = |purpose| SoftwareKey::new(kbpk.key_algorithm(), &derive(kbpk, purpose)?).map_err(Error::from);
+    let key = |purpose| {
+        SoftwareKey::new(kbpk.key_algorithm(), &derive(kbpk, purpose)?).map_err(Error::from)
+    };
     Ok((key(Purpose::Encryption)?, key(Purpose::Authentication)?))
 }

@@ -103,10 +103,16 @@ impl BindingKeys {
             Binding::Variant => {
                 let (header, payload) = buffer.expose_secret_mut().split_at_mut(header_len);
                 self.encryption.encrypt_cbc(variant::iv(header)?, payload)?;
-                Mac::new(&variant::mac(&self.authentication, buffer.expose_secret())?, n)
+                Mac::new(
+                    &variant::mac(&self.authentication, buffer.expose_secret())?,
+                    n,
+                )
             }
             Binding::Derivation => {
-                let mac = Mac::new(self.authentication.cmac(buffer.expose_secret())?.as_bytes(), n)?;
+                let mac = Mac::new(
+                    self.authentication.cmac(buffer.expose_secret())?.as_bytes(),
+                    n,
+                )?;
                 let payload = &mut buffer.expose_secret_mut()[header_len..];
                 self.encryption.encrypt_cbc(mac.as_bytes(), payload)?;
                 Ok(mac)
@@ -117,7 +123,12 @@ impl BindingKeys {
     /// Verifies and decrypts. `buffer` holds header ‖ ciphertext; on success the payload is
     /// decrypted in place. Every failure, whatever its cause, is the one
     /// [`Error::AuthenticationFailed`].
-    pub(crate) fn open(&self, buffer: &mut SecretVec, header_len: usize, mac: &[u8]) -> Result<(), Error> {
+    pub(crate) fn open(
+        &self,
+        buffer: &mut SecretVec,
+        header_len: usize,
+        mac: &[u8],
+    ) -> Result<(), Error> {
         self.try_open(buffer, header_len, mac)
             .map_err(|_| Error::AuthenticationFailed)
     }
@@ -126,14 +137,20 @@ impl BindingKeys {
         match self.version.binding() {
             Binding::Variant => {
                 // The MAC covers the ciphertext: nothing is decrypted before it verifies.
-                verify(&variant::mac(&self.authentication, buffer.expose_secret())?, mac)?;
+                verify(
+                    &variant::mac(&self.authentication, buffer.expose_secret())?,
+                    mac,
+                )?;
                 let (header, payload) = buffer.expose_secret_mut().split_at_mut(header_len);
                 Ok(self.encryption.decrypt_cbc(variant::iv(header)?, payload)?)
             }
             Binding::Derivation => {
                 let payload = &mut buffer.expose_secret_mut()[header_len..];
                 self.encryption.decrypt_cbc(mac, payload)?;
-                verify(self.authentication.cmac(buffer.expose_secret())?.as_bytes(), mac)
+                verify(
+                    self.authentication.cmac(buffer.expose_secret())?.as_bytes(),
+                    mac,
+                )
             }
         }
     }
@@ -149,10 +166,13 @@ impl Mac {
     /// The leftmost `len` bytes of `tag`.
     fn new(tag: &[u8], len: usize) -> Result<Self, Error> {
         let mut bytes = [0u8; 16];
-        let (dst, src) = bytes.get_mut(..len).zip(tag.get(..len)).ok_or(Error::invalid(
-            "kbpk",
-            "the key handle returned a MAC shorter than the version needs",
-        ))?;
+        let (dst, src) = bytes
+            .get_mut(..len)
+            .zip(tag.get(..len))
+            .ok_or(Error::invalid(
+                "kbpk",
+                "the key handle returned a MAC shorter than the version needs",
+            ))?;
         dst.copy_from_slice(src);
         Ok(Self { bytes, len })
     }
@@ -209,7 +229,10 @@ mod tests {
                 expected: Version::D.kbpk_description()
             })
         );
-        assert_eq!(alloc::format!("{clear:?}"), "Kbpk::Clear(TDES_2KEY, [REDACTED])");
+        assert_eq!(
+            alloc::format!("{clear:?}"),
+            "Kbpk::Clear(TDES_2KEY, [REDACTED])"
+        );
     }
 
     /// Every KBEK and KBAK tr31.json publishes, the two KDF-only entries included (AES-192
@@ -220,7 +243,8 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors/data/tr31.json");
         let text = std::fs::read_to_string(path).unwrap();
         let entries: alloc::vec::Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
-        let hex = |v: &serde_json::Value| payhsm_core::hex::decode("v", v.as_str().unwrap()).unwrap();
+        let hex =
+            |v: &serde_json::Value| payhsm_core::hex::decode("v", v.as_str().unwrap()).unwrap();
         let mut checked = 0;
         for e in &entries {
             let (i, x) = (&e["inputs"], &e["expected"]);

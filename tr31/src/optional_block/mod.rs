@@ -97,7 +97,7 @@ impl BlockId {
     }
 
     /// The field name errors use for this block's data.
-    const fn field(self) -> &'static str {
+    pub(crate) const fn field(self) -> &'static str {
         match self.description() {
             Some(d) => d,
             None => "optional block data",
@@ -232,7 +232,8 @@ impl OptionalBlock {
         let data_at = reader.position();
         let data = reader.printable(data_len, id.field())?;
         if strict {
-            values::validate(id, data).map_err(|problem| Error::malformed(id.field(), data_at, problem))?;
+            values::validate(id, data)
+                .map_err(|problem| Error::malformed(id.field(), data_at, problem))?;
         }
         Ok(Self {
             id,
@@ -294,7 +295,11 @@ mod tests {
     fn bad_blocks_name_field_and_position() {
         assert_eq!(
             read("K!08abcd"),
-            Err(Error::malformed("optional block id", 1, "not a letter or digit"))
+            Err(Error::malformed(
+                "optional block id",
+                1,
+                "not a letter or digit"
+            ))
         );
         assert_eq!(
             read("KS03"),
@@ -306,7 +311,11 @@ mod tests {
         );
         assert_eq!(
             read("KS0G"),
-            Err(Error::malformed("optional block length", 3, "not a hex digit (0-9, A-F)"))
+            Err(Error::malformed(
+                "optional block length",
+                3,
+                "not a hex digit (0-9, A-F)"
+            ))
         );
         assert_eq!(
             read("LB0003000Dabc"),

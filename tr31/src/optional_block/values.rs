@@ -43,7 +43,7 @@ pub(crate) fn validate(id: BlockId, data: &str) -> Result<(), &'static str> {
 }
 
 fn hex(data: &str, digits: core::ops::RangeInclusive<usize>) -> Result<Vec<u8>, &'static str> {
-    if !digits.contains(&data.len()) || data.len() % 2 != 0 {
+    if !digits.contains(&data.len()) || !data.len().is_multiple_of(2) {
         return Err("wrong number of hex digits");
     }
     Reader::new(data.as_bytes())
@@ -302,7 +302,14 @@ impl BlockValue for Timestamp {
                 20 | 23 => (
                     [5, 8, 11, 14, 17],
                     (b.len() == 23).then_some(20),
-                    &[(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'.')],
+                    &[
+                        (4, b'-'),
+                        (7, b'-'),
+                        (10, b'T'),
+                        (13, b':'),
+                        (16, b':'),
+                        (19, b'.'),
+                    ],
                 ),
                 _ => return Err("not an ISO 8601 UTC time of a known length"),
             };
@@ -514,15 +521,14 @@ mod tests {
     #[test]
     fn dukpt_identifiers() {
         assert_eq!(
-            round_trip::<KeySerialNumber>("00604B120F9292800000").0.len(),
+            round_trip::<KeySerialNumber>("00604B120F9292800000")
+                .0
+                .len(),
             10
         );
         assert_eq!(round_trip::<KeySerialNumber>("00604B120F929280").0.len(), 8);
         assert!(KeySerialNumber::decode("00604B120F92928000").is_err());
-        assert_eq!(
-            round_trip::<InitialKeyId>("1234567890ABCDEF").0[7],
-            0xEF
-        );
+        assert_eq!(round_trip::<InitialKeyId>("1234567890ABCDEF").0[7], 0xEF);
         assert_eq!(
             round_trip::<BdkId>("0012345678FF"),
             BdkId::TdesKsi([0x12, 0x34, 0x56, 0x78, 0xFF])
@@ -542,8 +548,14 @@ mod tests {
         assert_eq!(kp.method(), KcvMethod::Cmac);
         assert_eq!(kp.as_bytes(), [0x23, 0x31, 0x55, 0x0B, 0xC9]);
         assert_eq!(kp.encode(), "012331550BC9");
-        assert_eq!(round_trip::<CheckValue>("00CB9DEA").method(), KcvMethod::AnsiX924);
-        assert!(CheckValue::decode("00CB9DEA00").is_err(), "legacy is at most 3 bytes");
+        assert_eq!(
+            round_trip::<CheckValue>("00CB9DEA").method(),
+            KcvMethod::AnsiX924
+        );
+        assert!(
+            CheckValue::decode("00CB9DEA00").is_err(),
+            "legacy is at most 3 bytes"
+        );
         assert!(CheckValue::decode("012331550BC9AA").is_err());
         assert!(CheckValue::decode("01").is_err());
         assert!(CheckValue::decode("02CB9DEA").is_err());
@@ -553,12 +565,26 @@ mod tests {
     #[test]
     fn timestamps_in_all_four_forms() {
         let t = round_trip::<Timestamp>("20200818004100Z");
-        assert_eq!((t.year, t.month, t.day, t.hour, t.minute, t.second), (2020, 8, 18, 0, 41, 0));
+        assert_eq!(
+            (t.year, t.month, t.day, t.hour, t.minute, t.second),
+            (2020, 8, 18, 0, 41, 0)
+        );
         let x = Timestamp::decode("2017-05-17T19:41:38Z").unwrap();
         assert_eq!(x.encode(), "20170517194138Z");
-        assert_eq!(alloc::string::ToString::to_string(&x), "2017-05-17T19:41:38Z");
-        assert_eq!(round_trip::<Timestamp>("2017051719413850Z").hundredths, Some(50));
-        assert_eq!(Timestamp::decode("2017-05-17T19:41:38.25Z").unwrap().hundredths, Some(25));
+        assert_eq!(
+            alloc::string::ToString::to_string(&x),
+            "2017-05-17T19:41:38Z"
+        );
+        assert_eq!(
+            round_trip::<Timestamp>("2017051719413850Z").hundredths,
+            Some(50)
+        );
+        assert_eq!(
+            Timestamp::decode("2017-05-17T19:41:38.25Z")
+                .unwrap()
+                .hundredths,
+            Some(25)
+        );
         for bad in [
             "20200818004100",
             "20201318004100Z",
@@ -578,14 +604,20 @@ mod tests {
         assert_eq!(round_trip::<WrappingPedigree>("003"), WrappingPedigree(3));
         assert!(WrappingPedigree::decode("004").is_err());
         assert!(WrappingPedigree::decode("013").is_err());
-        assert_eq!(round_trip::<AsymmetricKeyLife>("0101"), AsymmetricKeyLife::Static);
+        assert_eq!(
+            round_trip::<AsymmetricKeyLife>("0101"),
+            AsymmetricKeyLife::Static
+        );
         assert!(AsymmetricKeyLife::decode("0102").is_err());
         let da = round_trip::<DerivationsAllowed>("01P0TEND0AEE");
         assert_eq!(da.0.len(), 2);
         assert_eq!(da.0[1].key_usage, KeyUsage::D0);
         assert!(DerivationsAllowed::decode("01P0TE").is_err());
         assert!(DerivationsAllowed::decode("02P0TEN").is_err());
-        assert_eq!(CertificateFormat::decode("02MIIC").unwrap(), CertificateFormat::Chain);
+        assert_eq!(
+            CertificateFormat::decode("02MIIC").unwrap(),
+            CertificateFormat::Chain
+        );
         assert!(CertificateFormat::decode("03").is_err());
     }
 }

@@ -102,14 +102,14 @@ pub fn clear(algorithm: KeyAlgorithm, key: &KeyMaterial) -> Kbpk<'_> {
 /// A key handle that counts its uses, to show that a refusal came before any cryptography.
 pub struct Watched {
     inner: payhsm_core::crypto::SoftwareKey,
-    uses: std::cell::Cell<usize>,
+    uses: core::cell::Cell<usize>,
 }
 
 impl Watched {
     pub fn new(algorithm: KeyAlgorithm, hex: &str) -> Self {
         Self {
             inner: payhsm_core::crypto::SoftwareKey::from_hex(algorithm, hex).unwrap(),
-            uses: std::cell::Cell::new(0),
+            uses: core::cell::Cell::new(0),
         }
     }
 
@@ -150,7 +150,10 @@ impl payhsm_core::crypto::SymmetricKey for Watched {
 
 /// The vector with this id.
 pub fn vector(id: &str) -> Vector {
-    vectors().into_iter().find(|v| v.id == id).unwrap_or_else(|| panic!("no vector {id}"))
+    vectors()
+        .into_iter()
+        .find(|v| v.id == id)
+        .unwrap_or_else(|| panic!("no vector {id}"))
 }
 
 /// Replaces the character at `at` (ASCII text).
