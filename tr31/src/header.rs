@@ -270,13 +270,9 @@ impl Header {
         for block in &self.optional_blocks {
             if block.block_id() == id {
                 let data_at = at + block.encoded_len() - block.data().len();
-                return V::decode(block.data()).map(Some).map_err(|problem| {
-                    Error::malformed(
-                        id.description().unwrap_or("optional block data"),
-                        data_at,
-                        problem,
-                    )
-                });
+                return V::decode(block.data())
+                    .map(Some)
+                    .map_err(|problem| Error::malformed(id.field(), data_at, problem));
             }
             at += block.encoded_len();
         }
