@@ -69,7 +69,7 @@ mod unwrap;
 mod version;
 mod wrap;
 
-pub use binding::Kbpk;
+pub use binding::{Kbpk, binding_key_material};
 pub use block::KeyBlock;
 pub use error::Error;
 pub use header::{FIXED_HEADER_LEN, Header, MAX_BLOCK_LEN, MAX_OPTIONAL_BLOCKS};

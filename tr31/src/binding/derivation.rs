@@ -7,11 +7,7 @@
 //! outputs are concatenated and cut to the KBPK's length: KBEK and KBAK have the KBPK's
 //! algorithm.
 
-use payhsm_core::{
-    crypto::{SoftwareKey, SymmetricKey},
-    key::KeyAlgorithm,
-    secret::KeyMaterial,
-};
+use payhsm_core::{crypto::SymmetricKey, key::KeyAlgorithm, secret::KeyMaterial};
 
 use crate::Error;
 
@@ -50,12 +46,4 @@ pub(crate) fn derive(kbpk: &dyn SymmetricKey, purpose: Purpose) -> Result<KeyMat
         chunk.copy_from_slice(out);
     }
     Ok(key)
-}
-
-/// KBEK and KBAK.
-pub(crate) fn keys(kbpk: &dyn SymmetricKey) -> Result<(SoftwareKey, SoftwareKey), Error> {
-    let key = |purpose| {
-        SoftwareKey::new(kbpk.key_algorithm(), &derive(kbpk, purpose)?).map_err(Error::from)
-    };
-    Ok((key(Purpose::Encryption)?, key(Purpose::Authentication)?))
 }

@@ -64,6 +64,40 @@ impl<'a, K: SymmetricKey> From<&'a K> for Kbpk<'a> {
     }
 }
 
+/// The bytes of the KBEK and KBAK a KBPK yields under a version: the keys every wrap and unwrap
+/// derives internally.
+///
+/// Hazmat: key blocks never need this. It exists so that auditors and the published vectors
+/// can check the binding's intermediate keys against the code that wrap and unwrap run.
+pub fn binding_key_material(
+    kbpk: Kbpk<'_>,
+    version: Version,
+) -> Result<(KeyMaterial, KeyMaterial), Error> {
+    use derivation::Purpose;
+    version.check_kbpk(kbpk.algorithm())?;
+    match (version.binding(), kbpk) {
+        (Binding::Variant, Kbpk::Clear { key, .. }) => Ok((
+            variant::variant(key, variant::ENCRYPTION_MASK),
+            variant::variant(key, variant::AUTHENTICATION_MASK),
+        )),
+        (Binding::Variant, Kbpk::Key(_)) => Err(Error::invalid(
+            "kbpk",
+            "versions A and C compute variants of the KBPK's bytes: pass Kbpk::Clear",
+        )),
+        (Binding::Derivation, Kbpk::Key(k)) => Ok((
+            derivation::derive(k, Purpose::Encryption)?,
+            derivation::derive(k, Purpose::Authentication)?,
+        )),
+        (Binding::Derivation, Kbpk::Clear { algorithm, key }) => {
+            let k = SoftwareKey::new(algorithm, key)?;
+            Ok((
+                derivation::derive(&k, Purpose::Encryption)?,
+                derivation::derive(&k, Purpose::Authentication)?,
+            ))
+        }
+    }
+}
+
 /// The KBEK and KBAK of one wrap or unwrap.
 pub(crate) struct BindingKeys {
     version: Version,
@@ -74,24 +108,12 @@ pub(crate) struct BindingKeys {
 impl BindingKeys {
     /// Checks the KBPK against the version (T-KB-7) and derives KBEK and KBAK.
     pub(crate) fn new(kbpk: Kbpk<'_>, version: Version) -> Result<Self, Error> {
-        version.check_kbpk(kbpk.algorithm())?;
-        let (encryption, authentication) = match (version.binding(), kbpk) {
-            (Binding::Variant, Kbpk::Clear { algorithm, key }) => variant::keys(algorithm, key)?,
-            (Binding::Variant, Kbpk::Key(_)) => {
-                return Err(Error::invalid(
-                    "kbpk",
-                    "versions A and C compute variants of the KBPK's bytes: pass Kbpk::Clear",
-                ));
-            }
-            (Binding::Derivation, Kbpk::Key(k)) => derivation::keys(k)?,
-            (Binding::Derivation, Kbpk::Clear { algorithm, key }) => {
-                derivation::keys(&SoftwareKey::new(algorithm, key)?)?
-            }
-        };
+        let (encryption, authentication) = binding_key_material(kbpk, version)?;
+        let algorithm = kbpk.algorithm();
         Ok(Self {
             version,
-            encryption,
-            authentication,
+            encryption: SoftwareKey::new(algorithm, &encryption)?,
+            authentication: SoftwareKey::new(algorithm, &authentication)?,
         })
     }
 

@@ -2,7 +2,6 @@
 
 use payhsm_core::{
     crypto::{SoftwareKey, SymmetricKey},
-    key::KeyAlgorithm,
     secret::KeyMaterial,
 };
 
@@ -18,15 +17,6 @@ pub(crate) fn variant(kbpk: &KeyMaterial, mask: u8) -> KeyMaterial {
     let mut key = kbpk.duplicate();
     key.expose_secret_mut().iter_mut().for_each(|b| *b ^= mask);
     key
-}
-
-/// KBEK and KBAK.
-pub(crate) fn keys(
-    algorithm: KeyAlgorithm,
-    kbpk: &KeyMaterial,
-) -> Result<(SoftwareKey, SoftwareKey), Error> {
-    let key = |mask| SoftwareKey::new(algorithm, &variant(kbpk, mask)).map_err(Error::from);
-    Ok((key(ENCRYPTION_MASK)?, key(AUTHENTICATION_MASK)?))
 }
 
 /// The CBC IV: the first 8 bytes of the header.
