@@ -4,6 +4,7 @@
 //! Payment Cryptography's field names.
 
 mod kcv;
+mod tr31;
 
 use clap::Subcommand;
 use serde_json::Value;
@@ -15,11 +16,15 @@ use crate::error::CliError;
 pub(crate) enum Calc {
     /// Key check value of a TDES or AES key.
     Kcv(kcv::Args),
+    /// ANSI X9.143 / TR-31 key blocks: wrap, unwrap, inspect.
+    #[command(subcommand)]
+    Tr31(tr31::Command),
 }
 
 /// Runs a calculator command.
 pub(crate) fn run(cmd: Calc) -> Result<Value, CliError> {
     match cmd {
         Calc::Kcv(args) => kcv::run(&args),
+        Calc::Tr31(cmd) => tr31::run(&cmd),
     }
 }
