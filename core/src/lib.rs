@@ -23,11 +23,13 @@ extern crate std;
 
 pub mod crypto;
 mod error;
+pub mod fields;
 pub mod hex;
 pub mod kcv;
 pub mod key;
 pub mod keystore;
+pub mod mac;
 pub mod rng;
 pub mod secret;
 
-pub use error::Error;
+pub use error::{Error, Refusal};

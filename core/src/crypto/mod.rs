@@ -143,6 +143,14 @@ pub trait SymmetricKey {
     /// HMAC of `message` with the key's hash. Only HMAC keys support it.
     fn hmac(&self, message: &[u8]) -> Result<Tag, Error>;
 
+    /// ISO 9797-1 MAC algorithm 3 (the retail MAC, ANSI X9.19) over an already padded
+    /// message given as consecutive `parts`: CBC under single-DES K1, the final block under the
+    /// whole TDES key. TDES keys only; the parts together must be whole 8-byte blocks.
+    ///
+    /// A key handle cannot hand out its halves, so this lives on the handle; the Visa CVV and
+    /// the CVC3 IV are built on it. Taking parts lets callers add padding without allocating.
+    fn retail_mac(&self, parts: &[&[u8]]) -> Result<Tag, Error>;
+
     /// The key's block cipher.
     fn block_cipher(&self) -> Result<BlockCipher, Error> {
         BlockCipher::of(self.key_algorithm())
