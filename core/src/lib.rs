@@ -29,6 +29,7 @@ pub mod kcv;
 pub mod key;
 pub mod keystore;
 pub mod mac;
+pub mod pin;
 pub mod rng;
 pub mod secret;
 
