@@ -21,6 +21,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod card;
 pub mod crypto;
 mod error;
 pub mod fields;

@@ -205,6 +205,9 @@ macro_rules! forward_symmetric_key {
             fn hmac(&self, message: &[u8]) -> Result<Tag, Error> {
                 (**self).hmac(message)
             }
+            fn retail_mac(&self, parts: &[&[u8]]) -> Result<Tag, Error> {
+                (**self).retail_mac(parts)
+            }
             fn encrypt_cbc(&self, iv: &[u8], data: &mut [u8]) -> Result<(), Error> {
                 (**self).encrypt_cbc(iv, data)
             }
