@@ -21,7 +21,7 @@ pub struct UnpredictableNumber([u8; 4]);
 impl UnpredictableNumber {
     /// An unpredictable number from 2 to 8 hex digits (an even number of them).
     pub fn new(text: &str) -> Result<Self, Error> {
-        if !(2..=8).contains(&text.len()) || text.len() % 2 != 0 {
+        if !(2..=8).contains(&text.len()) || !text.len().is_multiple_of(2) {
             return Err(Error::InvalidLength {
                 field: "unpredictable number",
                 expected: "2, 4, 6 or 8 hex digits",
