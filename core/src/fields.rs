@@ -238,6 +238,9 @@ impl SecretDigits {
     }
 }
 
+// The inner `SecretBuf` zeroizes on drop.
+impl zeroize::ZeroizeOnDrop for SecretDigits {}
+
 impl fmt::Debug for SecretDigits {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SecretDigits([REDACTED; {} digits])", self.0.len())
