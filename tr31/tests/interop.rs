@@ -86,9 +86,8 @@ fn cases(rng: &mut OsRandom, n: usize) -> Vec<Case> {
                 (true, 3) => ("A", [16, 24, 32][i % 3]),
                 (_, _) => ("T", [16, 24][i % 2]),
             };
-            let (usage, mode) = match pick(rng, &["P0E", "D0B", "K0B", "M3C", "B0X", "C0G"]) {
-                s => (&s[..2], &s[2..]),
-            };
+            let usage_mode = pick(rng, &["P0E", "D0B", "K0B", "M3C", "B0X", "C0G"]);
+            let (usage, mode) = usage_mode.split_at(2);
             let exportability = pick(rng, &["E", "N", "S"]);
             let (count, blocks) = match (d, i % 3) {
                 (false, 0) => ("01", "KS1800604B120F9292800000".to_owned()),
