@@ -1,9 +1,63 @@
-//! The payhsm HSM: where keys live and what may be done with them.
+//! The payhsm HSM: key lifecycle and policy, the embedded store, the audit log, and operations
+//! by key id, with the semantics of AWS Payment Cryptography.
 //!
-//! This crate starts with [`MemoryKeyStore`], the in-memory store for tests and examples. The
-//! embedded SQLite store, lifecycle, policy and audit log build on the same
-//! [`KeyStore`](payhsm_core::keystore::KeyStore) trait.
+//! - [`Hsm`] holds one region's keys in a [`Store`] and offers the service's control plane
+//!   (CreateKey, ImportKey, ExportKey, GetKey, ListKeys, DeleteKey, RestoreKey, Start/Stop
+//!   KeyUsage, aliases, tags) and data plane ([`ops`]: card validation data, PIN, MAC, data
+//!   encryption), each taking and returning the service's JSON shapes; [`api::dispatch`]
+//!   calls them by name.
+//! - [`policy`] is the one place that says which keys may exist and which key may do what; it
+//!   runs before any cryptography.
+//! - [`store`] has the [`Store`] trait, the embedded [`SqliteStore`] (one database per region,
+//!   keys as TR-31 version D blocks under the master key) and the [`MemoryStore`].
+//! - [`master_key`] forms the region's master key from components or a development key file.
+//! - [`audit`] writes the service-shaped audit log; [`selftest`] runs the known answers at start.
+//!
+//! ```
+//! use payhsm_keystore::{Hsm, HsmConfig, MemoryStore, api, arn::Region, master_key::MasterKey};
+//! use payhsm_core::rng::OsRandom;
+//! use serde_json::json;
+//!
+//! let store = MemoryStore::new(MasterKey::generate(&mut OsRandom)?);
+//! let hsm = Hsm::new(store, HsmConfig::new(Region::new("us-east-1")?));
+//! let key = api::dispatch(&hsm, "CreateKey", json!({
+//!     "KeyAttributes": {
+//!         "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY", "KeyClass": "SYMMETRIC_KEY",
+//!         "KeyAlgorithm": "TDES_2KEY", "KeyModesOfUse": { "Generate": true, "Verify": true }
+//!     },
+//!     "Exportable": true
+//! }))?;
+//! let cvk = key["Key"]["KeyArn"].as_str().unwrap();
+//! let cvv = api::dispatch(&hsm, "GenerateCardValidationData", json!({
+//!     "KeyIdentifier": cvk, "PrimaryAccountNumber": "4111111111111111",
+//!     "GenerationAttributes": { "CardVerificationValue2": { "CardExpiryDate": "1230" } }
+//! }))?;
+//! assert_eq!(cvv["ValidationData"].as_str().unwrap().len(), 3);
+//! # Ok::<(), payhsm_keystore::Error>(())
+//! ```
 
-mod memory;
+pub mod api;
+pub mod arn;
+pub mod audit;
+pub mod clock;
+mod error;
+mod hsm;
+pub mod master_key;
+pub mod model;
+pub mod ops;
+pub mod policy;
+pub mod selftest;
+pub mod store;
+mod transfer;
 
-pub use memory::MemoryKeyStore;
+pub use error::{Error, Rule, ValidationField, VerificationFailedReason};
+pub use hsm::{
+    AliasInput, AliasNameInput, CeremonyKey, CreateKeyInput, DeleteKeyInput, Hsm, HsmConfig,
+    KeyIdentifierInput, ListAliasesInput, ListKeysInput, ListTagsInput, TagResourceInput,
+    UntagResourceInput,
+};
+pub use store::{MemoryStore, SqliteStore, Store};
+pub use transfer::{
+    ExportKeyInput, ExportKeyMaterial, ExportTr31KeyBlock, ImportKeyInput, ImportKeyMaterial,
+    ImportTr31KeyBlock, KeyBlockHeaders,
+};

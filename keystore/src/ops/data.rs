@@ -1,0 +1,295 @@
+//! `EncryptData`, `DecryptData` and `ReEncryptData` with symmetric data keys (D0), in ECB or
+//! CBC mode on whole blocks (TDES: multiples of 8 bytes, AES: of 16), as the service states.
+
+use payhsm_core::{crypto::SymmetricKey, secret::SecretVec};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::hex_field;
+use crate::{
+    Error,
+    error::core_error,
+    hsm::{Audit, Hsm},
+    policy::{self, roles},
+    store::Store,
+};
+
+/// `EncryptData`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct EncryptDataInput {
+    /// The data key.
+    pub key_identifier: String,
+    /// 2 to 4096 hex digits.
+    pub plain_text: String,
+    /// How to encrypt.
+    pub encryption_attributes: EncryptionAttributes,
+    /// A working key under the data key (not offered).
+    pub wrapped_key: Option<Value>,
+}
+
+/// `DecryptData`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct DecryptDataInput {
+    /// The data key.
+    pub key_identifier: String,
+    /// 2 to 4224 hex digits.
+    pub cipher_text: String,
+    /// How to decrypt.
+    pub decryption_attributes: EncryptionAttributes,
+    /// A working key under the data key (not offered).
+    pub wrapped_key: Option<Value>,
+}
+
+/// `ReEncryptData`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ReEncryptDataInput {
+    /// The key the data arrives under.
+    pub incoming_key_identifier: String,
+    /// The key the data leaves under.
+    pub outgoing_key_identifier: String,
+    /// 2 to 4224 hex digits.
+    pub cipher_text: String,
+    /// How the data arrives.
+    pub incoming_encryption_attributes: ReEncryptionAttributes,
+    /// How the data leaves.
+    pub outgoing_encryption_attributes: ReEncryptionAttributes,
+    /// Working key incoming (not offered).
+    pub incoming_wrapped_key: Option<Value>,
+    /// Working key outgoing (not offered).
+    pub outgoing_wrapped_key: Option<Value>,
+}
+
+/// `EncryptionDecryptionAttributes`: exactly one member.
+#[derive(Debug, Deserialize)]
+pub enum EncryptionAttributes {
+    /// A symmetric data key.
+    Symmetric(SymmetricAttributes),
+    /// RSA (not offered).
+    Asymmetric(Value),
+    /// DUKPT (not offered yet).
+    Dukpt(Value),
+    /// EMV (not offered yet).
+    Emv(Value),
+}
+
+/// `ReEncryptionAttributes`: exactly one member.
+#[derive(Debug, Deserialize)]
+pub enum ReEncryptionAttributes {
+    /// A symmetric data key.
+    Symmetric(SymmetricAttributes),
+    /// RSA (not offered).
+    Asymmetric(Value),
+    /// DUKPT (not offered yet).
+    Dukpt(Value),
+}
+
+/// `SymmetricEncryptionAttributes`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct SymmetricAttributes {
+    /// `ECB` or `CBC`.
+    pub mode: String,
+    /// The CBC IV, one cipher block in hex; zeros if absent.
+    pub initialization_vector: Option<String>,
+    /// Padding (not offered: data must be whole blocks).
+    pub padding_type: Option<String>,
+}
+
+enum Cipher {
+    Ecb,
+    Cbc(Vec<u8>),
+}
+
+fn not_offered(path: &str) -> Error {
+    Error::validation(path, "only Symmetric encryption is offered by this HSM yet")
+}
+
+impl SymmetricAttributes {
+    fn parse(&self, path: &str, key: &dyn SymmetricKey) -> Result<Cipher, Error> {
+        if self.padding_type.is_some() {
+            return Err(Error::validation(
+                &format!("{path}.PaddingType"),
+                "padding is not offered; give whole cipher blocks",
+            ));
+        }
+        let block = key
+            .block_cipher()
+            .map_err(|e| core_error(path, e))?
+            .block_len();
+        match self.mode.as_str() {
+            "ECB" => {
+                if self.initialization_vector.is_some() {
+                    return Err(Error::validation(
+                        &format!("{path}.InitializationVector"),
+                        "ECB takes no IV",
+                    ));
+                }
+                Ok(Cipher::Ecb)
+            }
+            "CBC" => {
+                let iv = match &self.initialization_vector {
+                    Some(t) => hex_field(
+                        &format!("{path}.InitializationVector"),
+                        t,
+                        2 * block,
+                        2 * block,
+                    )?,
+                    None => vec![0; block],
+                };
+                Ok(Cipher::Cbc(iv))
+            }
+            "CFB" | "CFB1" | "CFB8" | "CFB64" | "CFB128" | "OFB" => Err(Error::validation(
+                &format!("{path}.Mode"),
+                "CFB and OFB modes are not offered by this HSM yet; use ECB or CBC",
+            )),
+            _ => Err(Error::validation(
+                &format!("{path}.Mode"),
+                "expected ECB or CBC",
+            )),
+        }
+    }
+}
+
+fn whole_blocks(path: &str, key: &dyn SymmetricKey, len: usize) -> Result<(), Error> {
+    let n = key
+        .block_cipher()
+        .map_err(|e| core_error(path, e))?
+        .block_len();
+    if len.is_multiple_of(n) {
+        Ok(())
+    } else {
+        Err(Error::validation(
+            path,
+            format!("expected a whole number of {n}-byte cipher blocks"),
+        ))
+    }
+}
+
+fn apply(
+    key: &dyn SymmetricKey,
+    cipher: &Cipher,
+    encrypt: bool,
+    data: &mut [u8],
+) -> Result<(), Error> {
+    let r = match (cipher, encrypt) {
+        (Cipher::Ecb, true) => key.encrypt_ecb(data),
+        (Cipher::Ecb, false) => key.decrypt_ecb(data),
+        (Cipher::Cbc(iv), true) => key.encrypt_cbc(iv, data),
+        (Cipher::Cbc(iv), false) => key.decrypt_cbc(iv, data),
+    };
+    r.map_err(|e| core_error("data", e))
+}
+
+impl<S: Store> Hsm<S> {
+    /// `EncryptData`.
+    pub fn encrypt_data(&self, input: EncryptDataInput) -> Result<Value, Error> {
+        let params = json!({ "keyIdentifier": input.key_identifier });
+        self.run("EncryptData", Audit::FailuresOnly, params, || {
+            if input.wrapped_key.is_some() {
+                return Err(Error::validation(
+                    "WrappedKey",
+                    "wrapped working keys are not offered",
+                ));
+            }
+            let EncryptionAttributes::Symmetric(attrs) = &input.encryption_attributes else {
+                return Err(not_offered("EncryptionAttributes"));
+            };
+            let mut data =
+                SecretVec::from_slice(&hex_field("PlainText", &input.plain_text, 2, 4096)?);
+            let (record, key) =
+                self.use_key(&input.key_identifier, "KeyIdentifier", &roles::DATA_ENCRYPT)?;
+            let cipher = attrs.parse("EncryptionAttributes.Symmetric", &*key)?;
+            whole_blocks("PlainText", &*key, data.len())?;
+            apply(&*key, &cipher, true, data.expose_secret_mut())?;
+            Ok((
+                json!({
+                    "KeyArn": self.arn_text(&record)?,
+                    "KeyCheckValue": record.key_check_value,
+                    "CipherText": payhsm_core::hex::encode(data.expose_secret()),
+                }),
+                Vec::new(),
+            ))
+        })
+    }
+
+    /// `DecryptData`.
+    pub fn decrypt_data(&self, input: DecryptDataInput) -> Result<Value, Error> {
+        let params = json!({ "keyIdentifier": input.key_identifier });
+        self.run("DecryptData", Audit::FailuresOnly, params, || {
+            if input.wrapped_key.is_some() {
+                return Err(Error::validation(
+                    "WrappedKey",
+                    "wrapped working keys are not offered",
+                ));
+            }
+            let EncryptionAttributes::Symmetric(attrs) = &input.decryption_attributes else {
+                return Err(not_offered("DecryptionAttributes"));
+            };
+            let mut data =
+                SecretVec::from_slice(&hex_field("CipherText", &input.cipher_text, 2, 4224)?);
+            let (record, key) =
+                self.use_key(&input.key_identifier, "KeyIdentifier", &roles::DATA_DECRYPT)?;
+            let cipher = attrs.parse("DecryptionAttributes.Symmetric", &*key)?;
+            whole_blocks("CipherText", &*key, data.len())?;
+            apply(&*key, &cipher, false, data.expose_secret_mut())?;
+            Ok((
+                json!({
+                    "KeyArn": self.arn_text(&record)?,
+                    "KeyCheckValue": record.key_check_value,
+                    "PlainText": payhsm_core::hex::encode(data.expose_secret()),
+                }),
+                Vec::new(),
+            ))
+        })
+    }
+
+    /// `ReEncryptData`: decrypts under one data key and encrypts under another; the clear
+    /// data never leaves.
+    pub fn re_encrypt_data(&self, input: ReEncryptDataInput) -> Result<Value, Error> {
+        let params = json!({
+            "incomingKeyIdentifier": input.incoming_key_identifier,
+            "outgoingKeyIdentifier": input.outgoing_key_identifier,
+        });
+        self.run("ReEncryptData", Audit::FailuresOnly, params, || {
+            if input.incoming_wrapped_key.is_some() || input.outgoing_wrapped_key.is_some() {
+                return Err(Error::validation(
+                    "WrappedKey",
+                    "wrapped working keys are not offered",
+                ));
+            }
+            let ReEncryptionAttributes::Symmetric(a_in) = &input.incoming_encryption_attributes
+            else {
+                return Err(not_offered("IncomingEncryptionAttributes"));
+            };
+            let ReEncryptionAttributes::Symmetric(a_out) = &input.outgoing_encryption_attributes
+            else {
+                return Err(not_offered("OutgoingEncryptionAttributes"));
+            };
+            let mut data =
+                SecretVec::from_slice(&hex_field("CipherText", &input.cipher_text, 2, 4224)?);
+            let in_record = self.load(&input.incoming_key_identifier, "IncomingKeyIdentifier")?;
+            let out_record = self.load(&input.outgoing_key_identifier, "OutgoingKeyIdentifier")?;
+            policy::check_key(&roles::DATA_DECRYPT, &in_record)?;
+            policy::check_key(&roles::DATA_ENCRYPT, &out_record)?;
+            let kin = self.store().open(&in_record)?;
+            let kout = self.store().open(&out_record)?;
+            let c_in = a_in.parse("IncomingEncryptionAttributes.Symmetric", &*kin)?;
+            let c_out = a_out.parse("OutgoingEncryptionAttributes.Symmetric", &*kout)?;
+            whole_blocks("CipherText", &*kin, data.len())?;
+            whole_blocks("CipherText", &*kout, data.len())?;
+            apply(&*kin, &c_in, false, data.expose_secret_mut())?;
+            apply(&*kout, &c_out, true, data.expose_secret_mut())?;
+            Ok((
+                json!({
+                    "KeyArn": self.arn_text(&out_record)?,
+                    "KeyCheckValue": out_record.key_check_value,
+                    "CipherText": payhsm_core::hex::encode(data.expose_secret()),
+                }),
+                Vec::new(),
+            ))
+        })
+    }
+}

@@ -1,0 +1,635 @@
+//! Policy, in one place: which keys may exist, and which key may do what.
+//!
+//! Two tables, both data:
+//! - [`KEY_ATTRIBUTES`]: the key usage × algorithm × modes-of-use combinations a key may have
+//!   (AWS Payment Cryptography, "Understanding key attributes", `keys-validattributes`).
+//!   CreateKey and ImportKey refuse anything else.
+//! - [`KEY_ROLES`]: for each role a key plays in an operation (the CVK of a CVV generation, the
+//!   incoming PEK of a PIN translation, …), the usages, algorithms and the mode of use it needs
+//!   (the service's "valid keys for cryptographic operations", `crypto-ops-validkeys-ops`).
+//!
+//! [`check_key`] runs before any cryptography: state, enabled flag, class, usage, algorithm and
+//! mode, in that order. Export adds [`check_export`]: exportability, narrowing only, and a
+//! wrapping key at least as strong as the key it wraps (the checks of `payhsm_tr31::policy`).
+//!
+//! A mode of use is allowed when its flag is set or `NoRestrictions` is (TR-31 mode `N`).
+
+use payhsm_core::key::{
+    Exportability, KeyAlgorithm, KeyAttributes, KeyClass, KeyModesOfUse, KeyUsage, ModeOfUse,
+};
+use payhsm_tr31::{
+    Header,
+    policy::{self as tr31_policy, Direction},
+};
+
+use crate::{
+    Error, Rule,
+    model::{KeyRecord, KeyState},
+};
+
+/// One row of the attribute table: a usage, the algorithms it may have, and the TR-31 modes
+/// of use (each one a set of `KeyModesOfUse` flags) it may have.
+#[derive(Clone, Copy, Debug)]
+pub struct AttributeRule {
+    /// The key usage.
+    pub usage: KeyUsage,
+    /// Allowed algorithms.
+    pub algorithms: &'static [KeyAlgorithm],
+    /// Allowed modes of use.
+    pub modes: &'static [ModeOfUse],
+}
+
+use KeyAlgorithm::{
+    Aes128, Aes192, Aes256, HmacSha224, HmacSha256, HmacSha384, HmacSha512, Tdes2Key, Tdes3Key,
+};
+
+const TDES_AES: &[KeyAlgorithm] = &[Tdes2Key, Tdes3Key, Aes128, Aes192, Aes256];
+const TDES: &[KeyAlgorithm] = &[Tdes2Key, Tdes3Key];
+const TDES2: &[KeyAlgorithm] = &[Tdes2Key];
+const HMAC: &[KeyAlgorithm] = &[HmacSha224, HmacSha256, HmacSha384, HmacSha512];
+
+/// {Encrypt, Decrypt, Wrap, Unwrap}, {Encrypt, Wrap}, {Decrypt, Unwrap}, {NoRestrictions}.
+const ENCRYPTION_MODES: &[ModeOfUse] = &[
+    ModeOfUse::ENCRYPT_DECRYPT,
+    ModeOfUse::ENCRYPT,
+    ModeOfUse::DECRYPT,
+    ModeOfUse::NO_RESTRICTIONS,
+];
+/// {Generate}, {Verify}, {Generate, Verify}, {NoRestrictions}.
+const GENERATE_VERIFY_MODES: &[ModeOfUse] = &[
+    ModeOfUse::GENERATE,
+    ModeOfUse::VERIFY,
+    ModeOfUse::GENERATE_VERIFY,
+    ModeOfUse::NO_RESTRICTIONS,
+];
+/// {DeriveKey}, {NoRestrictions}.
+const DERIVE_MODES: &[ModeOfUse] = &[ModeOfUse::DERIVE, ModeOfUse::NO_RESTRICTIONS];
+
+const fn row(
+    usage: KeyUsage,
+    algorithms: &'static [KeyAlgorithm],
+    modes: &'static [ModeOfUse],
+) -> AttributeRule {
+    AttributeRule {
+        usage,
+        algorithms,
+        modes,
+    }
+}
+
+/// The symmetric key attributes a key may have (class `SYMMETRIC_KEY`).
+pub const KEY_ATTRIBUTES: &[AttributeRule] = &[
+    row(KeyUsage::B0, TDES_AES, DERIVE_MODES),
+    row(KeyUsage::C0, TDES_AES, GENERATE_VERIFY_MODES),
+    row(KeyUsage::D0, TDES_AES, ENCRYPTION_MODES),
+    row(KeyUsage::E0, TDES_AES, DERIVE_MODES),
+    row(KeyUsage::E1, TDES_AES, DERIVE_MODES),
+    row(KeyUsage::E2, TDES_AES, DERIVE_MODES),
+    row(KeyUsage::E4, TDES_AES, DERIVE_MODES),
+    row(KeyUsage::E5, TDES_AES, DERIVE_MODES),
+    row(KeyUsage::E6, TDES_AES, DERIVE_MODES),
+    row(KeyUsage::K0, TDES_AES, ENCRYPTION_MODES),
+    row(KeyUsage::K1, TDES_AES, ENCRYPTION_MODES),
+    row(KeyUsage::M0, TDES, GENERATE_VERIFY_MODES),
+    row(KeyUsage::M1, TDES, GENERATE_VERIFY_MODES),
+    row(KeyUsage::M3, TDES, GENERATE_VERIFY_MODES),
+    row(KeyUsage::M6, TDES_AES, GENERATE_VERIFY_MODES),
+    row(KeyUsage::M7, HMAC, GENERATE_VERIFY_MODES),
+    row(KeyUsage::P0, TDES_AES, ENCRYPTION_MODES),
+    row(KeyUsage::P1, TDES_AES, GENERATE_VERIFY_MODES),
+    row(KeyUsage::V1, TDES, GENERATE_VERIFY_MODES),
+    row(KeyUsage::V2, TDES, GENERATE_VERIFY_MODES),
+];
+
+/// Every key the attribute table allows, one per (usage, algorithm, mode of use).
+pub fn valid_attributes() -> impl Iterator<Item = KeyAttributes> {
+    KEY_ATTRIBUTES.iter().flat_map(|r| {
+        r.algorithms.iter().flat_map(move |a| {
+            r.modes.iter().filter_map(move |m| {
+                KeyAttributes::from_tr31(r.usage, *m, *a)
+                    .ok()
+                    .map(|attrs| KeyAttributes {
+                        key_class: KeyClass::SymmetricKey,
+                        ..attrs
+                    })
+            })
+        })
+    })
+}
+
+/// Checks attributes for CreateKey and ImportKey against [`KEY_ATTRIBUTES`].
+pub fn check_attributes(a: &KeyAttributes) -> Result<(), Error> {
+    if a.key_class != KeyClass::SymmetricKey
+        || a.key_algorithm.key_class() != KeyClass::SymmetricKey
+    {
+        return Err(Error::policy(
+            Rule::KeyAttributes,
+            "this HSM holds symmetric keys (TDES, AES, HMAC) of class SYMMETRIC_KEY",
+        ));
+    }
+    let rule = KEY_ATTRIBUTES
+        .iter()
+        .find(|r| r.usage == a.key_usage)
+        .ok_or_else(|| {
+            Error::policy(
+                Rule::KeyAttributes,
+                format!("key usage {} cannot be created here", a.key_usage),
+            )
+        })?;
+    if !rule.algorithms.contains(&a.key_algorithm) {
+        return Err(Error::policy(
+            Rule::KeyAttributes,
+            format!(
+                "a {} key cannot have algorithm {}",
+                a.key_usage, a.key_algorithm
+            ),
+        ));
+    }
+    let allowed = a
+        .key_modes_of_use
+        .to_mode_of_use()
+        .is_some_and(|m| rule.modes.contains(&m));
+    if !allowed {
+        return Err(Error::policy(
+            Rule::KeyAttributes,
+            format!(
+                "a {} key cannot have these modes of use; allowed: {}",
+                a.key_usage,
+                describe_modes(rule.modes)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn describe_modes(modes: &[ModeOfUse]) -> String {
+    modes
+        .iter()
+        .filter_map(|m| KeyModesOfUse::from_mode_of_use(*m))
+        .map(|f| {
+            let on: Vec<&str> = f.iter().filter(|(_, on)| *on).map(|(n, _)| n).collect();
+            format!("{{{}}}", on.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A mode-of-use flag an operation needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// `Encrypt`.
+    Encrypt,
+    /// `Decrypt`.
+    Decrypt,
+    /// `Wrap`.
+    Wrap,
+    /// `Unwrap`.
+    Unwrap,
+    /// `Generate`.
+    Generate,
+    /// `Verify`.
+    Verify,
+    /// `DeriveKey`.
+    DeriveKey,
+}
+
+impl Mode {
+    /// Whether `modes` allow this (its flag, or `NoRestrictions`).
+    pub fn allowed_by(self, modes: &KeyModesOfUse) -> bool {
+        modes.no_restrictions
+            || match self {
+                Self::Encrypt => modes.encrypt,
+                Self::Decrypt => modes.decrypt,
+                Self::Wrap => modes.wrap,
+                Self::Unwrap => modes.unwrap,
+                Self::Generate => modes.generate,
+                Self::Verify => modes.verify,
+                Self::DeriveKey => modes.derive_key,
+            }
+    }
+
+    /// The service's flag name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Encrypt => "Encrypt",
+            Self::Decrypt => "Decrypt",
+            Self::Wrap => "Wrap",
+            Self::Unwrap => "Unwrap",
+            Self::Generate => "Generate",
+            Self::Verify => "Verify",
+            Self::DeriveKey => "DeriveKey",
+        }
+    }
+}
+
+/// The role a key plays in an operation, and what it takes to play it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyRole {
+    /// `Operation/variant: key`, for messages and audit records.
+    pub name: &'static str,
+    /// Usages that may play the role.
+    pub usages: &'static [KeyUsage],
+    /// Algorithms that may play it.
+    pub algorithms: &'static [KeyAlgorithm],
+    /// The mode of use it needs.
+    pub mode: Mode,
+}
+
+const fn role(
+    name: &'static str,
+    usages: &'static [KeyUsage],
+    algorithms: &'static [KeyAlgorithm],
+    mode: Mode,
+) -> KeyRole {
+    KeyRole {
+        name,
+        usages,
+        algorithms,
+        mode,
+    }
+}
+
+/// The roles keys play in the data-plane and import/export operations.
+pub mod roles {
+    use super::*;
+
+    /// CVV, CVV2, iCVV generation: the CVK.
+    pub const CVV_GENERATE: KeyRole = role(
+        "GenerateCardValidationData/CardVerificationValue",
+        &[KeyUsage::C0],
+        TDES2,
+        Mode::Generate,
+    );
+    /// CVV verification: the CVK.
+    pub const CVV_VERIFY: KeyRole = role(
+        "VerifyCardValidationData/CardVerificationValue",
+        &[KeyUsage::C0],
+        TDES2,
+        Mode::Verify,
+    );
+    /// Amex CSC generation.
+    pub const CSC_GENERATE: KeyRole = role(
+        "GenerateCardValidationData/AmexCardSecurityCode",
+        &[KeyUsage::C0],
+        TDES2,
+        Mode::Generate,
+    );
+    /// Amex CSC verification.
+    pub const CSC_VERIFY: KeyRole = role(
+        "VerifyCardValidationData/AmexCardSecurityCode",
+        &[KeyUsage::C0],
+        TDES2,
+        Mode::Verify,
+    );
+    /// Visa dCVV: the issuer master key the card key derives from.
+    pub const DCVV: KeyRole = role(
+        "CardValidationData/DynamicCardVerificationValue",
+        &[KeyUsage::E6],
+        TDES2,
+        Mode::DeriveKey,
+    );
+    /// Mastercard CVC3 (dynamic CVC): the issuer master key.
+    pub const CVC3: KeyRole = role(
+        "CardValidationData/DynamicCardVerificationCode",
+        &[KeyUsage::E4],
+        TDES2,
+        Mode::DeriveKey,
+    );
+    /// Visa PVV generation: the PVK.
+    pub const PVV_GENERATE: KeyRole = role(
+        "GeneratePinData/VisaPin",
+        &[KeyUsage::V2],
+        TDES,
+        Mode::Generate,
+    );
+    /// Visa PVV verification: the PVK.
+    pub const PVV_VERIFY: KeyRole =
+        role("VerifyPinData/VisaPin", &[KeyUsage::V2], TDES, Mode::Verify);
+    /// IBM 3624 generation: the PIN verification key.
+    pub const IBM3624_GENERATE: KeyRole = role(
+        "GeneratePinData/Ibm3624",
+        &[KeyUsage::V1],
+        TDES,
+        Mode::Generate,
+    );
+    /// IBM 3624 verification: the PIN verification key.
+    pub const IBM3624_VERIFY: KeyRole =
+        role("VerifyPinData/Ibm3624", &[KeyUsage::V1], TDES, Mode::Verify);
+    /// A PEK that produces a PIN block.
+    pub const PIN_ENCRYPT: KeyRole = role(
+        "PinData/EncryptionKey(out)",
+        &[KeyUsage::P0],
+        TDES_AES,
+        Mode::Encrypt,
+    );
+    /// A PEK that reads a PIN block.
+    pub const PIN_DECRYPT: KeyRole = role(
+        "PinData/EncryptionKey(in)",
+        &[KeyUsage::P0],
+        TDES_AES,
+        Mode::Decrypt,
+    );
+    /// EncryptData: the data key.
+    pub const DATA_ENCRYPT: KeyRole = role(
+        "EncryptData/Symmetric",
+        &[KeyUsage::D0],
+        TDES_AES,
+        Mode::Encrypt,
+    );
+    /// DecryptData: the data key.
+    pub const DATA_DECRYPT: KeyRole = role(
+        "DecryptData/Symmetric",
+        &[KeyUsage::D0],
+        TDES_AES,
+        Mode::Decrypt,
+    );
+    /// ISO 9797-1 algorithm 1 MAC generation.
+    pub const MAC_ISO9797_1_GENERATE: KeyRole = role(
+        "GenerateMac/ISO9797_ALGORITHM1",
+        &[KeyUsage::M1],
+        TDES,
+        Mode::Generate,
+    );
+    /// ISO 9797-1 algorithm 1 MAC verification.
+    pub const MAC_ISO9797_1_VERIFY: KeyRole = role(
+        "VerifyMac/ISO9797_ALGORITHM1",
+        &[KeyUsage::M1],
+        TDES,
+        Mode::Verify,
+    );
+    /// ISO 9797-1 algorithm 3 (retail MAC) generation.
+    pub const MAC_ISO9797_3_GENERATE: KeyRole = role(
+        "GenerateMac/ISO9797_ALGORITHM3",
+        &[KeyUsage::M3],
+        TDES,
+        Mode::Generate,
+    );
+    /// ISO 9797-1 algorithm 3 (retail MAC) verification.
+    pub const MAC_ISO9797_3_VERIFY: KeyRole = role(
+        "VerifyMac/ISO9797_ALGORITHM3",
+        &[KeyUsage::M3],
+        TDES,
+        Mode::Verify,
+    );
+    /// CMAC generation.
+    pub const MAC_CMAC_GENERATE: KeyRole = role(
+        "GenerateMac/CMAC",
+        &[KeyUsage::M6],
+        TDES_AES,
+        Mode::Generate,
+    );
+    /// CMAC verification.
+    pub const MAC_CMAC_VERIFY: KeyRole =
+        role("VerifyMac/CMAC", &[KeyUsage::M6], TDES_AES, Mode::Verify);
+    /// HMAC generation.
+    pub const MAC_HMAC_GENERATE: KeyRole =
+        role("GenerateMac/HMAC", &[KeyUsage::M7], HMAC, Mode::Generate);
+    /// HMAC verification.
+    pub const MAC_HMAC_VERIFY: KeyRole =
+        role("VerifyMac/HMAC", &[KeyUsage::M7], HMAC, Mode::Verify);
+    /// AS2805 part 4.1 MAC generation (an ISO 16609 TDEA MAC key).
+    pub const MAC_AS2805_GENERATE: KeyRole = role(
+        "GenerateMac/AS2805_4_1",
+        &[KeyUsage::M0],
+        TDES,
+        Mode::Generate,
+    );
+    /// AS2805 part 4.1 MAC verification.
+    pub const MAC_AS2805_VERIFY: KeyRole =
+        role("VerifyMac/AS2805_4_1", &[KeyUsage::M0], TDES, Mode::Verify);
+    /// The KEK or KBPK of a TR-31 export.
+    pub const TR31_WRAP: KeyRole = role(
+        "ExportKey/Tr31KeyBlock: WrappingKey",
+        &[KeyUsage::K0, KeyUsage::K1],
+        TDES_AES,
+        Mode::Wrap,
+    );
+    /// The KEK or KBPK of a TR-31 import.
+    pub const TR31_UNWRAP: KeyRole = role(
+        "ImportKey/Tr31KeyBlock: WrappingKey",
+        &[KeyUsage::K0, KeyUsage::K1],
+        TDES_AES,
+        Mode::Unwrap,
+    );
+}
+
+/// Every role, for the generated usage-matrix tests.
+pub const KEY_ROLES: &[KeyRole] = &[
+    roles::CVV_GENERATE,
+    roles::CVV_VERIFY,
+    roles::CSC_GENERATE,
+    roles::CSC_VERIFY,
+    roles::DCVV,
+    roles::CVC3,
+    roles::PVV_GENERATE,
+    roles::PVV_VERIFY,
+    roles::IBM3624_GENERATE,
+    roles::IBM3624_VERIFY,
+    roles::PIN_ENCRYPT,
+    roles::PIN_DECRYPT,
+    roles::DATA_ENCRYPT,
+    roles::DATA_DECRYPT,
+    roles::MAC_ISO9797_1_GENERATE,
+    roles::MAC_ISO9797_1_VERIFY,
+    roles::MAC_ISO9797_3_GENERATE,
+    roles::MAC_ISO9797_3_VERIFY,
+    roles::MAC_CMAC_GENERATE,
+    roles::MAC_CMAC_VERIFY,
+    roles::MAC_HMAC_GENERATE,
+    roles::MAC_HMAC_VERIFY,
+    roles::MAC_AS2805_GENERATE,
+    roles::MAC_AS2805_VERIFY,
+    roles::TR31_WRAP,
+    roles::TR31_UNWRAP,
+];
+
+/// Whether attributes fit a role (usage, algorithm, mode), ignoring state.
+pub fn fits(role: &KeyRole, a: &KeyAttributes) -> bool {
+    check_attributes_for(role, a).is_ok()
+}
+
+fn check_attributes_for(role: &KeyRole, a: &KeyAttributes) -> Result<(), Error> {
+    if a.key_class != KeyClass::SymmetricKey {
+        return Err(Error::policy(
+            Rule::KeyClass,
+            format!("{}: needs a symmetric key", role.name),
+        ));
+    }
+    if !role.usages.contains(&a.key_usage) {
+        let names: Vec<String> = role.usages.iter().map(ToString::to_string).collect();
+        return Err(Error::policy(
+            Rule::KeyUsage,
+            format!(
+                "{}: a {} key cannot be used; it needs {}",
+                role.name,
+                a.key_usage,
+                names.join(" or ")
+            ),
+        ));
+    }
+    if !role.algorithms.contains(&a.key_algorithm) {
+        return Err(Error::policy(
+            Rule::KeyAlgorithm,
+            format!("{}: a {} key cannot be used", role.name, a.key_algorithm),
+        ));
+    }
+    if !role.mode.allowed_by(&a.key_modes_of_use) {
+        return Err(Error::policy(
+            Rule::ModeOfUse,
+            format!(
+                "{}: the key's modes of use do not include {}",
+                role.name,
+                role.mode.name()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that a stored key may play `role` now: state, enabled flag, then attributes.
+pub fn check_key(role: &KeyRole, record: &KeyRecord) -> Result<(), Error> {
+    check_usable(record)?;
+    check_attributes_for(role, &record.attributes)
+}
+
+/// Checks that a stored key may be used at all: `CREATE_COMPLETE` and enabled.
+pub fn check_usable(record: &KeyRecord) -> Result<(), Error> {
+    match record.state {
+        KeyState::CreateComplete => {}
+        s => {
+            return Err(Error::policy(
+                Rule::KeyState,
+                format!("the key is {} and cannot be used", s.name()),
+            ));
+        }
+    }
+    if !record.enabled {
+        return Err(Error::policy(
+            Rule::KeyDisabled,
+            "the key is disabled (StopKeyUsage); StartKeyUsage enables it",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an export of `key` under `wrapping_key` with the `export` header: the wrapping
+/// key's role and fit for the header's version, the key's exportability, narrowing only, and
+/// strength.
+pub fn check_export(
+    key: &KeyRecord,
+    wrapping_key: &KeyRecord,
+    export: &Header,
+) -> Result<(), Error> {
+    check_key(&roles::TR31_WRAP, wrapping_key)?;
+    check_usable(key)?;
+    if !key.exportable {
+        return Err(Error::policy(
+            Rule::Exportability,
+            "the key is not exportable",
+        ));
+    }
+    let tr31 = |e: payhsm_tr31::Error, rule: Rule| Error::policy(rule, e.to_string());
+    tr31_policy::check_kbpk(&wrapping_key.attributes, export.version(), Direction::Wrap)
+        .map_err(|e| tr31(e, Rule::KeyAlgorithm))?;
+    let stored = stored_header(key)?;
+    tr31_policy::check_export(&stored, export).map_err(|e| tr31(e, Rule::ExportWidening))?;
+    tr31_policy::check_wrapping_strength(
+        wrapping_key.attributes.key_algorithm,
+        key.attributes.key_algorithm,
+    )
+    .map_err(|e| tr31(e, Rule::WrappingStrength))
+}
+
+/// The TR-31 header that states a stored key's attributes and exportability (the header its
+/// key block under the master key carries, less the label).
+pub fn stored_header(key: &KeyRecord) -> Result<Header, Error> {
+    header_for(&key.attributes, key.exportable)
+}
+
+/// The version D header stating `attributes` and `exportable`.
+pub fn header_for(attributes: &KeyAttributes, exportable: bool) -> Result<Header, Error> {
+    let (usage, algorithm, mode) = attributes
+        .tr31_fields()
+        .map_err(|e| Error::internal(format!("stored attributes: {e}")))?;
+    let exportability = if exportable {
+        Exportability::EXPORTABLE
+    } else {
+        Exportability::NON_EXPORTABLE
+    };
+    Header::new(
+        payhsm_tr31::Version::D,
+        usage,
+        algorithm,
+        mode,
+        "00",
+        exportability,
+    )
+    .map_err(|e| Error::internal(format!("stored header: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_attribute_table_is_consistent() {
+        let all: Vec<KeyAttributes> = valid_attributes().collect();
+        let expected: usize = KEY_ATTRIBUTES
+            .iter()
+            .map(|r| r.algorithms.len() * r.modes.len())
+            .sum();
+        assert_eq!(all.len(), expected);
+        for a in &all {
+            check_attributes(a).unwrap();
+        }
+        // Every role can be played by some valid key, and every valid key plays some role
+        // except the ones whose operations are not offered by key id (E0-E2, E5, B0, P1).
+        for r in KEY_ROLES {
+            assert!(all.iter().any(|a| fits(r, a)), "{}", r.name);
+        }
+    }
+
+    #[test]
+    fn invalid_attributes_are_refused() {
+        let cvk = KeyAttributes::from_tr31(
+            KeyUsage::C0,
+            ModeOfUse::GENERATE_VERIFY,
+            KeyAlgorithm::Tdes2Key,
+        )
+        .unwrap();
+        check_attributes(&cvk).unwrap();
+        for bad in [
+            KeyAttributes {
+                key_modes_of_use: KeyModesOfUse::from_mode_of_use(ModeOfUse::ENCRYPT).unwrap(),
+                ..cvk
+            },
+            KeyAttributes {
+                key_algorithm: KeyAlgorithm::HmacSha256,
+                ..cvk
+            },
+            KeyAttributes {
+                key_class: KeyClass::PublicKey,
+                ..cvk
+            },
+            KeyAttributes {
+                key_usage: KeyUsage::S0,
+                ..cvk
+            },
+            KeyAttributes {
+                key_modes_of_use: KeyModesOfUse::default(),
+                ..cvk
+            },
+        ] {
+            assert!(
+                matches!(
+                    check_attributes(&bad),
+                    Err(Error::Policy {
+                        rule: Rule::KeyAttributes,
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The in-memory store: for tests and examples. Keys are sealed under the master key here too.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+};
+
+use payhsm_core::{crypto::SoftwareKey, key::KeyAttributes, secret::SecretVec};
+
+use super::{SoftwareVault, Store};
+use crate::{
+    Error,
+    master_key::MasterKey,
+    model::{AliasRecord, KeyRecord},
+};
+
+/// Keys and aliases in process memory.
+#[derive(Debug)]
+pub struct MemoryStore {
+    vault: SoftwareVault,
+    data: Mutex<Data>,
+}
+
+#[derive(Debug, Default)]
+struct Data {
+    keys: BTreeMap<String, KeyRecord>,
+    aliases: BTreeMap<String, AliasRecord>,
+}
+
+impl MemoryStore {
+    /// An empty store under `master`.
+    pub fn new(master: MasterKey) -> Self {
+        Self {
+            vault: SoftwareVault::new(master),
+            data: Mutex::new(Data::default()),
+        }
+    }
+
+    fn data(&self) -> MutexGuard<'_, Data> {
+        // Every change below is a single insert or remove, so a panic cannot leave half of one.
+        self.data.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn page<T: Clone>(map: &BTreeMap<String, T>, after: Option<&str>, limit: usize) -> Vec<T> {
+    use std::ops::Bound::{Excluded, Unbounded};
+    let start = after.map_or(Unbounded, |a| Excluded(a.to_owned()));
+    map.range((start, Unbounded))
+        .take(limit)
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+impl Store for MemoryStore {
+    type Handle = SoftwareKey;
+
+    fn master_key_check_value(&self) -> &str {
+        self.vault.master_key_check_value()
+    }
+
+    fn get_key(&self, key_id: &str) -> Result<Option<KeyRecord>, Error> {
+        Ok(self.data().keys.get(key_id).cloned())
+    }
+
+    fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<KeyRecord>, Error> {
+        Ok(page(&self.data().keys, after, limit))
+    }
+
+    fn insert_key(&self, record: &KeyRecord) -> Result<(), Error> {
+        let mut d = self.data();
+        if d.keys.contains_key(&record.key_id) {
+            return Err(Error::conflict("a key with this id exists"));
+        }
+        d.keys.insert(record.key_id.clone(), record.clone());
+        Ok(())
+    }
+
+    fn update_key(&self, record: &KeyRecord) -> Result<bool, Error> {
+        let mut d = self.data();
+        match d.keys.get(&record.key_id) {
+            Some(old) if old.revision + 1 == record.revision => {
+                d.keys.insert(record.key_id.clone(), record.clone());
+                Ok(true)
+            }
+            Some(_) => Ok(false),
+            None => Err(Error::not_found(&record.key_id)),
+        }
+    }
+
+    fn get_alias(&self, alias_name: &str) -> Result<Option<AliasRecord>, Error> {
+        Ok(self.data().aliases.get(alias_name).cloned())
+    }
+
+    fn list_aliases(&self, after: Option<&str>, limit: usize) -> Result<Vec<AliasRecord>, Error> {
+        Ok(page(&self.data().aliases, after, limit))
+    }
+
+    fn insert_alias(&self, alias: &AliasRecord) -> Result<(), Error> {
+        let mut d = self.data();
+        if d.aliases.contains_key(&alias.alias_name) {
+            return Err(Error::conflict("the alias exists"));
+        }
+        d.aliases.insert(alias.alias_name.clone(), alias.clone());
+        Ok(())
+    }
+
+    fn update_alias(&self, alias: &AliasRecord) -> Result<bool, Error> {
+        let mut d = self.data();
+        match d.aliases.get(&alias.alias_name) {
+            Some(old) if old.revision + 1 == alias.revision => {
+                d.aliases.insert(alias.alias_name.clone(), alias.clone());
+                Ok(true)
+            }
+            Some(_) => Ok(false),
+            None => Err(Error::not_found(&alias.alias_name)),
+        }
+    }
+
+    fn delete_alias(&self, alias_name: &str) -> Result<bool, Error> {
+        Ok(self.data().aliases.remove(alias_name).is_some())
+    }
+
+    fn seal(
+        &self,
+        key_id: &str,
+        attributes: &KeyAttributes,
+        exportable: bool,
+        material: &[u8],
+    ) -> Result<String, Error> {
+        self.vault.seal(key_id, attributes, exportable, material)
+    }
+
+    fn open(&self, record: &KeyRecord) -> Result<Arc<SoftwareKey>, Error> {
+        self.vault.open(record)
+    }
+
+    fn reveal(&self, record: &KeyRecord) -> Result<SecretVec, Error> {
+        self.vault.reveal(record)
+    }
+
+    fn forget_handle(&self, key_id: &str) {
+        self.vault.forget(key_id);
+    }
+
+    fn forget_all_handles(&self) {
+        self.vault.forget_all();
+    }
+}

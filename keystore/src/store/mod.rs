@@ -1,0 +1,110 @@
+//! Where keys rest: the [`Store`] trait and its two software implementations,
+//! [`MemoryStore`] (tests and examples) and [`SqliteStore`] (the default, one database per
+//! region).
+//!
+//! A store persists [`KeyRecord`]s and [`AliasRecord`]s and turns a record into a usable key
+//! handle. It never holds a clear key: the software stores keep each key as a TR-31 version D
+//! key block under the region's master key ([`SoftwareVault`]), and a token-backed store keeps
+//! a reference to the token object instead. Every write is atomic, and updates are
+//! compare-and-swap on the record's revision, so concurrent writers (threads or processes)
+//! never lose an update: a stale write fails with `ConflictException` and the HSM retries it
+//! on fresh data.
+//!
+//! The same conformance suite (`keystore/tests/conformance`) runs on every store.
+
+mod memory;
+mod sqlite;
+mod vault;
+
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+pub use vault::SoftwareVault;
+pub(crate) use vault::software_key;
+
+use std::sync::Arc;
+
+use payhsm_core::{crypto::SymmetricKey, key::KeyAttributes, secret::SecretVec};
+
+use crate::{
+    Error,
+    model::{AliasRecord, KeyRecord},
+};
+
+/// Persisted key records, aliases, and the key handles they yield.
+pub trait Store: Send + Sync {
+    /// The handle type of this store's keys.
+    type Handle: SymmetricKey + Send + Sync + 'static;
+
+    /// The KCV of the master key the store was opened with.
+    fn master_key_check_value(&self) -> &str;
+
+    /// The record of key `key_id`, if there is one.
+    fn get_key(&self, key_id: &str) -> Result<Option<KeyRecord>, Error>;
+
+    /// Up to `limit` records in key-id order, starting after `after`.
+    fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<KeyRecord>, Error>;
+
+    /// Adds a new record (revision 1). `ConflictException` if the key id exists.
+    fn insert_key(&self, record: &KeyRecord) -> Result<(), Error>;
+
+    /// Replaces a record whose stored revision is `record.revision - 1`. `false`, changing
+    /// nothing, when the stored revision differs (someone else changed it: retry on fresh data).
+    fn update_key(&self, record: &KeyRecord) -> Result<bool, Error>;
+
+    /// The alias, if there is one.
+    fn get_alias(&self, alias_name: &str) -> Result<Option<AliasRecord>, Error>;
+
+    /// Up to `limit` aliases in name order, starting after `after`.
+    fn list_aliases(&self, after: Option<&str>, limit: usize) -> Result<Vec<AliasRecord>, Error>;
+
+    /// Adds a new alias (revision 1). `ConflictException` if it exists.
+    fn insert_alias(&self, alias: &AliasRecord) -> Result<(), Error>;
+
+    /// Replaces an alias whose stored revision is `alias.revision - 1`; `false`, changing
+    /// nothing, when the stored revision differs.
+    fn update_alias(&self, alias: &AliasRecord) -> Result<bool, Error>;
+
+    /// Removes an alias; whether it existed.
+    fn delete_alias(&self, alias_name: &str) -> Result<bool, Error>;
+
+    /// The persisted form of new key material for key `key_id`.
+    fn seal(
+        &self,
+        key_id: &str,
+        attributes: &KeyAttributes,
+        exportable: bool,
+        material: &[u8],
+    ) -> Result<String, Error>;
+
+    /// The handle of a stored key, after checking that its persisted form authenticates and
+    /// agrees with the record.
+    fn open(&self, record: &KeyRecord) -> Result<Arc<Self::Handle>, Error>;
+
+    /// The key's bytes, for wrapping it into an export key block. A token store that can
+    /// wrap inside the token may refuse.
+    fn reveal(&self, record: &KeyRecord) -> Result<SecretVec, Error>;
+
+    /// Drops any cached handle of key `key_id` (its material is being destroyed).
+    fn forget_handle(&self, key_id: &str);
+
+    /// Drops every cached handle.
+    fn forget_all_handles(&self);
+}
+
+/// Test hook for the crash-safety tests: when the environment variable `PAYHSM_FAILPOINT`
+/// names this point, the process announces it on stderr (`FAILPOINT <name>`) and stops there
+/// until it is killed. Unset, it costs one read of a cached value.
+pub fn failpoint(name: &str) {
+    use std::sync::OnceLock;
+    static TARGET: OnceLock<Option<String>> = OnceLock::new();
+    let target = TARGET.get_or_init(|| std::env::var("PAYHSM_FAILPOINT").ok());
+    if target.as_deref() == Some(name) {
+        use std::io::Write as _;
+        let mut err = std::io::stderr();
+        let _ = writeln!(err, "FAILPOINT {name}");
+        let _ = err.flush();
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
+}

@@ -1,0 +1,471 @@
+//! The embedded store: one SQLite database per region.
+//!
+//! Metadata sits in columns; the key material is a TR-31 version D key block under the
+//! region's master key, whose KCV the `meta` table records. The database runs in WAL mode
+//! with `synchronous=FULL` (a commit is on disk when it returns) and `secure_delete=ON` (freed
+//! pages, such as a destroyed key block, are overwritten with zeros). Every write is one
+//! `BEGIN IMMEDIATE` transaction, and updates are compare-and-swap on the revision column.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::Duration,
+};
+
+use payhsm_core::{
+    crypto::SoftwareKey,
+    kcv::KcvMethod,
+    key::{KeyAlgorithm, KeyAttributes, KeyClass, KeyModesOfUse, KeyUsage},
+    secret::SecretVec,
+};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
+
+use super::{SoftwareVault, Store, failpoint};
+use crate::{
+    Error,
+    clock::Timestamp,
+    master_key::MasterKey,
+    model::{AliasRecord, KeyOrigin, KeyRecord, KeyState},
+};
+
+const SCHEMA_VERSION: &str = "1";
+
+const SCHEMA: &str = "
+CREATE TABLE meta (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+CREATE TABLE keys (
+    key_id                    TEXT PRIMARY KEY,
+    revision                  INTEGER NOT NULL,
+    key_usage                 TEXT NOT NULL,
+    key_class                 TEXT NOT NULL,
+    key_algorithm             TEXT NOT NULL,
+    key_modes_of_use          TEXT NOT NULL,
+    exportable                INTEGER NOT NULL,
+    key_check_value           TEXT NOT NULL,
+    key_check_value_algorithm TEXT NOT NULL,
+    enabled                   INTEGER NOT NULL,
+    key_state                 TEXT NOT NULL,
+    key_origin                TEXT NOT NULL,
+    create_timestamp          INTEGER NOT NULL,
+    usage_start_timestamp     INTEGER,
+    usage_stop_timestamp      INTEGER,
+    delete_pending_timestamp  INTEGER,
+    delete_timestamp          INTEGER,
+    tags                      TEXT NOT NULL,
+    key_block                 TEXT
+) STRICT;
+CREATE TABLE aliases (
+    alias_name TEXT PRIMARY KEY,
+    key_id     TEXT,
+    revision   INTEGER NOT NULL
+) STRICT;
+";
+
+const KEY_COLUMNS: &str = "key_id, revision, key_usage, key_class, key_algorithm, \
+    key_modes_of_use, exportable, key_check_value, key_check_value_algorithm, enabled, \
+    key_state, key_origin, create_timestamp, usage_start_timestamp, usage_stop_timestamp, \
+    delete_pending_timestamp, delete_timestamp, tags, key_block";
+
+/// A region's keys in one SQLite database file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: PathBuf,
+    vault: SoftwareVault,
+    conn: Mutex<Connection>,
+}
+
+fn configure(conn: &Connection) -> Result<(), Error> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "secure_delete", "ON")?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Creates a new database at `path` for `master`. Refuses a path that exists.
+    pub fn create(path: &Path, master: MasterKey) -> Result<Self, Error> {
+        if path.exists() {
+            return Err(Error::conflict(format!(
+                "{} exists; open it instead of creating it",
+                path.display()
+            )));
+        }
+        let mut conn = Connection::open(path)?;
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::internal("the key store needs WAL mode"));
+        }
+        configure(&conn)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+        tx.execute_batch(SCHEMA)?;
+        tx.execute(
+            "INSERT INTO meta (name, value) VALUES ('schema_version', ?1), ('master_key_kcv', ?2)",
+            params![SCHEMA_VERSION, master.check_value()],
+        )?;
+        tx.commit()?;
+        Ok(Self {
+            path: path.to_owned(),
+            vault: SoftwareVault::new(master),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// Opens the database at `path` with `master`. The master key's KCV is checked on a
+    /// read-only connection first: with the wrong key the store refuses to open and nothing
+    /// is written.
+    pub fn open(path: &Path, master: MasterKey) -> Result<Self, Error> {
+        {
+            let ro = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| Error::internal(format!("cannot open {}: {e}", path.display())))?;
+            ro.busy_timeout(Duration::from_secs(10))?;
+            let meta = |name: &str| -> Result<String, Error> {
+                ro.query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
+                .map_err(|e| {
+                    Error::internal(format!("{} is not a payhsm key store: {e}", path.display()))
+                })
+            };
+            let version = meta("schema_version")?;
+            if version != SCHEMA_VERSION {
+                return Err(Error::internal(format!(
+                    "{} has schema version {version}; this payhsm reads {SCHEMA_VERSION}",
+                    path.display()
+                )));
+            }
+            let kcv = meta("master_key_kcv")?;
+            if kcv != master.check_value() {
+                return Err(Error::AccessDenied {
+                    message: format!(
+                        "wrong master key for {}: the store was made under the master key with \
+                         KCV {kcv}, this one has KCV {}",
+                        path.display(),
+                        master.check_value()
+                    ),
+                });
+            }
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        configure(&conn)?;
+        Ok(Self {
+            path: path.to_owned(),
+            vault: SoftwareVault::new(master),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // Each use is one statement or one transaction that rolls back when dropped.
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` in one immediate transaction, with failpoints before and after the commit.
+    fn write<T>(
+        &self,
+        op: &str,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        failpoint(&format!("sqlite.{op}.before_commit"));
+        tx.commit()?;
+        failpoint(&format!("sqlite.{op}.after_commit"));
+        Ok(out)
+    }
+}
+
+fn modes_text(m: &KeyModesOfUse) -> String {
+    m.iter()
+        .filter(|(_, on)| *on)
+        .map(|(n, _)| n)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn revision_from(stored: i64) -> rusqlite::Result<u64> {
+    u64::try_from(stored).map_err(|_| corrupt("revision"))
+}
+
+fn revision_to(revision: u64) -> Result<i64, Error> {
+    i64::try_from(revision).map_err(|_| Error::internal("revision out of range"))
+}
+
+fn ts(t: Option<Timestamp>) -> Option<i64> {
+    t.map(|t| t.0)
+}
+
+fn corrupt(what: &str) -> rusqlite::Error {
+    rusqlite::Error::InvalidColumnName(format!("stored {what} is not valid"))
+}
+
+fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
+    let mut modes = KeyModesOfUse::default();
+    let modes_text: String = r.get(5)?;
+    for name in modes_text.split(',').filter(|n| !n.is_empty()) {
+        modes.set(name, true).map_err(|_| corrupt("modes of use"))?;
+    }
+    let tags_text: String = r.get(17)?;
+    let tags: BTreeMap<String, String> =
+        serde_json::from_str(&tags_text).map_err(|_| corrupt("tags"))?;
+    let text = |i: usize| r.get::<_, String>(i);
+    Ok(KeyRecord {
+        key_id: r.get(0)?,
+        revision: revision_from(r.get(1)?)?,
+        attributes: KeyAttributes {
+            key_usage: KeyUsage::from_name(&text(2)?).map_err(|_| corrupt("key usage"))?,
+            key_class: KeyClass::from_name(&text(3)?).map_err(|_| corrupt("key class"))?,
+            key_algorithm: KeyAlgorithm::from_name(&text(4)?)
+                .map_err(|_| corrupt("key algorithm"))?,
+            key_modes_of_use: modes,
+        },
+        exportable: r.get(6)?,
+        key_check_value: r.get(7)?,
+        key_check_value_algorithm: KcvMethod::from_name(&text(8)?)
+            .map_err(|_| corrupt("KCV algorithm"))?,
+        enabled: r.get(9)?,
+        state: KeyState::from_name(&text(10)?).map_err(|_| corrupt("key state"))?,
+        origin: KeyOrigin::from_name(&text(11)?).map_err(|_| corrupt("key origin"))?,
+        create_timestamp: Timestamp(r.get(12)?),
+        usage_start_timestamp: r.get::<_, Option<i64>>(13)?.map(Timestamp),
+        usage_stop_timestamp: r.get::<_, Option<i64>>(14)?.map(Timestamp),
+        delete_pending_timestamp: r.get::<_, Option<i64>>(15)?.map(Timestamp),
+        delete_timestamp: r.get::<_, Option<i64>>(16)?.map(Timestamp),
+        tags,
+        key_block: r.get(18)?,
+    })
+}
+
+fn alias_from_row(r: &Row<'_>) -> rusqlite::Result<AliasRecord> {
+    Ok(AliasRecord {
+        alias_name: r.get(0)?,
+        key_id: r.get(1)?,
+        revision: revision_from(r.get(2)?)?,
+    })
+}
+
+fn tags_text(record: &KeyRecord) -> Result<String, Error> {
+    serde_json::to_string(&record.tags).map_err(|e| Error::internal(e.to_string()))
+}
+
+impl Store for SqliteStore {
+    type Handle = SoftwareKey;
+
+    fn master_key_check_value(&self) -> &str {
+        self.vault.master_key_check_value()
+    }
+
+    fn get_key(&self, key_id: &str) -> Result<Option<KeyRecord>, Error> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!("SELECT {KEY_COLUMNS} FROM keys WHERE key_id = ?1"),
+                [key_id],
+                key_from_row,
+            )
+            .optional()?)
+    }
+
+    fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<KeyRecord>, Error> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {KEY_COLUMNS} FROM keys WHERE key_id > ?1 ORDER BY key_id LIMIT ?2"
+        ))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![after.unwrap_or(""), limit], key_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn insert_key(&self, record: &KeyRecord) -> Result<(), Error> {
+        let tags = tags_text(record)?;
+        self.write("insert_key", |tx| {
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM keys WHERE key_id = ?1)",
+                [&record.key_id],
+                |r| r.get(0),
+            )?;
+            if exists {
+                return Err(Error::conflict("a key with this id exists"));
+            }
+            tx.execute(
+                &format!(
+                    "INSERT INTO keys ({KEY_COLUMNS}) VALUES \
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+                ),
+                params![
+                    record.key_id,
+                    revision_to(record.revision)?,
+                    record.attributes.key_usage.to_string(),
+                    record.attributes.key_class.name(),
+                    record.attributes.key_algorithm.name(),
+                    modes_text(&record.attributes.key_modes_of_use),
+                    record.exportable,
+                    record.key_check_value,
+                    record.key_check_value_algorithm.name(),
+                    record.enabled,
+                    record.state.name(),
+                    record.origin.name(),
+                    record.create_timestamp.0,
+                    ts(record.usage_start_timestamp),
+                    ts(record.usage_stop_timestamp),
+                    ts(record.delete_pending_timestamp),
+                    ts(record.delete_timestamp),
+                    tags,
+                    record.key_block,
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn update_key(&self, record: &KeyRecord) -> Result<bool, Error> {
+        let tags = tags_text(record)?;
+        self.write("update_key", |tx| {
+            // Attributes, KCV, origin and creation time never change; the rest may.
+            let changed = tx.execute(
+                "UPDATE keys SET revision = ?2, enabled = ?3, key_state = ?4, \
+                 usage_start_timestamp = ?5, usage_stop_timestamp = ?6, \
+                 delete_pending_timestamp = ?7, delete_timestamp = ?8, tags = ?9, \
+                 key_block = ?10 WHERE key_id = ?1 AND revision = ?11",
+                params![
+                    record.key_id,
+                    revision_to(record.revision)?,
+                    record.enabled,
+                    record.state.name(),
+                    ts(record.usage_start_timestamp),
+                    ts(record.usage_stop_timestamp),
+                    ts(record.delete_pending_timestamp),
+                    ts(record.delete_timestamp),
+                    tags,
+                    record.key_block,
+                    revision_to(record.revision)? - 1,
+                ],
+            )?;
+            if changed == 1 {
+                return Ok(true);
+            }
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM keys WHERE key_id = ?1)",
+                [&record.key_id],
+                |r| r.get(0),
+            )?;
+            if exists {
+                Ok(false)
+            } else {
+                Err(Error::not_found(&record.key_id))
+            }
+        })
+    }
+
+    fn get_alias(&self, alias_name: &str) -> Result<Option<AliasRecord>, Error> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT alias_name, key_id, revision FROM aliases WHERE alias_name = ?1",
+                [alias_name],
+                alias_from_row,
+            )
+            .optional()?)
+    }
+
+    fn list_aliases(&self, after: Option<&str>, limit: usize) -> Result<Vec<AliasRecord>, Error> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT alias_name, key_id, revision FROM aliases WHERE alias_name > ?1 \
+             ORDER BY alias_name LIMIT ?2",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![after.unwrap_or(""), limit], alias_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn insert_alias(&self, alias: &AliasRecord) -> Result<(), Error> {
+        self.write("insert_alias", |tx| {
+            let changed = tx.execute(
+                "INSERT INTO aliases (alias_name, key_id, revision) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (alias_name) DO NOTHING",
+                params![alias.alias_name, alias.key_id, revision_to(alias.revision)?],
+            )?;
+            if changed == 1 {
+                Ok(())
+            } else {
+                Err(Error::conflict("the alias exists"))
+            }
+        })
+    }
+
+    fn update_alias(&self, alias: &AliasRecord) -> Result<bool, Error> {
+        self.write("update_alias", |tx| {
+            let changed = tx.execute(
+                "UPDATE aliases SET key_id = ?2, revision = ?3 \
+                 WHERE alias_name = ?1 AND revision = ?4",
+                params![
+                    alias.alias_name,
+                    alias.key_id,
+                    revision_to(alias.revision)?,
+                    revision_to(alias.revision)? - 1
+                ],
+            )?;
+            if changed == 1 {
+                return Ok(true);
+            }
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM aliases WHERE alias_name = ?1)",
+                [&alias.alias_name],
+                |r| r.get(0),
+            )?;
+            if exists {
+                Ok(false)
+            } else {
+                Err(Error::not_found(&alias.alias_name))
+            }
+        })
+    }
+
+    fn delete_alias(&self, alias_name: &str) -> Result<bool, Error> {
+        self.write("delete_alias", |tx| {
+            Ok(tx.execute("DELETE FROM aliases WHERE alias_name = ?1", [alias_name])? == 1)
+        })
+    }
+
+    fn seal(
+        &self,
+        key_id: &str,
+        attributes: &KeyAttributes,
+        exportable: bool,
+        material: &[u8],
+    ) -> Result<String, Error> {
+        self.vault.seal(key_id, attributes, exportable, material)
+    }
+
+    fn open(&self, record: &KeyRecord) -> Result<Arc<SoftwareKey>, Error> {
+        self.vault.open(record)
+    }
+
+    fn reveal(&self, record: &KeyRecord) -> Result<SecretVec, Error> {
+        self.vault.reveal(record)
+    }
+
+    fn forget_handle(&self, key_id: &str) {
+        self.vault.forget(key_id);
+    }
+
+    fn forget_all_handles(&self) {
+        self.vault.forget_all();
+    }
+}
