@@ -46,8 +46,10 @@ pub const DATA_PLANE: &[&str] = &[
     "ReEncryptData",
 ];
 
-/// Runs `operation` with the request `input`.
+/// Runs `operation` with the request `input`. In the error state every operation fails
+/// before its request is even read.
 pub fn dispatch<S: Store>(hsm: &Hsm<S>, operation: &str, input: Value) -> Result<Value, Error> {
+    hsm.self_test_result()?;
     match operation {
         "CreateKey" => hsm.create_key(request(input)?),
         "GetKey" => hsm.get_key(request(input)?),

@@ -266,6 +266,11 @@ impl<S: Store> Hsm<S> {
         &self.store
     }
 
+    /// Gives the store back.
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
     /// The region.
     pub fn region(&self) -> &Region {
         &self.region

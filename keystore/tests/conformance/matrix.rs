@@ -1,0 +1,216 @@
+//! T-K-5, the key-type confusion matrix, generated from the attribute table.
+//!
+//! For every key the attribute table allows (usage × algorithm × modes of use) and every role
+//! a key can play in an operation, the operation is run through the HSM with that key in that
+//! role and fixed helper keys in the others. Where the role table says the key fits, the call
+//! must get past policy (and, for operations whose inputs the test can make valid, succeed);
+//! where it does not, the call must be refused by policy, naming usage, algorithm or mode.
+
+use payhsm_keystore::{Error, Rule, Store, VerificationFailedReason, policy};
+use serde_json::{Value, json};
+
+use super::{Harness, arn_of};
+
+/// What an allowed key must achieve in a role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Allowed {
+    /// The call succeeds.
+    Succeeds,
+    /// The call succeeds or fails verification (the test presents a value it cannot know).
+    Verifies(VerificationFailedReason),
+    /// The call gets past policy; the test's input (a block under a key it cannot use) fails.
+    PassesPolicy,
+}
+
+struct Helpers {
+    pek_tdes: String,
+    pvk: String,
+    cvk_exportable: String,
+    kbpk_tdes: String,
+    kbpk_aes: String,
+    pin_block: String,
+    block_b: String,
+    block_d: String,
+}
+
+fn helpers<S: Store>(h: &Harness<S>) -> Helpers {
+    let b = ["Encrypt", "Decrypt", "Wrap", "Unwrap"];
+    let pek_tdes = h.create("TR31_P0_PIN_ENCRYPTION_KEY", "TDES_2KEY", &b, false);
+    let pvk = h.create(
+        "TR31_V2_VISA_PIN_VERIFICATION_KEY",
+        "TDES_2KEY",
+        &["Generate", "Verify"],
+        false,
+    );
+    let cvk_exportable = h.create(
+        "TR31_C0_CARD_VERIFICATION_KEY",
+        "TDES_2KEY",
+        &["Generate", "Verify"],
+        true,
+    );
+    let kbpk_tdes = h.create("TR31_K1_KEY_BLOCK_PROTECTION_KEY", "TDES_3KEY", &b, false);
+    let kbpk_aes = h.create("TR31_K1_KEY_BLOCK_PROTECTION_KEY", "AES_256", &b, false);
+    let pin_block = h.ok(
+        "GeneratePinData",
+        json!({
+        "GenerationKeyIdentifier": pvk, "EncryptionKeyIdentifier": pek_tdes,
+        "GenerationAttributes": { "VisaPin": { "PinVerificationKeyIndex": 1 } },
+        "PinBlockFormat": "ISO_FORMAT_0", "PrimaryAccountNumber": "4111111111111111" }),
+    )["EncryptedPinBlock"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let export = |w: &str| {
+        h.ok("ExportKey", json!({ "ExportKeyIdentifier": cvk_exportable, "KeyMaterial": { "Tr31KeyBlock": { "WrappingKeyIdentifier": w } } }))["WrappedKey"]["KeyMaterial"].as_str().unwrap().to_owned()
+    };
+    Helpers {
+        block_b: export(&kbpk_tdes),
+        block_d: export(&kbpk_aes),
+        pek_tdes,
+        pvk,
+        cvk_exportable,
+        kbpk_tdes,
+        kbpk_aes,
+        pin_block,
+    }
+}
+
+const PAN: &str = "4111111111111111";
+
+/// Runs `role` with key `k` (of algorithm `alg`) in it.
+fn run_role<S: Store>(
+    h: &Harness<S>,
+    x: &Helpers,
+    role: &str,
+    k: &str,
+    aes: bool,
+) -> (Result<Value, Error>, Allowed) {
+    use Allowed::*;
+    use VerificationFailedReason::*;
+    let cvv2 = json!({ "CardVerificationValue2": { "CardExpiryDate": "1230" } });
+    let csc = json!({ "AmexCardSecurityCodeVersion1": { "CardExpiryDate": "1230" } });
+    let dcvv = json!({ "DynamicCardVerificationValue": { "PanSequenceNumber": "00", "CardExpiryDate": "2512", "ServiceCode": "101", "ApplicationTransactionCounter": "0001" } });
+    let cvc3 = json!({ "DynamicCardVerificationCode": { "UnpredictableNumber": "00000899", "PanSequenceNumber": "00", "ApplicationTransactionCounter": "005E", "TrackData": "5123456789012345D35121010000000000000F" } });
+    let ibm = json!({ "DecimalizationTable": "0123456789012345", "PinValidationDataPadCharacter": "F", "PinValidationData": "4111111111" });
+    let card = |attrs: &Value, pan: &str| {
+        h.call("GenerateCardValidationData", json!({ "KeyIdentifier": k, "PrimaryAccountNumber": pan, "GenerationAttributes": attrs }))
+    };
+    let verify_card = |attrs: &Value, pan: &str| {
+        h.call("VerifyCardValidationData", json!({ "KeyIdentifier": k, "PrimaryAccountNumber": pan, "VerificationAttributes": attrs, "ValidationData": "123" }))
+    };
+    let gen_mac = |alg: &str| {
+        h.call("GenerateMac", json!({ "KeyIdentifier": k, "MessageData": "00112233445566778899", "GenerationAttributes": { "Algorithm": alg } }))
+    };
+    let verify_mac = |alg: &str| {
+        h.call("VerifyMac", json!({ "KeyIdentifier": k, "MessageData": "00112233445566778899", "Mac": "00000000", "VerificationAttributes": { "Algorithm": alg } }))
+    };
+    let (format, pin_block) = if aes {
+        ("ISO_FORMAT_4", "00112233445566778899AABBCCDDEEFF")
+    } else {
+        ("ISO_FORMAT_0", "0011223344556677")
+    };
+    match role {
+        "GenerateCardValidationData/CardVerificationValue" => (card(&cvv2, PAN), Succeeds),
+        "VerifyCardValidationData/CardVerificationValue" => (verify_card(&cvv2, PAN), Verifies(InvalidValidationData)),
+        "GenerateCardValidationData/AmexCardSecurityCode" => (card(&csc, "341234567890123"), Succeeds),
+        "VerifyCardValidationData/AmexCardSecurityCode" => (verify_card(&csc, "341234567890123"), Verifies(InvalidValidationData)),
+        "CardValidationData/DynamicCardVerificationValue" => (card(&dcvv, PAN), Succeeds),
+        "CardValidationData/DynamicCardVerificationCode" => (card(&cvc3, "5123456789012345"), Succeeds),
+        "GeneratePinData/VisaPin" => (h.call("GeneratePinData", json!({
+            "GenerationKeyIdentifier": k, "EncryptionKeyIdentifier": x.pek_tdes,
+            "GenerationAttributes": { "VisaPin": { "PinVerificationKeyIndex": 1 } },
+            "PinBlockFormat": "ISO_FORMAT_0", "PrimaryAccountNumber": PAN })), Succeeds),
+        "VerifyPinData/VisaPin" => (h.call("VerifyPinData", json!({
+            "VerificationKeyIdentifier": k, "EncryptionKeyIdentifier": x.pek_tdes,
+            "VerificationAttributes": { "VisaPin": { "PinVerificationKeyIndex": 1, "VerificationValue": "1234" } },
+            "EncryptedPinBlock": x.pin_block, "PinBlockFormat": "ISO_FORMAT_0", "PrimaryAccountNumber": PAN })), Verifies(InvalidPin)),
+        "GeneratePinData/Ibm3624" => (h.call("GeneratePinData", json!({
+            "GenerationKeyIdentifier": k, "EncryptionKeyIdentifier": x.pek_tdes,
+            "GenerationAttributes": { "Ibm3624NaturalPin": ibm },
+            "PinBlockFormat": "ISO_FORMAT_0", "PrimaryAccountNumber": PAN })), Succeeds),
+        "VerifyPinData/Ibm3624" => {
+            let mut v = ibm.clone();
+            v["PinOffset"] = json!("0000");
+            (h.call("VerifyPinData", json!({
+                "VerificationKeyIdentifier": k, "EncryptionKeyIdentifier": x.pek_tdes,
+                "VerificationAttributes": { "Ibm3624Pin": v },
+                "EncryptedPinBlock": x.pin_block, "PinBlockFormat": "ISO_FORMAT_0", "PrimaryAccountNumber": PAN })), Verifies(InvalidPin))
+        }
+        "PinData/EncryptionKey(out)" => (h.call("GeneratePinData", json!({
+            "GenerationKeyIdentifier": x.pvk, "EncryptionKeyIdentifier": k,
+            "GenerationAttributes": { "VisaPin": { "PinVerificationKeyIndex": 1 } },
+            "PinBlockFormat": format, "PrimaryAccountNumber": PAN })), Succeeds),
+        "PinData/EncryptionKey(in)" => {
+            let fin = if aes { json!({ "IsoFormat4": { "PrimaryAccountNumber": PAN } }) } else { json!({ "IsoFormat0": { "PrimaryAccountNumber": PAN } }) };
+            (h.call("TranslatePinData", json!({
+                "IncomingKeyIdentifier": k, "OutgoingKeyIdentifier": x.pek_tdes,
+                "IncomingTranslationAttributes": fin,
+                "OutgoingTranslationAttributes": { "IsoFormat0": { "PrimaryAccountNumber": PAN } },
+                "EncryptedPinBlock": pin_block })), PassesPolicy)
+        }
+        "EncryptData/Symmetric" => (h.call("EncryptData", json!({ "KeyIdentifier": k, "PlainText": "00112233445566778899AABBCCDDEEFF", "EncryptionAttributes": { "Symmetric": { "Mode": "ECB" } } })), Succeeds),
+        "DecryptData/Symmetric" => (h.call("DecryptData", json!({ "KeyIdentifier": k, "CipherText": "00112233445566778899AABBCCDDEEFF", "DecryptionAttributes": { "Symmetric": { "Mode": "CBC" } } })), Succeeds),
+        "GenerateMac/ISO9797_ALGORITHM1" => (gen_mac("ISO9797_ALGORITHM1"), Succeeds),
+        "VerifyMac/ISO9797_ALGORITHM1" => (verify_mac("ISO9797_ALGORITHM1"), Verifies(InvalidMac)),
+        "GenerateMac/ISO9797_ALGORITHM3" => (gen_mac("ISO9797_ALGORITHM3"), Succeeds),
+        "VerifyMac/ISO9797_ALGORITHM3" => (verify_mac("ISO9797_ALGORITHM3"), Verifies(InvalidMac)),
+        "GenerateMac/CMAC" => (gen_mac("CMAC"), Succeeds),
+        "VerifyMac/CMAC" => (verify_mac("CMAC"), Verifies(InvalidMac)),
+        "GenerateMac/HMAC" => (gen_mac("HMAC"), Succeeds),
+        "VerifyMac/HMAC" => (verify_mac("HMAC"), Verifies(InvalidMac)),
+        "GenerateMac/AS2805_4_1" => (gen_mac("AS2805_4_1"), Succeeds),
+        "VerifyMac/AS2805_4_1" => (verify_mac("AS2805_4_1"), Verifies(InvalidMac)),
+        "ExportKey/Tr31KeyBlock: WrappingKey" => (h.call("ExportKey", json!({ "ExportKeyIdentifier": x.cvk_exportable, "KeyMaterial": { "Tr31KeyBlock": { "WrappingKeyIdentifier": k } } })), Succeeds),
+        "ImportKey/Tr31KeyBlock: WrappingKey" => {
+            let block = if aes { &x.block_d } else { &x.block_b };
+            (h.call("ImportKey", json!({ "KeyMaterial": { "Tr31KeyBlock": { "WrappingKeyIdentifier": k, "WrappedKeyBlock": block } } })), PassesPolicy)
+        }
+        other => panic!("the matrix has no runner for role {other}: add one"),
+    }
+}
+
+pub fn run<S: Store>(h: &Harness<S>) {
+    let x = helpers(h);
+    let _ = (&x.kbpk_tdes, &x.kbpk_aes);
+    let mut cells = 0;
+    let mut allowed = 0;
+    for attrs in policy::valid_attributes() {
+        let k = arn_of(&h.ok("CreateKey", json!({ "KeyAttributes": payhsm_keystore::model::attributes_json(&attrs), "Exportable": false })));
+        let aes = attrs.key_algorithm.tr31_algorithm() == payhsm_core::key::Algorithm::AES;
+        for role in policy::KEY_ROLES {
+            cells += 1;
+            let (result, expectation) = run_role(h, &x, role.name, &k, aes);
+            let cell = format!(
+                "{} {} {:?} as {}",
+                attrs.key_usage,
+                attrs.key_algorithm,
+                attrs.key_modes_of_use.to_mode_of_use(),
+                role.name
+            );
+            if policy::fits(role, &attrs) {
+                allowed += 1;
+                match (expectation, &result) {
+                    (_, Ok(_)) => {}
+                    (Allowed::Verifies(reason), Err(Error::VerificationFailed { reason: got }))
+                        if *got == reason => {}
+                    (Allowed::PassesPolicy, Err(e)) if !matches!(e, Error::Policy { .. }) => {}
+                    _ => panic!("{cell}: allowed by the role table, but {result:?}"),
+                }
+            } else {
+                match &result {
+                    Err(Error::Policy {
+                        rule: Rule::KeyUsage | Rule::KeyAlgorithm | Rule::ModeOfUse | Rule::KeyClass,
+                        ..
+                    }) => {}
+                    other => panic!("{cell}: refused by the role table, but {other:?}"),
+                }
+            }
+        }
+    }
+    let expected_keys: usize = policy::KEY_ATTRIBUTES
+        .iter()
+        .map(|r| r.algorithms.len() * r.modes.len())
+        .sum();
+    assert_eq!(cells, expected_keys * policy::KEY_ROLES.len());
+    assert!(allowed > 100, "{allowed} allowed cells of {cells}");
+}
