@@ -107,6 +107,7 @@ impl SqliteStore {
             params![SCHEMA_VERSION, master.check_value()],
         )?;
         tx.commit()?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(Self {
             path: path.to_owned(),
             vault: SoftwareVault::new(master),
@@ -114,43 +115,39 @@ impl SqliteStore {
         })
     }
 
-    /// Opens the database at `path` with `master`. The master key's KCV is checked on a
-    /// read-only connection first: with the wrong key the store refuses to open and nothing
-    /// is written.
+    /// Opens the database at `path` with `master`. The master key's KCV is checked first on
+    /// an immutable read-only connection (no locks, no WAL index): with the wrong key the store
+    /// refuses to open and not one byte or file is written.
     pub fn open(path: &Path, master: MasterKey) -> Result<Self, Error> {
-        {
-            let ro = Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-            .map_err(|e| Error::internal(format!("cannot open {}: {e}", path.display())))?;
-            ro.busy_timeout(Duration::from_secs(10))?;
-            let meta = |name: &str| -> Result<String, Error> {
-                ro.query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| {
-                    r.get(0)
-                })
-                .map_err(|e| {
-                    Error::internal(format!("{} is not a payhsm key store: {e}", path.display()))
-                })
-            };
-            let version = meta("schema_version")?;
-            if version != SCHEMA_VERSION {
-                return Err(Error::internal(format!(
-                    "{} has schema version {version}; this payhsm reads {SCHEMA_VERSION}",
-                    path.display()
-                )));
-            }
-            let kcv = meta("master_key_kcv")?;
-            if kcv != master.check_value() {
-                return Err(Error::AccessDenied {
-                    message: format!(
-                        "wrong master key for {}: the store was made under the master key with \
-                         KCV {kcv}, this one has KCV {}",
-                        path.display(),
-                        master.check_value()
-                    ),
-                });
-            }
+        if !path.is_file() {
+            return Err(Error::internal(format!(
+                "{} does not exist; create the store first (payhsm init)",
+                path.display()
+            )));
+        }
+        // The immutable look sees the main file only; the meta rows are checkpointed into it
+        // when the store is created, so a plain read-only look is needed only for a store
+        // whose creator died before that.
+        let (version, kcv) = read_meta(&immutable_uri(path), OpenFlags::SQLITE_OPEN_URI)
+            .or_else(|_| read_meta(&path.to_string_lossy(), OpenFlags::empty()))
+            .map_err(|e| {
+                Error::internal(format!("{} is not a payhsm key store: {e}", path.display()))
+            })?;
+        if version != SCHEMA_VERSION {
+            return Err(Error::internal(format!(
+                "{} has schema version {version}; this payhsm reads {SCHEMA_VERSION}",
+                path.display()
+            )));
+        }
+        if kcv != master.check_value() {
+            return Err(Error::AccessDenied {
+                message: format!(
+                    "wrong master key for {}: the store was made under the master key with \
+                     KCV {kcv}, this one has KCV {}",
+                    path.display(),
+                    master.check_value()
+                ),
+            });
         }
         let conn = Connection::open_with_flags(
             path,
@@ -188,6 +185,36 @@ impl SqliteStore {
         failpoint(&format!("sqlite.{op}.after_commit"));
         Ok(out)
     }
+}
+
+/// The schema version and master-key KCV, read on a read-only connection.
+fn read_meta(target: &str, extra: OpenFlags) -> rusqlite::Result<(String, String)> {
+    let ro = Connection::open_with_flags(
+        target,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | extra,
+    )?;
+    ro.busy_timeout(Duration::from_secs(10))?;
+    let meta = |name: &str| {
+        ro.query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| {
+            r.get::<_, String>(0)
+        })
+    };
+    Ok((meta("schema_version")?, meta("master_key_kcv")?))
+}
+
+/// A `file:` URI opening `path` read-only and immutable.
+fn immutable_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str("?mode=ro&immutable=1");
+    uri
 }
 
 fn modes_text(m: &KeyModesOfUse) -> String {

@@ -1,0 +1,122 @@
+//! What only the embedded store has: persistence across opens, the master-key check, and the
+//! refusal to overwrite.
+
+use std::{fs, path::Path};
+
+use payhsm_core::rng::OsRandom;
+use payhsm_keystore::{
+    Error, Hsm, HsmConfig, SqliteStore, Store, api,
+    arn::Region,
+    master_key::{MasterKey, read_dev_key_file, write_dev_key_file},
+};
+use serde_json::json;
+
+fn hsm(store: SqliteStore) -> Hsm<SqliteStore> {
+    Hsm::new(store, HsmConfig::new(Region::new("us-east-1").unwrap()))
+}
+
+/// Each file's name, length and SHA-256 (never its contents: they are not for test output).
+fn files(dir: &Path) -> Vec<(String, usize, String)> {
+    use sha2::Digest as _;
+    let mut out: Vec<(String, usize, String)> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let bytes = fs::read(e.path()).unwrap();
+            let digest = payhsm_core::hex::encode(&sha2::Sha256::digest(&bytes));
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                bytes.len(),
+                digest,
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn holds(dir: &Path, needle: &[u8]) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name() != "master.key")
+        .filter(|e| {
+            fs::read(e.path())
+                .unwrap()
+                .windows(needle.len())
+                .any(|w| w == needle)
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn keys_persist_and_the_wrong_master_key_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("keys.db");
+    let key_file = dir.path().join("master.key");
+    let master = write_dev_key_file(&key_file, &mut OsRandom).unwrap();
+    let h = hsm(SqliteStore::create(&db, master).unwrap());
+    let created = api::dispatch(&h, "CreateKey", json!({
+        "KeyAttributes": { "KeyUsage": "TR31_M6_ISO_9797_5_CMAC_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "AES_256", "KeyModesOfUse": { "Generate": true, "Verify": true } },
+        "Exportable": false })).unwrap();
+    let arn = created["Key"]["KeyArn"].as_str().unwrap().to_owned();
+    let mac = |h: &Hsm<SqliteStore>| {
+        api::dispatch(h, "GenerateMac", json!({ "KeyIdentifier": arn, "MessageData": "0011", "GenerationAttributes": { "Algorithm": "CMAC" } })).unwrap()["Mac"].clone()
+    };
+    let first = mac(&h);
+    api::dispatch(
+        &h,
+        "CreateAlias",
+        json!({ "AliasName": "alias/m", "KeyArn": arn }),
+    )
+    .unwrap();
+    drop(h);
+
+    // The database holds no clear key: the key's bytes appear nowhere in the files.
+    let reopened = SqliteStore::open(&db, read_dev_key_file(&key_file).unwrap()).unwrap();
+    let record = reopened
+        .get_key(arn.rsplit('/').next().unwrap())
+        .unwrap()
+        .unwrap();
+    let clear = reopened.reveal(&record).unwrap();
+    assert_eq!(
+        holds(dir.path(), clear.expose_secret()),
+        Vec::<String>::new(),
+        "files holding the clear key"
+    );
+    let h = hsm(reopened);
+    assert_eq!(mac(&h), first);
+    assert_eq!(
+        api::dispatch(&h, "GetAlias", json!({ "AliasName": "alias/m" })).unwrap()["Alias"]["KeyArn"],
+        json!(arn)
+    );
+    drop(h);
+
+    // The wrong master key: a clear error naming both KCVs, and not one byte changes.
+    let before = files(dir.path());
+    let wrong = MasterKey::generate(&mut OsRandom).unwrap();
+    let wrong_kcv = wrong.check_value().to_owned();
+    let e = SqliteStore::open(&db, wrong).unwrap_err();
+    assert_eq!(e.name(), "AccessDeniedException");
+    assert!(e.message().contains(&wrong_kcv), "{e}");
+    assert!(e.message().contains("wrong master key"), "{e}");
+    assert_eq!(files(dir.path()), before);
+
+    // Creating over an existing store is refused.
+    assert!(matches!(
+        SqliteStore::create(&db, MasterKey::generate(&mut OsRandom).unwrap()),
+        Err(Error::Conflict { .. })
+    ));
+    // A file that is not a store is refused.
+    let junk = dir.path().join("junk.db");
+    fs::write(&junk, b"not a database").unwrap();
+    assert!(SqliteStore::open(&junk, MasterKey::generate(&mut OsRandom).unwrap()).is_err());
+    assert!(
+        SqliteStore::open(
+            &dir.path().join("missing.db"),
+            MasterKey::generate(&mut OsRandom).unwrap()
+        )
+        .is_err()
+    );
+}
