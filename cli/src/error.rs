@@ -12,8 +12,9 @@ pub(crate) enum CliError {
     },
     /// A verification that did not match, with the service's reason
     /// (`INVALID_MAC`, `INVALID_PIN`, `INVALID_VALIDATION_DATA`, …).
-    #[allow(dead_code)] // Used by the verify forms of the calculator.
     Verification { reason: &'static str },
+    /// An error of the HSM: the service's error name and message.
+    Service { name: &'static str, message: String },
 }
 
 impl CliError {
@@ -32,7 +33,8 @@ impl CliError {
         )
     }
 
-    /// Prints the error and returns the exit code: 1 for a verification mismatch, 2 otherwise.
+    /// Prints the error and returns the exit code: 1 for a verification mismatch, 255 for
+    /// another error of the HSM (as the AWS CLI exits on a service error), 2 otherwise.
     pub(crate) fn report(&self) -> ExitCode {
         match self {
             Self::Failed { message, hint } => {
@@ -46,6 +48,10 @@ impl CliError {
             Self::Verification { reason } => {
                 eprintln!("VerificationFailedException: {reason}");
                 ExitCode::from(1)
+            }
+            Self::Service { name, message } => {
+                eprintln!("{name}: {message}");
+                ExitCode::from(255)
             }
         }
     }
@@ -96,5 +102,19 @@ impl From<payhsm_tr31::Error> for CliError {
             _ => "Check the input and run the command again.",
         };
         Self::new(e.to_string(), Some(hint))
+    }
+}
+
+impl From<payhsm_keystore::Error> for CliError {
+    fn from(e: payhsm_keystore::Error) -> Self {
+        match e {
+            payhsm_keystore::Error::VerificationFailed { reason } => Self::Verification {
+                reason: reason.name(),
+            },
+            other => Self::Service {
+                name: other.name(),
+                message: other.message(),
+            },
+        }
     }
 }

@@ -1,16 +1,20 @@
 //! `payhsm`: the command line of the payhsm HSM emulator.
 //!
 //! Every command prints one JSON object on stdout with AWS Payment Cryptography field names.
-//! On bad input it prints one line on stderr — what went wrong, then what to do — and exits
-//! non-zero; it never panics or prints a backtrace.
+//! The key-id commands (`create-key`, `generate-mac`, …) are shaped like the AWS CLI's and run
+//! on the embedded store in `--store` (or `PAYHSM_HOME`, default `./payhsm-data`) for
+//! `--region`; `payhsm init` creates that store. On failure a command prints one line on
+//! stderr — the service's error name and message, or what went wrong and what to do — and
+//! exits non-zero; it never panics or prints a backtrace.
 
 mod calc;
 mod error;
+mod hsm;
 mod vectors;
 
-use std::process::ExitCode;
+use std::{path::PathBuf, process::ExitCode};
 
-use clap::{Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::error::CliError;
 
@@ -18,12 +22,25 @@ use crate::error::CliError;
 #[derive(Parser)]
 #[command(name = "payhsm", version, about)]
 struct Cli {
+    /// The store directory (one folder per region).
+    #[arg(
+        long,
+        global = true,
+        env = "PAYHSM_HOME",
+        default_value = "./payhsm-data"
+    )]
+    store: PathBuf,
+    /// The region whose keys to use.
+    #[arg(long, global = true, default_value = "us-east-1")]
+    region: String,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Creates the region's key store and its master key.
+    Init(InitArgs),
     /// A calculator on clear test keys (never for production keys).
     #[command(subcommand)]
     Calc(calc::Calc),
@@ -31,14 +48,38 @@ enum Command {
     Vectors(vectors::Args),
 }
 
+#[derive(Args)]
+struct InitArgs {
+    /// Form the master key from N components (N >= 2), each entered with its KCV; from a
+    /// terminal the components are read without echo.
+    #[arg(long, value_name = "N", conflicts_with = "dev_master_key")]
+    components: Option<usize>,
+    /// Generate a development master key into a file (0600). Never for production keys.
+    #[arg(long)]
+    dev_master_key: bool,
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let matches = match hsm::register(Cli::command()).try_get_matches() {
+        Ok(m) => m,
         Err(e) => return error::report_usage(&e),
     };
-    let result = match cli.command {
-        Command::Calc(cmd) => calc::run(cmd).and_then(|v| print_json(&v)),
-        Command::Vectors(args) => vectors::run(&args),
+    let result = match matches.subcommand() {
+        Some((name, sub)) if hsm::is_command(name) => {
+            let store = sub.get_one::<PathBuf>("store").cloned().unwrap_or_default();
+            let region = sub.get_one::<String>("region").cloned().unwrap_or_default();
+            hsm::run(name, sub, &store, &region).map(|text| println!("{text}"))
+        }
+        _ => match Cli::from_arg_matches(&matches) {
+            Ok(cli) => match cli.command {
+                Command::Init(args) => hsm::Home::new(&cli.store, &cli.region)
+                    .and_then(|home| home.init(args.dev_master_key, args.components))
+                    .and_then(|v| print_json(&v)),
+                Command::Calc(cmd) => calc::run(cmd).and_then(|v| print_json(&v)),
+                Command::Vectors(args) => vectors::run(&args),
+            },
+            Err(e) => return error::report_usage(&e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -114,12 +114,39 @@ impl Page {
     }
 }
 
-/// Deserialises a request, mapping serde's complaint to a `ValidationException`.
+/// Deserialises a request, mapping serde's complaint to a `ValidationException`. The
+/// complaint is redacted: member and variant names stay, values do not (a mistyped CVV or PIN
+/// block must not reach an error message, a log or a terminal).
 pub(crate) fn request<T: for<'de> Deserialize<'de>>(input: Value) -> Result<T, Error> {
     serde_json::from_value(input).map_err(|e| Error::Validation {
-        message: format!("the request is not valid: {e}"),
+        message: format!("the request is not valid: {}", redact(&e.to_string())),
         field_list: Vec::new(),
     })
+}
+
+/// Keeps `` `Name` `` quotes that hold a member or variant name (letters and digits starting
+/// with a capital) and replaces every other quoted value with `…`.
+fn redact(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find(['`', '"']) {
+        let quote = rest[i..].chars().next().unwrap_or('"');
+        out.push_str(&rest[..=i]);
+        let after = &rest[i + 1..];
+        let Some(j) = after.find(quote) else {
+            out.push('…');
+            return out;
+        };
+        let inner = &after[..j];
+        let is_name = quote == '`'
+            && inner.starts_with(|c: char| c.is_ascii_uppercase())
+            && inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        out.push_str(if is_name { inner } else { "…" });
+        out.push(quote);
+        rest = &after[j + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `CreateKey`.
@@ -1003,4 +1030,29 @@ pub(crate) fn check_material(algorithm: KeyAlgorithm, material: &[u8]) -> Result
             .map_err(|e| crate::error::core_error("KeyMaterial", e))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn request_complaints_keep_names_and_drop_values() {
+        assert_eq!(
+            redact("invalid type: integer `1234`, expected a string"),
+            "invalid type: integer `…`, expected a string"
+        );
+        assert_eq!(
+            redact("invalid type: string \"0123456789ABCDEF\", expected u8"),
+            "invalid type: string \"…\", expected u8"
+        );
+        assert_eq!(
+            redact("unknown field `Foo`, expected one of `KeyIdentifier`, `Mac`"),
+            "unknown field `Foo`, expected one of `KeyIdentifier`, `Mac`"
+        );
+        assert_eq!(
+            redact("missing field `KeyIdentifier`"),
+            "missing field `KeyIdentifier`"
+        );
+    }
 }

@@ -24,9 +24,8 @@ use crate::Error;
 pub const MASTER_KEY_LEN: usize = 32;
 
 /// Printed whenever a development master key file is used.
-pub const DEV_KEY_WARNING: &str = "WARNING: this store's master key is a development key held \
-in a plain file. Anyone who can read the file can read every key in the store. Never use it \
-for production keys; form a production master key from components (payhsm init --components N).";
+pub const DEV_KEY_WARNING: &str = "warning: development master key in a plain file; never put \
+production keys in this store (payhsm init --components N forms a real one)";
 
 /// The master key, usable but not readable.
 pub struct MasterKey {

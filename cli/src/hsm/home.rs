@@ -1,0 +1,209 @@
+//! The store directory: one folder per region holding the key database, the audit log and
+//! what the master key is made from.
+//!
+//! ```text
+//! <store>/<region>/keys.db            the keys (TR-31 D blocks under the master key)
+//! <store>/<region>/audit.jsonl        the audit log
+//! <store>/<region>/master-key.json    how the master key is formed, and its KCV
+//! <store>/<region>/master.key         the development master key (0600), if it is one
+//! ```
+
+use std::{
+    fs,
+    io::{BufRead as _, IsTerminal as _, Write as _},
+    path::{Path, PathBuf},
+};
+
+use payhsm_core::{rng::OsRandom, secret::KeyMaterial};
+use payhsm_keystore::{
+    Hsm, HsmConfig, SqliteStore,
+    arn::Region,
+    audit::AuditLog,
+    master_key::{
+        Component, DEV_KEY_WARNING, MasterKey, component_check_value, read_dev_key_file,
+        write_dev_key_file,
+    },
+};
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use crate::error::CliError;
+
+/// Where one region's store lives.
+pub(crate) struct Home {
+    dir: PathBuf,
+    region: Region,
+}
+
+const DEV: &str = "DEVELOPMENT_KEY_FILE";
+const COMPONENTS: &str = "COMPONENTS";
+
+impl Home {
+    pub(crate) fn new(store: &Path, region: &str) -> Result<Self, CliError> {
+        let region = Region::new(region).map_err(|_| {
+            CliError::new(
+                format!("--region {region} is not a region name"),
+                Some("Give a region such as us-east-1."),
+            )
+        })?;
+        Ok(Self {
+            dir: store.join(region.as_str()),
+            region,
+        })
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.join("keys.db")
+    }
+
+    fn info_path(&self) -> PathBuf {
+        self.dir.join("master-key.json")
+    }
+
+    fn dev_key(&self) -> PathBuf {
+        self.dir.join("master.key")
+    }
+
+    /// `payhsm init`: a new store whose master key comes from a development key file or from
+    /// `components` components.
+    pub(crate) fn init(&self, dev: bool, components: Option<usize>) -> Result<Value, CliError> {
+        if self.db().exists() {
+            return Err(CliError::new(
+                format!(
+                    "a store for {} already exists in {}",
+                    self.region,
+                    self.dir.display()
+                ),
+                Some("Use another --store or --region, or keep using this one."),
+            ));
+        }
+        fs::create_dir_all(&self.dir).map_err(|e| {
+            CliError::new(format!("cannot create {}: {e}", self.dir.display()), None)
+        })?;
+        let (master, source, count) = match (dev, components) {
+            (true, None) => {
+                let k = write_dev_key_file(&self.dev_key(), &mut OsRandom)?;
+                eprintln!("{DEV_KEY_WARNING}");
+                (k, DEV, 0)
+            }
+            (false, Some(n)) => (read_components(n)?, COMPONENTS, n),
+            _ => {
+                return Err(CliError::new(
+                    "give either --dev-master-key or --components N",
+                    Some("Use --components N for a master key formed in a key ceremony."),
+                ));
+            }
+        };
+        let kcv = master.check_value().to_owned();
+        SqliteStore::create(&self.db(), master)?;
+        let info = json!({ "Source": source, "Components": count, "KeyCheckValue": kcv });
+        fs::write(self.info_path(), format!("{info:#}\n")).map_err(|e| {
+            CliError::new(
+                format!("cannot write {}: {e}", self.info_path().display()),
+                None,
+            )
+        })?;
+        Ok(json!({
+            "Store": self.dir.display().to_string(),
+            "Region": self.region.as_str(),
+            "MasterKeySource": source,
+            "MasterKeyCheckValue": kcv,
+        }))
+    }
+
+    /// Opens the region's HSM, forming the master key as the store was made.
+    pub(crate) fn open(&self) -> Result<Hsm<SqliteStore>, CliError> {
+        let text = fs::read_to_string(self.info_path()).map_err(|_| {
+            CliError::new(
+                format!("no store for {} in {}", self.region, self.dir.display()),
+                Some("Create one with `payhsm init --dev-master-key` (development) or `payhsm init --components N`, or point --store / PAYHSM_HOME at an existing one."),
+            )
+        })?;
+        let info: Value = serde_json::from_str(&text)
+            .map_err(|e| CliError::new(format!("{}: {e}", self.info_path().display()), None))?;
+        let master = match info["Source"].as_str() {
+            Some(DEV) => {
+                eprintln!("{DEV_KEY_WARNING}");
+                read_dev_key_file(&self.dev_key())?
+            }
+            Some(COMPONENTS) => {
+                let n = info["Components"]
+                    .as_u64()
+                    .and_then(|n| usize::try_from(n).ok());
+                read_components(n.unwrap_or(2))?
+            }
+            _ => {
+                return Err(CliError::new(
+                    format!(
+                        "{} does not say how the master key is formed",
+                        self.info_path().display()
+                    ),
+                    None,
+                ));
+            }
+        };
+        let store = SqliteStore::open(&self.db(), master)?;
+        let mut config = HsmConfig::new(self.region.clone());
+        config.audit = AuditLog::file(&self.dir.join("audit.jsonl"))?;
+        let hsm = Hsm::new(store, config);
+        hsm.self_test_result()?;
+        Ok(hsm)
+    }
+}
+
+/// Reads `n` master key components, each followed by its KCV. From a terminal the component
+/// is read without echo; otherwise one line each from standard input (a ceremony tool's
+/// pipe). Components are never taken from the command line.
+fn read_components(n: usize) -> Result<MasterKey, CliError> {
+    if n < 2 {
+        return Err(CliError::new(
+            "a master key needs at least two components",
+            Some("Use --components 2 or more."),
+        ));
+    }
+    let tty = std::io::stdin().is_terminal();
+    let mut stdin = std::io::stdin().lock();
+    let mut line = |prompt: &str, secret: bool| -> Result<Zeroizing<String>, CliError> {
+        let text =
+            if tty && secret {
+                Zeroizing::new(rpassword::prompt_password(prompt).map_err(|e| {
+                    CliError::new(format!("cannot read from the terminal: {e}"), None)
+                })?)
+            } else {
+                eprint!("{prompt}");
+                let _ = std::io::stderr().flush();
+                let mut buf = Zeroizing::new(String::new());
+                stdin
+                    .read_line(&mut buf)
+                    .map_err(|e| CliError::new(format!("cannot read standard input: {e}"), None))?;
+                buf
+            };
+        Ok(Zeroizing::new(text.trim().to_owned()))
+    };
+    let mut components = Vec::with_capacity(n);
+    for i in 1..=n {
+        let hex = line(
+            &format!("Master key component {i} of {n} (64 hex digits): "),
+            true,
+        )?;
+        let material = KeyMaterial::from_hex("component", &hex).map_err(|_| {
+            CliError::new(
+                format!("component {i} is not 64 hex digits"),
+                Some("Enter the component again; nothing was stored."),
+            )
+        })?;
+        let check_value = line(&format!("KCV of component {i}: "), false)?.to_string();
+        let actual = component_check_value(&material)?;
+        if !actual.eq_ignore_ascii_case(&check_value) {
+            return Err(CliError::new(
+                format!("component {i}'s KCV does not match the KCV entered for it"),
+                Some("Check the component and its KCV with its custodian; nothing was stored."),
+            ));
+        }
+        components.push(Component {
+            material,
+            check_value,
+        });
+    }
+    Ok(MasterKey::from_components(&components)?)
+}

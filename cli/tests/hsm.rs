@@ -1,0 +1,490 @@
+//! `payhsm` by key id: the README walk-through, AWS CLI-shaped commands and errors, the key
+//! ceremony, the wrong master key, and no secret on stderr or in the audit log.
+
+use std::{
+    io::Write as _,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_payhsm");
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+    }
+
+    /// The last stderr line (a development store prints its warning first).
+    fn error_line(&self) -> &str {
+        assert_ne!(self.code, 0, "expected a failure: {}", self.stdout);
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+        self.stderr.lines().last().unwrap_or("")
+    }
+}
+
+fn run_in(home: &Path, args: &[&str], stdin: Option<&str>) -> Out {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("PAYHSM_HOME", home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    // A child that refuses early stops reading; that is not the test's failure.
+    let _ = input.write_all(stdin.unwrap_or("").as_bytes());
+    drop(input);
+    let o = child.wait_with_output().unwrap();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(o.stdout).unwrap(),
+        stderr: String::from_utf8(o.stderr).unwrap(),
+    }
+}
+
+fn dev_home() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("payhsm-data");
+    let init = run_in(&home, &["init", "--dev-master-key"], None);
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    assert_eq!(init.json()["MasterKeySource"], "DEVELOPMENT_KEY_FILE");
+    assert!(
+        init.stderr.contains("development master key"),
+        "the warning is printed"
+    );
+    (dir, home)
+}
+
+fn ok(home: &Path, args: &[&str]) -> Value {
+    let out = run_in(home, args, None);
+    assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
+    assert!(
+        out.stderr.contains("development master key"),
+        "warning on every start"
+    );
+    out.json()
+}
+
+const CVK_ATTRS: &str = "KeyAlgorithm=TDES_2KEY,KeyUsage=TR31_C0_CARD_VERIFICATION_KEY,KeyClass=SYMMETRIC_KEY,KeyModesOfUse={Generate=true,Verify=true}";
+
+#[test]
+fn the_readme_walkthrough_runs() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/walkthrough.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .env("PAYHSM", BIN)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("walkthrough: all steps passed"));
+}
+
+#[test]
+fn shorthand_json_and_cli_input_json_make_the_same_request() {
+    let (_d, home) = dev_home();
+    let short = ok(
+        &home,
+        &["create-key", "--exportable", "--key-attributes", CVK_ATTRS],
+    );
+    let json = ok(
+        &home,
+        &[
+            "create-key",
+            "--exportable",
+            "--key-attributes",
+            r#"{"KeyAlgorithm":"TDES_2KEY","KeyUsage":"TR31_C0_CARD_VERIFICATION_KEY","KeyClass":"SYMMETRIC_KEY","KeyModesOfUse":{"Generate":true,"Verify":true}}"#,
+        ],
+    );
+    let input = ok(
+        &home,
+        &[
+            "create-key",
+            "--cli-input-json",
+            r#"{"KeyAttributes":{"KeyAlgorithm":"TDES_2KEY","KeyUsage":"TR31_C0_CARD_VERIFICATION_KEY","KeyClass":"SYMMETRIC_KEY","KeyModesOfUse":{"Generate":true,"Verify":true}},"Exportable":true}"#,
+        ],
+    );
+    for k in [&json, &input] {
+        assert_eq!(k["Key"]["KeyAttributes"], short["Key"]["KeyAttributes"]);
+        assert_eq!(k["Key"]["Exportable"], true);
+    }
+    let arn = short["Key"]["KeyArn"].as_str().unwrap();
+    ok(
+        &home,
+        &[
+            "tag-resource",
+            "--resource-arn",
+            arn,
+            "--tags",
+            "Key=team,Value=cards",
+            "Key=env,Value=test",
+        ],
+    );
+    let tags = ok(&home, &["list-tags-for-resource", "--resource-arn", arn]);
+    assert_eq!(tags["Tags"].as_array().unwrap().len(), 2);
+    let page = ok(&home, &["list-keys", "--max-results", "2"]);
+    assert_eq!(page["Keys"].as_array().unwrap().len(), 2);
+    let token = page["NextToken"].as_str().unwrap();
+    let rest = ok(
+        &home,
+        &["list-keys", "--max-results", "2", "--next-token", token],
+    );
+    assert_eq!(rest["Keys"].as_array().unwrap().len(), 1);
+    assert!(rest.get("NextToken").is_none());
+    let deleted = ok(
+        &home,
+        &[
+            "delete-key",
+            "--key-identifier",
+            arn,
+            "--delete-key-in-days",
+            "3",
+        ],
+    );
+    assert_eq!(deleted["Key"]["KeyState"], "DELETE_PENDING");
+    assert_eq!(
+        ok(&home, &["restore-key", "--key-identifier", arn])["Key"]["KeyState"],
+        "CREATE_COMPLETE"
+    );
+}
+
+#[test]
+fn errors_name_the_service_error() {
+    let (_d, home) = dev_home();
+    let missing = run_in(
+        &home,
+        &[
+            "get-key",
+            "--key-identifier",
+            "arn:aws:payment-cryptography:us-east-1:111122223333:key/aaaaaaaaaaaaaaaa",
+        ],
+        None,
+    );
+    assert_eq!(missing.code, 255);
+    assert!(missing.stdout.is_empty());
+    assert!(
+        missing
+            .error_line()
+            .starts_with("ResourceNotFoundException: "),
+        "{}",
+        missing.stderr
+    );
+    let bad = run_in(
+        &home,
+        &[
+            "create-key",
+            "--exportable",
+            "--key-attributes",
+            "KeyAlgorithm=TDES_2KEY,KeyUsage=TR31_C0_CARD_VERIFICATION_KEY,KeyClass=SYMMETRIC_KEY,KeyModesOfUse={Encrypt=true}",
+        ],
+        None,
+    );
+    assert_eq!(bad.code, 255);
+    assert!(
+        bad.error_line().starts_with("ValidationException: "),
+        "{}",
+        bad.stderr
+    );
+    let required = run_in(&home, &["create-key", "--key-attributes", CVK_ATTRS], None);
+    assert_eq!(required.code, 2);
+    assert!(
+        required.error_line().contains("--exportable"),
+        "{}",
+        required.stderr
+    );
+    let shorthand = run_in(
+        &home,
+        &[
+            "create-key",
+            "--exportable",
+            "--key-attributes",
+            "KeyAlgorithm={",
+        ],
+        None,
+    );
+    assert!(
+        shorthand.error_line().contains("--key-attributes"),
+        "{}",
+        shorthand.stderr
+    );
+    let none = tempfile::tempdir().unwrap();
+    let nostore = run_in(&none.path().join("nothing"), &["list-keys"], None);
+    assert!(
+        nostore.error_line().contains("payhsm init"),
+        "{}",
+        nostore.stderr
+    );
+    let again = run_in(&home, &["init", "--dev-master-key"], None);
+    assert!(
+        again.error_line().contains("already exists"),
+        "{}",
+        again.stderr
+    );
+}
+
+#[test]
+fn the_wrong_master_key_is_refused() {
+    let (_d, home) = dev_home();
+    ok(
+        &home,
+        &[
+            "create-key",
+            "--no-exportable",
+            "--key-attributes",
+            CVK_ATTRS,
+        ],
+    );
+    let key_file = home.join("us-east-1/master.key");
+    std::fs::write(
+        &key_file,
+        "# replaced\n00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF\n",
+    )
+    .unwrap();
+    let out = run_in(&home, &["list-keys"], None);
+    assert!(
+        out.error_line()
+            .starts_with("AccessDeniedException: wrong master key"),
+        "{}",
+        out.stderr
+    );
+    // Another region is another store.
+    let other = run_in(&home, &["--region", "eu-west-1", "list-keys"], None);
+    assert!(
+        other.error_line().contains("no store for eu-west-1"),
+        "{}",
+        other.stderr
+    );
+}
+
+#[test]
+fn a_master_key_from_components() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("data");
+    // Two components and their KCVs (CMAC of the component as an AES-256 key).
+    let c1 = "1111111111111111111111111111111111111111111111111111111111111111";
+    let c2 = "2222222222222222222222222222222222222222222222222222222222222222";
+    let kcv = |c: &str| {
+        let m = payhsm_core::secret::KeyMaterial::from_hex("c", c).unwrap();
+        payhsm_keystore::master_key::component_check_value(&m).unwrap()
+    };
+    let ceremony = format!("{c1}\n{}\n{c2}\n{}\n", kcv(c1), kcv(c2));
+    let wrong = format!("{c1}\n{}\n{c2}\n000000\n", kcv(c1));
+    let refused = run_in(&home, &["init", "--components", "2"], Some(&wrong));
+    assert!(
+        refused
+            .error_line()
+            .contains("component 2's KCV does not match"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !home.join("us-east-1/keys.db").exists(),
+        "a failed ceremony stores nothing"
+    );
+    let one = run_in(&home, &["init", "--components", "1"], Some(&ceremony));
+    assert!(
+        one.error_line().contains("at least two components"),
+        "{}",
+        one.stderr
+    );
+    let init = run_in(&home, &["init", "--components", "2"], Some(&ceremony));
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    assert_eq!(init.json()["MasterKeySource"], "COMPONENTS");
+    assert!(
+        !init.stderr.contains(c1) && !init.stdout.contains(c1),
+        "components are never echoed"
+    );
+    let created = run_in(
+        &home,
+        &[
+            "create-key",
+            "--no-exportable",
+            "--key-attributes",
+            CVK_ATTRS,
+        ],
+        Some(&ceremony),
+    );
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    assert!(!created.stderr.contains("development"));
+    let swapped = format!("{c2}\n{}\n{c2}\n{}\n", kcv(c2), kcv(c2));
+    let wrong_key = run_in(&home, &["list-keys"], Some(&swapped));
+    assert_ne!(wrong_key.code, 0);
+}
+
+#[test]
+fn no_secret_reaches_stderr_or_the_audit_log() {
+    let (_d, home) = dev_home();
+    let arn = |v: &Value| v["Key"]["KeyArn"].as_str().unwrap().to_owned();
+    let cvk = arn(&ok(
+        &home,
+        &[
+            "create-key",
+            "--no-exportable",
+            "--key-attributes",
+            CVK_ATTRS,
+        ],
+    ));
+    let pvk = arn(&ok(
+        &home,
+        &[
+            "create-key",
+            "--no-exportable",
+            "--key-attributes",
+            "KeyAlgorithm=TDES_2KEY,KeyUsage=TR31_V2_VISA_PIN_VERIFICATION_KEY,KeyClass=SYMMETRIC_KEY,KeyModesOfUse={Generate=true,Verify=true}",
+        ],
+    ));
+    let pek = arn(&ok(
+        &home,
+        &[
+            "create-key",
+            "--no-exportable",
+            "--key-attributes",
+            "KeyAlgorithm=TDES_2KEY,KeyUsage=TR31_P0_PIN_ENCRYPTION_KEY,KeyClass=SYMMETRIC_KEY,KeyModesOfUse={Encrypt=true,Decrypt=true,Wrap=true,Unwrap=true}",
+        ],
+    ));
+    let cvv = ok(
+        &home,
+        &[
+            "generate-card-validation-data",
+            "--key-identifier",
+            &cvk,
+            "--primary-account-number",
+            "4111111111111111",
+            "--generation-attributes",
+            "CardVerificationValue1={CardExpiryDate=1230,ServiceCode=101}",
+            "--validation-data-length",
+            "5",
+        ],
+    )["ValidationData"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pin = ok(
+        &home,
+        &[
+            "generate-pin-data",
+            "--generation-key-identifier",
+            &pvk,
+            "--encryption-key-identifier",
+            &pek,
+            "--pin-block-format",
+            "ISO_FORMAT_0",
+            "--primary-account-number",
+            "4111111111111111",
+            "--generation-attributes",
+            "VisaPin={PinVerificationKeyIndex=1}",
+        ],
+    );
+    let block = pin["EncryptedPinBlock"].as_str().unwrap().to_owned();
+    let pvv = pin["PinData"]["VerificationValue"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let wrong_cvv = format!("{:0>5}", (cvv.parse::<u32>().unwrap() + 1) % 100_000);
+    let wrong_pvv = format!("{:0>4}", (pvv.parse::<u32>().unwrap() + 1) % 10_000);
+    let mut stderr = String::new();
+    for args in [
+        vec![
+            "verify-card-validation-data",
+            "--key-identifier",
+            &cvk,
+            "--primary-account-number",
+            "4111111111111111",
+            "--verification-attributes",
+            "CardVerificationValue1={CardExpiryDate=1230,ServiceCode=101}",
+            "--validation-data",
+            &wrong_cvv,
+        ],
+        vec![
+            "verify-pin-data",
+            "--verification-key-identifier",
+            &pvk,
+            "--encryption-key-identifier",
+            &pek,
+            "--encrypted-pin-block",
+            &block,
+            "--pin-block-format",
+            "ISO_FORMAT_0",
+            "--primary-account-number",
+            "4111111111111111",
+            "--verification-attributes",
+            &format!("VisaPin={{PinVerificationKeyIndex=1,VerificationValue={wrong_pvv}}}"),
+        ],
+        vec![
+            "translate-pin-data",
+            "--incoming-key-identifier",
+            &pek,
+            "--outgoing-key-identifier",
+            &cvk,
+            "--encrypted-pin-block",
+            &block,
+            "--incoming-translation-attributes",
+            "IsoFormat0={PrimaryAccountNumber=4111111111111111}",
+            "--outgoing-translation-attributes",
+            "IsoFormat1={}",
+        ],
+        vec![
+            "verify-card-validation-data",
+            "--key-identifier",
+            &cvk,
+            "--primary-account-number",
+            "4111111111111111",
+            "--verification-attributes",
+            "CardVerificationValue1={CardExpiryDate=1230,ServiceCode=101}",
+            "--validation-data",
+            "{\"x\":1}",
+        ],
+    ] {
+        let out = run_in(&home, &args, None);
+        assert_ne!(out.code, 0, "{args:?}");
+        stderr.push_str(&out.stderr);
+    }
+    assert!(stderr.contains("VerificationFailedException: INVALID_VALIDATION_DATA"));
+    assert!(stderr.contains("VerificationFailedException: INVALID_PIN"));
+    let audit = std::fs::read_to_string(home.join("us-east-1/audit.jsonl")).unwrap();
+    let master = std::fs::read_to_string(home.join("us-east-1/master.key")).unwrap();
+    let master_hex = master.lines().last().unwrap().to_owned();
+    for secret in [
+        cvv.as_str(),
+        wrong_cvv.as_str(),
+        block.as_str(),
+        pvv.as_str(),
+        wrong_pvv.as_str(),
+        master_hex.as_str(),
+        "4111111111111111",
+    ] {
+        assert!(!stderr.contains(secret), "stderr holds {secret}");
+        assert!(!audit.contains(secret), "the audit log holds {secret}");
+    }
+    let events: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["eventName"] == "CreateKey" && e["errorCode"].is_null())
+    );
+    assert!(
+        events.iter().any(|e| e["eventName"] == "VerifyPinData"
+            && e["errorCode"] == "VerificationFailedException")
+    );
+    assert!(
+        events.iter().any(
+            |e| e["eventName"] == "TranslatePinData" && e["errorCode"] == "ValidationException"
+        )
+    );
+}

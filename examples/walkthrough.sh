@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# payhsm in five minutes, on the embedded default store: create a store, a card verification
+# key, PIN encryption keys and a MAC key; generate and verify a CVV; translate a PIN block;
+# generate and verify a MAC. CI runs this script: every step must succeed.
+#
+#   PAYHSM=target/debug/payhsm bash examples/walkthrough.sh
+set -euo pipefail
+
+payhsm() { "${PAYHSM:-payhsm}" "$@"; }
+
+# A fresh store in a temporary folder (a real one would live in ./payhsm-data).
+export PAYHSM_HOME="$(mktemp -d)/payhsm-data"
+trap 'rm -rf "$(dirname "$PAYHSM_HOME")"' EXIT
+
+# 1. The store, with a development master key (a production one: init --components 2).
+payhsm init --dev-master-key
+
+# 2. Keys, with the attributes AWS Payment Cryptography uses (shorthand or JSON).
+CVK=$(payhsm create-key --exportable --query Key.KeyArn --output text \
+  --key-attributes KeyAlgorithm=TDES_2KEY,KeyUsage=TR31_C0_CARD_VERIFICATION_KEY,KeyClass=SYMMETRIC_KEY,KeyModesOfUse='{Generate=true,Verify=true}')
+PVK=$(payhsm create-key --no-exportable --query Key.KeyArn --output text \
+  --key-attributes KeyAlgorithm=TDES_2KEY,KeyUsage=TR31_V2_VISA_PIN_VERIFICATION_KEY,KeyClass=SYMMETRIC_KEY,KeyModesOfUse='{Generate=true,Verify=true}')
+PEK_ACQUIRER=$(payhsm create-key --no-exportable --query Key.KeyArn --output text \
+  --key-attributes KeyAlgorithm=TDES_2KEY,KeyUsage=TR31_P0_PIN_ENCRYPTION_KEY,KeyClass=SYMMETRIC_KEY,KeyModesOfUse='{Encrypt=true,Decrypt=true,Wrap=true,Unwrap=true}')
+PEK_ISSUER=$(payhsm create-key --no-exportable --query Key.KeyArn --output text \
+  --key-attributes '{"KeyAlgorithm":"AES_128","KeyUsage":"TR31_P0_PIN_ENCRYPTION_KEY","KeyClass":"SYMMETRIC_KEY","KeyModesOfUse":{"Encrypt":true,"Decrypt":true,"Wrap":true,"Unwrap":true}}')
+MAC_KEY=$(payhsm create-key --no-exportable --query Key.KeyArn --output text \
+  --key-attributes KeyAlgorithm=AES_256,KeyUsage=TR31_M6_ISO_9797_5_CMAC_KEY,KeyClass=SYMMETRIC_KEY,KeyModesOfUse='{Generate=true,Verify=true}')
+payhsm create-alias --alias-name alias/issuer-cvk --key-arn "$CVK"
+payhsm get-key --key-identifier alias/issuer-cvk
+
+# 3. A CVV2, generated and verified by key id.
+CVV2=$(payhsm generate-card-validation-data --key-identifier alias/issuer-cvk \
+  --primary-account-number 4111111111111111 \
+  --generation-attributes CardVerificationValue2='{CardExpiryDate=1230}' \
+  --query ValidationData --output text)
+payhsm verify-card-validation-data --key-identifier alias/issuer-cvk \
+  --primary-account-number 4111111111111111 \
+  --verification-attributes CardVerificationValue2='{CardExpiryDate=1230}' \
+  --validation-data "$CVV2"
+
+# 4. A PIN: a random PIN and its PVV under the acquirer's PEK (ISO format 0), translated to
+#    the issuer's AES PEK (ISO format 4), then verified there against the PVV.
+PIN=$(payhsm generate-pin-data --generation-key-identifier "$PVK" \
+  --encryption-key-identifier "$PEK_ACQUIRER" --pin-block-format ISO_FORMAT_0 \
+  --primary-account-number 4111111111111111 \
+  --generation-attributes VisaPin='{PinVerificationKeyIndex=1}')
+BLOCK=$(printf '%s' "$PIN" | sed -n 's/.*"EncryptedPinBlock": "\([0-9A-F]*\)".*/\1/p')
+PVV=$(printf '%s' "$PIN" | sed -n 's/.*"VerificationValue": "\([0-9]*\)".*/\1/p')
+ISO4=$(payhsm translate-pin-data --incoming-key-identifier "$PEK_ACQUIRER" \
+  --outgoing-key-identifier "$PEK_ISSUER" --encrypted-pin-block "$BLOCK" \
+  --incoming-translation-attributes IsoFormat0='{PrimaryAccountNumber=4111111111111111}' \
+  --outgoing-translation-attributes IsoFormat4='{PrimaryAccountNumber=4111111111111111}' \
+  --query PinBlock --output text)
+payhsm verify-pin-data --verification-key-identifier "$PVK" \
+  --encryption-key-identifier "$PEK_ISSUER" --encrypted-pin-block "$ISO4" \
+  --pin-block-format ISO_FORMAT_4 --primary-account-number 4111111111111111 \
+  --verification-attributes VisaPin="{PinVerificationKeyIndex=1,VerificationValue=$PVV}"
+
+# 5. A MAC over a message, generated and verified.
+MAC=$(payhsm generate-mac --key-identifier "$MAC_KEY" --message-data 4E6F77206973207468652074696D65 \
+  --generation-attributes Algorithm=CMAC --query Mac --output text)
+payhsm verify-mac --key-identifier "$MAC_KEY" --message-data 4E6F77206973207468652074696D65 \
+  --verification-attributes Algorithm=CMAC --mac "$MAC"
+
+# 6. A wrong value is refused with the service's error (exit 1 for a failed verification).
+if payhsm verify-mac --key-identifier "$MAC_KEY" --message-data 4E6F77206973207468652074696D65 \
+  --verification-attributes Algorithm=CMAC --mac 00000000; then
+  echo "a wrong MAC verified" >&2; exit 1
+fi
+echo "walkthrough: all steps passed"
