@@ -17,7 +17,7 @@ use crate::Error;
 /// blocks.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeyBlockHeader {
-    text: [u8; KeyBlockHeader::LEN],
+    text: [u8; Self::LEN],
     fields: Fields,
 }
 
@@ -144,6 +144,7 @@ impl fmt::Debug for KeyBlockHeader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
 
     #[test]
     fn parses_the_annex_b_headers() {

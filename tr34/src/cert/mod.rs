@@ -17,7 +17,7 @@ pub use verify::{Purpose, verify_chain};
 use alloc::{string::String, vec::Vec};
 use core::fmt;
 
-use der::{Decode, Header, Reader, Sequence, SliceReader, pem::LineEnding};
+use der::{Decode, Header, Reader, Sequence, SliceReader, ValueOrd, pem::LineEnding};
 use sha2::Digest;
 use x509_cert::{
     ext::pkix::{BasicConstraints, KeyUsage},
@@ -28,7 +28,7 @@ use x509_cert::{
 use crate::{DateTime, Error, oid, rsa::RsaPublicKey};
 
 /// `IssuerAndSerialNumber` (RFC 5652 §10.2.4): how TR-34 names the KDH and the KRD.
-#[derive(Clone, Debug, PartialEq, Eq, Sequence)]
+#[derive(Clone, Debug, PartialEq, Eq, Sequence, ValueOrd)]
 pub struct IssuerAndSerialNumber {
     /// The certificate issuer's name.
     pub issuer: Name,

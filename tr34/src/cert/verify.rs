@@ -70,10 +70,9 @@ pub fn verify_chain(
     }
 
     let mut current = leaf;
-    // Intermediate CA certificates between the issuer being checked and the leaf, which its
-    // pathLenConstraint limits.
-    let mut intermediates_below = 0usize;
-    for _ in 1..MAX_PATH_LEN {
+    // `intermediates_below` counts the intermediate CA certificates between the issuer being
+    // checked and the leaf, which its pathLenConstraint limits.
+    for intermediates_below in 0..MAX_PATH_LEN - 1 {
         let issued_by = |candidate: &Certificate| {
             candidate.subject() == current.issuer()
                 && current.verify_signed_by(candidate.public_key()).is_ok()
@@ -101,7 +100,6 @@ pub fn verify_chain(
             return Ok(());
         }
         current = issuer;
-        intermediates_below += 1;
     }
     Err(untrusted("the certificate path is too long"))
 }
@@ -144,15 +142,15 @@ fn check_issuer(issuer: &Certificate, intermediates_below: usize) -> Result<(), 
     if !bc.ca {
         return Err("basicConstraints does not have CA=TRUE");
     }
-    if let Some(limit) = bc.path_len_constraint {
-        if intermediates_below > usize::from(limit) {
-            return Err("the path is longer than its pathLenConstraint allows");
-        }
+    if bc
+        .path_len_constraint
+        .is_some_and(|limit| intermediates_below > usize::from(limit))
+    {
+        return Err("the path is longer than its pathLenConstraint allows");
     }
-    if let Some(ku) = issuer.key_usage().map_err(|_| "keyUsage is malformed")? {
-        if !ku.key_cert_sign() {
-            return Err("keyUsage does not allow keyCertSign");
-        }
+    let ku = issuer.key_usage().map_err(|_| "keyUsage is malformed")?;
+    if ku.is_some_and(|ku| !ku.key_cert_sign()) {
+        return Err("keyUsage does not allow keyCertSign");
     }
     Ok(())
 }
