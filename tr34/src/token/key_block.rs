@@ -1,5 +1,9 @@
 //! The encrypted key block: content encryption (TDES-CBC or AES-128-CBC with PKCS #7 padding)
 //! and the `KeyBlock` structure inside it.
+//!
+//! [`export`](super::export) and [`import`](super::import) use these with a random ephemeral
+//! key; they are public so that known-answer tests (TR-34-2019 B.2.2.2) can run them with the
+//! published one.
 
 use alloc::vec::Vec;
 
@@ -21,7 +25,7 @@ use crate::{Error, KeyBlockHeader, cert::IssuerAndSerialNumber, oid};
 
 /// The cipher under the ephemeral key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum ContentCipher {
+pub enum ContentCipher {
     /// `des-ede3-cbc`: a three-key TDES ephemeral key, 8-byte IV.
     Tdes3Cbc,
     /// `aes128-CBC`: an AES-128 ephemeral key, 16-byte IV.
@@ -29,21 +33,24 @@ pub(super) enum ContentCipher {
 }
 
 impl ContentCipher {
-    pub(super) const fn key_algorithm(self) -> KeyAlgorithm {
+    /// The ephemeral key's algorithm.
+    pub const fn key_algorithm(self) -> KeyAlgorithm {
         match self {
             Self::Tdes3Cbc => KeyAlgorithm::Tdes3Key,
             Self::Aes128Cbc => KeyAlgorithm::Aes128,
         }
     }
 
-    pub(super) const fn key_len(self) -> usize {
+    /// The ephemeral key's length in bytes.
+    pub const fn key_len(self) -> usize {
         match self {
             Self::Tdes3Cbc => 24,
             Self::Aes128Cbc => 16,
         }
     }
 
-    const fn block_len(self) -> usize {
+    /// The block (and IV) length in bytes.
+    pub const fn block_len(self) -> usize {
         match self {
             Self::Tdes3Cbc => 8,
             Self::Aes128Cbc => 16,
@@ -112,7 +119,7 @@ impl ContentCipher {
     }
 
     /// Pads `plaintext` (PKCS #7) and encrypts it in CBC mode.
-    pub(super) fn encrypt(
+    pub fn encrypt(
         self,
         key: &KeyMaterial,
         iv: &[u8],
@@ -131,7 +138,7 @@ impl ContentCipher {
 
     /// Decrypts in CBC mode and removes the PKCS #7 padding. Every failure is
     /// [`Error::DecryptionFailed`].
-    pub(super) fn decrypt(
+    pub fn decrypt(
         self,
         key: &[u8],
         iv: &[u8],
@@ -161,8 +168,8 @@ impl ContentCipher {
     }
 }
 
-/// DER-encodes the key block into a secret buffer.
-pub(super) fn encode(
+/// DER-encodes a key block (version 1) into a secret buffer.
+pub fn encode(
     kdh: &IssuerAndSerialNumber,
     key: &KeyMaterial,
     header: &KeyBlockHeader,
@@ -193,21 +200,25 @@ pub(super) fn encode(
 }
 
 /// The content of a decrypted key block.
-pub(super) struct Decoded {
-    pub(super) kdh: IssuerAndSerialNumber,
-    pub(super) key: KeyMaterial,
-    pub(super) header: KeyBlockHeader,
+#[derive(Debug)]
+pub struct KeyBlockContent {
+    /// The KDH that built the block.
+    pub kdh: IssuerAndSerialNumber,
+    /// The transported key.
+    pub key: KeyMaterial,
+    /// The key block header.
+    pub header: KeyBlockHeader,
 }
 
 /// Reads a decrypted key block: version 1, exactly one DER `KeyBlock`.
-pub(super) fn decode(plaintext: &[u8]) -> Result<Decoded, Error> {
+pub fn decode(plaintext: &[u8]) -> Result<KeyBlockContent, Error> {
     let field = "KeyBlock";
     let block = KeyBlock::from_der(plaintext).map_err(Error::der(field))?;
     if block.version != 1 || block.header.oid != oid::DATA {
         return Err(Error::malformed(field, "version or header type"));
     }
     let header = attributes::octet_string(attributes::single_value(&block.header)?, field)?;
-    Ok(Decoded {
+    Ok(KeyBlockContent {
         kdh: block.kdh,
         key: KeyMaterial::from_slice("transported key", block.key.as_bytes())?,
         header: KeyBlockHeader::from_bytes(&header)?,

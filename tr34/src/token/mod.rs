@@ -22,7 +22,7 @@ mod attributes;
 mod export;
 mod form;
 mod import;
-mod key_block;
+pub mod key_block;
 
 pub use export::export;
 pub use form::Form;
