@@ -182,14 +182,26 @@ impl Certificate {
         issuer.verify_pkcs1(hash, &self.tbs, signature)
     }
 
+    /// The extension of type `T`, decoded. RFC 5280 allows one instance of an extension;
+    /// byte-identical repeats are tolerated (the TR-34 Annex B KDH 1 certificate carries
+    /// `basicConstraints` twice), conflicting ones are refused.
     pub(crate) fn extension<'a, T>(&'a self, name: &'static str) -> Result<Option<T>, Error>
     where
         T: Decode<'a, Error = der::Error> + der::oid::AssociatedOid,
     {
-        self.inner
-            .tbs_certificate()
-            .get_extension::<T>()
-            .map(|e| e.map(|(_, v)| v))
+        let extensions = self.inner.tbs_certificate().extensions();
+        let mut matching = extensions
+            .iter()
+            .flat_map(|e| e.iter())
+            .filter(|e| e.extn_id == T::OID);
+        let Some(first) = matching.next() else {
+            return Ok(None);
+        };
+        if matching.any(|e| e != first) {
+            return Err(Error::malformed(name, "the extension occurs twice with different values"));
+        }
+        T::from_der(first.extn_value.as_bytes())
+            .map(Some)
             .map_err(Error::der(name))
     }
 }
