@@ -26,10 +26,10 @@ use crate::{
 ///
 /// `X9_TR34_2012` is the form AWS Payment Cryptography imports and exports (its
 /// `KeyBlockFormat`), following the TR-34 Annex B samples as the service's published samples
-/// build and parse them. `X9_TR34_2019` is the same message as plain RFC 5652 CMS. On import
-/// either signature algorithm and either `SignedData` version is accepted, since both occur
-/// in the standard's samples (peers.md §3.3); the envelope and OAEP encodings must match the
-/// form.
+/// build and parse them. `X9_TR34_2019` is the same message as plain RFC 5652 CMS. On import,
+/// the envelope, OAEP encoding and `SignedData` version must match the form; either signature
+/// algorithm identifier is accepted in both forms (general CMS libraries write
+/// `rsaEncryption` too), since the digest algorithm is fixed to SHA-256 either way.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Form {
     /// The AWS Payment Cryptography form (`KeyBlockFormat` `X9_TR34_2012`).
@@ -238,19 +238,19 @@ impl fmt::Display for Form {
 
 /// `RSAES-OAEP-params` (RFC 8017 A.2.1).
 #[derive(Sequence)]
-struct OaepParams {
+pub(super) struct OaepParams {
     #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
-    hash: Option<AlgorithmIdentifierOwned>,
+    pub(super) hash: Option<AlgorithmIdentifierOwned>,
     #[asn1(context_specific = "1", tag_mode = "EXPLICIT", optional = "true")]
-    mask_gen: Option<AlgorithmIdentifierOwned>,
+    pub(super) mask_gen: Option<AlgorithmIdentifierOwned>,
     #[asn1(context_specific = "2", tag_mode = "EXPLICIT", optional = "true")]
-    p_source: Option<AlgorithmIdentifierOwned>,
+    pub(super) p_source: Option<AlgorithmIdentifierOwned>,
 }
 
 /// The OAEP parameters of the `X9_TR34_2012` form: the three algorithm identifiers, untagged.
 #[derive(Sequence)]
-struct UntaggedOaepParams {
-    hash: AlgorithmIdentifierOwned,
-    mask_gen: AlgorithmIdentifierOwned,
-    p_source: AlgorithmIdentifierOwned,
+pub(super) struct UntaggedOaepParams {
+    pub(super) hash: AlgorithmIdentifierOwned,
+    pub(super) mask_gen: AlgorithmIdentifierOwned,
+    pub(super) p_source: AlgorithmIdentifierOwned,
 }

@@ -40,8 +40,11 @@ pub fn import(
         .content
         .decode_as()
         .map_err(Error::der("SignedData"))?;
-    if signed.version != 1 && signed.version != 3 {
-        return Err(Error::unsupported("SignedData version", "must be 1 or 3"));
+    if signed.version != request.form.signed_data_version() {
+        return Err(Error::unsupported(
+            "SignedData version",
+            "must be 1 in the X9_TR34_2012 form and 3 in the X9_TR34_2019 form",
+        ));
     }
     if !matches!(signed.digest_algorithms.as_slice(), [a] if is_sha256(a)) {
         return Err(Error::unsupported(

@@ -23,6 +23,8 @@ mod export;
 mod form;
 mod import;
 pub mod key_block;
+#[cfg(all(test, feature = "aws-lc"))]
+mod tests;
 
 pub use export::export;
 pub use form::Form;
