@@ -96,16 +96,24 @@ impl Form {
     }
 
     /// The `id-RSAES-OAEP` algorithm identifier with SHA-256 and MGF1-SHA-256.
+    ///
+    /// `X9_TR34_2012` writes what the AWS samples write (the MGF1 hash without parameters and
+    /// an explicit empty `pSpecified` label); `X9_TR34_2019` writes RFC 4055's
+    /// `sha256Identifier` and `mgf1SHA256Identifier` (NULL parameters) and omits the default
+    /// label.
     pub(super) fn oaep_algorithm(self) -> Result<AlgorithmIdentifierOwned, Error> {
         let field = Error::der("RSAES-OAEP parameters");
         let hash = algorithm_with_null(oid::SHA256);
-        let mask_gen = AlgorithmIdentifierOwned {
-            oid: oid::MGF1,
-            parameters: Some(Any::encode_from(&AlgorithmIdentifierOwned {
+        let mgf_hash = match self {
+            Self::X9Tr34_2012 => AlgorithmIdentifierOwned {
                 oid: oid::SHA256,
                 parameters: None,
-            })
-            .map_err(Error::der("maskGenAlgorithm"))?),
+            },
+            Self::X9Tr34_2019 => algorithm_with_null(oid::SHA256),
+        };
+        let mask_gen = AlgorithmIdentifierOwned {
+            oid: oid::MGF1,
+            parameters: Some(Any::encode_from(&mgf_hash).map_err(Error::der("maskGenAlgorithm"))?),
         };
         let parameters = match self {
             Self::X9Tr34_2012 => Any::encode_from(&UntaggedOaepParams {
