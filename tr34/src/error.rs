@@ -66,7 +66,9 @@ impl Error {
     pub(crate) fn der(field: &'static str) -> impl FnOnce(der::Error) -> Self {
         move |e| Self::Malformed {
             field,
-            position: e.position().and_then(|p| usize::try_from(u32::from(p)).ok()),
+            position: e
+                .position()
+                .and_then(|p| usize::try_from(u32::from(p)).ok()),
             reason: der_reason(e.kind()),
         }
     }

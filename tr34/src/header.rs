@@ -167,7 +167,10 @@ mod tests {
     fn rejects_bad_headers() {
         assert!(matches!(
             "A0256K0TB00E000".parse::<KeyBlockHeader>(),
-            Err(Error::Core(payhsm_core::Error::InvalidLength { actual: 15, .. }))
+            Err(Error::Core(payhsm_core::Error::InvalidLength {
+                actual: 15,
+                ..
+            }))
         ));
         assert!(matches!(
             "A0256K0TB00E0100".parse::<KeyBlockHeader>(),

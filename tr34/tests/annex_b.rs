@@ -8,7 +8,7 @@ use payhsm_core::{key::KeyAlgorithm, secret::KeyMaterial};
 use payhsm_tr34::{
     Error, KeyBlockHeader,
     cert::{Certificate, Purpose, verify_chain},
-    rsa::{RsaPrivateKey, RsaKeySize, SoftwareRsaKey},
+    rsa::{RsaKeySize, RsaPrivateKey, SoftwareRsaKey},
     token::key_block::{self, ContentCipher},
 };
 use serde_json::Value;
@@ -46,16 +46,32 @@ fn the_sample_certificates_parse_with_their_published_fields() {
         let id = v["id"].as_str().unwrap();
         let c = cert(id);
         let expected = &v["expected"];
-        assert_eq!(c.subject().to_string(), field(&v, &["expected", "subject"]), "{id}");
-        assert_eq!(c.issuer().to_string(), field(&v, &["expected", "issuer"]), "{id}");
+        assert_eq!(
+            c.subject().to_string(),
+            field(&v, &["expected", "subject"]),
+            "{id}"
+        );
+        assert_eq!(
+            c.issuer().to_string(),
+            field(&v, &["expected", "issuer"]),
+            "{id}"
+        );
         assert_eq!(
             c.serial_number().as_bytes(),
             hex(field(&v, &["expected", "serial_number_hex"])),
             "{id}"
         );
         let rfc3339 = |t: payhsm_tr34::DateTime| t.to_string().replace('Z', "+00:00");
-        assert_eq!(rfc3339(c.not_before()), field(&v, &["expected", "not_before"]), "{id}");
-        assert_eq!(rfc3339(c.not_after()), field(&v, &["expected", "not_after"]), "{id}");
+        assert_eq!(
+            rfc3339(c.not_before()),
+            field(&v, &["expected", "not_before"]),
+            "{id}"
+        );
+        assert_eq!(
+            rfc3339(c.not_after()),
+            field(&v, &["expected", "not_after"]),
+            "{id}"
+        );
         assert_eq!(expected["rsa_modulus_bits"], 2048);
         assert_eq!(c.public_key().size(), RsaKeySize::Rsa2048);
         assert_eq!(expected["rsa_public_exponent"], 65537);
@@ -81,34 +97,77 @@ fn the_sample_chains_validate_at_a_fixed_time_and_not_today() {
     let then = time("2015-06-01T00:00:00Z");
     // Up to the issuing CA, and up to the root through it.
     verify_chain(&kdh, &[], &ca_kdh, then, Purpose::KdhSigning).unwrap();
-    verify_chain(&kdh, std::slice::from_ref(&ca_kdh), &root, then, Purpose::KdhSigning).unwrap();
-    verify_chain(&krd, std::slice::from_ref(&ca_krd), &root, then, Purpose::KrdKeyTransport)
-        .unwrap();
+    verify_chain(
+        &kdh,
+        std::slice::from_ref(&ca_kdh),
+        &root,
+        then,
+        Purpose::KdhSigning,
+    )
+    .unwrap();
+    verify_chain(
+        &krd,
+        std::slice::from_ref(&ca_krd),
+        &root,
+        then,
+        Purpose::KrdKeyTransport,
+    )
+    .unwrap();
     // KDH 1's keyUsage is digitalSignature; KRD 1's is keyEncipherment.
     assert!(matches!(
         verify_chain(&kdh, &[], &ca_kdh, then, Purpose::KrdKeyTransport),
-        Err(Error::CertificateNotTrusted { reason: "keyUsage does not allow keyEncipherment", .. })
+        Err(Error::CertificateNotTrusted {
+            reason: "keyUsage does not allow keyEncipherment",
+            ..
+        })
     ));
     assert!(matches!(
-        verify_chain(&krd, std::slice::from_ref(&ca_krd), &root, then, Purpose::KdhSigning),
-        Err(Error::CertificateNotTrusted { reason: "keyUsage does not allow digitalSignature", .. })
+        verify_chain(
+            &krd,
+            std::slice::from_ref(&ca_krd),
+            &root,
+            then,
+            Purpose::KdhSigning
+        ),
+        Err(Error::CertificateNotTrusted {
+            reason: "keyUsage does not allow digitalSignature",
+            ..
+        })
     ));
     // The wrong CA.
     assert!(matches!(
         verify_chain(&kdh, &[], &ca_krd, then, Purpose::KdhSigning),
-        Err(Error::CertificateNotTrusted { reason: "does not chain to the configured CA", .. })
+        Err(Error::CertificateNotTrusted {
+            reason: "does not chain to the configured CA",
+            ..
+        })
     ));
     // KDH 1 expired in 2020; nothing was valid before 2010-11-02.
     assert!(matches!(
-        verify_chain(&kdh, &[], &ca_kdh, time("2026-06-01T00:00:00Z"), Purpose::KdhSigning),
+        verify_chain(
+            &kdh,
+            &[],
+            &ca_kdh,
+            time("2026-06-01T00:00:00Z"),
+            Purpose::KdhSigning
+        ),
         Err(Error::CertificateNotTrusted {
             certificate: "KDH certificate",
             reason: "expired at the verification time"
         })
     ));
     assert!(matches!(
-        verify_chain(&kdh, &[], &ca_kdh, time("2009-01-01T00:00:00Z"), Purpose::KdhSigning),
-        Err(Error::CertificateNotTrusted { reason: "not yet valid at the verification time", .. })
+        verify_chain(
+            &kdh,
+            &[],
+            &ca_kdh,
+            time("2009-01-01T00:00:00Z"),
+            Purpose::KdhSigning
+        ),
+        Err(Error::CertificateNotTrusted {
+            reason: "not yet valid at the verification time",
+            ..
+        })
     ));
     // The CA-KDH certificate expired in 2025 while KDH 1 (on its own) would not matter.
     assert!(matches!(
@@ -119,7 +178,10 @@ fn the_sample_chains_validate_at_a_fixed_time_and_not_today() {
             time("2025-12-01T00:00:00Z"),
             Purpose::KdhSigning
         ),
-        Err(Error::CertificateNotTrusted { certificate: "KDH certificate", .. })
+        Err(Error::CertificateNotTrusted {
+            certificate: "KDH certificate",
+            ..
+        })
     ));
 }
 
@@ -138,9 +200,18 @@ fn b_2_2_2_1_the_tdea_key_block_encrypts_to_the_published_ciphertext() {
     let v = entry("TR34-2019-B.2.2.2.1-TDEA-keyblock-encrypt");
     let plaintext = hex(field(&v, &["inputs", "key_block_der"]));
     let content = key_block::decode(&plaintext).unwrap();
-    assert_eq!(content.key.expose_secret(), hex(field(&v, &["expected", "transported_key"])));
-    assert_eq!(content.header.as_str(), field(&v, &["expected", "tr31_style_header"]));
-    assert_eq!(content.header.key_algorithm(16).unwrap(), KeyAlgorithm::Tdes2Key);
+    assert_eq!(
+        content.key.expose_secret(),
+        hex(field(&v, &["expected", "transported_key"]))
+    );
+    assert_eq!(
+        content.header.as_str(),
+        field(&v, &["expected", "tr31_style_header"])
+    );
+    assert_eq!(
+        content.header.key_algorithm(16).unwrap(),
+        KeyAlgorithm::Tdes2Key
+    );
     assert_eq!(content.kdh, cert(KDH_1).issuer_and_serial_number());
     assert_eq!(
         content.kdh.issuer.to_string(),
@@ -150,10 +221,13 @@ fn b_2_2_2_1_the_tdea_key_block_encrypts_to_the_published_ciphertext() {
     let encoded = key_block::encode(&content.kdh, &content.key, &content.header).unwrap();
     assert_eq!(encoded.expose_secret(), plaintext);
 
-    let ephemeral = KeyMaterial::from_hex("ephemeral", field(&v, &["inputs", "ephemeral_key_tdes3"])).unwrap();
+    let ephemeral =
+        KeyMaterial::from_hex("ephemeral", field(&v, &["inputs", "ephemeral_key_tdes3"])).unwrap();
     let iv = hex(field(&v, &["inputs", "iv"]));
     let expected = hex(field(&v, &["expected", "encrypted_content"]));
-    let ciphertext = ContentCipher::Tdes3Cbc.encrypt(&ephemeral, &iv, &plaintext).unwrap();
+    let ciphertext = ContentCipher::Tdes3Cbc
+        .encrypt(&ephemeral, &iv, &plaintext)
+        .unwrap();
     assert_eq!(ciphertext, expected);
     let decrypted = ContentCipher::Tdes3Cbc
         .decrypt(ephemeral.expose_secret(), &iv, &expected)
@@ -166,10 +240,18 @@ fn b_2_2_2_4_the_aes_key_block_content_parses() {
     let v = entry("TR34-2019-B.2.2.2.4-AES-keyblock-content");
     let plaintext = hex(field(&v, &["inputs", "key_block_der"]));
     let content = key_block::decode(&plaintext).unwrap();
-    assert_eq!(content.key.expose_secret(), hex(field(&v, &["expected", "transported_key"])));
-    let header: KeyBlockHeader = field(&v, &["expected", "tr31_style_header"]).parse().unwrap();
+    assert_eq!(
+        content.key.expose_secret(),
+        hex(field(&v, &["expected", "transported_key"]))
+    );
+    let header: KeyBlockHeader = field(&v, &["expected", "tr31_style_header"])
+        .parse()
+        .unwrap();
     assert_eq!(content.header, header);
-    assert_eq!(content.header.key_algorithm(16).unwrap(), KeyAlgorithm::Aes128);
+    assert_eq!(
+        content.header.key_algorithm(16).unwrap(),
+        KeyAlgorithm::Aes128
+    );
     assert_eq!(
         content.kdh.serial_number.as_bytes(),
         hex("3400000006"),

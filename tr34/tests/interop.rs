@@ -25,13 +25,21 @@ use payhsm_tr34::{
 use serde_json::Value;
 
 const CASES: [(&str, &str, RsaKeySize); 3] = [
-    ("D9999K0TB00E0000", "0123456789ABCDEFFEDCBA9876543210", RsaKeySize::Rsa2048),
+    (
+        "D9999K0TB00E0000",
+        "0123456789ABCDEFFEDCBA9876543210",
+        RsaKeySize::Rsa2048,
+    ),
     (
         "D9999B0TX00N0000",
         "89ABCDEF0123456776543210FEDCBA980011223344556677",
         RsaKeySize::Rsa2048,
     ),
-    ("D9999K0AB00E0000", "00112233445566778899AABBCCDDEEFF", RsaKeySize::Rsa3072),
+    (
+        "D9999K0AB00E0000",
+        "00112233445566778899AABBCCDDEEFF",
+        RsaKeySize::Rsa3072,
+    ),
 ];
 
 fn python() -> Option<PathBuf> {
@@ -51,7 +59,11 @@ fn python() -> Option<PathBuf> {
 
 fn script(python: &Path, args: &[&str]) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/make_token.py");
-    let output = Command::new(python).arg(script).args(args).output().unwrap();
+    let output = Command::new(python)
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
     assert!(
         output.status.success(),
         "make_token.py {}: {}",
@@ -115,7 +127,11 @@ fn payhsm_imports_tokens_the_independent_implementation_builds() {
             };
             let imported = token::import(&token, &pki.krd.key, &request)
                 .unwrap_or_else(|e| panic!("{form} {header}: {e}"));
-            assert_eq!(imported.key().expose_secret(), common::hex(key), "{form} {header}");
+            assert_eq!(
+                imported.key().expose_secret(),
+                common::hex(key),
+                "{form} {header}"
+            );
             assert_eq!(imported.header().as_str(), header);
             assert_eq!(imported.kdh(), &kdh.issuer_and_serial_number());
             std::fs::remove_dir_all(dir).unwrap();

@@ -66,7 +66,11 @@ fn round_trip(kdh: RsaKeySize, krd: RsaKeySize, form: Form, header: &str, key_he
 #[test]
 fn tdes_keys_travel_under_every_krd_size_in_both_forms() {
     for form in Form::ALL {
-        for krd in [RsaKeySize::Rsa2048, RsaKeySize::Rsa3072, RsaKeySize::Rsa4096] {
+        for krd in [
+            RsaKeySize::Rsa2048,
+            RsaKeySize::Rsa3072,
+            RsaKeySize::Rsa4096,
+        ] {
             round_trip(
                 RsaKeySize::Rsa2048,
                 krd,
@@ -93,7 +97,13 @@ fn aes_128_travels_under_rsa_3072_and_4096_with_any_kdh_size() {
             (RsaKeySize::Rsa2048, RsaKeySize::Rsa4096),
             (RsaKeySize::Rsa4096, RsaKeySize::Rsa3072),
         ] {
-            round_trip(kdh, krd, form, "D0256K0AB00E0000", "00112233445566778899AABBCCDDEEFF");
+            round_trip(
+                kdh,
+                krd,
+                form,
+                "D0256K0AB00E0000",
+                "00112233445566778899AABBCCDDEEFF",
+            );
         }
     }
 }
@@ -116,7 +126,12 @@ fn the_import_returns_the_attributes_and_the_service_kcv() {
         ),
     ] {
         let key = KeyMaterial::from_hex("key", key_hex).unwrap();
-        let request = export_request(pki, Form::default(), header, ExportMode::TwoPass { nonce: NONCE });
+        let request = export_request(
+            pki,
+            Form::default(),
+            header,
+            ExportMode::TwoPass { nonce: NONCE },
+        );
         let token = token::export(&key, &request, &pki.kdh.key, &mut OsRandom).unwrap();
         let imported = token::import(
             &token,
@@ -136,7 +151,12 @@ fn the_import_returns_the_attributes_and_the_service_kcv() {
     }
     // The published AES-128 CMAC KCV of the X9.143 §8.1 key (vectors/data/kcv.json).
     let key = KeyMaterial::from_hex("key", "3F419E1CB7079442AA37474C2EFBF8B8").unwrap();
-    let request = export_request(pki, Form::default(), "D0256K0AB00E0000", ExportMode::TwoPass { nonce: NONCE });
+    let request = export_request(
+        pki,
+        Form::default(),
+        "D0256K0AB00E0000",
+        ExportMode::TwoPass { nonce: NONCE },
+    );
     let token = token::export(&key, &request, &pki.kdh.key, &mut OsRandom).unwrap();
     let imported = token::import(
         &token,
@@ -144,7 +164,10 @@ fn the_import_returns_the_attributes_and_the_service_kcv() {
         &import_request(pki, Form::default(), ImportMode::TwoPass { nonce: NONCE }),
     )
     .unwrap();
-    assert_eq!(imported.key_check_value().unwrap().as_bytes(), hex("08793E"));
+    assert_eq!(
+        imported.key_check_value().unwrap().as_bytes(),
+        hex("08793E")
+    );
     assert_eq!(imported.header().key_usage(), KeyUsage::K0);
     assert_eq!(imported.header().mode_of_use(), ModeOfUse::ENCRYPT_DECRYPT);
 }
@@ -158,18 +181,26 @@ fn one_pass_tokens_carry_a_signing_time_and_refuse_replays() {
         pki,
         Form::X9Tr34_2019,
         "D9999K0TB00E0000",
-        ExportMode::OnePass { signing_time: signed },
+        ExportMode::OnePass {
+            signing_time: signed,
+        },
     );
     let token = token::export(&key, &request, &pki.kdh.key, &mut OsRandom).unwrap();
     let first = import_request(
         pki,
         Form::X9Tr34_2019,
-        ImportMode::OnePass { after: common::time("2026-01-01T00:00:00Z") },
+        ImportMode::OnePass {
+            after: common::time("2026-01-01T00:00:00Z"),
+        },
     );
     let imported = token::import(&token, &pki.krd.key, &first).unwrap();
     assert_eq!(imported.signing_time(), Some(signed));
     // The replay bound is now the accepted token's signing time.
-    let again = import_request(pki, Form::X9Tr34_2019, ImportMode::OnePass { after: signed });
+    let again = import_request(
+        pki,
+        Form::X9Tr34_2019,
+        ImportMode::OnePass { after: signed },
+    );
     assert!(matches!(
         token::import(&token, &pki.krd.key, &again),
         Err(Error::Freshness { .. })
@@ -185,7 +216,9 @@ fn one_pass_tokens_carry_a_signing_time_and_refuse_replays() {
         pki,
         Form::X9Tr34_2012,
         "D9999K0TB00E0000",
-        ExportMode::OnePass { signing_time: signed },
+        ExportMode::OnePass {
+            signing_time: signed,
+        },
     );
     assert!(matches!(
         token::export(&key, &request, &pki.kdh.key, &mut OsRandom),
@@ -198,15 +231,33 @@ fn a_token_in_one_form_does_not_import_as_the_other() {
     let pki = pki(RsaKeySize::Rsa2048, RsaKeySize::Rsa2048);
     let key = KeyMaterial::from_hex("key", "0123456789ABCDEFFEDCBA9876543210").unwrap();
     for form in Form::ALL {
-        let other = if form == Form::X9Tr34_2012 { Form::X9Tr34_2019 } else { Form::X9Tr34_2012 };
-        let request = export_request(pki, form, "D9999K0TB00E0000", ExportMode::TwoPass { nonce: NONCE });
+        let other = if form == Form::X9Tr34_2012 {
+            Form::X9Tr34_2019
+        } else {
+            Form::X9Tr34_2012
+        };
+        let request = export_request(
+            pki,
+            form,
+            "D9999K0TB00E0000",
+            ExportMode::TwoPass { nonce: NONCE },
+        );
         let token = token::export(&key, &request, &pki.kdh.key, &mut OsRandom).unwrap();
         let result = token::import(
             &token,
             &pki.krd.key,
             &import_request(pki, other, ImportMode::TwoPass { nonce: NONCE }),
         );
-        assert!(matches!(result, Err(Error::Malformed { field: "EnvelopedData", .. })), "{result:?}");
+        assert!(
+            matches!(
+                result,
+                Err(Error::Malformed {
+                    field: "EnvelopedData",
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
     }
 }
 
@@ -217,12 +268,32 @@ fn export_enforces_the_key_size_policy() {
     let nonce = ExportMode::TwoPass { nonce: NONCE };
     let cases = [
         // AES needs RSA-3072 or more.
-        (small, "D0256K0AB00E0000", "00112233445566778899AABBCCDDEEFF", "key block header"),
+        (
+            small,
+            "D0256K0AB00E0000",
+            "00112233445566778899AABBCCDDEEFF",
+            "key block header",
+        ),
         // AES-192 and AES-256 need ECDH.
-        (large, "D0256K0AB00E0000", "00112233445566778899AABBCCDDEEFF0011223344556677", "key"),
-        (large, "D0256K0AB00E0000", "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF", "key"),
+        (
+            large,
+            "D0256K0AB00E0000",
+            "00112233445566778899AABBCCDDEEFF0011223344556677",
+            "key",
+        ),
+        (
+            large,
+            "D0256K0AB00E0000",
+            "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF",
+            "key",
+        ),
         // Only TDES and AES keys.
-        (large, "D0256M7HC00E0000", "00112233445566778899AABBCCDDEEFF", "key block header"),
+        (
+            large,
+            "D0256M7HC00E0000",
+            "00112233445566778899AABBCCDDEEFF",
+            "key block header",
+        ),
         // A TDES key is 16 or 24 bytes.
         (large, "D0256K0TB00E0000", "0011223344556677", "key"),
     ];
@@ -238,7 +309,12 @@ fn export_enforces_the_key_size_policy() {
     // A nonce outside 8..=16 bytes.
     let key = KeyMaterial::from_hex("key", "0123456789ABCDEFFEDCBA9876543210").unwrap();
     for nonce in [&[1u8; 7][..], &[1u8; 17][..]] {
-        let request = export_request(small, Form::default(), "D9999K0TB00E0000", ExportMode::TwoPass { nonce });
+        let request = export_request(
+            small,
+            Form::default(),
+            "D9999K0TB00E0000",
+            ExportMode::TwoPass { nonce },
+        );
         assert!(matches!(
             token::export(&key, &request, &small.kdh.key, &mut OsRandom),
             Err(Error::Unsupported { field: "nonce", .. })
@@ -250,7 +326,12 @@ fn export_enforces_the_key_size_policy() {
 fn export_checks_the_kdh_key_and_the_krd_certificate() {
     let pki = pki(RsaKeySize::Rsa2048, RsaKeySize::Rsa2048);
     let key = KeyMaterial::from_hex("key", "0123456789ABCDEFFEDCBA9876543210").unwrap();
-    let request = export_request(pki, Form::default(), "D9999K0TB00E0000", ExportMode::TwoPass { nonce: NONCE });
+    let request = export_request(
+        pki,
+        Form::default(),
+        "D9999K0TB00E0000",
+        ExportMode::TwoPass { nonce: NONCE },
+    );
     // The KRD's key is not the KDH certificate's key.
     assert!(matches!(
         token::export(&key, &request, &pki.krd.key, &mut OsRandom),
@@ -259,21 +340,35 @@ fn export_checks_the_kdh_key_and_the_krd_certificate() {
     // A KRD certificate from another CA.
     let other = common::new_ca("CN=other CA");
     let request = ExportRequest {
-        krd_trust: Some(Trust { ca: &other.cert, intermediates: &[], time: now() }),
+        krd_trust: Some(Trust {
+            ca: &other.cert,
+            intermediates: &[],
+            time: now(),
+        }),
         ..request
     };
     assert!(matches!(
         token::export(&key, &request, &pki.kdh.key, &mut OsRandom),
-        Err(Error::CertificateNotTrusted { certificate: "KRD certificate", .. })
+        Err(Error::CertificateNotTrusted {
+            certificate: "KRD certificate",
+            ..
+        })
     ));
     // A KDH certificate as the KRD: keyUsage has no keyEncipherment.
     let request = ExportRequest {
         krd_certificate: &pki.kdh.cert,
-        krd_trust: Some(Trust { ca: &pki.ca.cert, intermediates: &[], time: now() }),
+        krd_trust: Some(Trust {
+            ca: &pki.ca.cert,
+            intermediates: &[],
+            time: now(),
+        }),
         ..request
     };
     assert!(matches!(
         token::export(&key, &request, &pki.kdh.key, &mut OsRandom),
-        Err(Error::CertificateNotTrusted { reason: "keyUsage does not allow keyEncipherment", .. })
+        Err(Error::CertificateNotTrusted {
+            reason: "keyUsage does not allow keyEncipherment",
+            ..
+        })
     ));
 }

@@ -186,7 +186,10 @@ fn build(
         serial_number: serial,
         signature: sha256_with_rsa(),
         issuer: issuer_name,
-        validity: Validity::new(x509_time(template.not_before)?, x509_time(template.not_after)?),
+        validity: Validity::new(
+            x509_time(template.not_before)?,
+            x509_time(template.not_after)?,
+        ),
         subject,
         subject_public_key_info: subject_key.to_spki()?,
         extensions: extensions(template.role, ski, issuer_ski)?,

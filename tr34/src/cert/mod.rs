@@ -51,7 +51,8 @@ impl Certificate {
         const FIELD: &str = "certificate";
         let inner = x509_cert::Certificate::from_der(der).map_err(Error::der(FIELD))?;
         let tbs = signed_part(der, FIELD)?;
-        let public_key = RsaPublicKey::from_spki(inner.tbs_certificate().subject_public_key_info())?;
+        let public_key =
+            RsaPublicKey::from_spki(inner.tbs_certificate().subject_public_key_info())?;
         Ok(Self {
             der: der.to_vec(),
             tbs,
@@ -198,7 +199,10 @@ impl Certificate {
             return Ok(None);
         };
         if matching.any(|e| e != first) {
-            return Err(Error::malformed(name, "the extension occurs twice with different values"));
+            return Err(Error::malformed(
+                name,
+                "the extension occurs twice with different values",
+            ));
         }
         T::from_der(first.extn_value.as_bytes())
             .map(Some)

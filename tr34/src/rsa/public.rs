@@ -51,7 +51,11 @@ impl RsaPublicKey {
         let n = BigUint::from_bytes_be(key.modulus.as_bytes());
         let e = BigUint::from_bytes_be(key.public_exponent.as_bytes());
         let size = RsaKeySize::from_bits(n.bits())?;
-        let odd = key.public_exponent.as_bytes().last().is_some_and(|b| b & 1 == 1);
+        let odd = key
+            .public_exponent
+            .as_bytes()
+            .last()
+            .is_some_and(|b| b & 1 == 1);
         if e.bits() < 17 || !odd {
             return Err(Error::KeyRejected {
                 reason: "the public exponent must be odd and at least 65537",
@@ -81,7 +85,8 @@ impl RsaPublicKey {
     /// Reads a DER `SubjectPublicKeyInfo`.
     pub fn from_spki_der(der: &[u8]) -> Result<Self, Error> {
         Self::from_spki(
-            &SubjectPublicKeyInfoOwned::from_der(der).map_err(Error::der("SubjectPublicKeyInfo"))?,
+            &SubjectPublicKeyInfoOwned::from_der(der)
+                .map_err(Error::der("SubjectPublicKeyInfo"))?,
         )
     }
 

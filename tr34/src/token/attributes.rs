@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 
 use der::{
-    Decode, Encode, Header, Length, Reader, SliceReader, Tag,
+    Decode, Encode, Reader, SliceReader, Tag,
     asn1::{Any, ObjectIdentifier, OctetString, SetOfVec},
 };
 use x509_cert::{attr::Attribute, time::Time};
@@ -45,16 +45,9 @@ impl SignedAttributes {
         }
         attributes.push(attribute(oid::DATA, &octets(&self.header.as_bytes()[..])?)?);
         attributes.sort();
-        let content: Vec<u8> = attributes.concat();
-        let mut out = Vec::new();
-        Header::new(
-            Tag::Set,
-            Length::try_from(content.len()).map_err(Error::der(FIELD))?,
-        )
-        .encode(&mut out)
-        .map_err(Error::der(FIELD))?;
-        out.extend_from_slice(&content);
-        Ok(out)
+        Any::new(Tag::Set, attributes.concat())
+            .and_then(|set| set.to_der())
+            .map_err(Error::der(FIELD))
     }
 
     /// Reads the signed attributes from the *contents* of the received `[0] IMPLICIT SET`.
@@ -128,19 +121,27 @@ impl SignedAttributes {
 }
 
 /// An attribute with one value, DER-encoded.
-fn attribute<T: der::EncodeValue + der::Tagged>(oid: ObjectIdentifier, value: &T) -> Result<Vec<u8>, Error> {
+fn attribute<T: der::EncodeValue + der::Tagged>(
+    oid: ObjectIdentifier,
+    value: &T,
+) -> Result<Vec<u8>, Error> {
     let mut values = SetOfVec::new();
     values
         .insert(Any::encode_from(value).map_err(Error::der(FIELD))?)
         .map_err(Error::der(FIELD))?;
-    Attribute { oid, values }.to_der().map_err(Error::der(FIELD))
+    Attribute { oid, values }
+        .to_der()
+        .map_err(Error::der(FIELD))
 }
 
 /// The value of a single-valued attribute.
 pub(super) fn single_value(attr: &Attribute) -> Result<&Any, Error> {
     match attr.values.as_slice() {
         [value] => Ok(value),
-        _ => Err(Error::malformed(FIELD, "an attribute must have exactly one value")),
+        _ => Err(Error::malformed(
+            FIELD,
+            "an attribute must have exactly one value",
+        )),
     }
 }
 
@@ -164,13 +165,16 @@ fn x509_time(t: DateTime) -> Result<Time, Error> {
             der::asn1::UtcTime::from_date_time(t).map_err(Error::der("signingTime"))?,
         ))
     } else {
-        Ok(Time::GeneralTime(der::asn1::GeneralizedTime::from_date_time(t)))
+        Ok(Time::GeneralTime(
+            der::asn1::GeneralizedTime::from_date_time(t),
+        ))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use der::Header;
 
     fn sample() -> SignedAttributes {
         SignedAttributes {
@@ -205,7 +209,12 @@ mod tests {
         }
         assert_eq!(
             oids,
-            [oid::CONTENT_TYPE, oid::RANDOM_NONCE, oid::DATA, oid::MESSAGE_DIGEST]
+            [
+                oid::CONTENT_TYPE,
+                oid::RANDOM_NONCE,
+                oid::DATA,
+                oid::MESSAGE_DIGEST
+            ]
         );
     }
 
@@ -221,15 +230,22 @@ mod tests {
         swapped.swap(0, 1);
         assert!(matches!(
             SignedAttributes::from_der_contents(&swapped.concat()),
-            Err(Error::Malformed { reason: "SET OF not in DER order", .. })
+            Err(Error::Malformed {
+                reason: "SET OF not in DER order",
+                ..
+            })
         ));
         let mut doubled = elements.clone();
         doubled.insert(1, elements[0].clone());
         assert!(SignedAttributes::from_der_contents(&doubled.concat()).is_err());
-        let missing_header: Vec<u8> = [&elements[0][..], &elements[1][..], &elements[3][..]].concat();
+        let missing_header: Vec<u8> =
+            [&elements[0][..], &elements[1][..], &elements[3][..]].concat();
         assert!(matches!(
             SignedAttributes::from_der_contents(&missing_header),
-            Err(Error::Malformed { reason: "the key block header attribute is missing", .. })
+            Err(Error::Malformed {
+                reason: "the key block header attribute is missing",
+                ..
+            })
         ));
     }
 }

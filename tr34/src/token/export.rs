@@ -15,12 +15,13 @@ use sha2::Digest;
 use spki::AlgorithmIdentifierOwned;
 
 use super::{
-    ExportMode, ExportRequest, Form, NONCE_LEN, check_policy,
+    ExportMode, ExportRequest, Form, NONCE_LEN,
     asn1::{
         ContentInfo, EncapsulatedContentInfo, EncryptedContentInfo, EnvelopedData,
         KeyTransRecipientInfo, SignedData, SignerInfo,
     },
     attributes::SignedAttributes,
+    check_policy,
     key_block::{self, ContentCipher},
 };
 use crate::{
@@ -47,7 +48,12 @@ pub fn export(
         Algorithm::AES => ContentCipher::Aes128Cbc,
         _ => ContentCipher::Tdes3Cbc,
     };
-    check_policy(header, krd_cert.public_key().size(), cipher, Some(key.len()))?;
+    check_policy(
+        header,
+        krd_cert.public_key().size(),
+        cipher,
+        Some(key.len()),
+    )?;
     KeyAlgorithm::from_block_cipher(header.algorithm(), key.len())?;
     if kdh_key.public_key() != kdh_cert.public_key() {
         return Err(Error::KeyRejected {
@@ -86,11 +92,10 @@ pub fn export(
     let (ephemeral, iv) = cipher.generate(rng)?;
     let plaintext = key_block::encode(&kdh_id, key, header)?;
     let ciphertext = cipher.encrypt(&ephemeral, &iv, plaintext.expose_secret())?;
-    let encrypted_key = krd_cert.public_key().encrypt_oaep(
-        OaepHash::Sha256,
-        ephemeral.expose_secret(),
-        rng,
-    )?;
+    let encrypted_key =
+        krd_cert
+            .public_key()
+            .encrypt_oaep(OaepHash::Sha256, ephemeral.expose_secret(), rng)?;
     let mut recipients = SetOfVec::new();
     recipients
         .insert(KeyTransRecipientInfo {

@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 use core::{fmt, str::FromStr};
 
 use der::{
-    Decode, Encode, EncodeValue, Header, Length, Reader, Sequence, SliceReader, Tag,
+    Decode, Encode, EncodeValue, Header, Length, Reader, Sequence, SliceReader, SliceWriter, Tag,
     asn1::{Any, OctetString},
 };
 use spki::AlgorithmIdentifierOwned;
@@ -70,8 +70,11 @@ impl Form {
         let field = Error::der("EnvelopedData");
         match self {
             Self::X9Tr34_2012 => {
-                let mut out = Vec::new();
-                envelope.encode_value(&mut out).map_err(field)?;
+                let len = envelope.value_len().map_err(Error::der("EnvelopedData"))?;
+                let mut out = alloc::vec![0; usize::try_from(u32::from(len)).unwrap_or(0)];
+                let mut writer = SliceWriter::new(&mut out);
+                envelope.encode_value(&mut writer).map_err(field)?;
+                writer.finish().map_err(Error::der("EnvelopedData"))?;
                 Ok(out)
             }
             Self::X9Tr34_2019 => envelope.to_der().map_err(field),
@@ -84,7 +87,8 @@ impl Form {
         match self {
             Self::X9Tr34_2012 => {
                 let mut reader = SliceReader::new(content).map_err(field)?;
-                let length = Length::try_from(content.len()).map_err(Error::der("EnvelopedData"))?;
+                let length =
+                    Length::try_from(content.len()).map_err(Error::der("EnvelopedData"))?;
                 let header = Header::new(Tag::Sequence, length);
                 let envelope = der::DecodeValue::decode_value(&mut reader, header)
                     .map_err(Error::der("EnvelopedData"))?;
@@ -190,7 +194,12 @@ impl Form {
                 }
                 inner.oid
             }
-            Some(_) => return Err(Error::unsupported(FIELD, "the mask generation must be MGF1")),
+            Some(_) => {
+                return Err(Error::unsupported(
+                    FIELD,
+                    "the mask generation must be MGF1",
+                ));
+            }
         };
         if let Some(p) = &params.p_source {
             let label: OctetString = p

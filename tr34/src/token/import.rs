@@ -6,9 +6,10 @@ use sha2::Digest;
 use subtle::ConstantTimeEq;
 
 use super::{
-    ImportMode, ImportRequest, ImportedKey, MAX_TOKEN_LEN, NONCE_LEN, check_policy,
+    ImportMode, ImportRequest, ImportedKey, MAX_TOKEN_LEN, NONCE_LEN,
     asn1::{ContentInfo, SignedData},
     attributes::SignedAttributes,
+    check_policy,
     key_block::{self, ContentCipher},
 };
 use crate::{
@@ -123,7 +124,11 @@ pub fn import(
         .public_key()
         .verify_pkcs1_sha256(&to_verify, signer.signature.as_bytes())?;
     let attrs = SignedAttributes::from_der_contents(signed_attrs.value())?;
-    if !bool::from(attrs.message_digest.ct_eq(&sha2::Sha256::digest(content)[..])) {
+    if !bool::from(
+        attrs
+            .message_digest
+            .ct_eq(&sha2::Sha256::digest(content)[..]),
+    ) {
         return Err(Error::SignatureInvalid);
     }
 

@@ -119,12 +119,7 @@ impl ContentCipher {
     }
 
     /// Pads `plaintext` (PKCS #7) and encrypts it in CBC mode.
-    pub fn encrypt(
-        self,
-        key: &KeyMaterial,
-        iv: &[u8],
-        plaintext: &[u8],
-    ) -> Result<Vec<u8>, Error> {
+    pub fn encrypt(self, key: &KeyMaterial, iv: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, Error> {
         let block = self.block_len();
         let pad = block - plaintext.len() % block;
         let mut buf = SecretVec::zeroed(plaintext.len() + pad);
@@ -138,14 +133,9 @@ impl ContentCipher {
 
     /// Decrypts in CBC mode and removes the PKCS #7 padding. Every failure is
     /// [`Error::DecryptionFailed`].
-    pub fn decrypt(
-        self,
-        key: &[u8],
-        iv: &[u8],
-        ciphertext: &[u8],
-    ) -> Result<SecretVec, Error> {
-        let key = KeyMaterial::from_slice("ephemeral key", key)
-            .map_err(|_| Error::DecryptionFailed)?;
+    pub fn decrypt(self, key: &[u8], iv: &[u8], ciphertext: &[u8]) -> Result<SecretVec, Error> {
+        let key =
+            KeyMaterial::from_slice("ephemeral key", key).map_err(|_| Error::DecryptionFailed)?;
         if key.len() != self.key_len() || !self.fits(ciphertext.len()) {
             return Err(Error::DecryptionFailed);
         }

@@ -13,7 +13,10 @@ use der::{
     Decode, Encode, Tag, TagNumber,
     asn1::{Any, OctetString, SetOfVec},
 };
-use payhsm_core::{rng::OsRandom, secret::{KeyMaterial, SecretVec}};
+use payhsm_core::{
+    rng::OsRandom,
+    secret::{KeyMaterial, SecretVec},
+};
 use sha2::Digest;
 use spki::AlgorithmIdentifierOwned;
 
@@ -21,8 +24,9 @@ use super::{
     ExportMode, ExportRequest, Form, ImportMode, ImportRequest, ImportedKey, MAX_TOKEN_LEN,
     asn1::{ContentInfo, EnvelopedData, SignedData},
     attributes::SignedAttributes,
-    export, import,
+    export,
     form::{OaepParams, UntaggedOaepParams},
+    import,
     key_block::{self, ContentCipher},
 };
 use crate::{
@@ -98,8 +102,14 @@ fn issued(ca: &Party, subject: &str, key: SoftwareRsaKey, role: Role) -> Party {
         certificate: &ca.cert,
         key: &ca.key,
     };
-    let cert = cert::issue(subject, key.public_key(), &template(role), issuer, &mut OsRandom)
-        .unwrap();
+    let cert = cert::issue(
+        subject,
+        key.public_key(),
+        &template(role),
+        issuer,
+        &mut OsRandom,
+    )
+    .unwrap();
     Party { key, cert }
 }
 
@@ -129,8 +139,18 @@ fn fixture() -> &'static Fixture {
             key: ca_key,
             cert: ca_cert,
         };
-        let kdh = issued(&ca, "CN=KDH,O=payhsm", generate(RsaKeySize::Rsa2048), Role::Kdh);
-        let krd = issued(&ca, "CN=KRD,O=payhsm", generate(RsaKeySize::Rsa3072), Role::Krd);
+        let kdh = issued(
+            &ca,
+            "CN=KDH,O=payhsm",
+            generate(RsaKeySize::Rsa2048),
+            Role::Kdh,
+        );
+        let krd = issued(
+            &ca,
+            "CN=KRD,O=payhsm",
+            generate(RsaKeySize::Rsa3072),
+            Role::Krd,
+        );
         let krd_reissued = cert::issue(
             "CN=KRD,O=payhsm",
             krd.key.public_key(),
@@ -142,9 +162,18 @@ fn fixture() -> &'static Fixture {
             &mut OsRandom,
         )
         .unwrap();
-        let other_kdh = issued(&ca, "CN=KDH 2,O=payhsm", generate(RsaKeySize::Rsa2048), Role::Kdh);
-        let kdh_without_signature =
-            issued(&ca, "CN=KDH 3,O=payhsm", generate(RsaKeySize::Rsa2048), Role::Krd);
+        let other_kdh = issued(
+            &ca,
+            "CN=KDH 2,O=payhsm",
+            generate(RsaKeySize::Rsa2048),
+            Role::Kdh,
+        );
+        let kdh_without_signature = issued(
+            &ca,
+            "CN=KDH 3,O=payhsm",
+            generate(RsaKeySize::Rsa2048),
+            Role::Krd,
+        );
         Fixture {
             ca,
             kdh,
@@ -218,8 +247,17 @@ struct Dissected {
 }
 
 fn dissect(token: &[u8], form: Form) -> Dissected {
-    let signed: SignedData = ContentInfo::from_der(token).unwrap().content.decode_as().unwrap();
-    let content = signed.encap_content_info.e_content.as_ref().unwrap().as_bytes();
+    let signed: SignedData = ContentInfo::from_der(token)
+        .unwrap()
+        .content
+        .decode_as()
+        .unwrap();
+    let content = signed
+        .encap_content_info
+        .e_content
+        .as_ref()
+        .unwrap()
+        .as_bytes();
     let envelope = form.decode_envelope(content).unwrap();
     Dissected {
         form,
@@ -333,13 +371,22 @@ fn t34_1_every_bit_flip_is_refused_before_the_private_key() {
         // The three regions T-34-1 names give a signature failure.
         let d = dissect(&token, form);
         let content = form.encode_envelope(&d.envelope).unwrap();
-        let signature = d.signed.signer_infos.as_slice()[0].signature.as_bytes().to_vec();
-        let attrs = d.signed.signer_infos.as_slice()[0].signed_attrs.value().to_vec();
+        let signature = d.signed.signer_infos.as_slice()[0]
+            .signature
+            .as_bytes()
+            .to_vec();
+        let attrs = d.signed.signer_infos.as_slice()[0]
+            .signed_attrs
+            .value()
+            .to_vec();
         for region in [&content[..], &attrs[..], &signature[..]] {
             let at = find(&token, region) + region.len() / 2;
             let mut tampered = token.clone();
             tampered[at] ^= 0x01;
-            assert_eq!(refused_before_decryption(&tampered, &request), Error::SignatureInvalid);
+            assert_eq!(
+                refused_before_decryption(&tampered, &request),
+                Error::SignatureInvalid
+            );
         }
     }
 }
@@ -430,7 +477,9 @@ fn t34_3_missing_wrong_and_replayed_nonces_are_refused() {
         let earlier = export_token(form, &f.kdh, HEADER, KEY, &[0x11; 8]);
         assert!(matches!(
             refused_before_decryption(&earlier, &request(form)),
-            Error::Freshness { reason: "the nonce is not the one this KRD sent" }
+            Error::Freshness {
+                reason: "the nonce is not the one this KRD sent"
+            }
         ));
         // Same first bytes, different length.
         let longer = export_token(form, &f.kdh, HEADER, KEY, &[0xA5; 9]);
@@ -442,7 +491,9 @@ fn t34_3_missing_wrong_and_replayed_nonces_are_refused() {
         let stripped = dissect(&token(form), form).assemble(&f.kdh.key, |a| a.nonce = None);
         assert!(matches!(
             refused_before_decryption(&stripped, &request(form)),
-            Error::Freshness { reason: "the two-pass token has no random nonce" }
+            Error::Freshness {
+                reason: "the two-pass token has no random nonce"
+            }
         ));
         // The importer's own nonce must have an accepted length.
         let mut r = request(form);
@@ -454,8 +505,16 @@ fn t34_3_missing_wrong_and_replayed_nonces_are_refused() {
     }
 }
 
-fn oaep_algorithm(form: Form, hash: der::asn1::ObjectIdentifier, mgf_hash: der::asn1::ObjectIdentifier, label: &[u8]) -> AlgorithmIdentifierOwned {
-    let hash = AlgorithmIdentifierOwned { oid: hash, parameters: None };
+fn oaep_algorithm(
+    form: Form,
+    hash: der::asn1::ObjectIdentifier,
+    mgf_hash: der::asn1::ObjectIdentifier,
+    label: &[u8],
+) -> AlgorithmIdentifierOwned {
+    let hash = AlgorithmIdentifierOwned {
+        oid: hash,
+        parameters: None,
+    };
     let mask_gen = AlgorithmIdentifierOwned {
         oid: oid::MGF1,
         parameters: Some(
@@ -471,7 +530,11 @@ fn oaep_algorithm(form: Form, hash: der::asn1::ObjectIdentifier, mgf_hash: der::
         parameters: Some(Any::encode_from(&OctetString::new(label).unwrap()).unwrap()),
     };
     let parameters = match form {
-        Form::X9Tr34_2012 => Any::encode_from(&UntaggedOaepParams { hash, mask_gen, p_source }),
+        Form::X9Tr34_2012 => Any::encode_from(&UntaggedOaepParams {
+            hash,
+            mask_gen,
+            p_source,
+        }),
         Form::X9Tr34_2019 => Any::encode_from(&OaepParams {
             hash: Some(hash),
             mask_gen: Some(mask_gen),
@@ -505,7 +568,10 @@ fn t34_4_other_key_transport_algorithms_are_refused_before_decryption() {
             assert!(
                 matches!(
                     refused_before_decryption(&tampered, &request(form)),
-                    Error::Unsupported { field: "keyEncryptionAlgorithm", .. }
+                    Error::Unsupported {
+                        field: "keyEncryptionAlgorithm",
+                        ..
+                    }
                 ),
                 "{form} {:?}",
                 alg.oid
@@ -520,7 +586,10 @@ fn t34_4_other_key_transport_algorithms_are_refused_before_decryption() {
         d.edit_recipient(|r| r.key_encryption_algorithm = other.oaep_algorithm().unwrap());
         assert!(matches!(
             refused_before_decryption(&d.assemble(&f.kdh.key, |_| {}), &request(form)),
-            Error::Malformed { field: "RSAES-OAEP parameters", .. }
+            Error::Malformed {
+                field: "RSAES-OAEP parameters",
+                ..
+            }
         ));
         // SHA-1 reaches the private key only when explicitly allowed (and then this
         // SHA-256 ciphertext fails with the uniform error).
@@ -542,7 +611,10 @@ fn t34_5_another_recipient_and_a_bad_iv_are_refused_before_decryption() {
     for form in Form::ALL {
         let mut r = request(form);
         r.krd_certificate = Some(&f.krd_reissued);
-        assert_eq!(refused_before_decryption(&token(form), &r), Error::WrongRecipient);
+        assert_eq!(
+            refused_before_decryption(&token(form), &r),
+            Error::WrongRecipient
+        );
 
         // A KRD certificate that is not the private key's.
         let mut r = request(form);
@@ -554,12 +626,18 @@ fn t34_5_another_recipient_and_a_bad_iv_are_refused_before_decryption() {
 
         for iv_len in [16, 7] {
             let mut d = dissect(&token(form), form);
-            d.envelope.encrypted_content_info.content_encryption_algorithm =
-                ContentCipher::Tdes3Cbc.to_algorithm(&vec![0; iv_len]).unwrap();
+            d.envelope
+                .encrypted_content_info
+                .content_encryption_algorithm = ContentCipher::Tdes3Cbc
+                .to_algorithm(&vec![0; iv_len])
+                .unwrap();
             let tampered = d.assemble(&f.kdh.key, |_| {});
             assert!(matches!(
                 refused_before_decryption(&tampered, &request(form)),
-                Error::Malformed { field: "contentEncryptionAlgorithm", .. }
+                Error::Malformed {
+                    field: "contentEncryptionAlgorithm",
+                    ..
+                }
             ));
         }
     }
@@ -577,7 +655,10 @@ fn the_key_size_policy_is_applied_before_decryption() {
     let tampered = d.assemble(&f.kdh.key, |a| a.header = header);
     assert!(matches!(
         refused_before_decryption(&tampered, &request(form)),
-        Error::Unsupported { field: "key block header", .. }
+        Error::Unsupported {
+            field: "key block header",
+            ..
+        }
     ));
 }
 
@@ -590,7 +671,10 @@ fn t34_6_every_failure_after_decryption_is_the_same_error() {
     let key = KeyMaterial::from_hex("key", KEY).unwrap();
     let header: KeyBlockHeader = HEADER.parse().unwrap();
     let block = |kdh: &cert::IssuerAndSerialNumber, key: &KeyMaterial, header: &KeyBlockHeader| {
-        key_block::encode(kdh, key, header).unwrap().expose_secret().to_vec()
+        key_block::encode(kdh, key, header)
+            .unwrap()
+            .expose_secret()
+            .to_vec()
     };
     let good = block(&kdh_id, &key, &header);
     let mut version_2 = good.clone();
@@ -601,7 +685,15 @@ fn t34_6_every_failure_after_decryption_is_the_same_error() {
     let aes_header: KeyBlockHeader = "D0256K0AB00E0000".parse().unwrap();
     let aes_192 = KeyMaterial::from_slice("key", &[0x33; 24]).unwrap();
 
-    let cases: Vec<(&str, ContentCipher, Vec<u8>, Vec<u8>, Option<KeyBlockHeader>)> = vec![
+    // (what is wrong, content cipher, key block plaintext, ephemeral key, signed header)
+    type Case = (
+        &'static str,
+        ContentCipher,
+        Vec<u8>,
+        Vec<u8>,
+        Option<KeyBlockHeader>,
+    );
+    let cases: Vec<Case> = vec![
         (
             "inner header differs from the signed header",
             ContentCipher::Tdes3Cbc,
@@ -616,9 +708,27 @@ fn t34_6_every_failure_after_decryption_is_the_same_error() {
             vec![0x42; 24],
             None,
         ),
-        ("key block version 2", ContentCipher::Tdes3Cbc, version_2, vec![0x42; 24], None),
-        ("data after the key block", ContentCipher::Tdes3Cbc, trailing, vec![0x42; 24], None),
-        ("not DER at all", ContentCipher::Tdes3Cbc, vec![0x30; 40], vec![0x42; 24], None),
+        (
+            "key block version 2",
+            ContentCipher::Tdes3Cbc,
+            version_2,
+            vec![0x42; 24],
+            None,
+        ),
+        (
+            "data after the key block",
+            ContentCipher::Tdes3Cbc,
+            trailing,
+            vec![0x42; 24],
+            None,
+        ),
+        (
+            "not DER at all",
+            ContentCipher::Tdes3Cbc,
+            vec![0x30; 40],
+            vec![0x42; 24],
+            None,
+        ),
         (
             "ephemeral key of the wrong length",
             ContentCipher::Tdes3Cbc,
@@ -636,7 +746,11 @@ fn t34_6_every_failure_after_decryption_is_the_same_error() {
         (
             "TDES key of 8 bytes",
             ContentCipher::Tdes3Cbc,
-            block(&kdh_id, &KeyMaterial::from_slice("key", &[0x33; 8]).unwrap(), &header),
+            block(
+                &kdh_id,
+                &KeyMaterial::from_slice("key", &[0x33; 8]).unwrap(),
+                &header,
+            ),
             vec![0x42; 24],
             None,
         ),
@@ -652,13 +766,22 @@ fn t34_6_every_failure_after_decryption_is_the_same_error() {
             });
             let (result, decrypts) = attempt(&tampered, &request(form));
             assert_eq!(decrypts, 1, "{form} {name}");
-            assert_eq!(result.unwrap_err(), Error::DecryptionFailed, "{form} {name}");
+            assert_eq!(
+                result.unwrap_err(),
+                Error::DecryptionFailed,
+                "{form} {name}"
+            );
         }
         // Bad padding: the last block decrypts to garbage.
         let mut d = dissect(&token(form), form);
         d.reencrypt(ContentCipher::Tdes3Cbc, &good, &[0x42; 24]);
         let eci = &mut d.envelope.encrypted_content_info;
-        let mut ciphertext = eci.encrypted_content.take().unwrap().into_bytes().into_vec();
+        let mut ciphertext = eci
+            .encrypted_content
+            .take()
+            .unwrap()
+            .into_bytes()
+            .into_vec();
         let n = ciphertext.len();
         ciphertext[n - 9] ^= 0x01;
         eci.encrypted_content = Some(OctetString::new(ciphertext).unwrap());
@@ -693,13 +816,19 @@ fn t34_7_ber_is_refused() {
     indefinite.extend_from_slice(&[0, 0]);
     assert!(matches!(
         refused_before_decryption(&indefinite, &request),
-        Error::Malformed { field: "ContentInfo", .. }
+        Error::Malformed {
+            field: "ContentInfo",
+            ..
+        }
     ));
     let mut long = vec![0x30, 0x83, 0x00];
     long.extend_from_slice(&token[2..]);
     assert!(matches!(
         refused_before_decryption(&long, &request),
-        Error::Malformed { field: "ContentInfo", .. }
+        Error::Malformed {
+            field: "ContentInfo",
+            ..
+        }
     ));
 
     // Signed attributes in the wrong order, and signed as such.
@@ -750,7 +879,9 @@ fn one_pass_replays_are_refused_before_decryption() {
         a.signing_time = Some(signed_at);
     });
     let mut r = request(form);
-    r.mode = ImportMode::OnePass { after: time("2026-04-01T00:00:00Z") };
+    r.mode = ImportMode::OnePass {
+        after: time("2026-04-01T00:00:00Z"),
+    };
     assert!(attempt(&one_pass, &r).0.is_ok());
     r.mode = ImportMode::OnePass { after: signed_at };
     assert!(matches!(
@@ -759,6 +890,8 @@ fn one_pass_replays_are_refused_before_decryption() {
     ));
     assert!(matches!(
         refused_before_decryption(&token(form), &r),
-        Error::Freshness { reason: "the one-pass token has no signing time" }
+        Error::Freshness {
+            reason: "the one-pass token has no signing time"
+        }
     ));
 }

@@ -73,8 +73,18 @@ pub fn issue(ca: &Party, name: &str, size: RsaKeySize, template: &CertificateTem
 pub fn new_pki(kdh: RsaKeySize, krd: RsaKeySize) -> Pki {
     let ca = new_ca("CN=payhsm test CA,O=payhsm,C=US");
     Pki {
-        kdh: issue(&ca, "CN=payhsm test KDH,O=payhsm,C=US", kdh, &template(Role::Kdh)),
-        krd: issue(&ca, "CN=payhsm test KRD,O=payhsm,C=US", krd, &template(Role::Krd)),
+        kdh: issue(
+            &ca,
+            "CN=payhsm test KDH,O=payhsm,C=US",
+            kdh,
+            &template(Role::Kdh),
+        ),
+        krd: issue(
+            &ca,
+            "CN=payhsm test KRD,O=payhsm,C=US",
+            krd,
+            &template(Role::Krd),
+        ),
         ca,
     }
 }
