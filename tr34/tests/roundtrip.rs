@@ -251,8 +251,8 @@ fn a_token_in_one_form_does_not_import_as_the_other() {
         assert!(
             matches!(
                 result,
-                Err(Error::Malformed {
-                    field: "EnvelopedData",
+                Err(Error::Unsupported {
+                    field: "SignedData version",
                     ..
                 })
             ),
