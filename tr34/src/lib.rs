@@ -33,9 +33,13 @@ pub mod oid;
 pub mod rsa;
 pub mod token;
 
+/// The DER crate this crate's types encode with, re-exported so callers use the same version.
+pub use der;
 pub use der::DateTime;
 pub use error::Error;
 pub use header::KeyBlockHeader;
+/// The X.509 crate behind [`cert`], re-exported for its names, extensions and serial numbers.
+pub use x509_cert;
 
 /// The current time from the system clock, for certificate validation.
 #[cfg(feature = "std")]

@@ -116,6 +116,15 @@ impl RsaPublicKey {
         self.size
     }
 
+    /// The public exponent (keys with an exponent of 2^33 or more are refused).
+    pub fn public_exponent(&self) -> u64 {
+        self.inner
+            .e()
+            .to_bytes_be()
+            .iter()
+            .fold(0, |n, b| (n << 8) | u64::from(*b))
+    }
+
     /// The modulus length in bytes: the length of signatures and OAEP ciphertexts.
     pub fn modulus_len(&self) -> usize {
         self.inner.size()
