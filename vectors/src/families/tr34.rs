@@ -87,7 +87,7 @@ fn certificate(case: &Case) -> Result<(), Failure> {
     cert.verify_signed_by(issuer.public_key()).map_err(fail)?;
     let root = sample("TR34-sample-root-CA-cert")?;
     let time: DateTime = VERIFICATION_TIME.parse().map_err(fail)?;
-    let chain = |purpose| verify_chain(&cert, &[issuer.clone()], &root, time, purpose);
+    let chain = |purpose| verify_chain(&cert, std::slice::from_ref(&issuer), &root, time, purpose);
     match cert.subject().to_string().as_str() {
         s if s.contains("KDH 1") => chain(Purpose::KdhSigning).map_err(fail)?,
         s if s.contains("KRD 1") => chain(Purpose::KrdKeyTransport).map_err(fail)?,
