@@ -4,6 +4,7 @@
 //! Payment Cryptography's field names.
 
 mod kcv;
+mod tr34;
 
 use clap::Subcommand;
 use serde_json::Value;
@@ -15,11 +16,15 @@ use crate::error::CliError;
 pub(crate) enum Calc {
     /// Key check value of a TDES or AES key.
     Kcv(kcv::Args),
+    /// TR-34 key transport: test certificates, export (KDH) and import (KRD) of key blocks.
+    #[command(subcommand)]
+    Tr34(tr34::Tr34),
 }
 
 /// Runs a calculator command.
 pub(crate) fn run(cmd: Calc) -> Result<Value, CliError> {
     match cmd {
         Calc::Kcv(args) => kcv::run(&args),
+        Calc::Tr34(cmd) => tr34::run(cmd),
     }
 }
