@@ -21,6 +21,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod card;
 pub mod crypto;
 mod error;
 pub mod fields;
@@ -29,6 +30,7 @@ pub mod kcv;
 pub mod key;
 pub mod keystore;
 pub mod mac;
+pub mod pin;
 pub mod rng;
 pub mod secret;
 

@@ -1,1 +1,2 @@
-//! (in progress)
+//! Placeholder until the tr31 crate lands on this branch.
+#![no_std]

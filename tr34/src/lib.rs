@@ -1,1 +1,2 @@
-//! (in progress)
+//! Placeholder until the tr34 crate lands on this branch.
+#![no_std]

@@ -187,6 +187,43 @@ pub trait SymmetricKey {
     }
 }
 
+macro_rules! forward_symmetric_key {
+    ($($ty:ty),*) => {$(
+        impl<T: SymmetricKey + ?Sized> SymmetricKey for $ty {
+            fn key_algorithm(&self) -> KeyAlgorithm {
+                (**self).key_algorithm()
+            }
+            fn encrypt_ecb(&self, data: &mut [u8]) -> Result<(), Error> {
+                (**self).encrypt_ecb(data)
+            }
+            fn decrypt_ecb(&self, data: &mut [u8]) -> Result<(), Error> {
+                (**self).decrypt_ecb(data)
+            }
+            fn cmac(&self, message: &[u8]) -> Result<Tag, Error> {
+                (**self).cmac(message)
+            }
+            fn hmac(&self, message: &[u8]) -> Result<Tag, Error> {
+                (**self).hmac(message)
+            }
+            fn retail_mac(&self, parts: &[&[u8]]) -> Result<Tag, Error> {
+                (**self).retail_mac(parts)
+            }
+            fn encrypt_cbc(&self, iv: &[u8], data: &mut [u8]) -> Result<(), Error> {
+                (**self).encrypt_cbc(iv, data)
+            }
+            fn decrypt_cbc(&self, iv: &[u8], data: &mut [u8]) -> Result<(), Error> {
+                (**self).decrypt_cbc(iv, data)
+            }
+        }
+    )*};
+}
+
+// Handles are shared (a store hands out `Arc`s) and borrowed; both forward to the key, so a
+// backend's native overrides stay in effect.
+forward_symmetric_key!(&T);
+#[cfg(feature = "alloc")]
+forward_symmetric_key!(alloc::sync::Arc<T>, alloc::boxed::Box<T>);
+
 /// Checks an IV and a buffer against the cipher's block length; returns the block length.
 pub(crate) fn check_blocks(cipher: BlockCipher, iv: &[u8], data: &[u8]) -> Result<usize, Error> {
     let n = cipher.block_len();

@@ -1,0 +1,83 @@
+//! How the CLI reports failure: one line on stderr, a non-zero exit code.
+
+use std::process::ExitCode;
+
+/// A failed command.
+#[derive(Debug)]
+pub(crate) enum CliError {
+    /// Bad input or a failed operation: what went wrong, and what to do.
+    Failed {
+        message: String,
+        hint: Option<&'static str>,
+    },
+    /// A verification that did not match, with the service's reason
+    /// (`INVALID_MAC`, `INVALID_PIN`, `INVALID_VALIDATION_DATA`, …).
+    #[allow(dead_code)] // Used by the verify forms of the calculator.
+    Verification { reason: &'static str },
+}
+
+impl CliError {
+    pub(crate) fn new(message: impl Into<String>, hint: Option<&'static str>) -> Self {
+        Self::Failed {
+            message: message.into(),
+            hint,
+        }
+    }
+
+    /// An invalid command-line value: names the option.
+    pub(crate) fn invalid(option: &str, error: impl std::fmt::Display) -> Self {
+        Self::new(
+            format!("{option}: {error}"),
+            Some("Check the value and run the command again."),
+        )
+    }
+
+    /// Prints the error and returns the exit code: 1 for a verification mismatch, 2 otherwise.
+    pub(crate) fn report(&self) -> ExitCode {
+        match self {
+            Self::Failed { message, hint } => {
+                let message = message.trim_end_matches('.');
+                match hint {
+                    Some(hint) => eprintln!("error: {message}. {hint}"),
+                    None => eprintln!("error: {message}."),
+                }
+                ExitCode::from(2)
+            }
+            Self::Verification { reason } => {
+                eprintln!("VerificationFailedException: {reason}");
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+impl From<payhsm_core::Error> for CliError {
+    fn from(e: payhsm_core::Error) -> Self {
+        Self::new(
+            e.to_string(),
+            Some("Check the input and run the command again."),
+        )
+    }
+}
+
+/// Reports a command-line parsing error in one line; help and version print normally.
+pub(crate) fn report_usage(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        // Help goes to stdout as usual; nothing else can fail here.
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        let _ = e.print();
+        return ExitCode::from(2);
+    }
+    let rendered = e.render().to_string();
+    let first = rendered
+        .lines()
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ");
+    eprintln!("error: {first}. Run with --help for usage.");
+    ExitCode::from(2)
+}
