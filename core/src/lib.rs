@@ -23,6 +23,8 @@ extern crate std;
 
 pub mod card;
 pub mod crypto;
+pub mod derived;
+pub mod dukpt;
 mod error;
 pub mod fields;
 pub mod hex;
