@@ -83,13 +83,18 @@ impl TdesKsn {
 
     /// Checks the counter as a transaction key needs it: not zero, at most ten one-bits.
     pub fn check_counter(&self) -> Result<(), Error> {
-        check_counter(self.counter(), Self::MAX_ONE_BITS, "at most 10 one-bits (ANSI X9.24-1)")
+        check_counter(
+            self.counter(),
+            Self::MAX_ONE_BITS,
+            "at most 10 one-bits (ANSI X9.24-1)",
+        )
     }
 
     /// The next KSN a device would use: the next counter with at most ten one-bits.
     /// Fails once the counter is exhausted.
     pub fn next(&self) -> Result<Self, Error> {
-        next_counter(self.counter(), Self::MAX_ONE_BITS, Self::MAX_COUNTER).map(|c| self.with_counter(c))
+        next_counter(self.counter(), Self::MAX_ONE_BITS, Self::MAX_COUNTER)
+            .map(|c| self.with_counter(c))
     }
 }
 
@@ -155,7 +160,11 @@ impl AesKsn {
 
     /// Checks the counter as a transaction key needs it: not zero, at most sixteen one-bits.
     pub fn check_counter(&self) -> Result<(), Error> {
-        check_counter(self.counter(), Self::MAX_ONE_BITS, "at most 16 one-bits (ANSI X9.24-3)")
+        check_counter(
+            self.counter(),
+            Self::MAX_ONE_BITS,
+            "at most 16 one-bits (ANSI X9.24-3)",
+        )
     }
 
     /// The next KSN a device would use. Fails once the counter is exhausted.
@@ -225,7 +234,9 @@ fn next_counter(counter: u32, max_ones: u32, max: u32) -> Result<u32, Error> {
     }
     let mut next = counter + 1;
     while next.count_ones() > max_ones {
-        next = next.checked_add(next & next.wrapping_neg()).ok_or(exhausted)?;
+        next = next
+            .checked_add(next & next.wrapping_neg())
+            .ok_or(exhausted)?;
     }
     if next > max {
         return Err(exhausted);

@@ -244,7 +244,10 @@ pub struct Derivation {
 /// The working-key algorithm to use: `derivation_type`, or by default the BDK's own type for
 /// AES and two-key TDES for TDES DUKPT. HMAC working keys are named with
 /// [`KeyAlgorithm::HmacSha256`] and take the BDK's length.
-fn working_type(bdk: &Bdk<'_>, derivation_type: Option<KeyAlgorithm>) -> Result<KeyAlgorithm, Error> {
+fn working_type(
+    bdk: &Bdk<'_>,
+    derivation_type: Option<KeyAlgorithm>,
+) -> Result<KeyAlgorithm, Error> {
     match (bdk, derivation_type) {
         (Bdk::Tdes(_), None | Some(KeyAlgorithm::Tdes2Key)) => Ok(KeyAlgorithm::Tdes2Key),
         (Bdk::Tdes(_), Some(_)) => Err(Error::InvalidValue {
@@ -460,6 +463,7 @@ impl DukptEncryptionMode {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // encrypt_data's arguments and the direction.
 fn crypt(
     bdk: Bdk<'_>,
     ksn: &Ksn,

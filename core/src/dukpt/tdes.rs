@@ -128,11 +128,17 @@ pub fn transaction_key_from_initial(
 /// The transaction key for `ksn`, from the BDK.
 pub fn transaction_key(bdk: &KeyMaterial, ksn: &TdesKsn) -> Result<DerivedKey, Error> {
     let ik = initial_key(bdk, ksn)?;
-    transaction_key_from_initial(&KeyMaterial::from_slice("initial key", ik.expose_secret())?, ksn)
+    transaction_key_from_initial(
+        &KeyMaterial::from_slice("initial key", ik.expose_secret())?,
+        ksn,
+    )
 }
 
 /// The working key `variant` of a transaction key.
-pub fn working_key(transaction_key: &DerivedKey, variant: TdesVariant) -> Result<DerivedKey, Error> {
+pub fn working_key(
+    transaction_key: &DerivedKey,
+    variant: TdesVariant,
+) -> Result<DerivedKey, Error> {
     if transaction_key.algorithm() != KeyAlgorithm::Tdes2Key {
         return Err(Error::InvalidValue {
             field: "transaction key",
@@ -144,7 +150,10 @@ pub fn working_key(transaction_key: &DerivedKey, variant: TdesVariant) -> Result
     let i = variant.mask_byte();
     k[i] ^= 0xFF;
     k[8 + i] ^= 0xFF;
-    if matches!(variant, TdesVariant::DataRequest | TdesVariant::DataResponse) {
+    if matches!(
+        variant,
+        TdesVariant::DataRequest | TdesVariant::DataResponse
+    ) {
         // The data key is the variant key's own halves encrypted under it: one-way, so a
         // data key does not reveal the MAC and PIN keys of the same transaction.
         SoftwareKey::new(KeyAlgorithm::Tdes2Key, &key)?.encrypt_ecb(key.expose_secret_mut())?;

@@ -33,7 +33,10 @@ fn tdes_ipek_and_first_transaction() {
     let bdk = tdes_bdk();
     let k = ksn("FFFF9876543210E00001");
     let d = derive(Bdk::Tdes(&bdk), &k, Some(WorkingKeyUsage::Pin), None).unwrap();
-    assert_eq!(d.initial_key.expose_secret(), h("6AC292FAA1315B4D858AB3A3D7D5933A"));
+    assert_eq!(
+        d.initial_key.expose_secret(),
+        h("6AC292FAA1315B4D858AB3A3D7D5933A")
+    );
     assert_eq!(
         d.transaction_key.expose_secret(),
         h("042666B49184CFA368DE9628D0397BC9")
@@ -55,8 +58,15 @@ fn tdes_ipek_and_first_transaction() {
     )
     .unwrap();
     assert_eq!(block.as_bytes(), h("1B9C1845EB993A7A"));
-    let back = decrypt_pin(Bdk::Tdes(&bdk), &k, None, PinBlockFormat::Iso0, &block, Some(&pan))
-        .unwrap();
+    let back = decrypt_pin(
+        Bdk::Tdes(&bdk),
+        &k,
+        None,
+        PinBlockFormat::Iso0,
+        &block,
+        Some(&pan),
+    )
+    .unwrap();
     assert_eq!(back.expose_secret(), "1234");
 }
 
@@ -70,12 +80,35 @@ fn tdes_rollover_mac_and_data() {
     let mac = |v| generate_mac(Bdk::Tdes(&bdk), &k, v, None, alg, msg, Some(4)).unwrap();
     assert_eq!(mac(KeyVariant::Request).as_bytes(), h("72608521"));
     assert_eq!(mac(KeyVariant::Response).as_bytes(), h("BF7036B7"));
-    verify_mac(Bdk::Tdes(&bdk), &k, KeyVariant::Request, None, alg, msg, &h("72608521")).unwrap();
+    verify_mac(
+        Bdk::Tdes(&bdk),
+        &k,
+        KeyVariant::Request,
+        None,
+        alg,
+        msg,
+        &h("72608521"),
+    )
+    .unwrap();
     assert_eq!(
-        verify_mac(Bdk::Tdes(&bdk), &k, KeyVariant::Request, None, alg, msg, &h("72608520")),
+        verify_mac(
+            Bdk::Tdes(&bdk),
+            &k,
+            KeyVariant::Request,
+            None,
+            alg,
+            msg,
+            &h("72608520")
+        ),
         Err(Error::VerificationFailed)
     );
-    let d = derive(Bdk::Tdes(&bdk), &k, Some(WorkingKeyUsage::DataEncrypt), None).unwrap();
+    let d = derive(
+        Bdk::Tdes(&bdk),
+        &k,
+        Some(WorkingKeyUsage::DataEncrypt),
+        None,
+    )
+    .unwrap();
     assert_eq!(
         d.working_key.unwrap().expose_secret(),
         h("C27EE6571C9855AE5DEA206A0C6FCCE8")
@@ -202,28 +235,67 @@ fn ksn_validation() {
         other => panic!("expected a counter error, got {other:?}"),
     };
     // Eleven one-bits in the 21-bit counter.
-    counter_err(derive(Bdk::Tdes(&bdk), &ksn("FFFF9876543210E007FF"), None, None));
+    counter_err(derive(
+        Bdk::Tdes(&bdk),
+        &ksn("FFFF9876543210E007FF"),
+        None,
+        None,
+    ));
     // Zero counter names the initial key.
-    counter_err(derive(Bdk::Tdes(&bdk), &ksn("FFFF9876543210E00000"), None, None));
+    counter_err(derive(
+        Bdk::Tdes(&bdk),
+        &ksn("FFFF9876543210E00000"),
+        None,
+        None,
+    ));
     let aes = aes128_bdk();
     // 0x1FFFF has 17 one-bits (left out of the published vectors on purpose).
-    counter_err(derive(Bdk::Aes(&aes), &ksn("12345678901234560001FFFF"), None, None));
-    counter_err(derive(Bdk::Aes(&aes), &ksn("123456789012345600000000"), None, None));
-    for bad in ["FFFF9876543210E0000", "FFFF9876543210E000010", "", "12345678901234560000000100"] {
+    counter_err(derive(
+        Bdk::Aes(&aes),
+        &ksn("12345678901234560001FFFF"),
+        None,
+        None,
+    ));
+    counter_err(derive(
+        Bdk::Aes(&aes),
+        &ksn("123456789012345600000000"),
+        None,
+        None,
+    ));
+    for bad in [
+        "FFFF9876543210E0000",
+        "FFFF9876543210E000010",
+        "",
+        "12345678901234560000000100",
+    ] {
         assert!(
-            matches!(Ksn::from_hex(bad), Err(Error::InvalidLength { field: "KSN", .. })),
+            matches!(
+                Ksn::from_hex(bad),
+                Err(Error::InvalidLength { field: "KSN", .. })
+            ),
             "{bad}"
         );
     }
     assert!(matches!(
         Ksn::from_hex("FFFF9876543210E0000G"),
-        Err(Error::InvalidHex { field: "KSN", position: 19 })
+        Err(Error::InvalidHex {
+            field: "KSN",
+            position: 19
+        })
     ));
     // A 16-digit KSN is the 20-digit one without its FFFF prefix.
     assert_eq!(ksn("9876543210E00001"), ksn("FFFF9876543210E00001"));
     // Kinds must match.
     assert!(derive(Bdk::Aes(&aes), &ksn("FFFF9876543210E00001"), None, None).is_err());
-    assert!(derive(Bdk::Tdes(&bdk), &ksn("123456789012345600000001"), None, None).is_err());
+    assert!(
+        derive(
+            Bdk::Tdes(&bdk),
+            &ksn("123456789012345600000001"),
+            None,
+            None
+        )
+        .is_err()
+    );
 }
 
 #[test]
@@ -234,18 +306,31 @@ fn ksn_next_skips_invalid_counters_and_exhausts() {
     assert_eq!(t.with_counter(0x3FF).next().unwrap().counter(), 0x400);
     // The A.4.3 rollover sequence: EFF800 is followed by F00000 (counter 0x100000).
     let last_before = TdesKsn::from_hex("FFFF9876543210EFFC00").unwrap();
-    assert_eq!(last_before.next().unwrap(), TdesKsn::from_hex("FFFF9876543210F00000").unwrap());
+    assert_eq!(
+        last_before.next().unwrap(),
+        TdesKsn::from_hex("FFFF9876543210F00000").unwrap()
+    );
     let max = t.with_counter(TdesKsn::MAX_COUNTER);
     assert_eq!(max.counter().count_ones(), 10);
     assert!(matches!(
         max.next(),
-        Err(Error::InvalidValue { field: "KSN transaction counter", .. })
+        Err(Error::InvalidValue {
+            field: "KSN transaction counter",
+            ..
+        })
     ));
     let a = AesKsn::from_hex("12345678901234560001FFFE").unwrap();
     assert_eq!(a.next().unwrap().counter(), 0x20000);
-    assert!(AesKsn::new(&a.initial_key_id(), AesKsn::MAX_COUNTER).next().is_err());
+    assert!(
+        AesKsn::new(&a.initial_key_id(), AesKsn::MAX_COUNTER)
+            .next()
+            .is_err()
+    );
     assert_eq!(
-        AesKsn::new(&a.initial_key_id(), 0xFFFE_8000).next().unwrap().counter(),
+        AesKsn::new(&a.initial_key_id(), 0xFFFE_8000)
+            .next()
+            .unwrap()
+            .counter(),
         0xFFFF_0000
     );
 }
@@ -256,7 +341,11 @@ fn aes_every_usage_and_length() {
     let bdk = aes128_bdk();
     let k = ksn("123456789012345600000003");
     for usage in WorkingKeyUsage::ALL {
-        for alg in [KeyAlgorithm::Tdes2Key, KeyAlgorithm::Tdes3Key, KeyAlgorithm::Aes128] {
+        for alg in [
+            KeyAlgorithm::Tdes2Key,
+            KeyAlgorithm::Tdes3Key,
+            KeyAlgorithm::Aes128,
+        ] {
             let key = derive(Bdk::Aes(&bdk), &k, Some(usage), Some(alg))
                 .unwrap()
                 .working_key
@@ -293,8 +382,24 @@ fn aes_every_usage_and_length() {
     // TDES DUKPT makes only two-key TDES variants, and no key-encryption keys.
     let tbdk = tdes_bdk();
     let tk = ksn("FFFF9876543210E00001");
-    assert!(derive(Bdk::Tdes(&tbdk), &tk, Some(WorkingKeyUsage::Pin), Some(KeyAlgorithm::Tdes3Key)).is_err());
-    assert!(derive(Bdk::Tdes(&tbdk), &tk, Some(WorkingKeyUsage::KeyEncryption), None).is_err());
+    assert!(
+        derive(
+            Bdk::Tdes(&tbdk),
+            &tk,
+            Some(WorkingKeyUsage::Pin),
+            Some(KeyAlgorithm::Tdes3Key)
+        )
+        .is_err()
+    );
+    assert!(
+        derive(
+            Bdk::Tdes(&tbdk),
+            &tk,
+            Some(WorkingKeyUsage::KeyEncryption),
+            None
+        )
+        .is_err()
+    );
     // A TDES key is not an AES BDK.
     let not_aes = SoftwareKey::new(KeyAlgorithm::Tdes2Key, &tbdk).unwrap();
     assert!(derive(Bdk::Aes(&not_aes), &k, None, None).is_err());
@@ -309,10 +414,15 @@ fn aes_update_key() {
     assert_eq!(u.algorithm(), KeyAlgorithm::Aes128);
     // Not any transaction key's working key.
     let k = ksn("1234567890123456FFFF0000");
-    let kek = derive(Bdk::Aes(&bdk), &k, Some(WorkingKeyUsage::KeyEncryption), None)
-        .unwrap()
-        .working_key
-        .unwrap();
+    let kek = derive(
+        Bdk::Aes(&bdk),
+        &k,
+        Some(WorkingKeyUsage::KeyEncryption),
+        None,
+    )
+    .unwrap()
+    .working_key
+    .unwrap();
     assert_ne!(u.expose_secret(), kek.expose_secret());
     assert!(aes::update_key(&ik, &id, aes::AesDukptKeyType::Aes256).is_err());
 }
