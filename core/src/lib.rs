@@ -25,6 +25,7 @@ pub mod card;
 pub mod crypto;
 pub mod derived;
 pub mod dukpt;
+pub mod emv;
 mod error;
 pub mod fields;
 pub mod hex;
