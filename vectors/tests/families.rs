@@ -20,7 +20,7 @@ fn no_vector_fails() {
 }
 
 /// The families whose every entry payhsm implements.
-const IMPLEMENTED: &[&str] = &["kcv"];
+const IMPLEMENTED: &[&str] = &["kcv", "dukpt", "emv"];
 
 #[test]
 fn implemented_families_pass_in_full() {
