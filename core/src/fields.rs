@@ -238,14 +238,18 @@ impl SecretDigits {
     }
 }
 
+// The inner `SecretBuf` zeroizes on drop.
+impl zeroize::ZeroizeOnDrop for SecretDigits {}
+
 impl fmt::Debug for SecretDigits {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SecretDigits([REDACTED; {} digits])", self.0.len())
     }
 }
 
-/// Decimalises `block` the Visa way and keeps the first `n` digits as a secret.
-pub(crate) fn visa_digits(block: &[u8], n: usize) -> Result<SecretDigits, Error> {
+/// Decimalises `block` (at most 16 bytes) the Visa way — decimal nibbles first, then A–F as
+/// 0–5 — and keeps the first `n` digits as a secret.
+pub fn visa_digits(block: &[u8], n: usize) -> Result<SecretDigits, Error> {
     let mut all = [0u8; 32];
     let len = 2 * block.len();
     if block.len() > 16 || n > len {

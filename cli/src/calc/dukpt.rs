@@ -16,6 +16,7 @@ use payhsm_core::{
 };
 use serde_json::{Value, json};
 
+use super::common;
 use crate::error::CliError;
 
 /// The DUKPT commands.
@@ -321,21 +322,18 @@ fn mac(action: &MacAction) -> Result<Value, CliError> {
         }
         Some(p) => {
             let mac = decode("--mac", p)?;
-            match dukpt::verify_mac(
-                keys.bdk(),
-                &keys.ksn,
-                variant,
-                keys.key_type,
-                algorithm,
-                &message,
-                &mac,
-            ) {
-                Ok(()) => Ok(json!({ "Verified": true })),
-                Err(payhsm_core::Error::VerificationFailed) => Err(CliError::Verification {
-                    reason: "INVALID_MAC",
-                }),
-                Err(e) => Err(e.into()),
-            }
+            common::verified(
+                dukpt::verify_mac(
+                    keys.bdk(),
+                    &keys.ksn,
+                    variant,
+                    keys.key_type,
+                    algorithm,
+                    &message,
+                    &mac,
+                ),
+                common::INVALID_MAC,
+            )
         }
     }
 }

@@ -24,6 +24,7 @@ use payhsm_core::{
 };
 use serde_json::{Value, json};
 
+use super::common;
 use crate::error::CliError;
 
 /// The EMV commands.
@@ -330,13 +331,10 @@ fn arqc(action: &ArqcAction) -> Result<Value, CliError> {
         }
         Some(p) => {
             let presented = decode::<8>("--auth-request-cryptogram", p)?;
-            match emv::verify_arqc(&s.imk, &card, &s.derivation, &data, padding, &presented) {
-                Ok(()) => Ok(json!({ "Verified": true })),
-                Err(Error::VerificationFailed) => Err(CliError::Verification {
-                    reason: "INVALID_AUTH_REQUEST_CRYPTOGRAM",
-                }),
-                Err(e) => Err(e.into()),
-            }
+            common::verified(
+                emv::verify_arqc(&s.imk, &card, &s.derivation, &data, padding, &presented),
+                "INVALID_AUTH_REQUEST_CRYPTOGRAM",
+            )
         }
     }
 }

@@ -149,7 +149,14 @@ pub trait SymmetricKey {
     ///
     /// A key handle cannot hand out its halves, so this lives on the handle; the Visa CVV and
     /// the CVC3 IV are built on it. Taking parts lets callers add padding without allocating.
-    fn retail_mac(&self, parts: &[&[u8]]) -> Result<Tag, Error>;
+    /// A backend without the mechanism keeps this default, which says so (design decision 1).
+    fn retail_mac(&self, parts: &[&[u8]]) -> Result<Tag, Error> {
+        let _ = parts;
+        Err(Error::UnsupportedOperation {
+            operation: "ISO 9797-1 MAC algorithm 3",
+            reason: "this key handle's backend does not offer the retail MAC",
+        })
+    }
 
     /// The key's block cipher.
     fn block_cipher(&self) -> Result<BlockCipher, Error> {

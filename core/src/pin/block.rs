@@ -161,6 +161,9 @@ impl ClearPinBlock {
     }
 }
 
+// The inner `SecretBuf` zeroizes on drop.
+impl zeroize::ZeroizeOnDrop for ClearPinBlock {}
+
 impl fmt::Debug for ClearPinBlock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ClearPinBlock({}, [REDACTED])", self.format)

@@ -91,6 +91,9 @@ impl Pin {
     }
 }
 
+// The inner `SecretBuf` zeroizes when the PIN is dropped.
+impl zeroize::ZeroizeOnDrop for Pin {}
+
 impl fmt::Debug for Pin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Pin([REDACTED])")
