@@ -7,6 +7,8 @@
 
 use core::fmt;
 
+use zeroize::ZeroizeOnDrop;
+
 use crate::{Error, crypto::SoftwareKey, key::KeyAlgorithm, secret::KeyMaterial};
 
 /// A derived symmetric key: its algorithm and its secret material.
@@ -57,3 +59,6 @@ impl fmt::Debug for DerivedKey {
         write!(f, "DerivedKey({}, [REDACTED])", self.algorithm)
     }
 }
+
+// The material is a `KeyMaterial`, which zeroizes itself on drop.
+impl ZeroizeOnDrop for DerivedKey {}
