@@ -81,3 +81,20 @@ pub(crate) fn report_usage(e: &clap::Error) -> ExitCode {
     eprintln!("error: {first}. Run with --help for usage.");
     ExitCode::from(2)
 }
+
+impl From<payhsm_tr31::Error> for CliError {
+    fn from(e: payhsm_tr31::Error) -> Self {
+        use payhsm_tr31::Error as E;
+        let hint = match e {
+            E::AuthenticationFailed => "Check that the KBPK is the one the block was made under.",
+            E::VersionNotAllowed(_) => {
+                "Versions A and C are legacy; pass --allow-legacy if you must use them."
+            }
+            E::KbpkMismatch { .. } => {
+                "Use a TDES KBPK for versions A, B and C and an AES KBPK for version D."
+            }
+            _ => "Check the input and run the command again.",
+        };
+        Self::new(e.to_string(), Some(hint))
+    }
+}

@@ -49,6 +49,48 @@ pub enum Error {
     RandomSource,
     /// The key store has no key for this identifier.
     KeyNotFound,
+    /// A security rule refused the request before any cryptography ran.
+    NotPermitted(Refusal),
+}
+
+/// The security rule behind an [`Error::NotPermitted`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// PCI PIN requirement 3-3: formats 0, 3 and 4 never go to format 1; format 2 never goes
+    /// to another format; nothing goes to format 2 outside the ICC rules.
+    FormatTranslationNotPermitted,
+    /// PCI PIN requirement 3-3: a translation between formats 0, 3 and 4 keeps the PAN.
+    PanChangeNotPermitted,
+    /// The stored-tables policy is on and the decimalisation table is not one of them.
+    DecimalizationTableNotAllowed,
+}
+
+impl Refusal {
+    /// The rule's name, as error codes and audit records print it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::FormatTranslationNotPermitted => "FormatTranslationNotPermitted",
+            Self::PanChangeNotPermitted => "PanChangeNotPermitted",
+            Self::DecimalizationTableNotAllowed => "DecimalizationTableNotAllowed",
+        }
+    }
+
+    /// What the rule says, in one sentence.
+    pub const fn rule(self) -> &'static str {
+        match self {
+            Self::FormatTranslationNotPermitted => {
+                "PCI PIN 3-3: ISO formats 0, 3 and 4 may not be translated to format 1, format 2 \
+                 may not be translated at all, and format 2 is produced only for ICC PIN change"
+            }
+            Self::PanChangeNotPermitted => {
+                "PCI PIN 3-3: a translation between ISO formats 0, 3 and 4 may not change the PAN"
+            }
+            Self::DecimalizationTableNotAllowed => {
+                "the stored-tables policy accepts only registered decimalisation tables"
+            }
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -70,6 +112,7 @@ impl fmt::Display for Error {
             Self::VerificationFailed => f.write_str("verification failed"),
             Self::RandomSource => f.write_str("the random source failed"),
             Self::KeyNotFound => f.write_str("key not found"),
+            Self::NotPermitted(r) => write!(f, "{}: {}", r.name(), r.rule()),
         }
     }
 }

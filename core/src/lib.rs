@@ -21,13 +21,20 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod card;
 pub mod crypto;
+pub mod derived;
+pub mod dukpt;
+pub mod emv;
 mod error;
+pub mod fields;
 pub mod hex;
 pub mod kcv;
 pub mod key;
 pub mod keystore;
+pub mod mac;
+pub mod pin;
 pub mod rng;
 pub mod secret;
 
-pub use error::Error;
+pub use error::{Error, Refusal};

@@ -1,109 +1,110 @@
-//! The key block header a TR-34 token carries: 16 characters in the form of a TR-31 header.
+//! The key block header a TR-34 token carries: a TR-31 (ANSI X9.143) header.
 //!
-//! TR-34 binds the transported key to its attributes with a TR-31-style header, signed as an
+//! TR-34 binds the transported key to its attributes with a TR-31 header, signed as an
 //! attribute and repeated inside the encrypted key block (`A0256K0TB00E0000`,
-//! `D0256K0AB00E0000`). The version ID and length are not used by TR-34; AWS Payment
-//! Cryptography writes `D9999` there. The header is kept byte for byte as received.
+//! `D0256K0AB00E0000`). The version ID and length field are not used by TR-34; AWS Payment
+//! Cryptography writes `D9999` there. The fields are read by `payhsm-tr31`; the text is kept
+//! byte for byte as received, since it is compared and signed as text.
 
+use alloc::string::String;
 use core::{fmt, str::FromStr};
 
 use payhsm_core::key::{
     Algorithm, Exportability, KeyAlgorithm, KeyAttributes, KeyUsage, ModeOfUse,
 };
+use payhsm_tr31::Header;
 
 use crate::Error;
 
-/// A TR-34 key block header: the fixed 16-character part of a TR-31 header, with no optional
-/// blocks.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+const FIELD: &str = "key block header";
+
+/// A TR-34 key block header: a TR-31 header (16 characters, then any optional blocks).
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct KeyBlockHeader {
-    text: [u8; Self::LEN],
-    fields: Fields,
-}
-
-/// The fields TR-34 uses, parsed with `payhsm-core`'s code types.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct Fields {
-    key_usage: KeyUsage,
-    algorithm: Algorithm,
-    mode_of_use: ModeOfUse,
-    exportability: Exportability,
-}
-
-// Reads only the fixed fields TR-34 needs. When `payhsm-tr31` lands, this becomes
-// `payhsm_tr31::Header`.
-fn parse_fields(text: &[u8; KeyBlockHeader::LEN]) -> Result<Fields, Error> {
-    const FIELD: &str = "key block header";
-    if !text.iter().all(u8::is_ascii_alphanumeric) {
-        return Err(Error::malformed(FIELD, "must be ASCII letters and digits"));
-    }
-    if &text[12..14] != b"00" {
-        return Err(Error::unsupported(
-            FIELD,
-            "optional blocks are not supported in a TR-34 key block header",
-        ));
-    }
-    Ok(Fields {
-        key_usage: KeyUsage::from_code(&text[5..7])?,
-        algorithm: Algorithm::from_code(&text[7..8])?,
-        mode_of_use: ModeOfUse::from_code(&text[8..9])?,
-        exportability: Exportability::from_code(&text[11..12])?,
-    })
+    text: String,
+    header: Header,
 }
 
 impl KeyBlockHeader {
     /// The length of a header without optional blocks.
-    pub const LEN: usize = 16;
+    pub const MIN_LEN: usize = payhsm_tr31::FIXED_HEADER_LEN;
 
-    /// Parses a header from its 16 ASCII characters.
+    /// Parses a header from its ASCII text.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
-        let text: [u8; Self::LEN] = bytes.try_into().map_err(|_| {
-            Error::Core(payhsm_core::Error::InvalidLength {
-                field: "key block header",
-                expected: "16 characters",
-                actual: bytes.len(),
-            })
+        let text = core::str::from_utf8(bytes)
+            .ok()
+            .filter(|t| t.is_ascii())
+            .ok_or(Error::malformed(FIELD, "must be ASCII text"))?;
+        if text.len() < Self::MIN_LEN {
+            return Err(Error::Core(payhsm_core::Error::InvalidLength {
+                field: FIELD,
+                expected: "at least 16 characters",
+                actual: text.len(),
+            }));
+        }
+        let header = Header::parse(text).map_err(|e| match e {
+            payhsm_tr31::Error::Malformed {
+                field,
+                position,
+                problem,
+            } => Error::Malformed {
+                field,
+                position: Some(position),
+                reason: problem,
+            },
+            _ => Error::malformed(FIELD, "not a TR-31 header"),
         })?;
+        if header.header_length() != text.len() {
+            return Err(Error::Malformed {
+                field: FIELD,
+                position: Some(header.header_length()),
+                reason: "text after the header's optional blocks",
+            });
+        }
         Ok(Self {
-            text,
-            fields: parse_fields(&text)?,
+            text: text.into(),
+            header,
         })
     }
 
     /// The header as received.
-    pub fn as_bytes(&self) -> &[u8; Self::LEN] {
-        &self.text
+    pub fn as_bytes(&self) -> &[u8] {
+        self.text.as_bytes()
     }
 
     /// The header as text.
     pub fn as_str(&self) -> &str {
-        // Checked to be ASCII alphanumeric on construction.
-        core::str::from_utf8(&self.text).unwrap_or_default()
+        &self.text
+    }
+
+    /// The parsed TR-31 header, with its optional blocks.
+    pub fn tr31(&self) -> &Header {
+        &self.header
     }
 
     /// Key usage (bytes 5–6), e.g. `K0`.
     pub fn key_usage(&self) -> KeyUsage {
-        self.fields.key_usage
+        self.header.key_usage()
     }
 
     /// Algorithm (byte 7): `T` for TDES, `A` for AES.
     pub fn algorithm(&self) -> Algorithm {
-        self.fields.algorithm
+        self.header.algorithm()
     }
 
     /// Mode of use (byte 8).
     pub fn mode_of_use(&self) -> ModeOfUse {
-        self.fields.mode_of_use
+        self.header.mode_of_use()
     }
 
     /// Key version number (bytes 9–10).
     pub fn key_version(&self) -> &str {
-        &self.as_str()[9..11]
+        self.header.key_version()
     }
 
     /// Exportability (byte 11).
     pub fn exportability(&self) -> Exportability {
-        self.fields.exportability
+        self.header.exportability()
     }
 
     /// The symmetric algorithm of a key of `key_len` bytes under this header.
@@ -147,7 +148,7 @@ mod tests {
     use alloc::string::ToString;
 
     #[test]
-    fn parses_the_annex_b_headers() {
+    fn parses_the_annex_b_and_service_headers() {
         let h: KeyBlockHeader = "A0256K0TB00E0000".parse().unwrap();
         assert_eq!(h.key_usage(), KeyUsage::K0);
         assert_eq!(h.algorithm(), Algorithm::TDES);
@@ -161,6 +162,16 @@ mod tests {
         let attrs = d.key_attributes(16).unwrap();
         assert_eq!(attrs.key_algorithm, KeyAlgorithm::Aes128);
         assert!(attrs.key_modes_of_use.wrap && attrs.key_modes_of_use.unwrap);
+        // The service writes D9999; the length field is not checked.
+        let s: KeyBlockHeader = "D9999K0AB00E0000".parse().unwrap();
+        assert!(s.key_algorithm(32).is_ok());
+    }
+
+    #[test]
+    fn keeps_optional_blocks_verbatim() {
+        let h: KeyBlockHeader = "D0000K0AB00E0100KS1800604B120F9292800000".parse().unwrap();
+        assert_eq!(h.tr31().optional_blocks().len(), 1);
+        assert_eq!(h.as_str(), "D0000K0AB00E0100KS1800604B120F9292800000");
     }
 
     #[test]
@@ -172,19 +183,23 @@ mod tests {
                 ..
             }))
         ));
+        // One optional block announced, none present.
         assert!(matches!(
             "A0256K0TB00E0100".parse::<KeyBlockHeader>(),
-            Err(Error::Unsupported { .. })
+            Err(Error::Malformed { .. })
         ));
         assert!(matches!(
             "A0256K0TB00E00 0".parse::<KeyBlockHeader>(),
             Err(Error::Malformed { .. })
         ));
-        assert!(
-            KeyBlockHeader::from_str("D9999K0AB00E0000")
-                .unwrap()
-                .key_algorithm(32)
-                .is_ok()
-        );
+        assert!(matches!(
+            "A0256K0TB00E0000X".parse::<KeyBlockHeader>(),
+            Err(Error::Malformed {
+                reason: "text after the header's optional blocks",
+                ..
+            })
+        ));
+        assert!("X0256K0TB00E0000".parse::<KeyBlockHeader>().is_err());
+        assert!("A0256K0TB00E0000\u{e9}".parse::<KeyBlockHeader>().is_err());
     }
 }

@@ -90,6 +90,19 @@ fn tdes_keys_travel_under_every_krd_size_in_both_forms() {
 }
 
 #[test]
+fn a_header_with_optional_blocks_travels_verbatim() {
+    for form in Form::ALL {
+        round_trip(
+            RsaKeySize::Rsa2048,
+            RsaKeySize::Rsa2048,
+            form,
+            "D0000B0TX00E0100KS1800604B120F9292800000",
+            "0123456789ABCDEFFEDCBA9876543210",
+        );
+    }
+}
+
+#[test]
 fn aes_128_travels_under_rsa_3072_and_4096_with_any_kdh_size() {
     for form in Form::ALL {
         for (kdh, krd) in [

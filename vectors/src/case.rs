@@ -45,6 +45,7 @@ impl From<payhsm_core::Error> for Failure {
 /// One entry, read field by field. Every field read is recorded, so the runner can refuse an
 /// entry whose check left a published value unchecked.
 pub struct Case {
+    id: String,
     inputs: Map<String, Value>,
     expected: Map<String, Value>,
     consumed: RefCell<BTreeSet<String>>,
@@ -60,6 +61,11 @@ impl Case {
             }
         };
         Ok(Self {
+            id: value
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
             inputs: section("inputs")?,
             expected: section("expected")?,
             consumed: RefCell::new(BTreeSet::new()),
@@ -87,6 +93,11 @@ impl Case {
     ) -> Result<&'a Value, Failure> {
         self.take(section, map, name)
             .ok_or_else(|| Failure::Error(format!("{section}.{name} is missing")))
+    }
+
+    /// The entry's id (families whose data does not name the algorithm read it from here).
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     /// Whether the entry has this input.

@@ -20,7 +20,17 @@ fn no_vector_fails() {
 }
 
 /// The families whose every entry payhsm implements.
-const IMPLEMENTED: &[&str] = &["kcv", "tr34"];
+const IMPLEMENTED: &[&str] = &[
+    "tr31",
+    "tr34",
+    "kcv",
+    "pinblock",
+    "cvv",
+    "pvv_ibm3624",
+    "mac",
+    "dukpt",
+    "emv",
+];
 
 #[test]
 fn implemented_families_pass_in_full() {
@@ -57,4 +67,58 @@ fn a_wrong_published_value_fails() {
         check: family.check,
     };
     assert_eq!(tampered.run().failed, 1);
+}
+
+/// Changes one published value: the last character of text, a number by one, a flag negated.
+fn corrupt(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => {
+            let mut chars: Vec<char> = s.chars().collect();
+            if let Some(last) = chars.last_mut() {
+                *last = match *last {
+                    '0' => '1',
+                    'A' | 'a' => 'B',
+                    c if c.is_ascii_hexdigit() => '0',
+                    _ => '#',
+                };
+            }
+            Value::String(chars.into_iter().collect())
+        }
+        Value::Number(n) => Value::from(n.as_u64().unwrap_or(0) + 1),
+        Value::Bool(b) => Value::Bool(!b),
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn every_published_value_is_checked() {
+    // For each implemented family, corrupting any single expected value fails its entry.
+    for name in IMPLEMENTED {
+        let family = payhsm_vectors::family(name).unwrap();
+        let entries: Vec<serde_json::Value> = serde_json::from_str(family.data).unwrap();
+        for entry in &entries {
+            let expected = entry["expected"].as_object().unwrap();
+            for field in expected.keys() {
+                let mut tampered = entry.clone();
+                tampered["expected"][field] = corrupt(&expected[field]);
+                let data: &'static str = Box::leak(
+                    serde_json::to_string(&vec![tampered])
+                        .unwrap()
+                        .into_boxed_str(),
+                );
+                let run = payhsm_vectors::Family {
+                    name: family.name,
+                    data,
+                    check: family.check,
+                }
+                .run();
+                assert_eq!(
+                    run.failed, 1,
+                    "{name}/{}: corrupting expected.{field} went unnoticed",
+                    entry["id"]
+                );
+            }
+        }
+    }
 }

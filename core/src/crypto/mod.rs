@@ -143,6 +143,21 @@ pub trait SymmetricKey {
     /// HMAC of `message` with the key's hash. Only HMAC keys support it.
     fn hmac(&self, message: &[u8]) -> Result<Tag, Error>;
 
+    /// ISO 9797-1 MAC algorithm 3 (the retail MAC, ANSI X9.19) over an already padded
+    /// message given as consecutive `parts`: CBC under single-DES K1, the final block under the
+    /// whole TDES key. TDES keys only; the parts together must be whole 8-byte blocks.
+    ///
+    /// A key handle cannot hand out its halves, so this lives on the handle; the Visa CVV and
+    /// the CVC3 IV are built on it. Taking parts lets callers add padding without allocating.
+    /// A backend without the mechanism keeps this default, which says so (design decision 1).
+    fn retail_mac(&self, parts: &[&[u8]]) -> Result<Tag, Error> {
+        let _ = parts;
+        Err(Error::UnsupportedOperation {
+            operation: "ISO 9797-1 MAC algorithm 3",
+            reason: "this key handle's backend does not offer the retail MAC",
+        })
+    }
+
     /// The key's block cipher.
     fn block_cipher(&self) -> Result<BlockCipher, Error> {
         BlockCipher::of(self.key_algorithm())
@@ -196,6 +211,9 @@ macro_rules! forward_symmetric_key {
             }
             fn hmac(&self, message: &[u8]) -> Result<Tag, Error> {
                 (**self).hmac(message)
+            }
+            fn retail_mac(&self, parts: &[&[u8]]) -> Result<Tag, Error> {
+                (**self).retail_mac(parts)
             }
             fn encrypt_cbc(&self, iv: &[u8], data: &mut [u8]) -> Result<(), Error> {
                 (**self).encrypt_cbc(iv, data)

@@ -3,11 +3,12 @@
 use core::fmt;
 
 use aes::{Aes128, Aes192, Aes256};
-use cipher::{Array, BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
+use cipher::{Array, BlockCipherDecrypt, BlockCipherEncrypt, KeyInit, consts::U8};
 use cmac::{Cmac, digest::InnerInit};
-use des::{TdesEde2, TdesEde3};
+use des::{Des, TdesEde2, TdesEde3};
 use hmac::{Hmac, Mac};
 use sha2::{Sha224, Sha256, Sha384, Sha512};
+use zeroize::Zeroize;
 
 use super::{SymmetricKey, Tag, check_whole_blocks};
 use crate::{Error, key::KeyAlgorithm, secret::KeyMaterial};
@@ -22,8 +23,10 @@ pub struct SoftwareKey {
 }
 
 enum Inner {
-    Tdes2(TdesEde2),
-    Tdes3(TdesEde3),
+    // TDES keys keep a single-DES schedule for K1 beside the TDES one: ISO 9797-1 MAC
+    // algorithm 3 (retail MAC) chains under K1 alone.
+    Tdes2(TdesEde2, Des),
+    Tdes3(TdesEde3, Des),
     Aes128(Aes128),
     Aes192(Aes192),
     Aes256(Aes256),
@@ -68,11 +71,17 @@ impl SoftwareKey {
         let inner = match algorithm {
             KeyAlgorithm::Tdes2Key => {
                 exact(16, "16 bytes for TDES_2KEY")?;
-                Inner::Tdes2(TdesEde2::new_from_slice(k).map_err(bad_len)?)
+                Inner::Tdes2(
+                    TdesEde2::new_from_slice(k).map_err(bad_len)?,
+                    Des::new_from_slice(&k[..8]).map_err(bad_len)?,
+                )
             }
             KeyAlgorithm::Tdes3Key => {
                 exact(24, "24 bytes for TDES_3KEY")?;
-                Inner::Tdes3(TdesEde3::new_from_slice(k).map_err(bad_len)?)
+                Inner::Tdes3(
+                    TdesEde3::new_from_slice(k).map_err(bad_len)?,
+                    Des::new_from_slice(&k[..8]).map_err(bad_len)?,
+                )
             }
             KeyAlgorithm::Aes128 => {
                 exact(16, "16 bytes for AES_128")?;
@@ -156,6 +165,42 @@ where
     Tag::new(&mac.finalize().into_bytes())
 }
 
+/// ISO 9797-1 MAC algorithm 3: CBC under single-DES K1, the last block under the whole key
+/// (for a two-key key that is `E_K1(D_K2(E_K1(x)))`, the standard's final iteration).
+fn retail_mac<C: BlockCipherEncrypt<BlockSize = U8>>(
+    full: &C,
+    k1: &Des,
+    parts: &[&[u8]],
+) -> Result<Tag, Error> {
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    if total == 0 || !total.is_multiple_of(8) {
+        return Err(Error::InvalidLength {
+            field: "padded message",
+            expected: "a whole, non-zero number of 8-byte blocks",
+            actual: total,
+        });
+    }
+    let mut chain = Array::<u8, U8>::default();
+    let mut remaining = total;
+    let mut fill = 0;
+    for byte in parts.iter().flat_map(|p| p.iter()) {
+        chain[fill] ^= byte;
+        fill += 1;
+        remaining -= 1;
+        if fill == 8 {
+            fill = 0;
+            if remaining == 0 {
+                full.encrypt_block(&mut chain);
+            } else {
+                k1.encrypt_block(&mut chain);
+            }
+        }
+    }
+    let tag = Tag::new(&chain);
+    chain.zeroize();
+    tag
+}
+
 fn hmac<M: Mac + Clone>(m: &M, message: &[u8]) -> Result<Tag, Error> {
     let mut mac = m.clone();
     mac.update(message);
@@ -165,8 +210,8 @@ fn hmac<M: Mac + Clone>(m: &M, message: &[u8]) -> Result<Tag, Error> {
 macro_rules! dispatch_block {
     ($self:ident, $c:ident => $e:expr) => {
         match &$self.inner {
-            Inner::Tdes2($c) => $e,
-            Inner::Tdes3($c) => $e,
+            Inner::Tdes2($c, _) => $e,
+            Inner::Tdes3($c, _) => $e,
             Inner::Aes128($c) => $e,
             Inner::Aes192($c) => $e,
             Inner::Aes256($c) => $e,
@@ -195,6 +240,17 @@ impl SymmetricKey for SoftwareKey {
 
     fn cmac(&self, message: &[u8]) -> Result<Tag, Error> {
         dispatch_block!(self, c => cmac(c, message))
+    }
+
+    fn retail_mac(&self, parts: &[&[u8]]) -> Result<Tag, Error> {
+        match &self.inner {
+            Inner::Tdes2(full, k1) => retail_mac(full, k1, parts),
+            Inner::Tdes3(full, k1) => retail_mac(full, k1, parts),
+            _ => Err(Error::UnsupportedOperation {
+                operation: "ISO 9797-1 MAC algorithm 3",
+                reason: "the key is not a TDES key",
+            }),
+        }
     }
 
     fn hmac(&self, message: &[u8]) -> Result<Tag, Error> {

@@ -43,7 +43,7 @@ impl SignedAttributes {
             let time = Any::encode_from(&x509_time(time)?).map_err(Error::der("signingTime"))?;
             attributes.push(attribute(oid::SIGNING_TIME, &time)?);
         }
-        attributes.push(attribute(oid::DATA, &octets(&self.header.as_bytes()[..])?)?);
+        attributes.push(attribute(oid::DATA, &octets(self.header.as_bytes())?)?);
         attributes.sort();
         Any::new(Tag::Set, attributes.concat())
             .and_then(|set| set.to_der())

@@ -121,7 +121,7 @@ pub fn export(
         message_digest: sha2::Sha256::digest(&content).to_vec(),
         nonce,
         signing_time,
-        header: *header,
+        header: header.clone(),
     }
     .to_der()?;
     let signature = kdh_key.sign_pkcs1_sha256(&attrs)?;

@@ -168,7 +168,7 @@ pub fn encode(
     let mut values = SetOfVec::new();
     values
         .insert(
-            Any::encode_from(&OctetString::new(&header.as_bytes()[..]).map_err(Error::der(field))?)
+            Any::encode_from(&OctetString::new(header.as_bytes()).map_err(Error::der(field))?)
                 .map_err(Error::der(field))?,
         )
         .map_err(Error::der(field))?;

@@ -94,7 +94,7 @@ pub struct Trust<'a> {
 }
 
 /// What the KDH sends.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ExportRequest<'a> {
     /// The token's encoding.
     pub form: Form,

@@ -761,7 +761,7 @@ fn t34_6_every_failure_after_decryption_is_the_same_error() {
             d.reencrypt(*cipher, plaintext, ephemeral);
             let tampered = d.assemble(&f.kdh.key, |a| {
                 if let Some(h) = signed_header {
-                    a.header = *h;
+                    a.header = h.clone();
                 }
             });
             let (result, decrypts) = attempt(&tampered, &request(form));
