@@ -1,24 +1,6 @@
 //! The ASN.1 structures of a TR-34 token (RFC 5652 CMS as TR-34 profiles it).
 //!
-//! ```text
-//! ContentInfo { id-signedData, [0] SignedData {
-//!     version, digestAlgorithms { sha256 },
-//!     encapContentInfo { id-envelopedData, [0] OCTET STRING <envelope> },
-//!     signerInfos { SignerInfo {
-//!         version 1, sid IssuerAndSerialNumber (KDH), digestAlgorithm sha256,
-//!         signedAttrs [0] { contentType, messageDigest, randomNonce | signingTime,
-//!                           keyBlockHeader (type id-data, value OCTET STRING) },
-//!         signatureAlgorithm, signature } } } }
-//!
-//! <envelope> = EnvelopedData { version 0,
-//!     recipientInfos { KeyTransRecipientInfo {
-//!         version 0, rid IssuerAndSerialNumber (KRD), RSAES-OAEP, encryptedKey } },
-//!     encryptedContentInfo { id-data, des-ede3-cbc | aes128-CBC (IV), [0] ciphertext } }
-//!
-//! ciphertext = CBC(ephemeral key, PKCS #7 padded KeyBlock)
-//! KeyBlock ::= SEQUENCE { version 1, kdh IssuerAndSerialNumber, key OCTET STRING,
-//!                         header SEQUENCE { id-data, SET { OCTET STRING } } }
-//! ```
+//! See the [token module](super) for the structure.
 //!
 //! The two forms differ in how the envelope sits in its OCTET STRING, in the OAEP parameters
 //! and in the signature algorithm; see [`Form`](super::Form).

@@ -4,14 +4,35 @@
 //! the transported key, with the KDH's identity and a TR-31-style header, is encrypted under
 //! an ephemeral TDES or AES-128 key, which travels under the KRD's RSA key with RSAES-OAEP.
 //! The signed attributes carry the header and, in the two-pass protocol, the KRD's random
-//! nonce; in the one-pass protocol, a signing time. See [`asn1`](self) for the structure and
-//! [`Form`] for the two encodings.
+//! nonce; in the one-pass protocol, a signing time. [`Form`] describes the two encodings of
+//! this structure:
+//!
+//! ```text
+//! ContentInfo { id-signedData, [0] SignedData {
+//!     version, digestAlgorithms { sha256 },
+//!     encapContentInfo { id-envelopedData, [0] OCTET STRING <envelope> },
+//!     signerInfos { SignerInfo {
+//!         version 1, sid IssuerAndSerialNumber (KDH), digestAlgorithm sha256,
+//!         signedAttrs [0] { contentType, messageDigest, randomNonce | signingTime,
+//!                           keyBlockHeader (type id-data, value OCTET STRING) },
+//!         signatureAlgorithm, signature } } } }
+//!
+//! <envelope> = EnvelopedData { version 0,
+//!     recipientInfos { KeyTransRecipientInfo {
+//!         version 0, rid IssuerAndSerialNumber (KRD), RSAES-OAEP, encryptedKey } },
+//!     encryptedContentInfo { id-data, des-ede3-cbc | aes128-CBC (IV), [0] ciphertext } }
+//!
+//! ciphertext = CBC(ephemeral key, PKCS #7 padded KeyBlock)
+//! KeyBlock ::= SEQUENCE { version 1, kdh IssuerAndSerialNumber, key OCTET STRING,
+//!                         header SEQUENCE { id-data, SET { OCTET STRING } } }
+//! ```
 //!
 //! [`import`] checks, in this order, before any private-key operation: the token's structure,
 //! the KDH certificate's chain to the configured CA, the KDH signature over the exact received
 //! signed attributes, the message digest of the envelope, the nonce or signing time, the
 //! recipient, the OAEP parameters, and the key-size policy. Only then does it call the KRD's
-//! [`RsaPrivateKey`]; every failure after that call is [`Error::DecryptionFailed`].
+//! [`RsaPrivateKey`](crate::rsa::RsaPrivateKey); every failure after that call is
+//! [`Error::DecryptionFailed`].
 //!
 //! Key-size policy (as AWS Payment Cryptography applies it): a TDES key travels under a
 //! three-key TDES ephemeral key (or AES-128 on import) and any KRD key; an AES key must be
