@@ -343,10 +343,7 @@ fn pin_change(case: &Case) -> Result<(), Failure> {
                 current_pin: current_pek
                     .as_ref()
                     .zip(current_block.as_ref())
-                    .map(|(pek, pin_block)| CurrentPin {
-                        pek,
-                        pin_block,
-                    }),
+                    .map(|(pek, pin_block)| CurrentPin { pek, pin_block }),
             };
             if method_name == "VISA" {
                 PinChangeMethod::Visa(attributes)
