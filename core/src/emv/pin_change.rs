@@ -401,7 +401,7 @@ pub fn generate_mac_emv_pin_change(req: &PinChangeRequest<'_>) -> Result<PinChan
     sm::crypt(&smc.handle()?, layout.mode, None, &mut data[..n], true)?;
     let encrypted_pin_block = EncryptedPinBlock::new(&data[..n])?;
 
-    let mut mac_input = [0u8; MESSAGE_DATA_MAX + MAX_PIN_DATA];
+    let mut mac_input = Zeroizing::new([0u8; MESSAGE_DATA_MAX + MAX_PIN_DATA]);
     let m = message.len();
     mac_input[..m].copy_from_slice(message);
     mac_input[m..m + n].copy_from_slice(&data[..n]);
