@@ -6,20 +6,31 @@ payhsm's.
   kd.derive_visa_sm_sk, cvn.*CVN*.generate_ac / generate_arpc / generate_command_mac).
 - UnionPay: pyemv for the master key and MAC, the session key built from pycryptodome 4.4.0
   TDES blocks as the published PBOC example describes it.
+- EMV PIN change (GenerateMacEmvPinChange): pyemv 1.5.0 cvn.VisaCVN10 / VisaCVN18 /
+  MasterCardCVN16 .generate_pin_change_command end to end, and for EMV common, EMV2000 and Amex
+  the pyemv primitives kd.derive_*, sm.format_iso9564_2_pin_block, sm.format_vis_pin_block,
+  sm.encrypt_command_data, sm.generate_command_mac (tools.encrypt_tdes_* with mac.pad_iso9797_2
+  for the two EMV common layouts sm has no EncryptionType for). The incoming PIN blocks are
+  psec 1.3.0 encode_pinblock_iso_0 (formats 1 and 3 with fixed fill, format 3 checked with
+  psec decode_pinblock_iso_3) under psec des.encrypt_tdes_ecb.
 - AES DUKPT: an independent implementation of ANSI X9.24-3-2017 section 6 on pycryptodome 4.4.0
   AES blocks (below). It is first checked against the published X9.24-3 supplement values; only
   then are the AES-192, TDES-from-AES, HMAC and update-key entries emitted. psec 1.3.0 has no
   DUKPT, so it cannot serve here.
 
 Usage: python3 crosscheck_dukpt_emv.py  (prints {"dukpt": [...], "emv": [...]} as JSON)
-Needs: pip install pyemv==1.5.0 pycryptodome==4.4.0
+Needs: pip install pyemv==1.5.0 psec==1.3.0 pycryptodome==4.4.0
 """
 
 import json
 import warnings
 
 from Crypto.Cipher import AES, DES3
-from pyemv import ac, cvn, kd
+from psec import des as psec_des
+from psec import pinblock as psec_pinblock
+from pyemv import ac, cvn, kd, sm
+from pyemv import mac as pyemv_mac
+from pyemv import tools as pyemv_tools
 from pyemv.tools import adjust_key_parity
 
 warnings.filterwarnings("ignore")
@@ -253,6 +264,186 @@ def emv_entries():
                      "arpc": arpc.hex().upper()},
         "verification": {"status": "verified", "recomputed_with": [PYEMV, "pycryptodome 4.4.0"]},
     })
+    return out + pin_change_entries()
+
+
+# ---- EMV PIN change (GenerateMacEmvPinChange) ------------------------------------------------
+
+PEK = H("89ABCDEF0123456776543210FEDCBA98")
+CURRENT_PEK = H("0123456789ABCDEFFEDCBA9876543210")
+PSEC = "psec 1.3.0"
+
+
+def pan_field(pan):
+    return b"\0\0" + bytes.fromhex(pan[-13:-1])
+
+
+def incoming_block(fmt, pin, pan, key):
+    """The incoming PIN block: ISO 0 from psec; ISO 1 and 3 with fixed fill (psec draws it at
+    random, which would make the output change on every run)."""
+    if fmt == "ISO_FORMAT_0":
+        clear = psec_pinblock.encode_pinblock_iso_0(pin, pan)
+    elif fmt == "ISO_FORMAT_3":
+        clear = bytes(a ^ b for a, b in zip(
+            bytes.fromhex(f"3{len(pin):X}{pin}" + "ABCDEFFEDCBA"[: 14 - len(pin)]), pan_field(pan)))
+        assert psec_pinblock.decode_pinblock_iso_3(clear, pan) == pin
+    else:
+        clear = bytes.fromhex(f"1{len(pin):X}{pin}" + "0123456789AB"[: 14 - len(pin)])
+    return psec_des.encrypt_tdes_ecb(key, clear)
+
+
+def pin_change_entry(name, method, pan, psn, option, fmt, pin, message, enc, mac, note,
+                     calls, current=None, **extra):
+    inputs = {"pin_change_method": method, "issuer_master_key_smi": "BB" * 16,
+              "issuer_master_key_smc": "CC" * 16, "mk_derivation": option, "pan": pan,
+              "psn": psn, "new_pin": pin, "new_pin_pek": PEK.hex().upper(),
+              "new_pin_block": incoming_block(fmt, pin, pan, PEK).hex().upper(),
+              "pin_block_format": fmt, "message_data": message.hex().upper()}
+    if method in ("VISA", "AMEX"):
+        inputs["issuer_master_key_ac"] = "AA" * 16
+    if current is not None:
+        inputs.update(current_pin=current, current_pin_pek=CURRENT_PEK.hex().upper(),
+                      current_pin_block=incoming_block(fmt, current, pan, CURRENT_PEK)
+                      .hex().upper())
+    inputs.update({k: v.hex().upper() if isinstance(v, bytes) else v for k, v in extra.items()})
+    return {
+        "id": f"EMV-XCHECK-PIN-CHANGE-{name}",
+        "source": {"provenance_note": f"{PYEMV} {calls}; the incoming PIN block(s) from {PSEC} "
+                                      "(see the generator's docstring)"},
+        "inputs": inputs,
+        "expected": {"encrypted_pin_block": enc.hex().upper(), "mac": mac.hex().upper()},
+        "notes": note,
+        "verification": {"status": "verified", "recomputed_with": [PYEMV, PSEC]},
+    }
+
+
+def pin_change_entries():
+    imk_ac, imk_smi, imk_smc = H("AA" * 16), H("BB" * 16), H("CC" * 16)
+    out = []
+    arqc, atc = H("769577B5ABE9FE62"), H("0FFF")
+
+    # Visa: whole commands from pyemv's CVN classes; MessageData is header || ATC || ARQC.
+    for name, cls, pan, fmt, pin, current in [
+        ("VISA-CVN18-PYEMV-EXAMPLE", cvn.VisaCVN18, "1234567890123456", "ISO_FORMAT_0", "9999",
+         None),
+        ("VISA-CVN10-CURRENT-PIN", cvn.VisaCVN10, "4761739001010119", "ISO_FORMAT_3", "567890",
+         "1234"),
+        ("VISA-CVN18-OPTION-B-CURRENT-PIN", cvn.VisaCVN18, "1234567890123456789", "ISO_FORMAT_0",
+         "271828182845", "31415"),
+    ]:
+        c = cls(iss_mk_ac=imk_ac, iss_mk_smi=imk_smi, iss_mk_smc=imk_smc, pan=pan, psn="00")
+        cmd = c.generate_pin_change_command(pin=pin, tag_9f26=arqc, tag_9f36=atc,
+                                            current_pin=current)
+        if name == "VISA-CVN18-PYEMV-EXAMPLE":
+            # The example printed in pyemv's cvn module documentation.
+            assert cmd.hex().upper() == \
+                "84240002182DC7A061323BA62472BC5308BD291B5F665B3A927E60661E"
+        header, enc, mac = cmd[:5], cmd[5:21], cmd[21:]
+        out.append(pin_change_entry(
+            name, "VISA", pan, "00", "EMV_OPTION_A" if cls is cvn.VisaCVN10 else "EMV_OPTION_B",
+            fmt, pin, header + atc + arqc, enc, mac,
+            "VIS PIN block (MK-AC), length byte and 80 padding, ECB under the Visa SM key from "
+            "the ATC; MAC over header || ATC || ARQC || enciphered PIN data.",
+            f"cvn.{cls.__name__}(iss_mk_ac=AA..AA, iss_mk_smi=BB..BB, iss_mk_smc=CC..CC, pan, "
+            "psn='00').generate_pin_change_command(pin, tag_9f26, tag_9f36, current_pin)",
+            current=current, atc=atc))
+
+    # Mastercard: the whole command from pyemv's CVN 16 class.
+    pan = "5413330089020011"
+    c = cvn.MasterCardCVN16(iss_mk_ac=imk_ac, iss_mk_smi=imk_smi, iss_mk_smc=imk_smc, pan=pan,
+                            psn="01")
+    cmd = c.generate_pin_change_command(pin="4321", tag_9f26=arqc, tag_9f36=atc)
+    header, enc, mac = cmd[:5], cmd[5:13], cmd[13:]
+    out.append(pin_change_entry(
+        "MASTERCARD-CVN16", "MASTERCARD", pan, "01", "EMV_OPTION_A", "ISO_FORMAT_1", "4321",
+        header + atc + arqc, enc, mac,
+        "ISO 9564 format 2 block, one TDES block under the common SM key from the ARQC.",
+        "cvn.MasterCardCVN16(iss_mk_ac=AA..AA, iss_mk_smi=BB..BB, iss_mk_smc=CC..CC, pan, "
+        "psn='01').generate_pin_change_command(pin, tag_9f26, tag_9f36)",
+        application_cryptogram=arqc))
+
+    # EMV common: every padding / length position / mode the service allows.
+    def cbc(key, data):
+        return pyemv_tools.encrypt_tdes_cbc(key, b"\0" * 8, data)
+
+    layouts = [
+        ("ISO_IEC_7816_4", "NONE", "CBC",
+         lambda k, b: sm.encrypt_command_data(k, b, sm.EncryptionType.EMV),
+         "sm.encrypt_command_data(sk_smc, block, EncryptionType.EMV)"),
+        ("ISO_IEC_7816_4", "FRONT_OF_PIN_BLOCK", "ECB",
+         lambda k, b: sm.encrypt_command_data(k, b, sm.EncryptionType.VISA),
+         "sm.encrypt_command_data(sk_smc, block, EncryptionType.VISA)"),
+        ("NO_PADDING", "NONE", "ECB",
+         lambda k, b: sm.encrypt_command_data(k, b, sm.EncryptionType.MASTERCARD),
+         "sm.encrypt_command_data(sk_smc, block, EncryptionType.MASTERCARD) (one block: "
+         "ECB and zero-IV CBC agree)"),
+        ("ISO_IEC_7816_4", "FRONT_OF_PIN_BLOCK", "CBC",
+         lambda k, b: cbc(k, pyemv_mac.pad_iso9797_2(b"\x08" + b, 8)),
+         "tools.encrypt_tdes_cbc(sk_smc, zero IV, mac.pad_iso9797_2(08 || block, 8))"),
+        ("ISO_IEC_7816_4", "NONE", "ECB",
+         lambda k, b: pyemv_tools.encrypt_tdes_ecb(k, pyemv_mac.pad_iso9797_2(b, 8)),
+         "tools.encrypt_tdes_ecb(sk_smc, mac.pad_iso9797_2(block, 8))"),
+    ]
+    message = H("8424000210") + atc + arqc
+    for i, (padding, position, mode, encrypt, how) in enumerate(layouts):
+        pan, option, derive = ("12345678901234567", "EMV_OPTION_B", kd.derive_icc_mk_b) \
+            if i == 3 else ("4000123412341234", "EMV_OPTION_A", kd.derive_icc_mk_a)
+        fmt, pin = [("ISO_FORMAT_0", "1234"), ("ISO_FORMAT_3", "98765"),
+                    ("ISO_FORMAT_1", "000000"), ("ISO_FORMAT_0", "55555555"),
+                    ("ISO_FORMAT_3", "123456789012")][i]
+        sk_smi = kd.derive_common_sk(derive(imk_smi, pan, "02"), arqc)
+        sk_smc = kd.derive_common_sk(derive(imk_smc, pan, "02"), arqc)
+        enc = encrypt(sk_smc, sm.format_iso9564_2_pin_block(pin))
+        mac_len = 4 if i == 4 else 8
+        extra = {"mac_length": mac_len} if mac_len != 8 else {}
+        out.append(pin_change_entry(
+            f"EMV-COMMON-{padding}-{position}-{mode}", "EMV_COMMON", pan, "02", option, fmt,
+            pin, message, enc, sm.generate_command_mac(sk_smi, message + enc, mac_len),
+            "ISO 9564 format 2 block laid out by PinBlockLengthPosition and PinBlockPaddingType "
+            "and enciphered by Mode under the common SM key from the application cryptogram.",
+            f"kd.{derive.__name__}, kd.derive_common_sk(icc_mk, arqc), "
+            f"sm.format_iso9564_2_pin_block(pin), {how}, "
+            f"sm.generate_command_mac(sk_smi, message || enciphered, {mac_len})",
+            application_cryptogram=arqc, mode=mode, pin_block_padding=padding,
+            pin_block_length_position=position, **extra))
+
+    # EMV2000: the tree session keys from the ATC, the format 2 block as one block.
+    pan, eatc = "4000123412341234", H("001C")
+    sk_smi = kd.derive_emv2000_tree_sk(kd.derive_icc_mk_a(imk_smi, pan, "00"), eatc)
+    sk_smc = kd.derive_emv2000_tree_sk(kd.derive_icc_mk_a(imk_smc, pan, "00"), eatc)
+    enc = sm.encrypt_command_data(sk_smc, sm.format_iso9564_2_pin_block("2468"),
+                                  sm.EncryptionType.MASTERCARD)
+    message = H("8424000210") + eatc + arqc
+    out.append(pin_change_entry(
+        "EMV2000", "EMV2000", pan, "00", "EMV_OPTION_A", "ISO_FORMAT_0", "2468", message, enc,
+        sm.generate_command_mac(sk_smi, message + enc),
+        "ISO 9564 format 2 block, one TDES block under the EMV2000 tree SM key from the ATC.",
+        "kd.derive_icc_mk_a, kd.derive_emv2000_tree_sk(icc_mk, atc), "
+        "sm.format_iso9564_2_pin_block(pin), sm.encrypt_command_data(sk_smc, block, "
+        "EncryptionType.MASTERCARD), sm.generate_command_mac(sk_smi, message || enciphered)",
+        atc=eatc))
+
+    # Amex: the common SM key with R = ATC || 00..00 and the VIS PIN block.
+    pan = "374245455400126"
+    for name, current in [("AMEX", None), ("AMEX-CURRENT-PIN", "8642")]:
+        mk_ac = kd.derive_icc_mk_a(imk_ac, pan, "00")
+        r = atc + b"\0" * 6
+        sk_smi = kd.derive_common_sk(kd.derive_icc_mk_a(imk_smi, pan, "00"), r)
+        sk_smc = kd.derive_common_sk(kd.derive_icc_mk_a(imk_smc, pan, "00"), r)
+        enc = sm.encrypt_command_data(sk_smc, sm.format_vis_pin_block(mk_ac, "13579", current),
+                                      sm.EncryptionType.VISA)
+        message = H("8424000118" if current else "8424000218") + atc + arqc
+        out.append(pin_change_entry(
+            name, "AMEX", pan, "00", "EMV_OPTION_A", "ISO_FORMAT_0", "13579", message, enc,
+            sm.generate_command_mac(sk_smi, message + enc),
+            "VIS PIN block (MK-AC), length byte and 80 padding, ECB under the common SM key "
+            "with R = ATC || 00..00. pyemv has no Amex class: the construction is payhsm's "
+            "reading of the service's Amex attributes, which pyemv confirms step by step.",
+            "kd.derive_icc_mk_a, kd.derive_common_sk(icc_mk, atc || 00*6), "
+            "sm.format_vis_pin_block(icc_mk_ac, pin, current_pin), sm.encrypt_command_data("
+            "sk_smc, block, EncryptionType.VISA), sm.generate_command_mac(sk_smi, message || "
+            "enciphered)",
+            current=current, atc=atc))
     return out
 
 

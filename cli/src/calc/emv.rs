@@ -4,6 +4,9 @@
 //! padding, or name a cryptogram version preset (`--cvn`), which sets the master key option,
 //! the mode and the padding. The transaction data is always the caller's: see the preset table
 //! in `payhsm_core::emv::cvn` for the data elements each version MACs.
+//!
+//! `pin-change` builds an offline PIN change script (`GenerateMacEmvPinChange`): the new PIN
+//! block re-enciphered for the card and the script MAC, by derivation method.
 
 use clap::{Args as ClapArgs, Subcommand};
 use payhsm_core::{
@@ -13,13 +16,18 @@ use payhsm_core::{
         self, Card, PanSequenceNumber, ac,
         cvn::{ArpcKey, CryptogramVersion},
         mkd::MasterKeyDerivation,
+        pin_change::{
+            self, CurrentPin, PinBlockLengthPosition, PinBlockPadding, PinChangeMethod,
+            PinChangeRequest, VisaAmexAttributes,
+        },
         session::{SessionKeyDerivation, SessionKeyMode},
-        sm::{self, SessionKeyDerivationValue},
+        sm::{self, EmvEncryptionMode, SessionKeyDerivationValue},
     },
     fields::Pan,
     hex,
     key::{Algorithm, KeyAlgorithm},
     mac::Padding,
+    pin::block::{EncryptedPinBlock, PinBlockFormat},
     secret::KeyMaterial,
 };
 use serde_json::{Value, json};
@@ -43,6 +51,10 @@ pub(crate) enum Command {
     Arpc(ArpcArgs),
     /// Issuer script MAC (EmvMac): MAC algorithm 3, padding method 2, under the SMI session key.
     ScriptMac(ScriptMacArgs),
+    /// Offline PIN change script (GenerateMacEmvPinChange): the new PIN enciphered for the card
+    /// under the SMC session key, and the MAC over message data ‖ that PIN data under the SMI
+    /// session key.
+    PinChange(PinChangeArgs),
 }
 
 /// The issuer master key and the card.
@@ -158,6 +170,68 @@ pub(crate) struct ScriptMacArgs {
     mac_length: Option<usize>,
 }
 
+#[derive(ClapArgs)]
+pub(crate) struct PinChangeArgs {
+    /// The derivation method: EMV_COMMON, VISA, AMEX, EMV2000 or MASTERCARD.
+    #[arg(long)]
+    method: String,
+    /// The issuer master key for secure-messaging integrity (IMK-SMI), in hex: TDES.
+    #[arg(long)]
+    smi_imk: String,
+    /// The issuer master key for secure-messaging confidentiality (IMK-SMC), in hex: TDES.
+    #[arg(long)]
+    smc_imk: String,
+    /// The PIN encryption key of the new PIN block, in hex: TDES.
+    #[arg(long)]
+    new_pin_pek: String,
+    /// The new PIN block, 16 hex digits.
+    #[arg(long)]
+    new_pin_block: String,
+    /// The format of the PIN blocks: ISO_FORMAT_0, ISO_FORMAT_1 or ISO_FORMAT_3.
+    #[arg(long)]
+    pin_block_format: String,
+    /// The PAN.
+    #[arg(long)]
+    pan: String,
+    /// The PAN sequence number: two digits (00 when the card has none).
+    #[arg(long, default_value = "00")]
+    psn: String,
+    /// The master key derivation for every issuer master key: A or B (default A).
+    #[arg(long)]
+    option: Option<String>,
+    /// The script command the PIN data is appended to, 16 to 1024 hex digits (for example
+    /// header ‖ ATC ‖ application cryptogram, as the scheme wants).
+    #[arg(long)]
+    message_data: String,
+    /// EMV_COMMON and MASTERCARD: the application cryptogram (9F26), 16 hex digits.
+    #[arg(long)]
+    application_cryptogram: Option<String>,
+    /// VISA, AMEX and EMV2000: the application transaction counter (9F36), 4 hex digits.
+    #[arg(long)]
+    atc: Option<String>,
+    /// VISA and AMEX: the issuer master key for cryptograms (IMK-AC), in hex: TDES.
+    #[arg(long)]
+    ac_imk: Option<String>,
+    /// VISA and AMEX, optional: the PIN encryption key of the current PIN block, in hex.
+    #[arg(long)]
+    current_pin_pek: Option<String>,
+    /// VISA and AMEX, optional: the current PIN block (same format and PAN), 16 hex digits.
+    #[arg(long)]
+    current_pin_block: Option<String>,
+    /// EMV_COMMON: ECB or CBC.
+    #[arg(long)]
+    mode: Option<String>,
+    /// EMV_COMMON: NO_PADDING or ISO_IEC_7816_4.
+    #[arg(long)]
+    padding: Option<String>,
+    /// EMV_COMMON: NONE or FRONT_OF_PIN_BLOCK (this needs ISO_IEC_7816_4 padding).
+    #[arg(long)]
+    length_position: Option<String>,
+    /// MAC length in bytes, 4 to 8 (default 8).
+    #[arg(long)]
+    mac_length: Option<usize>,
+}
+
 pub(crate) fn run(cmd: &Command) -> Result<Value, CliError> {
     match cmd {
         Command::IccMasterKey(a) => {
@@ -173,6 +247,7 @@ pub(crate) fn run(cmd: &Command) -> Result<Value, CliError> {
         Command::Arqc { action } => arqc(action),
         Command::Arpc(a) => arpc(a),
         Command::ScriptMac(a) => script_mac(a),
+        Command::PinChange(a) => pin_change(a),
     }
 }
 
@@ -192,16 +267,30 @@ fn decode<const N: usize>(option: &str, text: &str) -> Result<[u8; N], CliError>
 }
 
 fn imk(a: &CardArgs) -> Result<SoftwareKey, CliError> {
-    let m = KeyMaterial::from_hex("imk", &a.imk).map_err(|e| CliError::invalid("--imk", e))?;
+    tdes_key("--imk", &a.imk)
+}
+
+/// A clear TDES key (two or three keys) given with `option`.
+fn tdes_key(option: &str, hex: &str) -> Result<SoftwareKey, CliError> {
+    let m = KeyMaterial::from_hex("key", hex).map_err(|e| CliError::invalid(option, e))?;
     KeyAlgorithm::from_block_cipher(Algorithm::TDES, m.len())
         .and_then(|alg| SoftwareKey::new(alg, &m))
-        .map_err(|e| CliError::invalid("--imk", e))
+        .map_err(|e| CliError::invalid(option, e))
 }
 
 fn card(a: &CardArgs, preset: Option<MasterKeyDerivation>) -> Result<CardOwned, CliError> {
-    let pan = Pan::new(&a.pan).map_err(|e| CliError::invalid("--pan", e))?;
-    let psn = PanSequenceNumber::new(&a.psn).map_err(|e| CliError::invalid("--psn", e))?;
-    let option = match (&a.option, preset) {
+    card_from(&a.pan, &a.psn, a.option.as_ref(), preset)
+}
+
+fn card_from(
+    pan: &str,
+    psn: &str,
+    option: Option<&String>,
+    preset: Option<MasterKeyDerivation>,
+) -> Result<CardOwned, CliError> {
+    let pan = Pan::new(pan).map_err(|e| CliError::invalid("--pan", e))?;
+    let psn = PanSequenceNumber::new(psn).map_err(|e| CliError::invalid("--psn", e))?;
+    let option = match (option, preset) {
         (Some(o), _) => {
             MasterKeyDerivation::from_name(o).map_err(|e| CliError::invalid("--option", e))?
         }
@@ -408,4 +497,201 @@ fn script_mac(a: &ScriptMacArgs) -> Result<Value, CliError> {
         hex::decode("message", &a.message).map_err(|e| CliError::invalid("--message", e))?;
     let mac = sm::script_mac(&sk, &message, a.mac_length)?;
     Ok(json!({ "Mac": hex::encode(mac.as_bytes()) }))
+}
+
+/// The PIN change derivation methods, by the names the command takes.
+const PIN_CHANGE_METHODS: &str = "EMV_COMMON, VISA, AMEX, EMV2000 or MASTERCARD";
+
+/// Refuses an option the method does not take, so a user learns that it is not used.
+fn not_for(flag: &str, given: bool, method: &str) -> Result<(), CliError> {
+    if given {
+        Err(CliError::invalid(
+            flag,
+            format!("the {method} method does not take this option"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// An option the method needs.
+fn needed<'a>(flag: &str, value: Option<&'a String>, method: &str) -> Result<&'a str, CliError> {
+    value
+        .map(String::as_str)
+        .ok_or_else(|| CliError::invalid(flag, format!("the {method} method needs this option")))
+}
+
+/// A key the method needs.
+fn needed_key<'a>(
+    flag: &str,
+    key: Option<&'a SoftwareKey>,
+    method: &str,
+) -> Result<&'a SoftwareKey, CliError> {
+    key.ok_or_else(|| CliError::invalid(flag, format!("the {method} method needs this option")))
+}
+
+/// The core error's field, as the option that carries it.
+fn pin_change_error(e: Error) -> CliError {
+    let flag = match &e {
+        Error::InvalidLength { field, .. } | Error::InvalidValue { field, .. } => match *field {
+            "message data" => Some("--message-data"),
+            "MAC length" => Some("--mac-length"),
+            "PIN block padding type" => Some("--padding"),
+            "PIN block format" => Some("--pin-block-format"),
+            _ => None,
+        },
+        _ => None,
+    };
+    match flag {
+        Some(f) => CliError::invalid(f, e),
+        None => e.into(),
+    }
+}
+
+fn pin_change(a: &PinChangeArgs) -> Result<Value, CliError> {
+    let method = a.method.as_str();
+    if !["EMV_COMMON", "VISA", "AMEX", "EMV2000", "MASTERCARD"].contains(&method) {
+        return Err(CliError::invalid(
+            "--method",
+            format!("expected {PIN_CHANGE_METHODS}"),
+        ));
+    }
+    let format = PinBlockFormat::from_name(&a.pin_block_format)
+        .map_err(|e| CliError::invalid("--pin-block-format", e))?;
+    if !matches!(
+        format,
+        PinBlockFormat::Iso0 | PinBlockFormat::Iso1 | PinBlockFormat::Iso3
+    ) {
+        return Err(CliError::invalid(
+            "--pin-block-format",
+            "expected ISO_FORMAT_0, ISO_FORMAT_1 or ISO_FORMAT_3",
+        ));
+    }
+    let visa_amex = matches!(method, "VISA" | "AMEX");
+    let uses_ac = matches!(method, "EMV_COMMON" | "MASTERCARD");
+    let common = method == "EMV_COMMON";
+    not_for(
+        "--application-cryptogram",
+        !uses_ac && a.application_cryptogram.is_some(),
+        method,
+    )?;
+    not_for("--atc", uses_ac && a.atc.is_some(), method)?;
+    not_for("--ac-imk", !visa_amex && a.ac_imk.is_some(), method)?;
+    not_for(
+        "--current-pin-pek",
+        !visa_amex && a.current_pin_pek.is_some(),
+        method,
+    )?;
+    not_for("--mode", !common && a.mode.is_some(), method)?;
+    not_for("--padding", !common && a.padding.is_some(), method)?;
+    not_for(
+        "--length-position",
+        !common && a.length_position.is_some(),
+        method,
+    )?;
+
+    match (&a.current_pin_pek, &a.current_pin_block) {
+        (Some(_), None) => {
+            return Err(CliError::invalid(
+                "--current-pin-block",
+                "--current-pin-pek needs the current PIN block too",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(CliError::invalid(
+                "--current-pin-pek",
+                "--current-pin-block needs the key it is encrypted under too",
+            ));
+        }
+        _ => {}
+    }
+    let card = card_from(&a.pan, &a.psn, a.option.as_ref(), None)?;
+    let smi = tdes_key("--smi-imk", &a.smi_imk)?;
+    let smc = tdes_key("--smc-imk", &a.smc_imk)?;
+    let pek = tdes_key("--new-pin-pek", &a.new_pin_pek)?;
+    let new_block = pin_block_arg("--new-pin-block", &a.new_pin_block)?;
+    let message = hex::decode("value", &a.message_data)
+        .map_err(|e| CliError::invalid("--message-data", e))?;
+    let ac_imk = a
+        .ac_imk
+        .as_deref()
+        .map(|k| tdes_key("--ac-imk", k))
+        .transpose()?;
+    let current_pek = a
+        .current_pin_pek
+        .as_deref()
+        .map(|k| tdes_key("--current-pin-pek", k))
+        .transpose()?;
+    let current_block = a
+        .current_pin_block
+        .as_deref()
+        .map(|b| pin_block_arg("--current-pin-block", b))
+        .transpose()?;
+    let application_cryptogram = || {
+        decode::<8>(
+            "--application-cryptogram",
+            needed(
+                "--application-cryptogram",
+                a.application_cryptogram.as_ref(),
+                method,
+            )?,
+        )
+    };
+    let atc = || decode::<2>("--atc", needed("--atc", a.atc.as_ref(), method)?);
+    let method = match method {
+        "EMV_COMMON" => PinChangeMethod::EmvCommon {
+            application_cryptogram: application_cryptogram()?,
+            mode: EmvEncryptionMode::from_name(needed("--mode", a.mode.as_ref(), method)?)
+                .map_err(|e| CliError::invalid("--mode", e))?,
+            padding: PinBlockPadding::from_name(needed("--padding", a.padding.as_ref(), method)?)
+                .map_err(|e| CliError::invalid("--padding", e))?,
+            length_position: PinBlockLengthPosition::from_name(needed(
+                "--length-position",
+                a.length_position.as_ref(),
+                method,
+            )?)
+            .map_err(|e| CliError::invalid("--length-position", e))?,
+        },
+        "MASTERCARD" => PinChangeMethod::Mastercard {
+            application_cryptogram: application_cryptogram()?,
+        },
+        "EMV2000" => PinChangeMethod::Emv2000 { atc: atc()? },
+        _ => {
+            let attributes = VisaAmexAttributes {
+                atc: atc()?,
+                ac_imk: needed_key("--ac-imk", ac_imk.as_ref(), method)?,
+                current_pin: current_pek
+                    .as_ref()
+                    .zip(current_block.as_ref())
+                    .map(|(pek, pin_block)| CurrentPin { pek, pin_block }),
+            };
+            if method == "VISA" {
+                PinChangeMethod::Visa(attributes)
+            } else {
+                PinChangeMethod::Amex(attributes)
+            }
+        }
+    };
+    let out = pin_change::generate_mac_emv_pin_change(&PinChangeRequest {
+        new_pin_pek: &pek,
+        new_pin_block: &new_block,
+        pin_block_format: format,
+        smi_imk: &smi,
+        smc_imk: &smc,
+        card: card.card(),
+        message_data: &message,
+        method,
+        mac_len: a.mac_length,
+    })
+    .map_err(pin_change_error)?;
+    Ok(json!({
+        "Mac": hex::encode(out.mac.as_bytes()),
+        "EncryptedPinBlock": out.encrypted_pin_block.to_string(),
+    }))
+}
+
+/// A TDES PIN block: 16 hex digits.
+fn pin_block_arg(flag: &str, text: &str) -> Result<EncryptedPinBlock, CliError> {
+    let b = decode::<8>(flag, text)?;
+    EncryptedPinBlock::new(&b).map_err(|e| CliError::invalid(flag, e))
 }

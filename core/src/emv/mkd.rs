@@ -62,15 +62,7 @@ fn option_b(
     pan: &Pan,
     psn: &PanSequenceNumber,
 ) -> Result<KeyMaterial, Error> {
-    if !matches!(
-        imk.key_algorithm(),
-        KeyAlgorithm::Tdes2Key | KeyAlgorithm::Tdes3Key
-    ) {
-        return Err(Error::InvalidValue {
-            field: "issuer master key",
-            reason: "EMV option B derivation uses a TDES key",
-        });
-    }
+    icc::require_tdes_imk(imk)?;
     // PAN ‖ PSN, left-padded with one zero to an even number of digits, packed.
     let mut digits = Zeroizing::new([b'0'; 22]);
     let n = pan.len() + 2;

@@ -1,6 +1,7 @@
 //! EMV issuer cryptography: ICC master keys (options A and B), session keys for every mode
 //! AWS Payment Cryptography lists, ARQC generation and verification, ARPC methods 1 and 2,
-//! issuer script MACs, EMV data encryption, and presets for common cryptogram versions.
+//! issuer script MACs, EMV data encryption, offline PIN change scripts ([`pin_change`]), and
+//! presets for common cryptogram versions.
 //!
 //! The issuer master key is used as a TDES key through [`SymmetricKey::encrypt_ecb`] only,
 //! so it may live in a token. ICC master keys and session keys are derived material
@@ -16,6 +17,7 @@
 pub mod ac;
 pub mod cvn;
 pub mod mkd;
+pub mod pin_change;
 pub mod session;
 pub mod sm;
 

@@ -144,14 +144,27 @@ pub fn crypt_data(
 ) -> Result<(), Error> {
     let sk = session::common_session_key(&icc_master_key.handle()?, session_derivation_data)?
         .handle()?;
+    crypt(&sk, mode, iv, data, encrypt)
+}
+
+/// EMV data encryption and decryption in place under an already derived confidentiality
+/// session key (see [`secure_messaging_key`]): ECB, or CBC with `iv` (zero when `None`). Data
+/// must be whole 8-byte blocks.
+pub fn crypt(
+    session_key: &(impl SymmetricKey + ?Sized),
+    mode: EmvEncryptionMode,
+    iv: Option<&[u8]>,
+    data: &mut [u8],
+    encrypt: bool,
+) -> Result<(), Error> {
     match (mode, encrypt) {
         (EmvEncryptionMode::Ecb, _) if iv.is_some() => Err(Error::InvalidValue {
             field: "IV",
             reason: "ECB takes no initialization vector",
         }),
-        (EmvEncryptionMode::Ecb, true) => sk.encrypt_ecb(data),
-        (EmvEncryptionMode::Ecb, false) => sk.decrypt_ecb(data),
-        (EmvEncryptionMode::Cbc, true) => sk.encrypt_cbc(iv.unwrap_or(&[0; 8]), data),
-        (EmvEncryptionMode::Cbc, false) => sk.decrypt_cbc(iv.unwrap_or(&[0; 8]), data),
+        (EmvEncryptionMode::Ecb, true) => session_key.encrypt_ecb(data),
+        (EmvEncryptionMode::Ecb, false) => session_key.decrypt_ecb(data),
+        (EmvEncryptionMode::Cbc, true) => session_key.encrypt_cbc(iv.unwrap_or(&[0; 8]), data),
+        (EmvEncryptionMode::Cbc, false) => session_key.decrypt_cbc(iv.unwrap_or(&[0; 8]), data),
     }
 }

@@ -1,6 +1,6 @@
 //! EMV issuer cryptography: ICC master keys (options A and B), session keys, ARQC, ARPC
 //! methods 1 and 2 (pyemv HSM-checked and jPOS vectors), and cross-checked entries for the
-//! session key modes, cryptogram-version presets and issuer script MACs.
+//! session key modes, cryptogram-version presets, issuer script MACs and PIN change scripts.
 
 use payhsm_core::{
     crypto::{SoftwareKey, SymmetricKey, Tag},
@@ -9,20 +9,30 @@ use payhsm_core::{
         self, Card, PanSequenceNumber, ac,
         cvn::{ArpcKey, CryptogramVersion},
         mkd::MasterKeyDerivation,
+        pin_change::{
+            self, CurrentPin, PinBlockLengthPosition, PinBlockPadding, PinChangeMethod,
+            PinChangeRequest, VisaAmexAttributes,
+        },
         session::{self, SessionKeyDerivation, SessionKeyMode},
-        sm::{self, SessionKeyDerivationValue},
+        sm::{self, EmvEncryptionMode, SessionKeyDerivationValue},
     },
     fields::Pan,
     hex,
     kcv::{self, KcvMethod},
     key::KeyAlgorithm,
     mac::Padding,
+    pin::{
+        Pin,
+        block::{self, EncryptedPinBlock, PinBlockFormat},
+    },
 };
 
 use crate::{Case, Failure};
 
 pub(crate) fn check(case: &Case) -> Result<(), Failure> {
-    if case.has_input("session_key_mode") || case.has_input("cvn") {
+    if case.has_input("pin_change_method") {
+        pin_change(case)
+    } else if case.has_input("session_key_mode") || case.has_input("cvn") {
         cross_check(case)
     } else if case.has_input("issuer_master_key") {
         published(case)
@@ -260,4 +270,113 @@ fn cross_check(case: &Case) -> Result<(), Failure> {
         case.check("script_mac", &hex::encode(mac.as_bytes()))?;
     }
     Ok(())
+}
+
+/// An encrypted PIN block input and its format; the entry's clear PIN (`pin_field`) must be
+/// what the block holds.
+fn pin_block_input(
+    case: &Case,
+    pek: &SoftwareKey,
+    block_field: &str,
+    pin_field: &str,
+    format: PinBlockFormat,
+    pan: &Pan,
+) -> Result<EncryptedPinBlock, Failure> {
+    let blk = EncryptedPinBlock::new(&case.input_hex(block_field)?)?;
+    let pin = block::decrypt(pek, format, &blk, Some(pan))?;
+    if pin.expose_secret() != Pin::new(case.input(pin_field)?)?.expose_secret() {
+        return Err(Failure::Error(format!(
+            "inputs.{block_field} does not hold inputs.{pin_field}"
+        )));
+    }
+    Ok(blk)
+}
+
+/// PIN change scripts (`GenerateMacEmvPinChange`), cross-checked with pyemv.
+fn pin_change(case: &Case) -> Result<(), Failure> {
+    let pan = Pan::new(case.input("pan")?)?;
+    let card = Card {
+        pan: &pan,
+        psn: PanSequenceNumber::new(case.input("psn")?)?,
+        option: option(case.input("mk_derivation")?)?,
+    };
+    let format = PinBlockFormat::from_name(case.input("pin_block_format")?)?;
+    let smi = imk_named(case, "issuer_master_key_smi")?;
+    let smc = imk_named(case, "issuer_master_key_smc")?;
+    let pek = tdes(case.input_key("new_pin_pek")?.expose_secret())?;
+    let new_block = pin_block_input(case, &pek, "new_pin_block", "new_pin", format, &pan)?;
+    let method_name = case.input("pin_change_method")?;
+    let (ac_imk, current_pek) = match method_name {
+        "VISA" | "AMEX" => (
+            Some(imk_named(case, "issuer_master_key_ac")?),
+            case.input_opt("current_pin_pek")?
+                .map(|k| tdes(&hex::decode("current_pin_pek", k)?))
+                .transpose()?,
+        ),
+        _ => (None, None),
+    };
+    let current_block = current_pek
+        .as_ref()
+        .map(|k| pin_block_input(case, k, "current_pin_block", "current_pin", format, &pan))
+        .transpose()?;
+    let method = match method_name {
+        "EMV_COMMON" => PinChangeMethod::EmvCommon {
+            application_cryptogram: array(case, "application_cryptogram")?,
+            mode: EmvEncryptionMode::from_name(case.input("mode")?)?,
+            padding: PinBlockPadding::from_name(case.input("pin_block_padding")?)?,
+            length_position: PinBlockLengthPosition::from_name(
+                case.input("pin_block_length_position")?,
+            )?,
+        },
+        "MASTERCARD" => PinChangeMethod::Mastercard {
+            application_cryptogram: array(case, "application_cryptogram")?,
+        },
+        "EMV2000" => PinChangeMethod::Emv2000 {
+            atc: array(case, "atc")?,
+        },
+        "VISA" | "AMEX" => {
+            let attributes = VisaAmexAttributes {
+                atc: array(case, "atc")?,
+                ac_imk: ac_imk
+                    .as_ref()
+                    .ok_or_else(|| Failure::Error("no IMK-AC".into()))?,
+                current_pin: current_pek
+                    .as_ref()
+                    .zip(current_block.as_ref())
+                    .map(|(pek, pin_block)| CurrentPin { pek, pin_block }),
+            };
+            if method_name == "VISA" {
+                PinChangeMethod::Visa(attributes)
+            } else {
+                PinChangeMethod::Amex(attributes)
+            }
+        }
+        other => return Err(Failure::Error(format!("unknown PIN change method {other}"))),
+    };
+    let mac_len = if case.has_input("mac_length") {
+        Some(
+            usize::try_from(case.input_u64("mac_length")?)
+                .map_err(|_| Failure::Error("inputs.mac_length is too large".into()))?,
+        )
+    } else {
+        None
+    };
+    let message = case.input_hex("message_data")?;
+    let out = pin_change::generate_mac_emv_pin_change(&PinChangeRequest {
+        new_pin_pek: &pek,
+        new_pin_block: &new_block,
+        pin_block_format: format,
+        smi_imk: &smi,
+        smc_imk: &smc,
+        card,
+        message_data: &message,
+        method,
+        mac_len,
+    })?;
+    case.check("encrypted_pin_block", &out.encrypted_pin_block.to_string())?;
+    case.check("mac", &hex::encode(out.mac.as_bytes()))
+}
+
+fn imk_named(case: &Case, name: &str) -> Result<SoftwareKey, Failure> {
+    tdes(case.input_key(name)?.expose_secret())
 }
