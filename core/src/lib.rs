@@ -23,6 +23,9 @@ extern crate std;
 
 pub mod card;
 pub mod crypto;
+pub mod derived;
+pub mod dukpt;
+pub mod emv;
 mod error;
 pub mod fields;
 pub mod hex;

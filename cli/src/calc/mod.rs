@@ -5,12 +5,15 @@
 
 mod card;
 mod common;
+mod dukpt;
+mod emv;
 mod ibm3624;
 mod kcv;
 mod mac;
 mod pin_block;
 mod pvv;
 mod tr31;
+mod tr34;
 mod translate_pin;
 
 use clap::Subcommand;
@@ -48,6 +51,19 @@ pub(crate) enum Calc {
     Cavv(Box<card::CavvCmd>),
     /// MACs: ISO 9797-1 algorithms 1 and 3, CMAC, HMAC, AS2805 4.1; `verify` checks one.
     Mac(Box<mac::Cmd>),
+    /// DUKPT (TDES X9.24-1, AES X9.24-3): derive keys, translate PINs, MACs, data.
+    Dukpt {
+        #[command(subcommand)]
+        command: Box<dukpt::Command>,
+    },
+    /// EMV issuer cryptography: ICC master keys, session keys, ARQC, ARPC, script MACs.
+    Emv {
+        #[command(subcommand)]
+        command: Box<emv::Command>,
+    },
+    /// TR-34 key transport: test certificates, export (KDH) and import (KRD) of key blocks.
+    #[command(subcommand)]
+    Tr34(tr34::Tr34),
 }
 
 /// Runs a calculator command.
@@ -65,5 +81,8 @@ pub(crate) fn run(cmd: Calc) -> Result<Value, CliError> {
         Calc::Cvc3(cmd) => cmd.run(),
         Calc::Cavv(cmd) => cmd.run(),
         Calc::Mac(cmd) => mac::run(&cmd),
+        Calc::Dukpt { command } => dukpt::run(&command),
+        Calc::Emv { command } => emv::run(&command),
+        Calc::Tr34(cmd) => tr34::run(cmd),
     }
 }

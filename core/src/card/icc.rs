@@ -34,21 +34,28 @@ impl PanSequenceNumber {
     }
 }
 
+/// EMV master key derivation (options A and B) is defined for TDES issuer master keys only.
+pub(crate) fn require_tdes_imk(imk: &(impl SymmetricKey + ?Sized)) -> Result<(), Error> {
+    if matches!(
+        imk.key_algorithm(),
+        KeyAlgorithm::Tdes2Key | KeyAlgorithm::Tdes3Key
+    ) {
+        Ok(())
+    } else {
+        Err(Error::InvalidValue {
+            field: "issuer master key",
+            reason: "EMV master key derivation (options A and B) uses a TDES key",
+        })
+    }
+}
+
 /// Derives the ICC master key (option A) from the issuer master key `imk`, a TDES key.
 pub fn derive_option_a(
     imk: &(impl SymmetricKey + ?Sized),
     pan: &Pan,
     psn: &PanSequenceNumber,
 ) -> Result<KeyMaterial, Error> {
-    if !matches!(
-        imk.key_algorithm(),
-        KeyAlgorithm::Tdes2Key | KeyAlgorithm::Tdes3Key
-    ) {
-        return Err(Error::InvalidValue {
-            field: "issuer master key",
-            reason: "EMV option A derivation uses a TDES key",
-        });
-    }
+    require_tdes_imk(imk)?;
     let mut text = [b'0'; 21];
     let n = pan.len() + 2;
     text[21 - n..21 - 2].copy_from_slice(pan.as_bytes());

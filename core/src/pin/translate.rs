@@ -3,7 +3,7 @@
 //! | from \ to | 0, 3, 4          | 1   | 2                  |
 //! |-----------|------------------|-----|--------------------|
 //! | 0, 3, 4   | yes, same PAN    | no  | ICC PIN change only|
-//! | 1         | yes (PAN given)  | yes | no                 |
+//! | 1         | yes (PAN given)  | yes | ICC PIN change only|
 //! | 2         | no               | no  | no                 |
 //!
 //! Formats 0, 3 and 4 bind the PAN; translating one into format 1 would strip that binding and
@@ -22,8 +22,8 @@ use crate::{Error, Refusal, crypto::SymmetricKey, fields::Pan, rng::RandomSource
 pub enum TranslationContext {
     /// Online PIN processing: format 2 is never produced.
     Online,
-    /// Offline PIN or PIN change for an ICC (PCI PIN 3-2): formats 0, 3 and 4 may become
-    /// format 2.
+    /// Offline PIN or PIN change for an ICC (PCI PIN 3-2 and 3-3): formats 0, 1, 3 and 4 may
+    /// become format 2.
     IccPinChange,
 }
 
@@ -38,7 +38,8 @@ pub fn check(
     use PinBlockFormat::{Iso1, Iso2};
     let permitted = match (incoming, outgoing) {
         (Iso2, _) => false,
-        (Iso1, Iso2) => false,
+        // PCI PIN 3-3: format 1 may become format 2 for an IC card, like 0, 3 and 4.
+        (Iso1, Iso2) => context == TranslationContext::IccPinChange,
         (Iso1, _) => true,
         (_, Iso1) => false,
         (_, Iso2) => context == TranslationContext::IccPinChange,
@@ -137,10 +138,8 @@ mod tests {
         for to in [Iso0, Iso1, Iso3, Iso4] {
             check(Iso1, to, None, p, on).unwrap();
         }
-        assert_eq!(
-            check(Iso1, Iso2, None, p, TranslationContext::IccPinChange),
-            refused
-        );
+        assert_eq!(check(Iso1, Iso2, None, p, on), refused, "1->2 online");
+        check(Iso1, Iso2, None, p, TranslationContext::IccPinChange).unwrap();
     }
 
     // T-PIN-2: no PAN change between formats 0, 3 and 4, checked before any decryption.
