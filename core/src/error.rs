@@ -51,6 +51,37 @@ pub enum Error {
     KeyNotFound,
     /// A security rule refused the request before any cryptography ran.
     NotPermitted(Refusal),
+    /// The device that holds the key (a PKCS#11 token) failed during the operation.
+    Backend(BackendFailure),
+}
+
+/// How a key's device failed, for [`Error::Backend`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BackendFailure {
+    /// The token is no longer present (removed, or its slot went away).
+    TokenRemoved,
+    /// The session's login was lost (logged out, or the token was reset).
+    LoginLost,
+    /// The session was closed or invalidated under the operation.
+    SessionLost,
+    /// The device reported an error (`CKR_DEVICE_ERROR`, `CKR_DEVICE_MEMORY`, …).
+    DeviceError,
+    /// The device refused or failed the call for another reason.
+    Failed,
+}
+
+impl BackendFailure {
+    /// What happened, in a few words.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Self::TokenRemoved => "the token was removed",
+            Self::LoginLost => "the token session is no longer logged in",
+            Self::SessionLost => "the token session was closed",
+            Self::DeviceError => "the token reported a device error",
+            Self::Failed => "the token failed the operation",
+        }
+    }
 }
 
 /// The security rule behind an [`Error::NotPermitted`].
@@ -113,6 +144,7 @@ impl fmt::Display for Error {
             Self::RandomSource => f.write_str("the random source failed"),
             Self::KeyNotFound => f.write_str("key not found"),
             Self::NotPermitted(r) => write!(f, "{}: {}", r.name(), r.rule()),
+            Self::Backend(b) => f.write_str(b.describe()),
         }
     }
 }

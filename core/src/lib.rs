@@ -37,4 +37,4 @@ pub mod pin;
 pub mod rng;
 pub mod secret;
 
-pub use error::{Error, Refusal};
+pub use error::{BackendFailure, Error, Refusal};

@@ -8,6 +8,7 @@
 
 use std::fmt;
 
+use payhsm_core::BackendFailure;
 use serde_json::{Value, json};
 
 /// One entry of a `ValidationException`'s `fieldList`.
@@ -144,6 +145,20 @@ pub enum Error {
         /// What failed.
         message: String,
     },
+    /// The token holding the keys failed: removed, logged out, closed the session, or reported
+    /// a device error (`ServiceUnavailableException`). Nothing was stored.
+    Token {
+        /// How it failed.
+        failure: BackendFailure,
+        /// What was being done, and the token's return value.
+        message: String,
+    },
+    /// The store's device has no mechanism for this operation on its keys, and the key never
+    /// leaves the device to do it elsewhere (`ValidationException`).
+    NotSupported {
+        /// What is not supported, and why.
+        message: String,
+    },
 }
 
 impl Error {
@@ -191,12 +206,14 @@ impl Error {
     /// The service's error name (`__type`).
     pub const fn name(&self) -> &'static str {
         match self {
-            Self::Validation { .. } | Self::Policy { .. } => "ValidationException",
+            Self::Validation { .. } | Self::Policy { .. } | Self::NotSupported { .. } => {
+                "ValidationException"
+            }
             Self::ResourceNotFound { .. } => "ResourceNotFoundException",
             Self::Conflict { .. } => "ConflictException",
             Self::AccessDenied { .. } => "AccessDeniedException",
             Self::VerificationFailed { .. } => "VerificationFailedException",
-            Self::ErrorState { .. } => "ServiceUnavailableException",
+            Self::ErrorState { .. } | Self::Token { .. } => "ServiceUnavailableException",
             Self::Internal { .. } => "InternalServerException",
         }
     }
@@ -211,7 +228,9 @@ impl Error {
             }
             Self::Conflict { message }
             | Self::AccessDenied { message }
-            | Self::Internal { message } => message.clone(),
+            | Self::Internal { message }
+            | Self::Token { message, .. }
+            | Self::NotSupported { message } => message.clone(),
             Self::VerificationFailed { reason } => {
                 format!("verification failed: {}", reason.name())
             }
@@ -269,6 +288,10 @@ pub(crate) fn core_error(path: &str, e: payhsm_core::Error) -> Error {
         ),
         E::RandomSource => Error::internal("the random source failed"),
         E::KeyNotFound => Error::not_found(path),
+        E::Backend(failure) => Error::Token {
+            failure,
+            message: failure.describe().to_owned(),
+        },
         other => Error::validation(path, other.to_string()),
     }
 }

@@ -457,8 +457,11 @@ impl<S: Store> Hsm<S> {
         ))
     }
 
-    /// Adds a key whose material is `material` (already checked) to the store.
-    pub(crate) fn add_key(&self, key: NewKey, material: &[u8]) -> Result<KeyRecord, Error> {
+    /// Adds a key to the store: `material` (already checked), or when `None` new material the
+    /// store generates (inside the token, for a token store). The KCV is computed through the
+    /// stored key's handle. If anything fails once the material is persisted, the store
+    /// discards it, so a failed creation leaves neither a record nor key material behind.
+    pub(crate) fn add_key(&self, key: NewKey, material: Option<&[u8]>) -> Result<KeyRecord, Error> {
         let NewKey {
             attributes,
             exportable,
@@ -467,21 +470,17 @@ impl<S: Store> Hsm<S> {
             tags,
             origin,
         } = key;
-        let handle = software_key(attributes.key_algorithm, material)?;
-        let key_check_value = kcv::compute(&handle, kcv_method, kcv::DEFAULT_KCV_LEN)
-            .map_err(|e| Error::validation("KeyCheckValueAlgorithm", e.to_string()))?
-            .to_string();
-        drop(handle);
         let key_id = new_key_id(&mut OsRandom)?;
-        let key_block = self
-            .store
-            .seal(&key_id, &attributes, exportable, material)?;
+        let key_block = match material {
+            Some(m) => self.store.seal(&key_id, &attributes, exportable, m)?,
+            None => self.store.generate(&key_id, &attributes, exportable)?,
+        };
         let now = self.now();
-        let record = KeyRecord {
+        let mut record = KeyRecord {
             key_id,
             attributes,
             exportable,
-            key_check_value,
+            key_check_value: String::new(),
             key_check_value_algorithm: kcv_method,
             enabled,
             state: KeyState::CreateComplete,
@@ -495,8 +494,22 @@ impl<S: Store> Hsm<S> {
             key_block: Some(key_block),
             revision: 1,
         };
-        failpoint("hsm.add_key.before_insert");
-        self.store.insert_key(&record)?;
+        let registered = self.store.open(&record).and_then(|handle| {
+            record.key_check_value = kcv::compute(&*handle, kcv_method, kcv::DEFAULT_KCV_LEN)
+                .map_err(|e| crate::error::core_error("KeyCheckValueAlgorithm", e))?
+                .to_string();
+            failpoint("hsm.add_key.before_insert");
+            self.store.insert_key(&record)
+        });
+        if let Err(e) = registered {
+            self.store.forget_handle(&record.key_id);
+            if let Some(block) = &record.key_block {
+                // The creation's error is the one to report. Should discarding fail as well,
+                // the material is referenced by no record and can never be used.
+                let _ = self.store.discard(&record.key_id, block);
+            }
+            return Err(e);
+        }
         Ok(record)
     }
 
@@ -521,7 +534,6 @@ impl<S: Store> Hsm<S> {
             policy::check_attributes(&attributes)?;
             let kcv_method = kcv_method(input.key_check_value_algorithm.as_deref(), &attributes)?;
             let tags = parse_tags(input.tags.as_deref().unwrap_or_default(), "Tags")?;
-            let material = generate_material(attributes.key_algorithm)?;
             let record = self.add_key(
                 NewKey {
                     attributes,
@@ -531,7 +543,7 @@ impl<S: Store> Hsm<S> {
                     tags,
                     origin: KeyOrigin::AwsPaymentCryptography,
                 },
-                material.expose_secret(),
+                None,
             )?;
             self.key_output(&record)
         })
@@ -569,7 +581,7 @@ impl<S: Store> Hsm<S> {
                     tags: BTreeMap::new(),
                     origin: KeyOrigin::External,
                 },
-                key.material.expose_secret(),
+                Some(key.material.expose_secret()),
             )?;
             self.key_output(&record)
         })

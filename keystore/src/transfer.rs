@@ -213,7 +213,7 @@ impl<S: Store> Hsm<S> {
                     tags,
                     origin: KeyOrigin::External,
                 },
-                key,
+                Some(key),
             )?;
             let arn = self.arn(&record.key_id)?;
             Ok((

@@ -49,8 +49,8 @@ impl<S> Recording<S> {
 
 impl<S: Store> Store for Recording<S> {
     type Handle = S::Handle;
-    fn master_key_check_value(&self) -> &str {
-        self.inner.master_key_check_value()
+    fn key_binding(&self) -> &str {
+        self.inner.key_binding()
     }
     fn get_key(&self, key_id: &str) -> Result<Option<KeyRecord>, Error> {
         let r = self.inner.get_key(key_id);
@@ -111,6 +111,17 @@ impl<S: Store> Store for Recording<S> {
         material: &[u8],
     ) -> Result<String, Error> {
         self.inner.seal(key_id, attributes, exportable, material)
+    }
+    fn generate(
+        &self,
+        key_id: &str,
+        attributes: &KeyAttributes,
+        exportable: bool,
+    ) -> Result<String, Error> {
+        self.inner.generate(key_id, attributes, exportable)
+    }
+    fn discard(&self, key_id: &str, key_block: &str) -> Result<(), Error> {
+        self.inner.discard(key_id, key_block)
     }
     fn open(&self, record: &KeyRecord) -> Result<Arc<Self::Handle>, Error> {
         self.inner.open(record)

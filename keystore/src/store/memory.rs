@@ -7,7 +7,7 @@ use std::{
 
 use payhsm_core::{crypto::SoftwareKey, key::KeyAttributes, secret::SecretVec};
 
-use super::{SoftwareVault, Store};
+use super::{SoftwareVault, Store, Vault};
 use crate::{
     Error,
     master_key::MasterKey,
@@ -54,8 +54,8 @@ fn page<T: Clone>(map: &BTreeMap<String, T>, after: Option<&str>, limit: usize) 
 impl Store for MemoryStore {
     type Handle = SoftwareKey;
 
-    fn master_key_check_value(&self) -> &str {
-        self.vault.master_key_check_value()
+    fn key_binding(&self) -> &str {
+        self.vault.binding()
     }
 
     fn get_key(&self, key_id: &str) -> Result<Option<KeyRecord>, Error> {
@@ -128,6 +128,19 @@ impl Store for MemoryStore {
         material: &[u8],
     ) -> Result<String, Error> {
         self.vault.seal(key_id, attributes, exportable, material)
+    }
+
+    fn generate(
+        &self,
+        key_id: &str,
+        attributes: &KeyAttributes,
+        exportable: bool,
+    ) -> Result<String, Error> {
+        self.vault.generate(key_id, attributes, exportable)
+    }
+
+    fn discard(&self, key_id: &str, key_block: &str) -> Result<(), Error> {
+        self.vault.destroy(key_id, key_block)
     }
 
     fn open(&self, record: &KeyRecord) -> Result<Arc<SoftwareKey>, Error> {

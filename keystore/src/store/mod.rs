@@ -1,11 +1,11 @@
-//! Where keys rest: the [`Store`] trait and its two software implementations,
-//! [`MemoryStore`] (tests and examples) and [`SqliteStore`] (the default, one database per
-//! region).
+//! Where keys rest: the [`Store`] trait, [`MemoryStore`] (tests and examples) and
+//! [`SqliteStore`] (the default, one database per region).
 //!
 //! A store persists [`KeyRecord`]s and [`AliasRecord`]s and turns a record into a usable key
-//! handle. It never holds a clear key: the software stores keep each key as a TR-31 version D
-//! key block under the region's master key ([`SoftwareVault`]), and a token-backed store keeps
-//! a reference to the token object instead. Every write is atomic, and updates are
+//! handle through its [`Vault`]. It never holds a clear key: the [`SoftwareVault`] keeps each
+//! key as a TR-31 version D key block under the region's master key, and the PKCS#11 vault
+//! (`pkcs11::TokenVault`, feature `pkcs11`) keeps a reference to a token object instead, so
+//! the same SQLite records serve both. Every write is atomic, and updates are
 //! compare-and-swap on the record's revision, so concurrent writers (threads or processes)
 //! never lose an update: a stale write fails with `ConflictException` and the HSM retries it
 //! on fresh data.
@@ -13,6 +13,8 @@
 //! The same conformance suite (`keystore/tests/conformance`) runs on every store.
 
 mod memory;
+#[cfg(feature = "pkcs11")]
+pub mod pkcs11;
 mod sqlite;
 mod vault;
 
@@ -35,8 +37,9 @@ pub trait Store: Send + Sync {
     /// The handle type of this store's keys.
     type Handle: SymmetricKey + Send + Sync + 'static;
 
-    /// The KCV of the master key the store was opened with.
-    fn master_key_check_value(&self) -> &str;
+    /// What the store's key material is bound to: the KCV of the master key (software
+    /// vault) or the token's label and serial number (PKCS#11 vault).
+    fn key_binding(&self) -> &str;
 
     /// The record of key `key_id`, if there is one.
     fn get_key(&self, key_id: &str) -> Result<Option<KeyRecord>, Error>;
@@ -76,6 +79,19 @@ pub trait Store: Send + Sync {
         material: &[u8],
     ) -> Result<String, Error>;
 
+    /// New random key material for key `key_id`, in its persisted form. A token store has the
+    /// token generate it, so its value never exists outside the token.
+    fn generate(
+        &self,
+        key_id: &str,
+        attributes: &KeyAttributes,
+        exportable: bool,
+    ) -> Result<String, Error>;
+
+    /// Destroys key material that [`Store::seal`] or [`Store::generate`] persisted for a key
+    /// whose creation then failed, so that nothing half-created remains (a token object).
+    fn discard(&self, key_id: &str, key_block: &str) -> Result<(), Error>;
+
     /// The handle of a stored key, after checking that its persisted form authenticates and
     /// agrees with the record.
     fn open(&self, record: &KeyRecord) -> Result<Arc<Self::Handle>, Error>;
@@ -89,6 +105,54 @@ pub trait Store: Send + Sync {
 
     /// Drops every cached handle.
     fn forget_all_handles(&self);
+}
+
+/// Where a store's key material lives, and how a record's persisted material becomes a handle.
+///
+/// A vault is bound to one master key or one token; the store records that binding when it is
+/// created and refuses to open under another.
+pub trait Vault: Send + Sync {
+    /// The handle type of this vault's keys.
+    type Handle: SymmetricKey + Send + Sync + 'static;
+
+    /// What the key material is bound to (see [`Store::key_binding`]).
+    fn binding(&self) -> &str;
+
+    /// Checks the binding a store recorded against this vault's: `AccessDenied`, naming both,
+    /// when the store at `store` was made for another master key or token.
+    fn check_binding(&self, recorded: &str, store: &std::path::Path) -> Result<(), Error>;
+
+    /// See [`Store::seal`].
+    fn seal(
+        &self,
+        key_id: &str,
+        attributes: &KeyAttributes,
+        exportable: bool,
+        material: &[u8],
+    ) -> Result<String, Error>;
+
+    /// See [`Store::generate`].
+    fn generate(
+        &self,
+        key_id: &str,
+        attributes: &KeyAttributes,
+        exportable: bool,
+    ) -> Result<String, Error>;
+
+    /// Destroys persisted key material: a deleted key's, or one no record came to reference.
+    fn destroy(&self, key_id: &str, key_block: &str) -> Result<(), Error>;
+
+    /// See [`Store::open`].
+    fn open(&self, record: &KeyRecord) -> Result<Arc<Self::Handle>, Error>;
+
+    /// See [`Store::reveal`].
+    fn reveal(&self, record: &KeyRecord) -> Result<SecretVec, Error>;
+
+    /// Drops any cached handle of key `key_id`.
+    fn forget(&self, key_id: &str);
+
+    /// Drops every cached handle.
+    fn forget_all(&self);
 }
 
 /// Test hook for the crash-safety tests: when the environment variable `PAYHSM_FAILPOINT`

@@ -1,7 +1,9 @@
 //! The embedded store: one SQLite database per region.
 //!
-//! Metadata sits in columns; the key material is a TR-31 version D key block under the
-//! region's master key, whose KCV the `meta` table records. The database runs in WAL mode
+//! Metadata sits in columns; the key material is whatever the store's [`Vault`] persists: a
+//! TR-31 version D key block under the region's master key ([`SoftwareVault`], the default),
+//! or a reference to a token object (the PKCS#11 vault). The `meta` table records what the
+//! material is bound to (the master key's KCV, or the token). The database runs in WAL mode
 //! with `synchronous=FULL` (a commit is on disk when it returns) and `secure_delete=ON` (freed
 //! pages, such as a destroyed key block, are overwritten with zeros). Every write is one
 //! `BEGIN IMMEDIATE` transaction, and updates are compare-and-swap on the revision column.
@@ -14,14 +16,13 @@ use std::{
 };
 
 use payhsm_core::{
-    crypto::SoftwareKey,
     kcv::KcvMethod,
     key::{KeyAlgorithm, KeyAttributes, KeyClass, KeyModesOfUse, KeyUsage},
     secret::SecretVec,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 
-use super::{SoftwareVault, Store, failpoint};
+use super::{SoftwareVault, Store, Vault, failpoint};
 use crate::{
     Error,
     clock::Timestamp,
@@ -69,11 +70,11 @@ const KEY_COLUMNS: &str = "key_id, revision, key_usage, key_class, key_algorithm
     key_state, key_origin, create_timestamp, usage_start_timestamp, usage_stop_timestamp, \
     delete_pending_timestamp, delete_timestamp, tags, key_block";
 
-/// A region's keys in one SQLite database file.
+/// A region's keys in one SQLite database file, their material in the vault `V`.
 #[derive(Debug)]
-pub struct SqliteStore {
+pub struct SqliteStore<V: Vault = SoftwareVault> {
     path: PathBuf,
-    vault: SoftwareVault,
+    vault: V,
     conn: Mutex<Connection>,
 }
 
@@ -87,6 +88,21 @@ fn configure(conn: &Connection) -> Result<(), Error> {
 impl SqliteStore {
     /// Creates a new database at `path` for `master`. Refuses a path that exists.
     pub fn create(path: &Path, master: MasterKey) -> Result<Self, Error> {
+        Self::create_with(path, SoftwareVault::new(master))
+    }
+
+    /// Opens the database at `path` with `master`. The master key's KCV is checked first on
+    /// an immutable read-only connection (no locks, no WAL index): with the wrong key the store
+    /// refuses to open and not one byte or file is written.
+    pub fn open(path: &Path, master: MasterKey) -> Result<Self, Error> {
+        Self::open_with(path, SoftwareVault::new(master))
+    }
+}
+
+impl<V: Vault> SqliteStore<V> {
+    /// Creates a new database at `path` whose key material lives in `vault`. Refuses a path
+    /// that exists.
+    pub fn create_with(path: &Path, vault: V) -> Result<Self, Error> {
         if path.exists() {
             return Err(Error::conflict(format!(
                 "{} exists; open it instead of creating it",
@@ -103,22 +119,23 @@ impl SqliteStore {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
         tx.execute_batch(SCHEMA)?;
         tx.execute(
-            "INSERT INTO meta (name, value) VALUES ('schema_version', ?1), ('master_key_kcv', ?2)",
-            params![SCHEMA_VERSION, master.check_value()],
+            "INSERT INTO meta (name, value) VALUES ('schema_version', ?1), ('key_binding', ?2)",
+            params![SCHEMA_VERSION, vault.binding()],
         )?;
         tx.commit()?;
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(Self {
             path: path.to_owned(),
-            vault: SoftwareVault::new(master),
+            vault,
             conn: Mutex::new(conn),
         })
     }
 
-    /// Opens the database at `path` with `master`. The master key's KCV is checked first on
-    /// an immutable read-only connection (no locks, no WAL index): with the wrong key the store
-    /// refuses to open and not one byte or file is written.
-    pub fn open(path: &Path, master: MasterKey) -> Result<Self, Error> {
+    /// Opens the database at `path` with `vault`. The vault's binding (master key KCV or
+    /// token) is checked first on an immutable read-only connection (no locks, no WAL index):
+    /// with the wrong master key or token the store refuses to open and not one byte or file is
+    /// written.
+    pub fn open_with(path: &Path, vault: V) -> Result<Self, Error> {
         if !path.is_file() {
             return Err(Error::internal(format!(
                 "{} does not exist; create the store first (payhsm init)",
@@ -128,7 +145,7 @@ impl SqliteStore {
         // The immutable look sees the main file only; the meta rows are checkpointed into it
         // when the store is created, so a plain read-only look is needed only for a store
         // whose creator died before that.
-        let (version, kcv) = read_meta(&immutable_uri(path), OpenFlags::SQLITE_OPEN_URI)
+        let (version, binding) = read_meta(&immutable_uri(path), OpenFlags::SQLITE_OPEN_URI)
             .or_else(|_| read_meta(&path.to_string_lossy(), OpenFlags::empty()))
             .map_err(|e| {
                 Error::internal(format!("{} is not a payhsm key store: {e}", path.display()))
@@ -139,16 +156,7 @@ impl SqliteStore {
                 path.display()
             )));
         }
-        if kcv != master.check_value() {
-            return Err(Error::AccessDenied {
-                message: format!(
-                    "wrong master key for {}: the store was made under the master key with \
-                     KCV {kcv}, this one has KCV {}",
-                    path.display(),
-                    master.check_value()
-                ),
-            });
-        }
+        vault.check_binding(&binding, path)?;
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -156,9 +164,14 @@ impl SqliteStore {
         configure(&conn)?;
         Ok(Self {
             path: path.to_owned(),
-            vault: SoftwareVault::new(master),
+            vault,
             conn: Mutex::new(conn),
         })
+    }
+
+    /// The vault holding the key material.
+    pub fn vault(&self) -> &V {
+        &self.vault
     }
 
     /// The database file.
@@ -187,7 +200,7 @@ impl SqliteStore {
     }
 }
 
-/// The schema version and master-key KCV, read on a read-only connection.
+/// The schema version and key binding, read on a read-only connection.
 fn read_meta(target: &str, extra: OpenFlags) -> rusqlite::Result<(String, String)> {
     let ro = Connection::open_with_flags(
         target,
@@ -199,7 +212,7 @@ fn read_meta(target: &str, extra: OpenFlags) -> rusqlite::Result<(String, String
             r.get::<_, String>(0)
         })
     };
-    Ok((meta("schema_version")?, meta("master_key_kcv")?))
+    Ok((meta("schema_version")?, meta("key_binding")?))
 }
 
 /// A `file:` URI opening `path` read-only and immutable.
@@ -290,11 +303,11 @@ fn tags_text(record: &KeyRecord) -> Result<String, Error> {
     serde_json::to_string(&record.tags).map_err(|e| Error::internal(e.to_string()))
 }
 
-impl Store for SqliteStore {
-    type Handle = SoftwareKey;
+impl<V: Vault> Store for SqliteStore<V> {
+    type Handle = V::Handle;
 
-    fn master_key_check_value(&self) -> &str {
-        self.vault.master_key_check_value()
+    fn key_binding(&self) -> &str {
+        self.vault.binding()
     }
 
     fn get_key(&self, key_id: &str) -> Result<Option<KeyRecord>, Error> {
@@ -363,6 +376,17 @@ impl Store for SqliteStore {
     fn update_key(&self, record: &KeyRecord) -> Result<bool, Error> {
         let tags = tags_text(record)?;
         self.write("update_key", |tx| {
+            let destroyed = match &record.key_block {
+                Some(_) => None,
+                None => tx
+                    .query_row(
+                        "SELECT key_block FROM keys WHERE key_id = ?1 AND revision = ?2",
+                        params![record.key_id, revision_to(record.revision)? - 1],
+                        |r| r.get::<_, Option<String>>(0),
+                    )
+                    .optional()?
+                    .flatten(),
+            };
             // Attributes, KCV, origin and creation time never change; the rest may.
             let changed = tx.execute(
                 "UPDATE keys SET revision = ?2, enabled = ?3, key_state = ?4, \
@@ -384,6 +408,12 @@ impl Store for SqliteStore {
                 ],
             )?;
             if changed == 1 {
+                // Material the update removes is destroyed before the commit: if that fails
+                // the record keeps it and the next attempt destroys it (destroying is
+                // idempotent); if the commit fails the material is gone either way.
+                if let Some(block) = destroyed {
+                    self.vault.destroy(&record.key_id, &block)?;
+                }
                 return Ok(true);
             }
             let exists: bool = tx.query_row(
@@ -480,7 +510,20 @@ impl Store for SqliteStore {
         self.vault.seal(key_id, attributes, exportable, material)
     }
 
-    fn open(&self, record: &KeyRecord) -> Result<Arc<SoftwareKey>, Error> {
+    fn generate(
+        &self,
+        key_id: &str,
+        attributes: &KeyAttributes,
+        exportable: bool,
+    ) -> Result<String, Error> {
+        self.vault.generate(key_id, attributes, exportable)
+    }
+
+    fn discard(&self, key_id: &str, key_block: &str) -> Result<(), Error> {
+        self.vault.destroy(key_id, key_block)
+    }
+
+    fn open(&self, record: &KeyRecord) -> Result<Arc<V::Handle>, Error> {
         self.vault.open(record)
     }
 

@@ -14,7 +14,8 @@ use payhsm_core::{
 };
 use payhsm_tr31::{BlockId, Kbpk, OptionalBlock, UnwrapOptions, WrapOptions};
 
-use crate::{Error, master_key::MasterKey, model::KeyRecord, policy};
+use super::Vault;
+use crate::{Error, hsm::generate_material, master_key::MasterKey, model::KeyRecord, policy};
 
 /// Seals key material under the master key and opens it again, caching the handles.
 ///
@@ -42,13 +43,38 @@ impl SoftwareVault {
         }
     }
 
+    fn cache_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Arc<SoftwareKey>)>> {
+        // The cache holds no invariant a panicking holder could break.
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Vault for SoftwareVault {
+    type Handle = SoftwareKey;
+
     /// The master key's KCV.
-    pub fn master_key_check_value(&self) -> &str {
+    fn binding(&self) -> &str {
         self.master.check_value()
     }
 
+    fn check_binding(&self, recorded: &str, store: &std::path::Path) -> Result<(), Error> {
+        if recorded == self.master.check_value() {
+            return Ok(());
+        }
+        Err(Error::AccessDenied {
+            message: format!(
+                "wrong master key for {}: the store was made under the master key with KCV \
+                 {recorded}, this one has KCV {}",
+                store.display(),
+                self.master.check_value()
+            ),
+        })
+    }
+
     /// The key block for new key material.
-    pub fn seal(
+    fn seal(
         &self,
         key_id: &str,
         attributes: &KeyAttributes,
@@ -71,8 +97,24 @@ impl SoftwareVault {
         .map_err(|e| Error::internal(format!("sealing key {key_id}: {e}")))
     }
 
+    /// A key block for new key material drawn from the OS random source.
+    fn generate(
+        &self,
+        key_id: &str,
+        attributes: &KeyAttributes,
+        exportable: bool,
+    ) -> Result<String, Error> {
+        let material = generate_material(attributes.key_algorithm)?;
+        self.seal(key_id, attributes, exportable, material.expose_secret())
+    }
+
+    /// A key block is only text in its record: nothing to destroy beside it.
+    fn destroy(&self, _key_id: &str, _key_block: &str) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// The key's bytes, after authenticating its block against the record.
-    pub fn reveal(&self, record: &KeyRecord) -> Result<SecretVec, Error> {
+    fn reveal(&self, record: &KeyRecord) -> Result<SecretVec, Error> {
         let integrity = |what: &str| {
             Error::internal(format!(
                 "key {} failed its integrity check: {what}",
@@ -104,7 +146,7 @@ impl SoftwareVault {
     }
 
     /// The handle of a stored key (cached per key id and block).
-    pub fn open(&self, record: &KeyRecord) -> Result<Arc<SoftwareKey>, Error> {
+    fn open(&self, record: &KeyRecord) -> Result<Arc<SoftwareKey>, Error> {
         let block = record.key_block.as_deref().unwrap_or_default();
         if let Some((cached_block, handle)) = self.cache_lock().get(&record.key_id)
             && cached_block == block
@@ -123,21 +165,12 @@ impl SoftwareVault {
         Ok(handle)
     }
 
-    /// Drops the cached handle of `key_id`.
-    pub fn forget(&self, key_id: &str) {
+    fn forget(&self, key_id: &str) {
         self.cache_lock().remove(key_id);
     }
 
-    /// Drops every cached handle.
-    pub fn forget_all(&self) {
+    fn forget_all(&self) {
         self.cache_lock().clear();
-    }
-
-    fn cache_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Arc<SoftwareKey>)>> {
-        // The cache holds no invariant a panicking holder could break.
-        self.cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
