@@ -76,90 +76,9 @@ pub fn check_strength(key: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// The checks of [`check_strength`] for a TDES key whose value is out of reach (held in a
-/// token). `fingerprints[i]` is the single-DES encryption of the zero block under part `i`
-/// (K1, K2 and, for a three-key key, K3), which a token computes without revealing the part.
-///
-/// Equal parts (ignoring parity) give equal fingerprints, and a part is a weak or semi-weak
-/// key exactly when its fingerprint is that key's, so no weak key passes; a good key is refused
-/// only on a 64-bit fingerprint collision (about 2^-58 for the 17 comparisons).
-pub fn check_strength_by_fingerprints(fingerprints: &[[u8; 8]]) -> Result<(), Error> {
-    use cipher::{Array, BlockCipherEncrypt, KeyInit};
-    if fingerprints.len() != 2 && fingerprints.len() != 3 {
-        return Err(Error::InvalidLength {
-            field: "TDES part fingerprints",
-            expected: "2 or 3 fingerprints",
-            actual: fingerprints.len(),
-        });
-    }
-    for weak in &WEAK_KEYS {
-        let des = des::Des::new(&Array::from(*weak));
-        let mut zero = Array::from([0u8; 8]);
-        des.encrypt_block(&mut zero);
-        if fingerprints.iter().any(|f| f[..] == zero[..]) {
-            return Err(Error::WeakKey {
-                reason: "a key part is a DES weak or semi-weak key",
-            });
-        }
-    }
-    if fingerprints[0] == fingerprints[1] {
-        return Err(Error::WeakKey {
-            reason: "K1 equals K2, which reduces TDES to single DES",
-        });
-    }
-    if fingerprints.len() == 3 && fingerprints[1] == fingerprints[2] {
-        return Err(Error::WeakKey {
-            reason: "K2 equals K3, which reduces TDES to single DES",
-        });
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::{vec, vec::Vec};
-
-    fn fingerprint(part: &[u8]) -> [u8; 8] {
-        use cipher::{Array, BlockCipherEncrypt, KeyInit};
-        let des = des::Des::new_from_slice(part).unwrap();
-        let mut block = Array::from([0u8; 8]);
-        des.encrypt_block(&mut block);
-        block.into()
-    }
-
-    #[test]
-    fn fingerprints_refuse_what_check_strength_refuses() {
-        let good: [u8; 24] = [
-            0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF, 0xFE, 0xDC, 0xBA, 0x98, 0x76, 0x54,
-            0x32, 0x10, 0x89, 0xAB, 0xCD, 0xEF, 0x01, 0x23, 0x45, 0x67,
-        ];
-        let mut cases: Vec<Vec<u8>> = vec![good[..16].to_vec(), good.to_vec()];
-        for w in &WEAK_KEYS {
-            for i in 0..3 {
-                let mut k = good.to_vec();
-                k[8 * i..8 * i + 8].copy_from_slice(w);
-                cases.push(k.clone());
-                cases.push(k[..16].to_vec());
-            }
-        }
-        let mut equal = good.to_vec();
-        equal.copy_within(0..8, 8);
-        equal[15] ^= 1; // parity differs, the part is the same
-        cases.push(equal[..16].to_vec());
-        let mut k2k3 = good.to_vec();
-        k2k3.copy_within(8..16, 16);
-        cases.push(k2k3);
-        for key in cases {
-            let prints: Vec<[u8; 8]> = key.chunks(8).map(fingerprint).collect();
-            assert_eq!(
-                check_strength_by_fingerprints(&prints).is_ok(),
-                check_strength(&key).is_ok(),
-                "{key:02X?}"
-            );
-        }
-        assert!(check_strength_by_fingerprints(&[[0; 8]]).is_err());
-    }
 
     #[test]
     fn parity_is_set_and_checked() {

@@ -23,6 +23,7 @@ enum Allowed {
 }
 
 struct Helpers {
+    exports: bool,
     pek_tdes: String,
     pvk: String,
     cvk_exportable: String,
@@ -60,12 +61,38 @@ fn helpers<S: Store>(h: &Harness<S>) -> Helpers {
         .as_str()
         .unwrap()
         .to_owned();
-    let export = |w: &str| {
-        h.ok("ExportKey", json!({ "ExportKeyIdentifier": cvk_exportable, "KeyMaterial": { "Tr31KeyBlock": { "WrappingKeyIdentifier": w } } }))["WrappedKey"]["KeyMaterial"].as_str().unwrap().to_owned()
+    let exports = super::exports_key_blocks(h);
+    // A store that cannot export gets blocks under software keys: the import roles only need
+    // a well-formed block to get past policy.
+    let export = |w: &str, alg, clear: &str, version| {
+        if exports {
+            h.ok("ExportKey", json!({ "ExportKeyIdentifier": cvk_exportable, "KeyMaterial": { "Tr31KeyBlock": { "WrappingKeyIdentifier": w } } }))["WrappedKey"]["KeyMaterial"].as_str().unwrap().to_owned()
+        } else {
+            super::software_block(
+                alg,
+                clear,
+                version,
+                payhsm_core::key::ModeOfUse::GENERATE_VERIFY,
+                payhsm_core::key::Exportability::EXPORTABLE,
+                super::KNOWN_CVK,
+            )
+        }
     };
+    use payhsm_core::key::KeyAlgorithm as A;
     Helpers {
-        block_b: export(&kbpk_tdes),
-        block_d: export(&kbpk_aes),
+        exports,
+        block_b: export(
+            &kbpk_tdes,
+            A::Tdes3Key,
+            super::KNOWN_KEK,
+            payhsm_tr31::Version::B,
+        ),
+        block_d: export(
+            &kbpk_aes,
+            A::Aes256,
+            super::KNOWN_KBPK,
+            payhsm_tr31::Version::D,
+        ),
         pek_tdes,
         pvk,
         cvk_exportable,
@@ -160,7 +187,7 @@ fn run_role<S: Store>(
         "VerifyMac/HMAC" => (verify_mac("HMAC"), Verifies(InvalidMac)),
         "GenerateMac/AS2805_4_1" => (gen_mac("AS2805_4_1"), Succeeds),
         "VerifyMac/AS2805_4_1" => (verify_mac("AS2805_4_1"), Verifies(InvalidMac)),
-        "ExportKey/Tr31KeyBlock: WrappingKey" => (h.call("ExportKey", json!({ "ExportKeyIdentifier": x.cvk_exportable, "KeyMaterial": { "Tr31KeyBlock": { "WrappingKeyIdentifier": k } } })), Succeeds),
+        "ExportKey/Tr31KeyBlock: WrappingKey" => (h.call("ExportKey", json!({ "ExportKeyIdentifier": x.cvk_exportable, "KeyMaterial": { "Tr31KeyBlock": { "WrappingKeyIdentifier": k } } })), if x.exports { Succeeds } else { PassesPolicy }),
         "ImportKey/Tr31KeyBlock: WrappingKey" => {
             let block = if aes { &x.block_d } else { &x.block_b };
             (h.call("ImportKey", json!({ "KeyMaterial": { "Tr31KeyBlock": { "WrappingKeyIdentifier": k, "WrappedKeyBlock": block } } })), PassesPolicy)
