@@ -44,6 +44,8 @@ pub const DATA_PLANE: &[&str] = &[
     "EncryptData",
     "DecryptData",
     "ReEncryptData",
+    "GenerateAuthRequestCryptogram",
+    "VerifyAuthRequestCryptogram",
 ];
 
 /// Runs `operation` with the request `input`. In the error state every operation fails
@@ -78,6 +80,8 @@ pub fn dispatch<S: Store>(hsm: &Hsm<S>, operation: &str, input: Value) -> Result
         "EncryptData" => hsm.encrypt_data(request(input)?),
         "DecryptData" => hsm.decrypt_data(request(input)?),
         "ReEncryptData" => hsm.re_encrypt_data(request(input)?),
+        "GenerateAuthRequestCryptogram" => hsm.generate_auth_request_cryptogram(request(input)?),
+        "VerifyAuthRequestCryptogram" => hsm.verify_auth_request_cryptogram(request(input)?),
         other => Err(Error::validation(
             "Operation",
             format!("{other} is not an operation this HSM offers"),

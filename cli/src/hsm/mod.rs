@@ -455,6 +455,60 @@ const COMMANDS: &[Spec] = &[
             ("outgoing-wrapped-key", "OutgoingWrappedKey", Struct, false),
         ],
     },
+    Spec {
+        name: "generate-auth-request-cryptogram",
+        operation: "GenerateAuthRequestCryptogram",
+        about: "Generates an EMV ARQC under an issuer master key",
+        params: &[
+            KEY_ID,
+            ("transaction-data", "TransactionData", Str, true),
+            (
+                "major-key-derivation-mode",
+                "MajorKeyDerivationMode",
+                Str,
+                true,
+            ),
+            (
+                "session-key-derivation-attributes",
+                "SessionKeyDerivationAttributes",
+                Struct,
+                true,
+            ),
+        ],
+    },
+    Spec {
+        name: "verify-auth-request-cryptogram",
+        operation: "VerifyAuthRequestCryptogram",
+        about: "Verifies an EMV ARQC and optionally computes the ARPC",
+        params: &[
+            KEY_ID,
+            ("transaction-data", "TransactionData", Str, true),
+            (
+                "auth-request-cryptogram",
+                "AuthRequestCryptogram",
+                Str,
+                true,
+            ),
+            (
+                "major-key-derivation-mode",
+                "MajorKeyDerivationMode",
+                Str,
+                true,
+            ),
+            (
+                "session-key-derivation-attributes",
+                "SessionKeyDerivationAttributes",
+                Struct,
+                true,
+            ),
+            (
+                "auth-response-attributes",
+                "AuthResponseAttributes",
+                Struct,
+                false,
+            ),
+        ],
+    },
 ];
 
 /// Adds the key-id commands to the CLI.
