@@ -1332,8 +1332,22 @@ pub fn audit_holds_no_secrets<S: Store>(h: Harness<S>) {
     h.call("TranslatePinData", json!({ "IncomingKeyIdentifier": pek, "OutgoingKeyIdentifier": pvk,
         "IncomingTranslationAttributes": { "IsoFormat0": { "PrimaryAccountNumber": PAN } },
         "OutgoingTranslationAttributes": { "IsoFormat0": { "PrimaryAccountNumber": PAN } }, "EncryptedPinBlock": block })).unwrap_err();
+    // A request that does not even parse is refused and audited, without its values.
+    assert_validation(h.call("VerifyCardValidationData", json!({ "KeyIdentifier": cvk, "PrimaryAccountNumber": PAN, "VerificationAttributes": { "CardVerificationValue2": { "CardExpiryDate": "1230" } }, "ValidationData": 98765 })));
+    secrets.push("98765".to_owned());
     let lines = h.hsm.audit().lines();
     let text = lines.join("\n");
+    assert!(
+        lines.last().unwrap().contains("\"requestParameters\":null"),
+        "{}",
+        lines.last().unwrap()
+    );
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .contains("\"errorCode\":\"ValidationException\"")
+    );
     for s in &secrets {
         assert!(
             !text.to_uppercase().contains(&s.to_uppercase()),
