@@ -41,6 +41,9 @@ struct Cli {
 enum Command {
     /// Creates the region's key store and its master key.
     Init(InitArgs),
+    /// Imports a key formed in a key ceremony from N components, each entered with its KCV
+    /// (the only way clear key material enters the HSM).
+    ImportKeyComponents(ImportComponentsArgs),
     /// A calculator on clear test keys (never for production keys).
     #[command(subcommand)]
     Calc(calc::Calc),
@@ -59,6 +62,23 @@ struct InitArgs {
     dev_master_key: bool,
 }
 
+#[derive(Args)]
+struct ImportComponentsArgs {
+    /// How many components (at least 2).
+    #[arg(long, value_name = "N")]
+    components: usize,
+    /// The key's attributes, JSON or shorthand, as for create-key.
+    #[arg(long)]
+    key_attributes: String,
+    /// The KCV the ceremony recorded for the combined key; the import is refused unless the
+    /// components combine to it.
+    #[arg(long)]
+    key_check_value: String,
+    /// Whether the key may be exported.
+    #[arg(long)]
+    exportable: bool,
+}
+
 fn main() -> ExitCode {
     let matches = match hsm::register(Cli::command()).try_get_matches() {
         Ok(m) => m,
@@ -75,6 +95,15 @@ fn main() -> ExitCode {
                 Command::Init(args) => hsm::Home::new(&cli.store, &cli.region)
                     .and_then(|home| home.init(args.dev_master_key, args.components))
                     .and_then(|v| print_json(&v)),
+                Command::ImportKeyComponents(a) => hsm::ceremony::import(
+                    &cli.store,
+                    &cli.region,
+                    a.components,
+                    &a.key_attributes,
+                    a.exportable,
+                    &a.key_check_value,
+                )
+                .and_then(|v| print_json(&v)),
                 Command::Calc(cmd) => calc::run(cmd).and_then(|v| print_json(&v)),
                 Command::Vectors(args) => vectors::run(&args),
             },

@@ -488,3 +488,76 @@ fn no_secret_reaches_stderr_or_the_audit_log() {
         )
     );
 }
+
+#[test]
+fn a_working_key_from_components() {
+    let (_d, home) = dev_home();
+    let c1 = "0123456789ABCDEFFEDCBA9876543210";
+    let c2 = "2222222222222222EEEEEEEEEEEEEEEE";
+    let kcv = |hex: &str| {
+        let k = payhsm_core::crypto::SoftwareKey::from_hex(
+            payhsm_core::key::KeyAlgorithm::Tdes2Key,
+            hex,
+        )
+        .unwrap();
+        payhsm_core::kcv::default_kcv(&k).unwrap().to_string()
+    };
+    let combined: String = c1
+        .bytes()
+        .zip(c2.bytes())
+        .map(|(a, b)| {
+            let n = |c: u8| (c as char).to_digit(16).unwrap();
+            char::from_digit(n(a) ^ n(b), 16)
+                .unwrap()
+                .to_ascii_uppercase()
+        })
+        .collect();
+    let stdin = format!("{c1}\n{}\n{c2}\n{}\n", kcv(c1), kcv(c2));
+    let args = |k: &str| {
+        vec![
+            "import-key-components".to_owned(),
+            "--components".into(),
+            "2".into(),
+            "--key-attributes".into(),
+            CVK_ATTRS.into(),
+            "--key-check-value".into(),
+            k.to_owned(),
+        ]
+    };
+    let run = |k: &str, input: &str| {
+        let a = args(k);
+        run_in(
+            &home,
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+            Some(input),
+        )
+    };
+    let wrong_total = run("000000", &stdin);
+    assert!(
+        wrong_total
+            .error_line()
+            .starts_with("ValidationException: "),
+        "{}",
+        wrong_total.stderr
+    );
+    let wrong_part = run(
+        &kcv(&combined),
+        &format!("{c1}\n{}\n{c2}\n000000\n", kcv(c1)),
+    );
+    assert!(
+        wrong_part.error_line().contains("component 2's KCV"),
+        "{}",
+        wrong_part.stderr
+    );
+    assert_eq!(
+        ok(&home, &["list-keys"])["Keys"].as_array().unwrap().len(),
+        0,
+        "refused ceremonies store nothing"
+    );
+    let imported = run(&kcv(&combined), &stdin);
+    assert_eq!(imported.code, 0, "{}", imported.stderr);
+    let key = &imported.json()["Key"];
+    assert_eq!(key["KeyCheckValue"], kcv(&combined));
+    assert_eq!(key["KeyOrigin"], "EXTERNAL");
+    assert!(!imported.stderr.contains(c1) && !imported.stderr.contains(c2));
+}

@@ -10,6 +10,7 @@
 //!
 //! AWS Payment Cryptography prints 3 bytes for every method, which is [`DEFAULT_KCV_LEN`].
 
+use crate::names::service_enum;
 use core::fmt;
 
 use crate::{
@@ -25,38 +26,19 @@ pub const DEFAULT_KCV_LEN: usize = 3;
 /// The KCV length of X9.143 KC and KP optional blocks for CMAC.
 pub const X9_143_KCV_LEN: usize = 5;
 
-/// How a KCV is computed (`KeyCheckValueAlgorithm`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum KcvMethod {
-    /// Encrypt a zero block (ANSI X9.24-1 A.2, "legacy"). TDES only.
-    AnsiX924,
-    /// CMAC of a zero block (ANSI X9.24-1 A.3).
-    Cmac,
-    /// HMAC of the empty message, for HMAC keys.
-    Hmac,
+service_enum! {
+    /// How a KCV is computed (`KeyCheckValueAlgorithm`).
+    pub enum KcvMethod("key check value algorithm") {
+        /// Encrypt a zero block (ANSI X9.24-1 A.2, "legacy"). TDES only.
+        AnsiX924 = "ANSI_X9_24",
+        /// CMAC of a zero block (ANSI X9.24-1 A.3).
+        Cmac = "CMAC",
+        /// HMAC of the empty message, for HMAC keys.
+        Hmac = "HMAC",
+    }
 }
 
 impl KcvMethod {
-    /// The service's name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::AnsiX924 => "ANSI_X9_24",
-            Self::Cmac => "CMAC",
-            Self::Hmac => "HMAC",
-        }
-    }
-
-    /// The method by the service's name.
-    pub fn from_name(name: &str) -> Result<Self, Error> {
-        [Self::AnsiX924, Self::Cmac, Self::Hmac]
-            .into_iter()
-            .find(|m| m.name() == name)
-            .ok_or(Error::InvalidValue {
-                field: "key check value algorithm",
-                reason: "expected ANSI_X9_24, CMAC or HMAC",
-            })
-    }
-
     /// The method the service uses for a key algorithm: ANSI X9.24 for TDES, CMAC for AES,
     /// HMAC for HMAC keys.
     pub fn default_for(algorithm: KeyAlgorithm) -> Result<Self, Error> {
@@ -76,12 +58,6 @@ impl KcvMethod {
             Self::AnsiX924 | Self::Hmac => 3,
             Self::Cmac => 5,
         }
-    }
-}
-
-impl fmt::Display for KcvMethod {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 

@@ -33,6 +33,7 @@ pub mod kcv;
 pub mod key;
 pub mod keystore;
 pub mod mac;
+mod names;
 pub mod pin;
 pub mod rng;
 pub mod secret;

@@ -5,11 +5,9 @@
 
 use serde_json::Value;
 
-use crate::{
-    Error,
-    hsm::{Hsm, request},
-    store::Store,
-};
+use serde::Deserialize;
+
+use crate::{Error, hsm::Hsm, store::Store};
 
 /// The control-plane operations [`dispatch`] serves.
 pub const CONTROL_PLANE: &[&str] = &[
@@ -44,6 +42,8 @@ pub const DATA_PLANE: &[&str] = &[
     "EncryptData",
     "DecryptData",
     "ReEncryptData",
+    "GenerateAuthRequestCryptogram",
+    "VerifyAuthRequestCryptogram",
 ];
 
 /// Runs `operation` with the request `input`. In the error state every operation fails
@@ -51,36 +51,54 @@ pub const DATA_PLANE: &[&str] = &[
 pub fn dispatch<S: Store>(hsm: &Hsm<S>, operation: &str, input: Value) -> Result<Value, Error> {
     hsm.self_test_result()?;
     match operation {
-        "CreateKey" => hsm.create_key(request(input)?),
-        "GetKey" => hsm.get_key(request(input)?),
-        "ListKeys" => hsm.list_keys(request(input)?),
-        "DeleteKey" => hsm.delete_key(request(input)?),
-        "RestoreKey" => hsm.restore_key(request(input)?),
-        "StartKeyUsage" => hsm.start_key_usage(request(input)?),
-        "StopKeyUsage" => hsm.stop_key_usage(request(input)?),
-        "ImportKey" => hsm.import_key(request(input)?),
-        "ExportKey" => hsm.export_key(request(input)?),
-        "CreateAlias" => hsm.create_alias(request(input)?),
-        "GetAlias" => hsm.get_alias(request(input)?),
-        "UpdateAlias" => hsm.update_alias(request(input)?),
-        "DeleteAlias" => hsm.delete_alias(request(input)?),
-        "ListAliases" => hsm.list_aliases(request(input)?),
-        "TagResource" => hsm.tag_resource(request(input)?),
-        "UntagResource" => hsm.untag_resource(request(input)?),
-        "ListTagsForResource" => hsm.list_tags_for_resource(request(input)?),
-        "GenerateCardValidationData" => hsm.generate_card_validation_data(request(input)?),
-        "VerifyCardValidationData" => hsm.verify_card_validation_data(request(input)?),
-        "GeneratePinData" => hsm.generate_pin_data(request(input)?),
-        "VerifyPinData" => hsm.verify_pin_data(request(input)?),
-        "TranslatePinData" => hsm.translate_pin_data(request(input)?),
-        "GenerateMac" => hsm.generate_mac(request(input)?),
-        "VerifyMac" => hsm.verify_mac(request(input)?),
-        "EncryptData" => hsm.encrypt_data(request(input)?),
-        "DecryptData" => hsm.decrypt_data(request(input)?),
-        "ReEncryptData" => hsm.re_encrypt_data(request(input)?),
+        "CreateKey" => hsm.create_key(req(hsm, operation, input)?),
+        "GetKey" => hsm.get_key(req(hsm, operation, input)?),
+        "ListKeys" => hsm.list_keys(req(hsm, operation, input)?),
+        "DeleteKey" => hsm.delete_key(req(hsm, operation, input)?),
+        "RestoreKey" => hsm.restore_key(req(hsm, operation, input)?),
+        "StartKeyUsage" => hsm.start_key_usage(req(hsm, operation, input)?),
+        "StopKeyUsage" => hsm.stop_key_usage(req(hsm, operation, input)?),
+        "ImportKey" => hsm.import_key(req(hsm, operation, input)?),
+        "ExportKey" => hsm.export_key(req(hsm, operation, input)?),
+        "CreateAlias" => hsm.create_alias(req(hsm, operation, input)?),
+        "GetAlias" => hsm.get_alias(req(hsm, operation, input)?),
+        "UpdateAlias" => hsm.update_alias(req(hsm, operation, input)?),
+        "DeleteAlias" => hsm.delete_alias(req(hsm, operation, input)?),
+        "ListAliases" => hsm.list_aliases(req(hsm, operation, input)?),
+        "TagResource" => hsm.tag_resource(req(hsm, operation, input)?),
+        "UntagResource" => hsm.untag_resource(req(hsm, operation, input)?),
+        "ListTagsForResource" => hsm.list_tags_for_resource(req(hsm, operation, input)?),
+        "GenerateCardValidationData" => {
+            hsm.generate_card_validation_data(req(hsm, operation, input)?)
+        }
+        "VerifyCardValidationData" => hsm.verify_card_validation_data(req(hsm, operation, input)?),
+        "GeneratePinData" => hsm.generate_pin_data(req(hsm, operation, input)?),
+        "VerifyPinData" => hsm.verify_pin_data(req(hsm, operation, input)?),
+        "TranslatePinData" => hsm.translate_pin_data(req(hsm, operation, input)?),
+        "GenerateMac" => hsm.generate_mac(req(hsm, operation, input)?),
+        "VerifyMac" => hsm.verify_mac(req(hsm, operation, input)?),
+        "EncryptData" => hsm.encrypt_data(req(hsm, operation, input)?),
+        "DecryptData" => hsm.decrypt_data(req(hsm, operation, input)?),
+        "ReEncryptData" => hsm.re_encrypt_data(req(hsm, operation, input)?),
+        "GenerateAuthRequestCryptogram" => {
+            hsm.generate_auth_request_cryptogram(req(hsm, operation, input)?)
+        }
+        "VerifyAuthRequestCryptogram" => {
+            hsm.verify_auth_request_cryptogram(req(hsm, operation, input)?)
+        }
         other => Err(Error::validation(
             "Operation",
             format!("{other} is not an operation this HSM offers"),
         )),
     }
+}
+
+/// The typed request; a request that does not parse is refused and audited as a failure of
+/// `operation` (its values are not logged).
+fn req<S: Store, T: for<'de> Deserialize<'de>>(
+    hsm: &Hsm<S>,
+    operation: &str,
+    input: Value,
+) -> Result<T, Error> {
+    crate::hsm::request(input).inspect_err(|e| hsm.audit_rejected(operation, e))
 }

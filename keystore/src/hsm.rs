@@ -354,6 +354,26 @@ impl<S: Store> Hsm<S> {
         result.map(|(value, _)| value)
     }
 
+    /// Audits a request refused before it could be read (malformed JSON, a missing member).
+    /// Nothing of the request is logged: it did not parse, so nothing in it is known to be
+    /// safe to log.
+    pub(crate) fn audit_rejected(&self, event_name: &str, error: &Error) {
+        // The request has already failed; a log failure cannot make it fail more.
+        let _ = self.audit.record(
+            self.region.as_str(),
+            self.account.as_str(),
+            self.now(),
+            &AuditEvent {
+                event_name,
+                read_only: false,
+                resources: Vec::new(),
+                request_parameters: Value::Null,
+                error: Some(error),
+                service_event: false,
+            },
+        );
+    }
+
     /// The key id an identifier names (resolving aliases).
     pub(crate) fn key_id_of(&self, identifier: &str, field: &str) -> Result<String, Error> {
         match KeyIdentifier::parse(identifier, field, &self.region, &self.account)? {

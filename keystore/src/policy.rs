@@ -397,6 +397,21 @@ pub mod roles {
     /// AS2805 part 4.1 MAC verification.
     pub const MAC_AS2805_VERIFY: KeyRole =
         role("VerifyMac/AS2805_4_1", &[KeyUsage::M0], TDES, Mode::Verify);
+    /// EMV ARQC generation and verification: the issuer master key for application
+    /// cryptograms.
+    pub const ARQC: KeyRole = role(
+        "AuthRequestCryptogram: IssuerMasterKey",
+        &[KeyUsage::E0],
+        TDES,
+        Mode::DeriveKey,
+    );
+    /// DUKPT: the base derivation key (TDES DUKPT needs a two-key BDK).
+    pub const DUKPT_BDK: KeyRole = role(
+        "Dukpt: BaseDerivationKey",
+        &[KeyUsage::B0],
+        &[Tdes2Key, Aes128, Aes192, Aes256],
+        Mode::DeriveKey,
+    );
     /// The KEK or KBPK of a TR-31 export.
     pub const TR31_WRAP: KeyRole = role(
         "ExportKey/Tr31KeyBlock: WrappingKey",
@@ -441,6 +456,8 @@ pub const KEY_ROLES: &[KeyRole] = &[
     roles::MAC_AS2805_VERIFY,
     roles::TR31_WRAP,
     roles::TR31_UNWRAP,
+    roles::ARQC,
+    roles::DUKPT_BDK,
 ];
 
 /// Whether attributes fit a role (usage, algorithm, mode), ignoring state.

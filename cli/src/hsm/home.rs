@@ -20,8 +20,8 @@ use payhsm_keystore::{
     arn::Region,
     audit::AuditLog,
     master_key::{
-        Component, DEV_KEY_WARNING, MasterKey, component_check_value, read_dev_key_file,
-        write_dev_key_file,
+        Component, DEV_KEY_WARNING, MASTER_KEY_LEN, MasterKey, component_check_value,
+        read_dev_key_file, write_dev_key_file,
     },
 };
 use serde_json::{Value, json};
@@ -151,13 +151,34 @@ impl Home {
     }
 }
 
-/// Reads `n` master key components, each followed by its KCV. From a terminal the component
-/// is read without echo; otherwise one line each from standard input (a ceremony tool's
-/// pipe). Components are never taken from the command line.
+/// The master key from `n` components (64 hex digits each) and their KCVs.
 fn read_components(n: usize) -> Result<MasterKey, CliError> {
+    let components = read_key_components(n, "Master key component", MASTER_KEY_LEN, |m| {
+        Ok(component_check_value(m)?)
+    })?;
+    let components: Vec<Component> = components
+        .into_iter()
+        .map(|(material, check_value)| Component {
+            material,
+            check_value,
+        })
+        .collect();
+    Ok(MasterKey::from_components(&components)?)
+}
+
+/// Reads `n` key components of `len` bytes, each followed by its KCV, which must match what
+/// `check_value` computes for it. From a terminal a component is read without echo;
+/// otherwise one line each from standard input (a ceremony tool's pipe). Components are never
+/// taken from the command line.
+pub(crate) fn read_key_components(
+    n: usize,
+    what: &str,
+    len: usize,
+    check_value: impl Fn(&KeyMaterial) -> Result<String, CliError>,
+) -> Result<Vec<(KeyMaterial, String)>, CliError> {
     if n < 2 {
         return Err(CliError::new(
-            "a master key needs at least two components",
+            "a key formed from components needs at least two components",
             Some("Use --components 2 or more."),
         ));
     }
@@ -170,8 +191,11 @@ fn read_components(n: usize) -> Result<MasterKey, CliError> {
                     CliError::new(format!("cannot read from the terminal: {e}"), None)
                 })?)
             } else {
-                eprint!("{prompt}");
-                let _ = std::io::stderr().flush();
+                // Prompts are for people; a ceremony tool piping the lines gets none.
+                if tty {
+                    eprint!("{prompt}");
+                    let _ = std::io::stderr().flush();
+                }
                 let mut buf = Zeroizing::new(String::new());
                 stdin
                     .read_line(&mut buf)
@@ -183,27 +207,26 @@ fn read_components(n: usize) -> Result<MasterKey, CliError> {
     let mut components = Vec::with_capacity(n);
     for i in 1..=n {
         let hex = line(
-            &format!("Master key component {i} of {n} (64 hex digits): "),
+            &format!("{what} {i} of {n} ({} hex digits): ", 2 * len),
             true,
         )?;
-        let material = KeyMaterial::from_hex("component", &hex).map_err(|_| {
-            CliError::new(
-                format!("component {i} is not 64 hex digits"),
-                Some("Enter the component again; nothing was stored."),
-            )
-        })?;
-        let check_value = line(&format!("KCV of component {i}: "), false)?.to_string();
-        let actual = component_check_value(&material)?;
-        if !actual.eq_ignore_ascii_case(&check_value) {
+        let material = KeyMaterial::from_hex("component", &hex)
+            .ok()
+            .filter(|m| m.len() == len)
+            .ok_or_else(|| {
+                CliError::new(
+                    format!("component {i} is not {} hex digits", 2 * len),
+                    Some("Enter the component again; nothing was stored."),
+                )
+            })?;
+        let kcv = line(&format!("KCV of component {i}: "), false)?.to_string();
+        if !check_value(&material)?.eq_ignore_ascii_case(&kcv) {
             return Err(CliError::new(
                 format!("component {i}'s KCV does not match the KCV entered for it"),
                 Some("Check the component and its KCV with its custodian; nothing was stored."),
             ));
         }
-        components.push(Component {
-            material,
-            check_value,
-        });
+        components.push((material, kcv));
     }
-    Ok(MasterKey::from_components(&components)?)
+    Ok(components)
 }

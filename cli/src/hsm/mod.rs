@@ -7,6 +7,7 @@
 //! also takes `--cli-input-json`), calls the HSM, and prints the service's response. Errors
 //! print the service's error name and message on stderr.
 
+pub(crate) mod ceremony;
 mod home;
 mod shorthand;
 
@@ -453,6 +454,60 @@ const COMMANDS: &[Spec] = &[
             ),
             ("incoming-wrapped-key", "IncomingWrappedKey", Struct, false),
             ("outgoing-wrapped-key", "OutgoingWrappedKey", Struct, false),
+        ],
+    },
+    Spec {
+        name: "generate-auth-request-cryptogram",
+        operation: "GenerateAuthRequestCryptogram",
+        about: "Generates an EMV ARQC under an issuer master key",
+        params: &[
+            KEY_ID,
+            ("transaction-data", "TransactionData", Str, true),
+            (
+                "major-key-derivation-mode",
+                "MajorKeyDerivationMode",
+                Str,
+                true,
+            ),
+            (
+                "session-key-derivation-attributes",
+                "SessionKeyDerivationAttributes",
+                Struct,
+                true,
+            ),
+        ],
+    },
+    Spec {
+        name: "verify-auth-request-cryptogram",
+        operation: "VerifyAuthRequestCryptogram",
+        about: "Verifies an EMV ARQC and optionally computes the ARPC",
+        params: &[
+            KEY_ID,
+            ("transaction-data", "TransactionData", Str, true),
+            (
+                "auth-request-cryptogram",
+                "AuthRequestCryptogram",
+                Str,
+                true,
+            ),
+            (
+                "major-key-derivation-mode",
+                "MajorKeyDerivationMode",
+                Str,
+                true,
+            ),
+            (
+                "session-key-derivation-attributes",
+                "SessionKeyDerivationAttributes",
+                Struct,
+                true,
+            ),
+            (
+                "auth-response-attributes",
+                "AuthResponseAttributes",
+                Struct,
+                false,
+            ),
         ],
     },
 ];

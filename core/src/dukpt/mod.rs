@@ -39,6 +39,7 @@
 //! transaction counter`).
 
 pub mod aes;
+use crate::names::service_enum;
 mod ksn;
 pub mod tdes;
 
@@ -84,105 +85,43 @@ impl fmt::Debug for Bdk<'_> {
     }
 }
 
-/// The direction of a DUKPT key (AWS Payment Cryptography `DukptKeyVariant`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum KeyVariant {
-    /// Both directions.
-    Bidirectional,
-    /// Device to host.
-    Request,
-    /// Host to device.
-    Response,
-}
-
-impl KeyVariant {
-    /// The service's name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Bidirectional => "BIDIRECTIONAL",
-            Self::Request => "REQUEST",
-            Self::Response => "RESPONSE",
-        }
-    }
-
-    /// The variant by the service's name.
-    pub fn from_name(name: &str) -> Result<Self, Error> {
-        match name {
-            "BIDIRECTIONAL" => Ok(Self::Bidirectional),
-            "REQUEST" => Ok(Self::Request),
-            "RESPONSE" => Ok(Self::Response),
-            _ => Err(Error::InvalidValue {
-                field: "DUKPT key variant",
-                reason: "expected BIDIRECTIONAL, REQUEST or RESPONSE",
-            }),
-        }
+service_enum! {
+    /// The direction of a DUKPT key (AWS Payment Cryptography `DukptKeyVariant`).
+    pub enum KeyVariant("DUKPT key variant") {
+        /// Both directions.
+        Bidirectional = "BIDIRECTIONAL",
+        /// Device to host.
+        Request = "REQUEST",
+        /// Host to device.
+        Response = "RESPONSE",
     }
 }
 
-/// What a working key is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum WorkingKeyUsage {
-    /// PIN encryption.
-    Pin,
-    /// MAC generation by the device (TDES: the request variant).
-    MacGenerate,
-    /// MAC verification by the device (TDES: the response variant).
-    MacVerify,
-    /// MAC both ways (TDES: the request variant).
-    MacBoth,
-    /// Data encryption by the device (TDES: the request variant).
-    DataEncrypt,
-    /// Data decryption by the device (TDES: the response variant).
-    DataDecrypt,
-    /// Data encryption both ways (TDES: the request variant).
-    DataBoth,
-    /// Key encryption (AES DUKPT only).
-    KeyEncryption,
-    /// Key derivation (AES DUKPT only).
-    KeyDerivation,
+service_enum! {
+    /// What a working key is for.
+    pub enum WorkingKeyUsage("DUKPT usage") {
+        /// PIN encryption.
+        Pin = "PIN",
+        /// MAC generation by the device (TDES: the request variant).
+        MacGenerate = "MAC_GENERATE",
+        /// MAC verification by the device (TDES: the response variant).
+        MacVerify = "MAC_VERIFY",
+        /// MAC both ways (TDES: the request variant).
+        MacBoth = "MAC_BOTH",
+        /// Data encryption by the device (TDES: the request variant).
+        DataEncrypt = "DATA_ENCRYPT",
+        /// Data decryption by the device (TDES: the response variant).
+        DataDecrypt = "DATA_DECRYPT",
+        /// Data encryption both ways (TDES: the request variant).
+        DataBoth = "DATA_BOTH",
+        /// Key encryption (AES DUKPT only).
+        KeyEncryption = "KEY_ENCRYPTION",
+        /// Key derivation (AES DUKPT only).
+        KeyDerivation = "KEY_DERIVATION",
+    }
 }
 
 impl WorkingKeyUsage {
-    /// Every usage, in the CLI's order.
-    pub const ALL: [Self; 9] = [
-        Self::Pin,
-        Self::MacGenerate,
-        Self::MacVerify,
-        Self::MacBoth,
-        Self::DataEncrypt,
-        Self::DataDecrypt,
-        Self::DataBoth,
-        Self::KeyEncryption,
-        Self::KeyDerivation,
-    ];
-
-    /// The name the CLI takes (`PIN`, `MAC_GENERATE`, …).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Pin => "PIN",
-            Self::MacGenerate => "MAC_GENERATE",
-            Self::MacVerify => "MAC_VERIFY",
-            Self::MacBoth => "MAC_BOTH",
-            Self::DataEncrypt => "DATA_ENCRYPT",
-            Self::DataDecrypt => "DATA_DECRYPT",
-            Self::DataBoth => "DATA_BOTH",
-            Self::KeyEncryption => "KEY_ENCRYPTION",
-            Self::KeyDerivation => "KEY_DERIVATION",
-        }
-    }
-
-    /// The usage by name.
-    pub fn from_name(name: &str) -> Result<Self, Error> {
-        Self::ALL
-            .into_iter()
-            .find(|u| u.name() == name)
-            .ok_or(Error::InvalidValue {
-                field: "DUKPT usage",
-                reason: "expected PIN, MAC_GENERATE, MAC_VERIFY, MAC_BOTH, DATA_ENCRYPT, \
-                         DATA_DECRYPT, DATA_BOTH, KEY_ENCRYPTION or KEY_DERIVATION",
-            })
-    }
-
     /// The MAC usage for a key variant.
     pub const fn mac(variant: KeyVariant) -> Self {
         match variant {
@@ -342,47 +281,22 @@ pub fn working_key(
         .handle()
 }
 
-/// A DUKPT MAC algorithm (AWS Payment Cryptography `MacAlgorithmDukpt`, plus HMAC for AES
-/// DUKPT HMAC working keys).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum DukptMacAlgorithm {
-    /// ISO 9797-1 MAC algorithm 1 (`DukptIso9797Algorithm1`), padding method 1.
-    Iso9797Algorithm1,
-    /// ISO 9797-1 MAC algorithm 3, the retail MAC (`DukptIso9797Algorithm3`), padding method 1.
-    Iso9797Algorithm3,
-    /// CMAC (`DukptCmac`).
-    Cmac,
-    /// HMAC-SHA256 under an AES DUKPT HMAC working key.
-    Hmac,
+service_enum! {
+    /// A DUKPT MAC algorithm (AWS Payment Cryptography `MacAlgorithmDukpt`, plus HMAC for AES
+    /// DUKPT HMAC working keys).
+    pub enum DukptMacAlgorithm("DUKPT MAC algorithm") {
+        /// ISO 9797-1 MAC algorithm 1 (`DukptIso9797Algorithm1`), padding method 1.
+        Iso9797Algorithm1 = "ISO9797_ALGORITHM1",
+        /// ISO 9797-1 MAC algorithm 3, the retail MAC (`DukptIso9797Algorithm3`), padding method 1.
+        Iso9797Algorithm3 = "ISO9797_ALGORITHM3",
+        /// CMAC (`DukptCmac`).
+        Cmac = "CMAC",
+        /// HMAC-SHA256 under an AES DUKPT HMAC working key.
+        Hmac = "HMAC",
+    }
 }
 
 impl DukptMacAlgorithm {
-    /// The CLI's name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Iso9797Algorithm1 => "ISO9797_ALGORITHM1",
-            Self::Iso9797Algorithm3 => "ISO9797_ALGORITHM3",
-            Self::Cmac => "CMAC",
-            Self::Hmac => "HMAC",
-        }
-    }
-
-    /// The algorithm by name.
-    pub fn from_name(name: &str) -> Result<Self, Error> {
-        [
-            Self::Iso9797Algorithm1,
-            Self::Iso9797Algorithm3,
-            Self::Cmac,
-            Self::Hmac,
-        ]
-        .into_iter()
-        .find(|a| a.name() == name)
-        .ok_or(Error::InvalidValue {
-            field: "DUKPT MAC algorithm",
-            reason: "expected ISO9797_ALGORITHM1, ISO9797_ALGORITHM3, CMAC or HMAC",
-        })
-    }
-
     fn mac(self) -> MacAlgorithm {
         match self {
             Self::Iso9797Algorithm1 => MacAlgorithm::Iso9797Algorithm1,

@@ -19,25 +19,27 @@
 //! The table follows pyemv 1.5.0's `cvn` module, which the tests cross-check.
 
 use super::{mkd::MasterKeyDerivation, session::SessionKeyMode};
-use crate::{Error, mac::Padding};
+use crate::mac::Padding;
+use crate::names::service_enum;
 
-/// A cryptogram version with a preset.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CryptogramVersion {
-    /// Visa CVN 10.
-    VisaCvn10,
-    /// Visa CVN 18.
-    VisaCvn18,
-    /// Visa CVN 22.
-    VisaCvn22,
-    /// Mastercard CVN 16.
-    MastercardCvn16,
-    /// Mastercard CVN 17.
-    MastercardCvn17,
-    /// Mastercard CVN 20.
-    MastercardCvn20,
-    /// Mastercard CVN 21.
-    MastercardCvn21,
+service_enum! {
+    /// A cryptogram version with a preset.
+    pub enum CryptogramVersion("cryptogram version") {
+        /// Visa CVN 10.
+        VisaCvn10 = "VISA_CVN10",
+        /// Visa CVN 18.
+        VisaCvn18 = "VISA_CVN18",
+        /// Visa CVN 22.
+        VisaCvn22 = "VISA_CVN22",
+        /// Mastercard CVN 16.
+        MastercardCvn16 = "MASTERCARD_CVN16",
+        /// Mastercard CVN 17.
+        MastercardCvn17 = "MASTERCARD_CVN17",
+        /// Mastercard CVN 20.
+        MastercardCvn20 = "MASTERCARD_CVN20",
+        /// Mastercard CVN 21.
+        MastercardCvn21 = "MASTERCARD_CVN21",
+    }
 }
 
 /// Which key the ARPC is computed under.
@@ -50,42 +52,6 @@ pub enum ArpcKey {
 }
 
 impl CryptogramVersion {
-    /// Every preset.
-    pub const ALL: [Self; 7] = [
-        Self::VisaCvn10,
-        Self::VisaCvn18,
-        Self::VisaCvn22,
-        Self::MastercardCvn16,
-        Self::MastercardCvn17,
-        Self::MastercardCvn20,
-        Self::MastercardCvn21,
-    ];
-
-    /// The CLI's name (`VISA_CVN10`, `MASTERCARD_CVN16`, …).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::VisaCvn10 => "VISA_CVN10",
-            Self::VisaCvn18 => "VISA_CVN18",
-            Self::VisaCvn22 => "VISA_CVN22",
-            Self::MastercardCvn16 => "MASTERCARD_CVN16",
-            Self::MastercardCvn17 => "MASTERCARD_CVN17",
-            Self::MastercardCvn20 => "MASTERCARD_CVN20",
-            Self::MastercardCvn21 => "MASTERCARD_CVN21",
-        }
-    }
-
-    /// The preset by name.
-    pub fn from_name(name: &str) -> Result<Self, Error> {
-        Self::ALL
-            .into_iter()
-            .find(|c| c.name() == name)
-            .ok_or(Error::InvalidValue {
-                field: "cryptogram version",
-                reason: "expected VISA_CVN10, VISA_CVN18, VISA_CVN22, MASTERCARD_CVN16, \
-                         MASTERCARD_CVN17, MASTERCARD_CVN20 or MASTERCARD_CVN21",
-            })
-    }
-
     /// The ICC master key derivation option.
     pub const fn master_key_derivation(self) -> MasterKeyDerivation {
         match self {

@@ -35,6 +35,7 @@
 //! accepted. A block that fails to decrypt or decode, or that holds non-decimal digits, gives
 //! the one uniform [`BAD_PIN_BLOCK`].
 
+use crate::names::service_enum;
 use zeroize::Zeroizing;
 
 use super::{
@@ -62,65 +63,25 @@ pub const MESSAGE_DATA_MAX: usize = 512;
 /// The longest enciphered PIN data: length byte, 8-byte block and padding.
 const MAX_PIN_DATA: usize = 16;
 
-/// Padding of the PIN block before encipherment (AWS Payment Cryptography
-/// `PinBlockPaddingType`, `EmvCommon` only).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PinBlockPadding {
-    /// `NO_PADDING`: the data is enciphered as it is.
-    NoPadding,
-    /// `ISO_IEC_7816_4`: `80` then `00`s to a whole number of 8-byte blocks.
-    Iso7816_4,
-}
-
-impl PinBlockPadding {
-    /// The service's name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::NoPadding => "NO_PADDING",
-            Self::Iso7816_4 => "ISO_IEC_7816_4",
-        }
-    }
-
-    /// The padding by the service's name.
-    pub fn from_name(name: &str) -> Result<Self, Error> {
-        [Self::NoPadding, Self::Iso7816_4]
-            .into_iter()
-            .find(|p| p.name() == name)
-            .ok_or(Error::InvalidValue {
-                field: "PIN block padding type",
-                reason: "expected NO_PADDING or ISO_IEC_7816_4",
-            })
+service_enum! {
+    /// Padding of the PIN block before encipherment (AWS Payment Cryptography
+    /// `PinBlockPaddingType`, `EmvCommon` only).
+    pub enum PinBlockPadding("PIN block padding type") {
+        /// `NO_PADDING`: the data is enciphered as it is.
+        NoPadding = "NO_PADDING",
+        /// `ISO_IEC_7816_4`: `80` then `00`s to a whole number of 8-byte blocks.
+        Iso7816_4 = "ISO_IEC_7816_4",
     }
 }
 
-/// Whether the PIN data starts with its length (AWS Payment Cryptography
-/// `PinBlockLengthPosition`, `EmvCommon` only).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PinBlockLengthPosition {
-    /// `NONE`: no length byte.
-    Absent,
-    /// `FRONT_OF_PIN_BLOCK`: the length of the PIN block (`08`) in front of it.
-    FrontOfPinBlock,
-}
-
-impl PinBlockLengthPosition {
-    /// The service's name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Absent => "NONE",
-            Self::FrontOfPinBlock => "FRONT_OF_PIN_BLOCK",
-        }
-    }
-
-    /// The position by the service's name.
-    pub fn from_name(name: &str) -> Result<Self, Error> {
-        [Self::Absent, Self::FrontOfPinBlock]
-            .into_iter()
-            .find(|p| p.name() == name)
-            .ok_or(Error::InvalidValue {
-                field: "PIN block length position",
-                reason: "expected NONE or FRONT_OF_PIN_BLOCK",
-            })
+service_enum! {
+    /// Whether the PIN data starts with its length (AWS Payment Cryptography
+    /// `PinBlockLengthPosition`, `EmvCommon` only).
+    pub enum PinBlockLengthPosition("PIN block length position") {
+        /// `NONE`: no length byte.
+        Absent = "NONE",
+        /// `FRONT_OF_PIN_BLOCK`: the length of the PIN block (`08`) in front of it.
+        FrontOfPinBlock = "FRONT_OF_PIN_BLOCK",
     }
 }
 

@@ -14,6 +14,7 @@
 //! without a session key return the master key, so this module takes the master key as a
 //! [`DerivedKey`] (it is always derived, never stored).
 
+use crate::names::service_enum;
 use zeroize::Zeroizing;
 
 use crate::{
@@ -21,56 +22,21 @@ use crate::{
     key::KeyAlgorithm, secret::KeyMaterial,
 };
 
-/// A session key derivation mode (AWS Payment Cryptography `SessionKeyDerivationMode`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SessionKeyMode {
-    /// `EMV_COMMON_SESSION_KEY`.
-    EmvCommonSessionKey,
-    /// `EMV2000`.
-    Emv2000,
-    /// `MASTERCARD_SESSION_KEY`.
-    MastercardSessionKey,
-    /// `VISA`.
-    Visa,
-    /// `AMEX`.
-    Amex,
-    /// `UNION_PAY`.
-    UnionPay,
-}
-
-impl SessionKeyMode {
-    /// Every mode, in the service's order.
-    pub const ALL: [Self; 6] = [
-        Self::EmvCommonSessionKey,
-        Self::Emv2000,
-        Self::MastercardSessionKey,
-        Self::Visa,
-        Self::Amex,
-        Self::UnionPay,
-    ];
-
-    /// The service's name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::EmvCommonSessionKey => "EMV_COMMON_SESSION_KEY",
-            Self::Emv2000 => "EMV2000",
-            Self::MastercardSessionKey => "MASTERCARD_SESSION_KEY",
-            Self::Visa => "VISA",
-            Self::Amex => "AMEX",
-            Self::UnionPay => "UNION_PAY",
-        }
-    }
-
-    /// The mode by the service's name.
-    pub fn from_name(name: &str) -> Result<Self, Error> {
-        Self::ALL
-            .into_iter()
-            .find(|m| m.name() == name)
-            .ok_or(Error::InvalidValue {
-                field: "session key derivation mode",
-                reason: "expected EMV_COMMON_SESSION_KEY, EMV2000, MASTERCARD_SESSION_KEY, VISA, \
-                         AMEX or UNION_PAY",
-            })
+service_enum! {
+    /// A session key derivation mode (AWS Payment Cryptography `SessionKeyDerivationMode`).
+    pub enum SessionKeyMode("session key derivation mode") {
+        /// `EMV_COMMON_SESSION_KEY`.
+        EmvCommonSessionKey = "EMV_COMMON_SESSION_KEY",
+        /// `EMV2000`.
+        Emv2000 = "EMV2000",
+        /// `MASTERCARD_SESSION_KEY`.
+        MastercardSessionKey = "MASTERCARD_SESSION_KEY",
+        /// `VISA`.
+        Visa = "VISA",
+        /// `AMEX`.
+        Amex = "AMEX",
+        /// `UNION_PAY`.
+        UnionPay = "UNION_PAY",
     }
 }
 

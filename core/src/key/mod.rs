@@ -5,102 +5,51 @@
 //! (usage, [`KeyClass`], [`KeyAlgorithm`], [`KeyModesOfUse`]) and an `Exportable` flag. The
 //! conversions here are the one place where the two vocabularies meet.
 
+use crate::names::service_enum;
 mod codes;
 
 pub use codes::{Algorithm, Exportability, KeyUsage, ModeOfUse};
 
-use core::fmt;
-
 use crate::Error;
 
-/// A key's algorithm and size, as AWS Payment Cryptography names it (`KeyAlgorithm`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum KeyAlgorithm {
-    /// Two-key triple DES (16 bytes).
-    Tdes2Key,
-    /// Three-key triple DES (24 bytes).
-    Tdes3Key,
-    /// AES with a 128-bit key.
-    Aes128,
-    /// AES with a 192-bit key.
-    Aes192,
-    /// AES with a 256-bit key.
-    Aes256,
-    /// HMAC with SHA-224.
-    HmacSha224,
-    /// HMAC with SHA-256.
-    HmacSha256,
-    /// HMAC with SHA-384.
-    HmacSha384,
-    /// HMAC with SHA-512.
-    HmacSha512,
-    /// RSA with a 2048-bit modulus.
-    Rsa2048,
-    /// RSA with a 3072-bit modulus.
-    Rsa3072,
-    /// RSA with a 4096-bit modulus.
-    Rsa4096,
-    /// ECC on NIST P-256.
-    EccNistP256,
-    /// ECC on NIST P-384.
-    EccNistP384,
-    /// ECC on NIST P-521.
-    EccNistP521,
+service_enum! {
+    /// A key's algorithm and size, as AWS Payment Cryptography names it (`KeyAlgorithm`).
+    #[non_exhaustive]
+    pub enum KeyAlgorithm("key algorithm") {
+        /// Two-key triple DES (16 bytes).
+        Tdes2Key = "TDES_2KEY",
+        /// Three-key triple DES (24 bytes).
+        Tdes3Key = "TDES_3KEY",
+        /// AES with a 128-bit key.
+        Aes128 = "AES_128",
+        /// AES with a 192-bit key.
+        Aes192 = "AES_192",
+        /// AES with a 256-bit key.
+        Aes256 = "AES_256",
+        /// HMAC with SHA-224.
+        HmacSha224 = "HMAC_SHA224",
+        /// HMAC with SHA-256.
+        HmacSha256 = "HMAC_SHA256",
+        /// HMAC with SHA-384.
+        HmacSha384 = "HMAC_SHA384",
+        /// HMAC with SHA-512.
+        HmacSha512 = "HMAC_SHA512",
+        /// RSA with a 2048-bit modulus.
+        Rsa2048 = "RSA_2048",
+        /// RSA with a 3072-bit modulus.
+        Rsa3072 = "RSA_3072",
+        /// RSA with a 4096-bit modulus.
+        Rsa4096 = "RSA_4096",
+        /// ECC on NIST P-256.
+        EccNistP256 = "ECC_NIST_P256",
+        /// ECC on NIST P-384.
+        EccNistP384 = "ECC_NIST_P384",
+        /// ECC on NIST P-521.
+        EccNistP521 = "ECC_NIST_P521",
+    }
 }
 
 impl KeyAlgorithm {
-    /// Every algorithm, in the service's order.
-    pub const ALL: [Self; 15] = [
-        Self::Tdes2Key,
-        Self::Tdes3Key,
-        Self::Aes128,
-        Self::Aes192,
-        Self::Aes256,
-        Self::HmacSha224,
-        Self::HmacSha256,
-        Self::HmacSha384,
-        Self::HmacSha512,
-        Self::Rsa2048,
-        Self::Rsa3072,
-        Self::Rsa4096,
-        Self::EccNistP256,
-        Self::EccNistP384,
-        Self::EccNistP521,
-    ];
-
-    /// The service's name (`TDES_2KEY`, `AES_256`, …).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Tdes2Key => "TDES_2KEY",
-            Self::Tdes3Key => "TDES_3KEY",
-            Self::Aes128 => "AES_128",
-            Self::Aes192 => "AES_192",
-            Self::Aes256 => "AES_256",
-            Self::HmacSha224 => "HMAC_SHA224",
-            Self::HmacSha256 => "HMAC_SHA256",
-            Self::HmacSha384 => "HMAC_SHA384",
-            Self::HmacSha512 => "HMAC_SHA512",
-            Self::Rsa2048 => "RSA_2048",
-            Self::Rsa3072 => "RSA_3072",
-            Self::Rsa4096 => "RSA_4096",
-            Self::EccNistP256 => "ECC_NIST_P256",
-            Self::EccNistP384 => "ECC_NIST_P384",
-            Self::EccNistP521 => "ECC_NIST_P521",
-        }
-    }
-
-    /// The algorithm by the service's name.
-    pub fn from_name(name: &str) -> Result<Self, Error> {
-        Self::ALL
-            .into_iter()
-            .find(|a| a.name() == name)
-            .ok_or(Error::InvalidValue {
-                field: "key algorithm",
-                reason: "unknown name",
-            })
-    }
-
     /// The TR-31 algorithm code.
     pub const fn tr31_algorithm(self) -> Algorithm {
         match self {
@@ -171,59 +120,17 @@ impl KeyAlgorithm {
     }
 }
 
-impl fmt::Display for KeyAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A key's class (`KeyClass`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum KeyClass {
-    /// A secret symmetric key.
-    SymmetricKey,
-    /// A private key with its public key.
-    AsymmetricKeyPair,
-    /// A private key alone.
-    PrivateKey,
-    /// A public key.
-    PublicKey,
-}
-
-impl KeyClass {
-    /// Every class.
-    pub const ALL: [Self; 4] = [
-        Self::SymmetricKey,
-        Self::AsymmetricKeyPair,
-        Self::PrivateKey,
-        Self::PublicKey,
-    ];
-
-    /// The service's name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::SymmetricKey => "SYMMETRIC_KEY",
-            Self::AsymmetricKeyPair => "ASYMMETRIC_KEY_PAIR",
-            Self::PrivateKey => "PRIVATE_KEY",
-            Self::PublicKey => "PUBLIC_KEY",
-        }
-    }
-
-    /// The class by the service's name.
-    pub fn from_name(name: &str) -> Result<Self, Error> {
-        Self::ALL
-            .into_iter()
-            .find(|c| c.name() == name)
-            .ok_or(Error::InvalidValue {
-                field: "key class",
-                reason: "unknown name",
-            })
-    }
-}
-
-impl fmt::Display for KeyClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+service_enum! {
+    /// A key's class (`KeyClass`).
+    pub enum KeyClass("key class") {
+        /// A secret symmetric key.
+        SymmetricKey = "SYMMETRIC_KEY",
+        /// A private key with its public key.
+        AsymmetricKeyPair = "ASYMMETRIC_KEY_PAIR",
+        /// A private key alone.
+        PrivateKey = "PRIVATE_KEY",
+        /// A public key.
+        PublicKey = "PUBLIC_KEY",
     }
 }
 

@@ -9,7 +9,7 @@
 //! Padding is applied while the blocks stream through the cipher, so no message is copied and
 //! the module needs no allocator.
 
-use core::fmt;
+use crate::names::service_enum;
 
 use zeroize::Zeroize;
 
@@ -50,79 +50,34 @@ impl Padding {
     }
 }
 
-/// A MAC algorithm, named as AWS Payment Cryptography's `MacAlgorithm`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum MacAlgorithm {
-    /// ISO 9797-1 MAC algorithm 1: CBC-MAC under the whole key (TDES or AES).
-    Iso9797Algorithm1,
-    /// ISO 9797-1 MAC algorithm 3: the retail MAC (ANSI X9.19), TDES only.
-    Iso9797Algorithm3,
-    /// CMAC (NIST SP 800-38B), TDES or AES.
-    Cmac,
-    /// HMAC with the key's own hash.
-    Hmac,
-    /// HMAC-SHA224; the key must be an HMAC-SHA224 key.
-    HmacSha224,
-    /// HMAC-SHA256; the key must be an HMAC-SHA256 key.
-    HmacSha256,
-    /// HMAC-SHA384; the key must be an HMAC-SHA384 key.
-    HmacSha384,
-    /// HMAC-SHA512; the key must be an HMAC-SHA512 key.
-    HmacSha512,
-    /// The AS2805 part 4.1 MAC (see [`as2805_4_1`]).
-    As2805_4_1,
+service_enum! {
+    /// A MAC algorithm, named as AWS Payment Cryptography's `MacAlgorithm`.
+    pub enum MacAlgorithm("MAC algorithm") {
+        /// ISO 9797-1 MAC algorithm 1: CBC-MAC under the whole key (TDES or AES).
+        Iso9797Algorithm1 = "ISO9797_ALGORITHM1",
+        /// ISO 9797-1 MAC algorithm 3: the retail MAC (ANSI X9.19), TDES only.
+        Iso9797Algorithm3 = "ISO9797_ALGORITHM3",
+        /// CMAC (NIST SP 800-38B), TDES or AES.
+        Cmac = "CMAC",
+        /// HMAC with the key's own hash.
+        Hmac = "HMAC",
+        /// HMAC-SHA224; the key must be an HMAC-SHA224 key.
+        HmacSha224 = "HMAC_SHA224",
+        /// HMAC-SHA256; the key must be an HMAC-SHA256 key.
+        HmacSha256 = "HMAC_SHA256",
+        /// HMAC-SHA384; the key must be an HMAC-SHA384 key.
+        HmacSha384 = "HMAC_SHA384",
+        /// HMAC-SHA512; the key must be an HMAC-SHA512 key.
+        HmacSha512 = "HMAC_SHA512",
+        /// The AS2805 part 4.1 MAC (see [`as2805_4_1`]).
+        As2805_4_1 = "AS2805_4_1",
+    }
 }
 
 impl MacAlgorithm {
-    /// Every algorithm, in the service's order.
-    pub const ALL: [Self; 9] = [
-        Self::Iso9797Algorithm1,
-        Self::Iso9797Algorithm3,
-        Self::Cmac,
-        Self::Hmac,
-        Self::HmacSha224,
-        Self::HmacSha256,
-        Self::HmacSha384,
-        Self::HmacSha512,
-        Self::As2805_4_1,
-    ];
-
-    /// The service's name (`ISO9797_ALGORITHM3`, `CMAC`, …).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Iso9797Algorithm1 => "ISO9797_ALGORITHM1",
-            Self::Iso9797Algorithm3 => "ISO9797_ALGORITHM3",
-            Self::Cmac => "CMAC",
-            Self::Hmac => "HMAC",
-            Self::HmacSha224 => "HMAC_SHA224",
-            Self::HmacSha256 => "HMAC_SHA256",
-            Self::HmacSha384 => "HMAC_SHA384",
-            Self::HmacSha512 => "HMAC_SHA512",
-            Self::As2805_4_1 => "AS2805_4_1",
-        }
-    }
-
-    /// The algorithm by the service's name.
-    pub fn from_name(name: &str) -> Result<Self, Error> {
-        Self::ALL
-            .into_iter()
-            .find(|a| a.name() == name)
-            .ok_or(Error::InvalidValue {
-                field: "MAC algorithm",
-                reason: "expected ISO9797_ALGORITHM1, ISO9797_ALGORITHM3, CMAC, HMAC, \
-                         HMAC_SHA224, HMAC_SHA256, HMAC_SHA384, HMAC_SHA512 or AS2805_4_1",
-            })
-    }
-
     /// Whether the algorithm takes an ISO 9797-1 padding method.
     pub const fn takes_padding(self) -> bool {
         matches!(self, Self::Iso9797Algorithm1 | Self::Iso9797Algorithm3)
-    }
-}
-
-impl fmt::Display for MacAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 

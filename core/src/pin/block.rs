@@ -17,6 +17,7 @@
 //! uniform error whatever is wrong (T-PIN-3/T-PIN-4). It does not check that PIN digits are
 //! decimal: see [`Pin`].
 
+use crate::names::service_enum;
 use core::fmt;
 
 use subtle::{Choice, ConstantTimeEq};
@@ -38,48 +39,23 @@ pub const BAD_PIN_BLOCK: Error = Error::InvalidValue {
     reason: "the block is not a valid PIN block for this format, key and PAN",
 };
 
-/// An ISO 9564-1 PIN block format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PinBlockFormat {
-    /// Format 0 (ANSI X9.8): PIN XOR PAN.
-    Iso0,
-    /// Format 1: PIN with a transaction field, no PAN.
-    Iso1,
-    /// Format 2: ICC offline PIN, no PAN.
-    Iso2,
-    /// Format 3: format 0 with random A–F fill.
-    Iso3,
-    /// Format 4: AES, 16-byte PIN field enciphered with the PAN field.
-    Iso4,
+service_enum! {
+    /// An ISO 9564-1 PIN block format.
+    pub enum PinBlockFormat("PIN block format") {
+        /// Format 0 (ANSI X9.8): PIN XOR PAN.
+        Iso0 = "ISO_FORMAT_0",
+        /// Format 1: PIN with a transaction field, no PAN.
+        Iso1 = "ISO_FORMAT_1",
+        /// Format 2: ICC offline PIN, no PAN.
+        Iso2 = "ISO_FORMAT_2",
+        /// Format 3: format 0 with random A–F fill.
+        Iso3 = "ISO_FORMAT_3",
+        /// Format 4: AES, 16-byte PIN field enciphered with the PAN field.
+        Iso4 = "ISO_FORMAT_4",
+    }
 }
 
 impl PinBlockFormat {
-    /// Every format.
-    pub const ALL: [Self; 5] = [Self::Iso0, Self::Iso1, Self::Iso2, Self::Iso3, Self::Iso4];
-
-    /// The service's name (`ISO_FORMAT_0` …).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Iso0 => "ISO_FORMAT_0",
-            Self::Iso1 => "ISO_FORMAT_1",
-            Self::Iso2 => "ISO_FORMAT_2",
-            Self::Iso3 => "ISO_FORMAT_3",
-            Self::Iso4 => "ISO_FORMAT_4",
-        }
-    }
-
-    /// The format by the service's name.
-    pub fn from_name(name: &str) -> Result<Self, Error> {
-        Self::ALL
-            .into_iter()
-            .find(|f| f.name() == name)
-            .ok_or(Error::InvalidValue {
-                field: "PIN block format",
-                reason: "expected ISO_FORMAT_0, ISO_FORMAT_1, ISO_FORMAT_2, ISO_FORMAT_3 or \
-                         ISO_FORMAT_4",
-            })
-    }
-
     /// The control nibble.
     pub const fn control(self) -> u8 {
         match self {
@@ -115,12 +91,6 @@ impl PinBlockFormat {
     /// The number of fill nibbles a format-1 or format-3 block has for a PIN of `pin_len`.
     pub const fn fill_len(self, pin_len: usize) -> usize {
         14 - pin_len
-    }
-}
-
-impl fmt::Display for PinBlockFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 

@@ -1,15 +1,24 @@
 //! `EncryptData`, `DecryptData` and `ReEncryptData` with symmetric data keys (D0), in ECB or
-//! CBC mode on whole blocks (TDES: multiples of 8 bytes, AES: of 16), as the service states.
+//! CBC mode on whole blocks (TDES: multiples of 8 bytes, AES: of 16), as the service states;
+//! `EncryptData` and `DecryptData` also under DUKPT data keys of a BDK (`Dukpt`).
 
-use payhsm_core::{crypto::SymmetricKey, secret::SecretVec};
+use payhsm_core::{
+    crypto::SymmetricKey,
+    dukpt::{self as core_dukpt, DukptEncryptionMode},
+    secret::SecretVec,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::hex_field;
+use super::{
+    dukpt::{self, DukptEncryptionAttributes},
+    hex_field,
+};
 use crate::{
     Error,
     error::core_error,
     hsm::{Audit, Hsm},
+    model::KeyRecord,
     policy::{self, roles},
     store::Store,
 };
@@ -69,8 +78,8 @@ pub enum EncryptionAttributes {
     Symmetric(SymmetricAttributes),
     /// RSA (not offered).
     Asymmetric(Value),
-    /// DUKPT (not offered yet).
-    Dukpt(Value),
+    /// A DUKPT data key of the BDK named by the key identifier.
+    Dukpt(DukptEncryptionAttributes),
     /// EMV (not offered yet).
     Emv(Value),
 }
@@ -184,6 +193,76 @@ fn apply(
 }
 
 impl<S: Store> Hsm<S> {
+    /// Encrypts or decrypts `data` in place under the key `identifier` names, as `attrs` say:
+    /// a data key (`Symmetric`) or a DUKPT data key of a BDK (`Dukpt`).
+    fn crypt_by_id(
+        &self,
+        identifier: &str,
+        path: &str,
+        data_path: &str,
+        attrs: &EncryptionAttributes,
+        data: &mut SecretVec,
+        encrypt: bool,
+    ) -> Result<KeyRecord, Error> {
+        let record = self.load(identifier, "KeyIdentifier")?;
+        match attrs {
+            EncryptionAttributes::Symmetric(a) => {
+                let role = if encrypt {
+                    roles::DATA_ENCRYPT
+                } else {
+                    roles::DATA_DECRYPT
+                };
+                policy::check_key(&role, &record)?;
+                let key = self.store().open(&record)?;
+                let cipher = a.parse(&format!("{path}.Symmetric"), &*key)?;
+                whole_blocks(data_path, &*key, data.len())?;
+                apply(&*key, &cipher, encrypt, data.expose_secret_mut())?;
+            }
+            EncryptionAttributes::Dukpt(d) => {
+                policy::check_key(&roles::DUKPT_BDK, &record)?;
+                let p = |f: &str| format!("{path}.Dukpt.{f}");
+                let ksn = dukpt::ksn(&p("KeySerialNumber"), &d.key_serial_number)?;
+                let variant =
+                    dukpt::variant(&p("DukptKeyVariant"), d.dukpt_key_variant.as_deref())?;
+                let dt = dukpt::derivation_type(
+                    &p("DukptKeyDerivationType"),
+                    d.dukpt_key_derivation_type.as_deref(),
+                    record.attributes.key_algorithm,
+                )?;
+                let mode = d
+                    .mode
+                    .as_deref()
+                    .map_or(Ok(DukptEncryptionMode::Cbc), DukptEncryptionMode::from_name)
+                    .map_err(|e| core_error(&p("Mode"), e))?;
+                let iv = d
+                    .initialization_vector
+                    .as_deref()
+                    .map(|t| hex_field(&p("InitializationVector"), t, 16, 32))
+                    .transpose()?;
+                let bdk = self.bdk(&record)?;
+                let f = if encrypt {
+                    core_dukpt::encrypt_data
+                } else {
+                    core_dukpt::decrypt_data
+                };
+                f(
+                    bdk.bdk(),
+                    &ksn,
+                    variant,
+                    dt,
+                    mode,
+                    iv.as_deref(),
+                    data.expose_secret_mut(),
+                )
+                .map_err(|e| core_error(data_path, e))?;
+            }
+            EncryptionAttributes::Asymmetric(_) | EncryptionAttributes::Emv(_) => {
+                return Err(not_offered(path));
+            }
+        }
+        Ok(record)
+    }
+
     /// `EncryptData`.
     pub fn encrypt_data(&self, input: EncryptDataInput) -> Result<Value, Error> {
         let params = json!({ "keyIdentifier": input.key_identifier });
@@ -194,16 +273,16 @@ impl<S: Store> Hsm<S> {
                     "wrapped working keys are not offered",
                 ));
             }
-            let EncryptionAttributes::Symmetric(attrs) = &input.encryption_attributes else {
-                return Err(not_offered("EncryptionAttributes"));
-            };
             let mut data =
                 SecretVec::from_slice(&hex_field("PlainText", &input.plain_text, 2, 4096)?);
-            let (record, key) =
-                self.use_key(&input.key_identifier, "KeyIdentifier", &roles::DATA_ENCRYPT)?;
-            let cipher = attrs.parse("EncryptionAttributes.Symmetric", &*key)?;
-            whole_blocks("PlainText", &*key, data.len())?;
-            apply(&*key, &cipher, true, data.expose_secret_mut())?;
+            let record = self.crypt_by_id(
+                &input.key_identifier,
+                "EncryptionAttributes",
+                "PlainText",
+                &input.encryption_attributes,
+                &mut data,
+                true,
+            )?;
             Ok((
                 json!({
                     "KeyArn": self.arn_text(&record)?,
@@ -225,16 +304,16 @@ impl<S: Store> Hsm<S> {
                     "wrapped working keys are not offered",
                 ));
             }
-            let EncryptionAttributes::Symmetric(attrs) = &input.decryption_attributes else {
-                return Err(not_offered("DecryptionAttributes"));
-            };
             let mut data =
                 SecretVec::from_slice(&hex_field("CipherText", &input.cipher_text, 2, 4224)?);
-            let (record, key) =
-                self.use_key(&input.key_identifier, "KeyIdentifier", &roles::DATA_DECRYPT)?;
-            let cipher = attrs.parse("DecryptionAttributes.Symmetric", &*key)?;
-            whole_blocks("CipherText", &*key, data.len())?;
-            apply(&*key, &cipher, false, data.expose_secret_mut())?;
+            let record = self.crypt_by_id(
+                &input.key_identifier,
+                "DecryptionAttributes",
+                "CipherText",
+                &input.decryption_attributes,
+                &mut data,
+                false,
+            )?;
             Ok((
                 json!({
                     "KeyArn": self.arn_text(&record)?,

@@ -7,6 +7,8 @@
 
 mod card;
 mod data;
+mod dukpt;
+mod emv;
 mod mac;
 mod pin;
 
@@ -14,6 +16,11 @@ pub use card::{CardAttributes, GenerateCardValidationDataInput, VerifyCardValida
 pub use data::{
     DecryptDataInput, EncryptDataInput, EncryptionAttributes, ReEncryptDataInput,
     ReEncryptionAttributes, SymmetricAttributes,
+};
+pub use dukpt::{DukptEncryptionAttributes, DukptMacAttributes, DukptPinAttributes};
+pub use emv::{
+    AuthResponseAttributes, GenerateAuthRequestCryptogramInput, SessionKeyDerivationAttributes,
+    VerifyAuthRequestCryptogramInput,
 };
 pub use mac::{GenerateMacInput, MacAttributes, VerifyMacInput};
 pub use pin::{

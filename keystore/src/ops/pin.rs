@@ -18,7 +18,11 @@ use payhsm_core::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Empty, lenient_int, pan, verified};
+use super::{
+    Empty,
+    dukpt::{self, DukptPinAttributes},
+    lenient_int, pan, verified,
+};
 use crate::{
     Error, VerificationFailedReason,
     error::core_error,
@@ -144,8 +148,8 @@ pub struct VerifyPinDataInput {
     /// The PIN length (4 to 12).
     #[serde(default, deserialize_with = "lenient_int")]
     pub pin_data_length: Option<usize>,
-    /// DUKPT PIN encryption (not offered yet).
-    pub dukpt_attributes: Option<Value>,
+    /// The PIN block is under a DUKPT PIN key of the BDK named by `EncryptionKeyIdentifier`.
+    pub dukpt_attributes: Option<DukptPinAttributes>,
     /// A working key under the encryption key (not offered).
     pub encryption_wrapped_key: Option<Value>,
 }
@@ -184,9 +188,10 @@ pub struct TranslatePinDataInput {
     pub outgoing_translation_attributes: TranslationIsoFormats,
     /// The PIN block (16 or 32 hex digits).
     pub encrypted_pin_block: String,
-    /// DUKPT incoming (not offered yet).
-    pub incoming_dukpt_attributes: Option<Value>,
-    /// DUKPT outgoing (not offered yet).
+    /// The incoming block is under a DUKPT PIN key of the BDK named by
+    /// `IncomingKeyIdentifier`.
+    pub incoming_dukpt_attributes: Option<DukptPinAttributes>,
+    /// DUKPT outgoing (not offered: a host does not encrypt under a device's key).
     pub outgoing_dukpt_attributes: Option<Value>,
     /// Working key incoming (not offered).
     pub incoming_wrapped_key: Option<Value>,
@@ -443,9 +448,6 @@ impl<S: Store> Hsm<S> {
             "pinBlockFormat": input.pin_block_format,
         });
         self.run("VerifyPinData", Audit::FailuresOnly, params, || {
-            if input.dukpt_attributes.is_some() {
-                return Err(not_offered("DukptAttributes", "DUKPT PIN verification"));
-            }
             if input.encryption_wrapped_key.is_some() {
                 return Err(not_offered("EncryptionWrappedKey", "a wrapped working key"));
             }
@@ -469,7 +471,16 @@ impl<S: Store> Hsm<S> {
             let pek_record =
                 self.load(&input.encryption_key_identifier, "EncryptionKeyIdentifier")?;
             policy::check_key(&role, &ver_record)?;
-            policy::check_key(&roles::PIN_DECRYPT, &pek_record)?;
+            let dukpt = match &input.dukpt_attributes {
+                None => {
+                    policy::check_key(&roles::PIN_DECRYPT, &pek_record)?;
+                    None
+                }
+                Some(d) => {
+                    policy::check_key(&roles::DUKPT_BDK, &pek_record)?;
+                    Some(dukpt_pin("DukptAttributes", d, &pek_record)?)
+                }
+            };
             // Checks of the request's own fields, before the PIN is touched.
             let check = match &input.verification_attributes {
                 PinVerificationAttributes::VisaPin(v) => {
@@ -510,12 +521,27 @@ impl<S: Store> Hsm<S> {
                 }
             };
             let vk = self.store().open(&ver_record)?;
-            let pek = self.store().open(&pek_record)?;
             let invalid = Error::VerificationFailed {
                 reason: VerificationFailedReason::InvalidPin,
             };
-            let pin =
-                block::decrypt(&*pek, format, &block, pan.as_ref()).map_err(|_| invalid.clone())?;
+            let pin = match dukpt {
+                None => {
+                    let pek = self.store().open(&pek_record)?;
+                    block::decrypt(&*pek, format, &block, pan.as_ref())
+                }
+                Some((ksn, dt)) => {
+                    let bdk = self.bdk(&pek_record)?;
+                    payhsm_core::dukpt::decrypt_pin(
+                        bdk.bdk(),
+                        &ksn,
+                        dt,
+                        format,
+                        &block,
+                        pan.as_ref(),
+                    )
+                }
+            }
+            .map_err(|_| invalid.clone())?;
             if input.pin_data_length.is_some_and(|n| n != pin.len()) {
                 return Err(invalid);
             }
@@ -547,14 +573,9 @@ impl<S: Store> Hsm<S> {
         self.run("TranslatePinData", Audit::FailuresOnly, params, || {
             for (value, path, what) in [
                 (
-                    &input.incoming_dukpt_attributes,
-                    "IncomingDukptAttributes",
-                    "DUKPT PIN translation",
-                ),
-                (
                     &input.outgoing_dukpt_attributes,
                     "OutgoingDukptAttributes",
-                    "DUKPT PIN translation",
+                    "DUKPT PIN encryption towards a device",
                 ),
                 (
                     &input.incoming_wrapped_key,
@@ -593,21 +614,48 @@ impl<S: Store> Hsm<S> {
             .map_err(|e| core_error("OutgoingTranslationAttributes", e))?;
             let in_record = self.load(&input.incoming_key_identifier, "IncomingKeyIdentifier")?;
             let out_record = self.load(&input.outgoing_key_identifier, "OutgoingKeyIdentifier")?;
-            policy::check_key(&roles::PIN_DECRYPT, &in_record)?;
+            let dukpt = match &input.incoming_dukpt_attributes {
+                None => {
+                    policy::check_key(&roles::PIN_DECRYPT, &in_record)?;
+                    None
+                }
+                Some(d) => {
+                    policy::check_key(&roles::DUKPT_BDK, &in_record)?;
+                    Some(dukpt_pin("IncomingDukptAttributes", d, &in_record)?)
+                }
+            };
             policy::check_key(&roles::PIN_ENCRYPT, &out_record)?;
-            let kin = self.store().open(&in_record)?;
             let kout = self.store().open(&out_record)?;
-            let out = translate::translate(
-                &*kin,
-                fin,
-                &block,
-                in_pan.as_ref(),
-                &*kout,
-                fout,
-                out_pan.as_ref().or(in_pan.as_ref()),
-                TranslationContext::Online,
-                &mut OsRandom,
-            )
+            let out = match dukpt {
+                None => {
+                    let kin = self.store().open(&in_record)?;
+                    translate::translate(
+                        &*kin,
+                        fin,
+                        &block,
+                        in_pan.as_ref(),
+                        &*kout,
+                        fout,
+                        out_pan.as_ref().or(in_pan.as_ref()),
+                        TranslationContext::Online,
+                        &mut OsRandom,
+                    )
+                }
+                Some((ksn, dt)) => {
+                    let bdk = self.bdk(&in_record)?;
+                    payhsm_core::dukpt::translate_pin(
+                        bdk.bdk(),
+                        &ksn,
+                        dt,
+                        fin,
+                        &block,
+                        in_pan.as_ref().or(out_pan.as_ref()),
+                        &*kout,
+                        fout,
+                        &mut OsRandom,
+                    )
+                }
+            }
             .map_err(|e| core_error("EncryptedPinBlock", e))?;
             Ok((
                 json!({
@@ -619,6 +667,33 @@ impl<S: Store> Hsm<S> {
             ))
         })
     }
+}
+
+/// The KSN and working-key algorithm of a DUKPT PIN request.
+fn dukpt_pin(
+    path: &str,
+    d: &DukptPinAttributes,
+    bdk: &crate::model::KeyRecord,
+) -> Result<
+    (
+        payhsm_core::dukpt::Ksn,
+        Option<payhsm_core::key::KeyAlgorithm>,
+    ),
+    Error,
+> {
+    let ksn = dukpt::ksn(&format!("{path}.KeySerialNumber"), &d.key_serial_number)?;
+    dukpt::variant(
+        &format!("{path}.DukptKeyVariant"),
+        d.dukpt_key_variant.as_deref(),
+    )?;
+    let dt = dukpt::derivation_type(
+        &format!("{path}.DukptKeyDerivationType"),
+        d.dukpt_key_derivation_type
+            .as_deref()
+            .or(d.dukpt_derivation_type.as_deref()),
+        bdk.attributes.key_algorithm,
+    )?;
+    Ok((ksn, dt))
 }
 
 enum Check<'a> {

@@ -192,6 +192,15 @@ fn run_role<S: Store>(
             let block = if aes { &x.block_d } else { &x.block_b };
             (h.call("ImportKey", json!({ "KeyMaterial": { "Tr31KeyBlock": { "WrappingKeyIdentifier": k, "WrappedKeyBlock": block } } })), PassesPolicy)
         }
+        "AuthRequestCryptogram: IssuerMasterKey" => (h.call("GenerateAuthRequestCryptogram", json!({
+            "KeyIdentifier": k, "TransactionData": "0000000010000000000000000710000000000007101302050030901B6A3C00005503A4A082",
+            "MajorKeyDerivationMode": "EMV_OPTION_A",
+            "SessionKeyDerivationAttributes": { "EmvCommon": { "PrimaryAccountNumber": PAN, "PanSequenceNumber": "00", "ApplicationTransactionCounter": "0001" } } })), Succeeds),
+        "Dukpt: BaseDerivationKey" => {
+            let ksn = if aes { "123456789012345600000001" } else { "FFFF9876543210E00001" };
+            (h.call("GenerateMac", json!({ "KeyIdentifier": k, "MessageData": "00112233445566778899",
+                "GenerationAttributes": { "DukptCmac": { "KeySerialNumber": ksn, "DukptKeyVariant": "REQUEST" } } })), Succeeds)
+        }
         other => panic!("the matrix has no runner for role {other}: add one"),
     }
 }

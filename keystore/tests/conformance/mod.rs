@@ -61,6 +61,8 @@ macro_rules! conformance_tests {
                 audit_holds_no_secrets,
                 error_state_refuses_everything,
                 key_type_confusion_matrix,
+                emv_cryptograms,
+                dukpt_operations,
             );
         }
     };
@@ -1548,8 +1550,22 @@ pub fn audit_holds_no_secrets<S: Store>(h: Harness<S>) {
     h.call("TranslatePinData", json!({ "IncomingKeyIdentifier": pek, "OutgoingKeyIdentifier": pvk,
         "IncomingTranslationAttributes": { "IsoFormat0": { "PrimaryAccountNumber": PAN } },
         "OutgoingTranslationAttributes": { "IsoFormat0": { "PrimaryAccountNumber": PAN } }, "EncryptedPinBlock": block })).unwrap_err();
+    // A request that does not even parse is refused and audited, without its values.
+    assert_validation(h.call("VerifyCardValidationData", json!({ "KeyIdentifier": cvk, "PrimaryAccountNumber": PAN, "VerificationAttributes": { "CardVerificationValue2": { "CardExpiryDate": "1230" } }, "ValidationData": 98765 })));
+    secrets.push("98765".to_owned());
     let lines = h.hsm.audit().lines();
     let text = lines.join("\n");
+    assert!(
+        lines.last().unwrap().contains("\"requestParameters\":null"),
+        "{}",
+        lines.last().unwrap()
+    );
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .contains("\"errorCode\":\"ValidationException\"")
+    );
     for s in &secrets {
         assert!(
             !text.to_uppercase().contains(&s.to_uppercase()),
@@ -1617,6 +1633,251 @@ fn hsm_store<S: Store>(hsm: Hsm<S>) -> S {
 /// T-K-5, generated from the attribute table: every valid key in every role.
 pub fn key_type_confusion_matrix<S: Store>(h: Harness<S>) {
     matrix::run(&h);
+}
+
+/// Imports clear test key material through the ceremony path.
+fn ceremony_key<S: Store>(h: &Harness<S>, attributes: KeyAttributes, hex: &str) -> String {
+    let k = payhsm_core::crypto::SoftwareKey::from_hex(attributes.key_algorithm, hex).unwrap();
+    let kcv = payhsm_core::kcv::default_kcv(&k).unwrap().to_string();
+    arn_of(
+        &h.hsm
+            .import_clear_key(CeremonyKey {
+                attributes,
+                exportable: false,
+                material: SecretVec::from_slice(&payhsm_core::hex::decode("k", hex).unwrap()),
+                expected_check_value: kcv,
+            })
+            .unwrap(),
+    )
+}
+
+fn attrs(
+    usage: payhsm_core::key::KeyUsage,
+    alg: payhsm_core::key::KeyAlgorithm,
+    mode: payhsm_core::key::ModeOfUse,
+) -> KeyAttributes {
+    KeyAttributes {
+        key_usage: usage,
+        key_class: payhsm_core::key::KeyClass::SymmetricKey,
+        key_algorithm: alg,
+        key_modes_of_use: KeyModesOfUse::from_mode_of_use(mode).unwrap(),
+    }
+}
+
+/// ARQC generation and verification and the ARPC by key id agree with the algorithms on the
+/// clear key.
+pub fn emv_cryptograms<S: Store>(h: Harness<S>) {
+    use payhsm_core::{
+        emv,
+        key::{KeyAlgorithm, KeyUsage, ModeOfUse},
+    };
+    let imk_hex = "0123456789ABCDEFFEDCBA9876543210";
+    let imk = ceremony_key(
+        &h,
+        attrs(KeyUsage::E0, KeyAlgorithm::Tdes2Key, ModeOfUse::DERIVE),
+        imk_hex,
+    );
+    let data = "0000000010000000000000000710000000000007101302050030901B6A3C00005503A4A082";
+    let skd = json!({ "EmvCommon": { "PrimaryAccountNumber": "5413330089600010", "PanSequenceNumber": "01", "ApplicationTransactionCounter": "0071" } });
+    let arqc = h.ok("GenerateAuthRequestCryptogram", json!({ "KeyIdentifier": imk, "TransactionData": data, "MajorKeyDerivationMode": "EMV_OPTION_A", "SessionKeyDerivationAttributes": skd }))["AuthRequestCryptogram"].as_str().unwrap().to_owned();
+    // The same computation on the clear key.
+    let clear =
+        payhsm_core::crypto::SoftwareKey::from_hex(KeyAlgorithm::Tdes2Key, imk_hex).unwrap();
+    let pan = payhsm_core::fields::Pan::new("5413330089600010").unwrap();
+    let card = emv::Card {
+        pan: &pan,
+        psn: emv::PanSequenceNumber::new("01").unwrap(),
+        option: emv::mkd::MasterKeyDerivation::OptionA,
+    };
+    let derivation = emv::session::SessionKeyDerivation::new(
+        emv::session::SessionKeyMode::EmvCommonSessionKey,
+        Some([0x00, 0x71]),
+        None,
+    )
+    .unwrap();
+    let expected = emv::generate_arqc(
+        &clear,
+        &card,
+        &derivation,
+        &payhsm_core::hex::decode("d", data).unwrap(),
+        payhsm_core::mac::Padding::Method2,
+    )
+    .unwrap();
+    assert_eq!(arqc, payhsm_core::hex::encode(expected.as_bytes()));
+    let verify = |arqc: &str, response: Option<Value>| {
+        let mut req = json!({ "KeyIdentifier": imk, "TransactionData": data, "AuthRequestCryptogram": arqc, "MajorKeyDerivationMode": "EMV_OPTION_A", "SessionKeyDerivationAttributes": skd });
+        if let Some(r) = response {
+            req["AuthResponseAttributes"] = r;
+        }
+        h.call("VerifyAuthRequestCryptogram", req)
+    };
+    let ok = verify(
+        &arqc,
+        Some(json!({ "ArpcMethod1": { "AuthResponseCode": "3030" } })),
+    )
+    .unwrap();
+    assert_eq!(ok["AuthResponseValue"].as_str().unwrap().len(), 16);
+    let ok2 = verify(
+        &arqc,
+        Some(json!({ "ArpcMethod2": { "CardStatusUpdate": "00000000" } })),
+    )
+    .unwrap();
+    assert_eq!(ok2["AuthResponseValue"].as_str().unwrap().len(), 8);
+    assert!(
+        verify(&arqc, None)
+            .unwrap()
+            .get("AuthResponseValue")
+            .is_none()
+    );
+    let wrong = format!(
+        "{}{}",
+        &arqc[..15],
+        if arqc.ends_with('0') { '1' } else { '0' }
+    );
+    assert_eq!(
+        verify(&wrong, None),
+        Err(Error::VerificationFailed {
+            reason: VerificationFailedReason::InvalidAuthRequestCryptogram
+        })
+    );
+    assert_validation(verify(&arqc[..14], None));
+    // Visa (CVN 10 style: ICC master key, zero padding) and Mastercard modes run too.
+    for skd in [
+        json!({ "Visa": { "PrimaryAccountNumber": "4761739001010010", "PanSequenceNumber": "00" } }),
+        json!({ "Mastercard": { "PrimaryAccountNumber": "5413330089600010", "PanSequenceNumber": "01", "ApplicationTransactionCounter": "0071", "UnpredictableNumber": "1B6A3C00" } }),
+    ] {
+        let a = h.ok("GenerateAuthRequestCryptogram", json!({ "KeyIdentifier": imk, "TransactionData": data, "MajorKeyDerivationMode": "EMV_OPTION_B", "SessionKeyDerivationAttributes": skd }))["AuthRequestCryptogram"].clone();
+        h.ok("VerifyAuthRequestCryptogram", json!({ "KeyIdentifier": imk, "TransactionData": data, "AuthRequestCryptogram": a, "MajorKeyDerivationMode": "EMV_OPTION_B", "SessionKeyDerivationAttributes": skd }));
+    }
+    assert_validation(h.call("GenerateAuthRequestCryptogram", json!({ "KeyIdentifier": imk, "TransactionData": data, "MajorKeyDerivationMode": "EMV_OPTION_C", "SessionKeyDerivationAttributes": skd })));
+    let cvk = h.create(
+        "TR31_C0_CARD_VERIFICATION_KEY",
+        "TDES_2KEY",
+        &["Generate"],
+        false,
+    );
+    assert_policy(h.call("GenerateAuthRequestCryptogram", json!({ "KeyIdentifier": cvk, "TransactionData": data, "MajorKeyDerivationMode": "EMV_OPTION_A", "SessionKeyDerivationAttributes": skd })), Rule::KeyUsage);
+}
+
+/// DUKPT PIN translation and verification, MACs and data encryption by BDK key id agree with
+/// the algorithms on the clear BDK (ANSI X9.24-1 test BDK and KSN).
+pub fn dukpt_operations<S: Store>(h: Harness<S>) {
+    use payhsm_core::{
+        dukpt,
+        key::{KeyAlgorithm, KeyUsage, ModeOfUse},
+        pin::{
+            Pin,
+            block::{Fill, PinBlockFormat},
+        },
+        secret::KeyMaterial,
+    };
+    let bdk_hex = "0123456789ABCDEFFEDCBA9876543210";
+    let bdk = ceremony_key(
+        &h,
+        attrs(KeyUsage::B0, KeyAlgorithm::Tdes2Key, ModeOfUse::DERIVE),
+        bdk_hex,
+    );
+    let clear = KeyMaterial::from_hex("bdk", bdk_hex).unwrap();
+    let ksn_hex = "FFFF9876543210E00001";
+    let ksn = dukpt::Ksn::from_hex(ksn_hex).unwrap();
+    let pan = payhsm_core::fields::Pan::new(PAN).unwrap();
+    let device_block = dukpt::encrypt_pin(
+        dukpt::Bdk::Tdes(&clear),
+        &ksn,
+        None,
+        PinBlockFormat::Iso0,
+        &Pin::new("1234").unwrap(),
+        Some(&pan),
+        Fill::Random(&mut OsRandom),
+    )
+    .unwrap()
+    .to_string();
+    let pek = h.create(
+        "TR31_P0_PIN_ENCRYPTION_KEY",
+        "TDES_2KEY",
+        &["Encrypt", "Decrypt", "Wrap", "Unwrap"],
+        false,
+    );
+    let pvk = h.create(
+        "TR31_V2_VISA_PIN_VERIFICATION_KEY",
+        "TDES_2KEY",
+        &["Generate", "Verify"],
+        false,
+    );
+    let iso0 = json!({ "IsoFormat0": { "PrimaryAccountNumber": PAN } });
+    let zone = h.ok("TranslatePinData", json!({ "IncomingKeyIdentifier": bdk, "OutgoingKeyIdentifier": pek,
+        "IncomingTranslationAttributes": iso0, "OutgoingTranslationAttributes": iso0, "EncryptedPinBlock": device_block,
+        "IncomingDukptAttributes": { "KeySerialNumber": ksn_hex } }))["PinBlock"].as_str().unwrap().to_owned();
+    let pvv = h.ok("GeneratePinData", json!({ "GenerationKeyIdentifier": pvk, "EncryptionKeyIdentifier": pek,
+        "GenerationAttributes": { "VisaPinVerificationValue": { "EncryptedPinBlock": zone, "PinVerificationKeyIndex": 1 } },
+        "PinBlockFormat": "ISO_FORMAT_0", "PrimaryAccountNumber": PAN }))["PinData"]["VerificationValue"].as_str().unwrap().to_owned();
+    let clear_pvk_check = |value: &str| {
+        h.call("VerifyPinData", json!({ "VerificationKeyIdentifier": pvk, "EncryptionKeyIdentifier": bdk,
+        "VerificationAttributes": { "VisaPin": { "PinVerificationKeyIndex": 1, "VerificationValue": value } },
+        "EncryptedPinBlock": device_block, "PinBlockFormat": "ISO_FORMAT_0", "PrimaryAccountNumber": PAN,
+        "DukptAttributes": { "KeySerialNumber": ksn_hex, "DukptDerivationType": "TDES_2KEY" } }))
+    };
+    clear_pvk_check(&pvv).unwrap();
+    let wrong = format!("{:0>4}", (pvv.parse::<u32>().unwrap() + 1) % 10_000);
+    assert_eq!(
+        clear_pvk_check(&wrong),
+        Err(Error::VerificationFailed {
+            reason: VerificationFailedReason::InvalidPin
+        })
+    );
+    // MAC under the request MAC key.
+    let message = "4E6F77206973207468652074696D6520";
+    let mac = h.ok("GenerateMac", json!({ "KeyIdentifier": bdk, "MessageData": message,
+        "GenerationAttributes": { "DukptIso9797Algorithm3": { "KeySerialNumber": ksn_hex, "DukptKeyVariant": "REQUEST" } } }))["Mac"].as_str().unwrap().to_owned();
+    let expected = dukpt::generate_mac(
+        dukpt::Bdk::Tdes(&clear),
+        &ksn,
+        dukpt::KeyVariant::Request,
+        None,
+        dukpt::DukptMacAlgorithm::Iso9797Algorithm3,
+        &payhsm_core::hex::decode("m", message).unwrap(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(mac, payhsm_core::hex::encode(expected.as_bytes()));
+    h.ok("VerifyMac", json!({ "KeyIdentifier": bdk, "MessageData": message, "Mac": mac,
+        "VerificationAttributes": { "DukptIso9797Algorithm3": { "KeySerialNumber": ksn_hex, "DukptKeyVariant": "REQUEST" } } }));
+    assert_eq!(h.call("VerifyMac", json!({ "KeyIdentifier": bdk, "MessageData": message, "Mac": mac,
+        "VerificationAttributes": { "DukptIso9797Algorithm3": { "KeySerialNumber": ksn_hex, "DukptKeyVariant": "RESPONSE" } } })),
+        Err(Error::VerificationFailed { reason: VerificationFailedReason::InvalidMac }));
+    // Data encryption round trip, and against the clear computation.
+    let plain = "00112233445566778899AABBCCDDEEFF";
+    let ct = h.ok("EncryptData", json!({ "KeyIdentifier": bdk, "PlainText": plain, "EncryptionAttributes": { "Dukpt": { "KeySerialNumber": ksn_hex } } }))["CipherText"].as_str().unwrap().to_owned();
+    let mut expected = payhsm_core::hex::decode("p", plain).unwrap();
+    dukpt::encrypt_data(
+        dukpt::Bdk::Tdes(&clear),
+        &ksn,
+        dukpt::KeyVariant::Bidirectional,
+        None,
+        dukpt::DukptEncryptionMode::Cbc,
+        None,
+        &mut expected,
+    )
+    .unwrap();
+    assert_eq!(ct, payhsm_core::hex::encode(&expected));
+    let back = h.ok("DecryptData", json!({ "KeyIdentifier": bdk, "CipherText": ct, "DecryptionAttributes": { "Dukpt": { "KeySerialNumber": ksn_hex } } }));
+    assert_eq!(back["PlainText"], plain);
+    // AES DUKPT through a generated BDK: CMAC both ways.
+    let aes_bdk = h.create(
+        "TR31_B0_BASE_DERIVATION_KEY",
+        "AES_128",
+        &["DeriveKey"],
+        false,
+    );
+    let aes_ksn = "123456789012345600000001";
+    let m = h.ok("GenerateMac", json!({ "KeyIdentifier": aes_bdk, "MessageData": message, "GenerationAttributes": { "DukptCmac": { "KeySerialNumber": aes_ksn, "DukptKeyVariant": "BIDIRECTIONAL" } } }))["Mac"].clone();
+    h.ok("VerifyMac", json!({ "KeyIdentifier": aes_bdk, "MessageData": message, "Mac": m, "VerificationAttributes": { "DukptCmac": { "KeySerialNumber": aes_ksn, "DukptKeyVariant": "BIDIRECTIONAL" } } }));
+    // Refusals: a BDK's KSN kind, a working key stronger than the BDK, a PEK as a BDK.
+    assert_validation(h.call("GenerateMac", json!({ "KeyIdentifier": aes_bdk, "MessageData": message, "GenerationAttributes": { "DukptCmac": { "KeySerialNumber": ksn_hex, "DukptKeyVariant": "REQUEST" } } })));
+    assert_validation(h.call("GenerateMac", json!({ "KeyIdentifier": aes_bdk, "MessageData": message, "GenerationAttributes": { "DukptCmac": { "KeySerialNumber": aes_ksn, "DukptKeyVariant": "REQUEST", "DukptDerivationType": "AES_256" } } })));
+    assert_policy(h.call("TranslatePinData", json!({ "IncomingKeyIdentifier": pek, "OutgoingKeyIdentifier": pek,
+        "IncomingTranslationAttributes": iso0, "OutgoingTranslationAttributes": iso0, "EncryptedPinBlock": device_block,
+        "IncomingDukptAttributes": { "KeySerialNumber": ksn_hex } })), Rule::KeyUsage);
 }
 
 /// A fresh random-key memory store (for the matrix's helper stores).

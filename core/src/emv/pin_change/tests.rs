@@ -348,7 +348,7 @@ fn bad_requests_fail_with_the_field() {
         PinBlockPadding::from_name("PKCS7"),
         Err(Error::InvalidValue {
             field: "PIN block padding type",
-            reason: "expected NO_PADDING or ISO_IEC_7816_4",
+            reason: "expected one of: NO_PADDING ISO_IEC_7816_4",
         })
     );
     assert!(PinBlockLengthPosition::from_name("BACK").is_err());

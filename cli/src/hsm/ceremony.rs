@@ -1,0 +1,63 @@
+//! `payhsm import-key-components`: a working key formed in a key ceremony from components,
+//! the only way clear key material enters the HSM.
+
+use std::path::Path;
+
+use payhsm_core::{crypto::SoftwareKey, kcv, secret::SecretVec};
+use payhsm_keystore::{CeremonyKey, model::KeyAttributesInput};
+use serde_json::Value;
+
+use super::{Home, home::read_key_components, shorthand};
+use crate::error::CliError;
+
+/// Reads `components` components and their KCVs, combines them by XOR, and imports the key
+/// with `key_attributes` once its KCV equals `check_value` (the ceremony's record).
+pub(crate) fn import(
+    store: &Path,
+    region: &str,
+    components: usize,
+    key_attributes: &str,
+    exportable: bool,
+    check_value: &str,
+) -> Result<Value, CliError> {
+    let attrs: KeyAttributesInput = serde_json::from_value(
+        shorthand::parse(key_attributes).map_err(|e| CliError::invalid("--key-attributes", e))?,
+    )
+    .map_err(|e| CliError::invalid("--key-attributes", e))?;
+    let attributes = attrs.parse("KeyAttributes")?;
+    let algorithm = attributes.key_algorithm;
+    let len = algorithm.key_len().ok_or_else(|| {
+        CliError::invalid("--key-attributes", "components form symmetric keys only")
+    })?;
+    let hsm = Home::new(store, region)?.open()?;
+    let parts = read_key_components(components, "Key component", len, |m| {
+        let key = SoftwareKey::new(algorithm, m).map_err(|e| CliError::invalid("component", e))?;
+        Ok(kcv::default_kcv(&key)?.to_string())
+    })?;
+    let mut material = SecretVec::zeroed(len);
+    for (i, (part, _)) in parts.iter().enumerate() {
+        if parts[..i]
+            .iter()
+            .any(|(other, _)| other.expose_secret() == part.expose_secret())
+        {
+            return Err(CliError::new(
+                format!(
+                    "component {} equals an earlier one, so they cancel out",
+                    i + 1
+                ),
+                Some("Each custodian brings a different component; nothing was stored."),
+            ));
+        }
+        material
+            .expose_secret_mut()
+            .iter_mut()
+            .zip(part.expose_secret())
+            .for_each(|(a, b)| *a ^= b);
+    }
+    Ok(hsm.import_clear_key(CeremonyKey {
+        attributes,
+        exportable,
+        material,
+        expected_check_value: check_value.to_owned(),
+    })?)
+}
