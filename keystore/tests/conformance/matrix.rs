@@ -230,6 +230,10 @@ pub fn run<S: Store>(h: &Harness<S>) {
                     (Allowed::Verifies(reason), Err(Error::VerificationFailed { reason: got }))
                         if *got == reason => {}
                     (Allowed::PassesPolicy, Err(e)) if !matches!(e, Error::Policy { .. }) => {}
+                    // A TDES BDK's initial key XORs a constant into its value, which a token
+                    // store never has: it says so, after policy.
+                    (_, Err(Error::NotSupported { .. }))
+                        if !x.exports && role.name == "Dukpt: BaseDerivationKey" && !aes => {}
                     _ => panic!("{cell}: allowed by the role table, but {result:?}"),
                 }
             } else {

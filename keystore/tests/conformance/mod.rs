@@ -1777,6 +1777,9 @@ pub fn dukpt_operations<S: Store>(h: Harness<S>) {
         attrs(KeyUsage::B0, KeyAlgorithm::Tdes2Key, ModeOfUse::DERIVE),
         bdk_hex,
     );
+    if !exports_key_blocks(&h) {
+        return dukpt_with_token_bdk(h, &bdk);
+    }
     let clear = KeyMaterial::from_hex("bdk", bdk_hex).unwrap();
     let ksn_hex = "FFFF9876543210E00001";
     let ksn = dukpt::Ksn::from_hex(ksn_hex).unwrap();
@@ -1878,6 +1881,48 @@ pub fn dukpt_operations<S: Store>(h: Harness<S>) {
     assert_policy(h.call("TranslatePinData", json!({ "IncomingKeyIdentifier": pek, "OutgoingKeyIdentifier": pek,
         "IncomingTranslationAttributes": iso0, "OutgoingTranslationAttributes": iso0, "EncryptedPinBlock": device_block,
         "IncomingDukptAttributes": { "KeySerialNumber": ksn_hex } })), Rule::KeyUsage);
+}
+
+/// [`dukpt_operations`] on a store that keeps key values in a token: TDES DUKPT needs the
+/// BDK's value (its initial key XORs a constant into it) and is refused after policy; AES
+/// DUKPT runs through the BDK's handle and matches the clear computation.
+fn dukpt_with_token_bdk<S: Store>(h: Harness<S>, tdes_bdk: &str) {
+    use payhsm_core::{
+        dukpt,
+        key::{KeyAlgorithm, KeyUsage, ModeOfUse},
+        secret::KeyMaterial,
+    };
+    let message = "4E6F77206973207468652074696D6520";
+    let e = h.call("GenerateMac", json!({ "KeyIdentifier": tdes_bdk, "MessageData": message,
+        "GenerationAttributes": { "DukptIso9797Algorithm3": { "KeySerialNumber": "FFFF9876543210E00001", "DukptKeyVariant": "REQUEST" } } }));
+    match e {
+        Err(Error::NotSupported { message }) => {
+            assert!(message.contains("never leaves"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let aes_hex = "FEDCBA9876543210F1F1F1F1F1F1F1F1";
+    let aes_bdk = ceremony_key(
+        &h,
+        attrs(KeyUsage::B0, KeyAlgorithm::Aes128, ModeOfUse::DERIVE),
+        aes_hex,
+    );
+    let aes_ksn = "123456789012345600000001";
+    let mac = h.ok("GenerateMac", json!({ "KeyIdentifier": aes_bdk, "MessageData": message, "GenerationAttributes": { "DukptCmac": { "KeySerialNumber": aes_ksn, "DukptKeyVariant": "BIDIRECTIONAL" } } }))["Mac"].as_str().unwrap().to_owned();
+    let clear = KeyMaterial::from_hex("bdk", aes_hex).unwrap();
+    let clear_bdk = payhsm_core::crypto::SoftwareKey::new(KeyAlgorithm::Aes128, &clear).unwrap();
+    let expected = dukpt::generate_mac(
+        dukpt::Bdk::Aes(&clear_bdk),
+        &dukpt::Ksn::from_hex(aes_ksn).unwrap(),
+        dukpt::KeyVariant::Bidirectional,
+        None,
+        dukpt::DukptMacAlgorithm::Cmac,
+        &payhsm_core::hex::decode("m", message).unwrap(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(mac, payhsm_core::hex::encode(expected.as_bytes()));
+    h.ok("VerifyMac", json!({ "KeyIdentifier": aes_bdk, "MessageData": message, "Mac": mac, "VerificationAttributes": { "DukptCmac": { "KeySerialNumber": aes_ksn, "DukptKeyVariant": "BIDIRECTIONAL" } } }));
 }
 
 /// A fresh random-key memory store (for the matrix's helper stores).

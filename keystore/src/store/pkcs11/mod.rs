@@ -35,8 +35,9 @@
 //!   extractable. Other TDES keys have none, so the token offers no single-DES oracle on them.
 //! - **Operations** run on token mechanisms ([`TokenKey`]); the TDES CMAC is composed from
 //!   `CKM_DES3_ECB` and `CKM_DES3_CBC` because `cryptoki` offers no `CKM_DES3_CMAC`.
-//! - **Export is not supported**: a TR-31 block's MAC covers the clear key, and the token has
-//!   no mechanism that builds a key block, so [`Vault::reveal`] refuses instead of extracting.
+//! - **Export and TDES DUKPT are not supported**: a TR-31 block's MAC covers the clear key,
+//!   and a TDES BDK's initial key XORs a constant into its value; the token has no mechanism
+//!   for either, so [`Vault::reveal`] refuses (`NotSupported`) instead of extracting.
 //! - **Sessions** ([`Token`]): one module context per process, a pool of read-write
 //!   sessions logged in as the user; each call takes its own session, so the store is safe to
 //!   share between threads. A token failure (removed, login lost, session closed, device
@@ -385,9 +386,10 @@ impl Vault for TokenVault {
     fn reveal(&self, record: &KeyRecord) -> Result<SecretVec, Error> {
         Err(Error::NotSupported {
             message: format!(
-                "key {} is held in a PKCS#11 token and its value never leaves it \
-                 (CKA_SENSITIVE); a TR-31 key block's MAC covers the clear key and this token \
-                 has no mechanism that builds one, so it cannot be exported from this store",
+                "not supported by this token: key {} is held in a PKCS#11 token and its value \
+                 never leaves it (CKA_SENSITIVE), and this operation needs the clear value (a \
+                 TR-31 key block's MAC covers it; TDES DUKPT XORs a constant into it), which the \
+                 token has no mechanism for",
                 record.key_id
             ),
         })
