@@ -33,6 +33,31 @@ struct Cli {
     /// The region whose keys to use.
     #[arg(long, global = true, default_value = "us-east-1")]
     region: String,
+    /// Where the keys live: `software` (TR-31 blocks under the master key in the store's
+    /// database) or `pkcs11` (objects in a PKCS#11 token; their records in the database). The
+    /// token's user PIN comes from PAYHSM_PKCS11_PIN or a prompt.
+    #[arg(
+        long,
+        global = true,
+        env = "PAYHSM_BACKEND",
+        value_parser = ["software", "pkcs11"],
+        default_value = "software"
+    )]
+    backend: String,
+    /// The PKCS#11 module (with --backend pkcs11).
+    #[arg(
+        long,
+        global = true,
+        env = "PAYHSM_PKCS11_MODULE",
+        default_value = payhsm_keystore::store::pkcs11::SOFTHSM2_MODULE
+    )]
+    pkcs11_module: PathBuf,
+    /// The token's label (with --backend pkcs11).
+    #[arg(long, global = true, env = "PAYHSM_TOKEN_LABEL")]
+    token_label: Option<String>,
+    /// The token's slot id, instead of its label (with --backend pkcs11).
+    #[arg(long, global = true, conflicts_with = "token_label")]
+    slot: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -88,22 +113,29 @@ fn main() -> ExitCode {
         Some((name, sub)) if hsm::is_command(name) => {
             let store = sub.get_one::<PathBuf>("store").cloned().unwrap_or_default();
             let region = sub.get_one::<String>("region").cloned().unwrap_or_default();
-            hsm::run(name, sub, &store, &region).map(|text| println!("{text}"))
+            hsm::Backend::from_matches(sub)
+                .and_then(|backend| hsm::run(name, sub, &store, &region, backend))
+                .map(|text| println!("{text}"))
         }
         _ => match Cli::from_arg_matches(&matches) {
             Ok(cli) => match cli.command {
-                Command::Init(args) => hsm::Home::new(&cli.store, &cli.region)
+                Command::Init(args) => hsm::Backend::from_matches(&matches)
+                    .and_then(|backend| hsm::Home::new(&cli.store, &cli.region, backend))
                     .and_then(|home| home.init(args.dev_master_key, args.components))
                     .and_then(|v| print_json(&v)),
-                Command::ImportKeyComponents(a) => hsm::ceremony::import(
-                    &cli.store,
-                    &cli.region,
-                    a.components,
-                    &a.key_attributes,
-                    a.exportable,
-                    &a.key_check_value,
-                )
-                .and_then(|v| print_json(&v)),
+                Command::ImportKeyComponents(a) => hsm::Backend::from_matches(&matches)
+                    .and_then(|backend| {
+                        hsm::ceremony::import(
+                            &cli.store,
+                            &cli.region,
+                            backend,
+                            a.components,
+                            &a.key_attributes,
+                            a.exportable,
+                            &a.key_check_value,
+                        )
+                    })
+                    .and_then(|v| print_json(&v)),
                 Command::Calc(cmd) => calc::run(cmd).and_then(|v| print_json(&v)),
                 Command::Vectors(args) => vectors::run(&args),
             },

@@ -15,6 +15,7 @@ use crate::error::CliError;
 pub(crate) fn import(
     store: &Path,
     region: &str,
+    backend: super::Backend,
     components: usize,
     key_attributes: &str,
     exportable: bool,
@@ -29,7 +30,7 @@ pub(crate) fn import(
     let len = algorithm.key_len().ok_or_else(|| {
         CliError::invalid("--key-attributes", "components form symmetric keys only")
     })?;
-    let hsm = Home::new(store, region)?.open()?;
+    let hsm = Home::new(store, region, backend)?.open()?;
     let parts = read_key_components(components, "Key component", len, |m| {
         let key = SoftwareKey::new(algorithm, m).map_err(|e| CliError::invalid("component", e))?;
         Ok(kcv::default_kcv(&key)?.to_string())

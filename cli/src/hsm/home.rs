@@ -7,6 +7,10 @@
 //! <store>/<region>/master-key.json    how the master key is formed, and its KCV
 //! <store>/<region>/master.key         the development master key (0600), if it is one
 //! ```
+//!
+//! With `--backend pkcs11` the keys are objects in a PKCS#11 token and `keys.db` holds their
+//! records (metadata and object references); `master-key.json` then names the token instead
+//! of a master key, and the database refuses to open on another token.
 
 use std::{
     fs,
@@ -16,30 +20,132 @@ use std::{
 
 use payhsm_core::{rng::OsRandom, secret::KeyMaterial};
 use payhsm_keystore::{
-    Hsm, HsmConfig, SqliteStore,
+    CeremonyKey, Hsm, HsmConfig, SqliteStore, api,
     arn::Region,
     audit::AuditLog,
     master_key::{
         Component, DEV_KEY_WARNING, MASTER_KEY_LEN, MasterKey, component_check_value,
         read_dev_key_file, write_dev_key_file,
     },
+    store::pkcs11::{Pin, Pkcs11Store, TokenConfig, TokenSelector},
 };
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use crate::error::CliError;
 
+/// Where the keys live (`--backend`).
+#[derive(Clone, Debug)]
+pub(crate) enum Backend {
+    /// TR-31 blocks under the master key in the store's database.
+    Software,
+    /// Objects in a PKCS#11 token; their records in the store's database.
+    Pkcs11 {
+        /// The module (`--pkcs11-module`).
+        module: PathBuf,
+        /// The token (`--token-label` or `--slot`).
+        token: TokenSelector,
+    },
+}
+
+impl Backend {
+    /// The backend the global options name.
+    pub(crate) fn from_matches(m: &clap::ArgMatches) -> Result<Self, CliError> {
+        match m.get_one::<String>("backend").map(String::as_str) {
+            None | Some("software") => Ok(Self::Software),
+            Some(_) => {
+                let module = m
+                    .get_one::<PathBuf>("pkcs11_module")
+                    .cloned()
+                    .unwrap_or_default();
+                let token = match (m.get_one::<String>("token_label"), m.get_one::<u64>("slot")) {
+                    (Some(label), _) => TokenSelector::Label(label.clone()),
+                    (None, Some(slot)) => TokenSelector::Slot(*slot),
+                    (None, None) => {
+                        return Err(CliError::new(
+                            "--backend pkcs11 needs the token: give --token-label or --slot",
+                            Some(
+                                "List the tokens with `softhsm2-util --show-slots` or `pkcs11-tool -L`.",
+                            ),
+                        ));
+                    }
+                };
+                Ok(Self::Pkcs11 { module, token })
+            }
+        }
+    }
+
+    /// How to reach the token, with the user PIN from `PAYHSM_PKCS11_PIN` or, on a terminal,
+    /// a prompt.
+    fn token_config(module: &Path, token: &TokenSelector) -> Result<TokenConfig, CliError> {
+        let pin = match std::env::var("PAYHSM_PKCS11_PIN") {
+            Ok(pin) => Zeroizing::new(pin),
+            Err(_) if std::io::stdin().is_terminal() => Zeroizing::new(
+                rpassword::prompt_password("PKCS#11 user PIN: ").map_err(|e| {
+                    CliError::new(format!("cannot read from the terminal: {e}"), None)
+                })?,
+            ),
+            Err(_) => {
+                return Err(CliError::new(
+                    "the token's user PIN is needed",
+                    Some("Set PAYHSM_PKCS11_PIN, or run from a terminal to be asked for it."),
+                ));
+            }
+        };
+        Ok(TokenConfig {
+            module: module.to_owned(),
+            token: token.clone(),
+            pin: Pin::new(pin.trim().to_owned()),
+        })
+    }
+}
+
+/// An open HSM on either backend.
+pub(crate) enum OpenHsm {
+    /// Keys under the master key.
+    Software(Hsm<SqliteStore>),
+    /// Keys in a token.
+    Pkcs11(Hsm<Pkcs11Store>),
+}
+
+impl OpenHsm {
+    /// Calls an operation by name.
+    pub(crate) fn dispatch(
+        &self,
+        operation: &str,
+        request: Value,
+    ) -> Result<Value, payhsm_keystore::Error> {
+        match self {
+            Self::Software(h) => api::dispatch(h, operation, request),
+            Self::Pkcs11(h) => api::dispatch(h, operation, request),
+        }
+    }
+
+    /// Imports a key formed in a key ceremony.
+    pub(crate) fn import_clear_key(
+        &self,
+        key: CeremonyKey,
+    ) -> Result<Value, payhsm_keystore::Error> {
+        match self {
+            Self::Software(h) => h.import_clear_key(key),
+            Self::Pkcs11(h) => h.import_clear_key(key),
+        }
+    }
+}
+
 /// Where one region's store lives.
 pub(crate) struct Home {
     dir: PathBuf,
     region: Region,
+    backend: Backend,
 }
 
 const DEV: &str = "DEVELOPMENT_KEY_FILE";
 const COMPONENTS: &str = "COMPONENTS";
+const TOKEN: &str = "PKCS11_TOKEN";
 
 impl Home {
-    pub(crate) fn new(store: &Path, region: &str) -> Result<Self, CliError> {
+    pub(crate) fn new(store: &Path, region: &str, backend: Backend) -> Result<Self, CliError> {
         let region = Region::new(region).map_err(|_| {
             CliError::new(
                 format!("--region {region} is not a region name"),
@@ -49,6 +155,7 @@ impl Home {
         Ok(Self {
             dir: store.join(region.as_str()),
             region,
+            backend,
         })
     }
 
@@ -80,6 +187,25 @@ impl Home {
         fs::create_dir_all(&self.dir).map_err(|e| {
             CliError::new(format!("cannot create {}: {e}", self.dir.display()), None)
         })?;
+        if let Backend::Pkcs11 { module, token } = &self.backend {
+            if dev || components.is_some() {
+                return Err(CliError::new(
+                    "a PKCS#11 store has no master key: the token holds the keys",
+                    Some("Drop --dev-master-key and --components with --backend pkcs11."),
+                ));
+            }
+            let store =
+                Pkcs11Store::create_for_token(&self.db(), Backend::token_config(module, token)?)?;
+            let binding = payhsm_keystore::Store::key_binding(&store).to_owned();
+            let info = json!({ "Source": TOKEN, "Token": binding });
+            self.write_info(&info)?;
+            return Ok(json!({
+                "Store": self.dir.display().to_string(),
+                "Region": self.region.as_str(),
+                "Backend": "pkcs11",
+                "Token": binding,
+            }));
+        }
         let (master, source, count) = match (dev, components) {
             (true, None) => {
                 let k = write_dev_key_file(&self.dev_key(), &mut OsRandom)?;
@@ -97,12 +223,7 @@ impl Home {
         let kcv = master.check_value().to_owned();
         SqliteStore::create(&self.db(), master)?;
         let info = json!({ "Source": source, "Components": count, "KeyCheckValue": kcv });
-        fs::write(self.info_path(), format!("{info:#}\n")).map_err(|e| {
-            CliError::new(
-                format!("cannot write {}: {e}", self.info_path().display()),
-                None,
-            )
-        })?;
+        self.write_info(&info)?;
         Ok(json!({
             "Store": self.dir.display().to_string(),
             "Region": self.region.as_str(),
@@ -111,8 +232,18 @@ impl Home {
         }))
     }
 
-    /// Opens the region's HSM, forming the master key as the store was made.
-    pub(crate) fn open(&self) -> Result<Hsm<SqliteStore>, CliError> {
+    fn write_info(&self, info: &Value) -> Result<(), CliError> {
+        fs::write(self.info_path(), format!("{info:#}\n")).map_err(|e| {
+            CliError::new(
+                format!("cannot write {}: {e}", self.info_path().display()),
+                None,
+            )
+        })
+    }
+
+    /// Opens the region's HSM: on the token for a PKCS#11 store, else forming the master key
+    /// as the store was made.
+    pub(crate) fn open(&self) -> Result<OpenHsm, CliError> {
         let text = fs::read_to_string(self.info_path()).map_err(|_| {
             CliError::new(
                 format!("no store for {} in {}", self.region, self.dir.display()),
@@ -121,7 +252,36 @@ impl Home {
         })?;
         let info: Value = serde_json::from_str(&text)
             .map_err(|e| CliError::new(format!("{}: {e}", self.info_path().display()), None))?;
-        let master = match info["Source"].as_str() {
+        let source = info["Source"].as_str();
+        match (&self.backend, source) {
+            (Backend::Pkcs11 { module, token }, Some(TOKEN)) => {
+                let store =
+                    Pkcs11Store::open_on_token(&self.db(), Backend::token_config(module, token)?)?;
+                return Ok(OpenHsm::Pkcs11(self.hsm(store)?));
+            }
+            (Backend::Software, Some(TOKEN)) => {
+                return Err(CliError::new(
+                    format!(
+                        "the store for {} keeps its keys in a PKCS#11 token ({})",
+                        self.region, info["Token"]
+                    ),
+                    Some("Give --backend pkcs11 with --pkcs11-module and --token-label or --slot."),
+                ));
+            }
+            (Backend::Pkcs11 { .. }, _) => {
+                return Err(CliError::new(
+                    format!(
+                        "the store for {} keeps its keys under a master key, not in a token",
+                        self.region
+                    ),
+                    Some(
+                        "Drop --backend pkcs11, or make a token store with `payhsm --backend pkcs11 … init` in another --store.",
+                    ),
+                ));
+            }
+            (Backend::Software, _) => {}
+        }
+        let master = match source {
             Some(DEV) => {
                 eprintln!("{DEV_KEY_WARNING}");
                 read_dev_key_file(&self.dev_key())?
@@ -143,6 +303,11 @@ impl Home {
             }
         };
         let store = SqliteStore::open(&self.db(), master)?;
+        Ok(OpenHsm::Software(self.hsm(store)?))
+    }
+
+    /// The region's HSM over `store`, with its audit log, after the self-tests.
+    fn hsm<S: payhsm_keystore::Store>(&self, store: S) -> Result<Hsm<S>, CliError> {
         let mut config = HsmConfig::new(self.region.clone());
         config.audit = AuditLog::file(&self.dir.join("audit.jsonl"))?;
         let hsm = Hsm::new(store, config);

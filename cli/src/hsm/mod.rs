@@ -16,7 +16,7 @@ use std::path::Path;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use serde_json::{Map, Value};
 
-pub(crate) use home::Home;
+pub(crate) use home::{Backend, Home};
 
 use crate::error::CliError;
 
@@ -580,14 +580,15 @@ pub(crate) fn run(
     matches: &ArgMatches,
     store: &Path,
     region: &str,
+    backend: Backend,
 ) -> Result<String, CliError> {
     let spec = COMMANDS
         .iter()
         .find(|s| s.name == name)
         .ok_or_else(|| CliError::new(format!("unknown command {name}"), None))?;
     let request = build_request(spec, matches)?;
-    let hsm = Home::new(store, region)?.open()?;
-    let response = payhsm_keystore::api::dispatch(&hsm, spec.operation, request)?;
+    let hsm = Home::new(store, region, backend)?.open()?;
+    let response = hsm.dispatch(spec.operation, request)?;
     render(
         &response,
         matches.get_one::<String>("query").map(String::as_str),
