@@ -325,7 +325,7 @@ fn t_p11_3_sensitive_stays_sensitive() {
             Attribute::Extractable(true),
             Attribute::Decrypt(true),
         ] {
-            match s.update_attributes(o, &[change.clone()]) {
+            match s.update_attributes(o, std::slice::from_ref(&change)) {
                 Err(CkError::Pkcs11(RvError::ActionProhibited | RvError::AttributeReadOnly, _)) => {
                 }
                 other => panic!("{change:?}: {other:?}"),

@@ -103,9 +103,9 @@ impl Backend {
 /// An open HSM on either backend.
 pub(crate) enum OpenHsm {
     /// Keys under the master key.
-    Software(Hsm<SqliteStore>),
+    Software(Box<Hsm<SqliteStore>>),
     /// Keys in a token.
-    Pkcs11(Hsm<Pkcs11Store>),
+    Pkcs11(Box<Hsm<Pkcs11Store>>),
 }
 
 impl OpenHsm {
@@ -116,8 +116,8 @@ impl OpenHsm {
         request: Value,
     ) -> Result<Value, payhsm_keystore::Error> {
         match self {
-            Self::Software(h) => api::dispatch(h, operation, request),
-            Self::Pkcs11(h) => api::dispatch(h, operation, request),
+            Self::Software(h) => api::dispatch(&**h, operation, request),
+            Self::Pkcs11(h) => api::dispatch(&**h, operation, request),
         }
     }
 
@@ -257,7 +257,7 @@ impl Home {
             (Backend::Pkcs11 { module, token }, Some(TOKEN)) => {
                 let store =
                     Pkcs11Store::open_on_token(&self.db(), Backend::token_config(module, token)?)?;
-                return Ok(OpenHsm::Pkcs11(self.hsm(store)?));
+                return Ok(OpenHsm::Pkcs11(Box::new(self.hsm(store)?)));
             }
             (Backend::Software, Some(TOKEN)) => {
                 return Err(CliError::new(
@@ -303,7 +303,7 @@ impl Home {
             }
         };
         let store = SqliteStore::open(&self.db(), master)?;
-        Ok(OpenHsm::Software(self.hsm(store)?))
+        Ok(OpenHsm::Software(Box::new(self.hsm(store)?)))
     }
 
     /// The region's HSM over `store`, with its audit log, after the self-tests.

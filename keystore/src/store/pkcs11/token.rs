@@ -264,67 +264,65 @@ impl Token {
         }
     }
 
-    /// Runs `f` on a pooled session (`what` names the call in errors). A session that saw
-    /// the token fail is not reused, and neither are the idle ones, which share its fate: the
-    /// next call opens and logs in afresh.
+    /// Runs `f` on a pooled session (`what` names the call in errors).
     pub(crate) fn with_session<T>(
         &self,
         what: &str,
         f: impl FnOnce(&Session) -> Result<T, CkError>,
     ) -> Result<T, TokenError> {
         let pooled = self.idle().pop();
-        let result = match pooled {
-            Some(s) => Ok(s),
-            None => self.new_session(),
-        }
-        .and_then(|session| {
-            let r = f(&session);
-            Ok((session, r))
-        });
-        let (session, outcome) = match result {
-            Ok((session, r)) => (Some(session), r),
-            Err(e) => (None, Err(e)),
+        let session = match pooled {
+            Some(s) => s,
+            None => self.new_session().map_err(|e| self.failed(what, None, e))?,
         };
-        match outcome {
+        match f(&session) {
             Ok(value) => {
-                if let Some(s) = session {
-                    let mut idle = self.idle();
-                    if idle.len() < MAX_IDLE_SESSIONS {
-                        idle.push(s);
-                    }
-                }
+                self.release(session);
                 Ok(value)
             }
-            Err(e) => {
-                let failure = match &e {
-                    CkError::Pkcs11(RvError::ObjectHandleInvalid, _) => {
-                        // A private object vanishes from a session that lost its login.
-                        let logged_in = session
-                            .as_ref()
-                            .and_then(|s| s.get_session_info().ok())
-                            .is_some_and(|i| i.session_state() == SessionState::RwUser);
-                        if logged_in {
-                            BackendFailure::Failed
-                        } else {
-                            BackendFailure::LoginLost
-                        }
-                    }
-                    CkError::Pkcs11(rv, _) => classify(*rv),
-                    _ => BackendFailure::Failed,
-                };
-                if failure == BackendFailure::Failed {
-                    if let Some(s) = session {
-                        self.idle().push(s);
-                    }
+            Err(e) => Err(self.failed(what, Some(session), e)),
+        }
+    }
+
+    /// Returns a session to the pool, or closes it when the pool is full.
+    fn release(&self, session: Session) {
+        let mut idle = self.idle();
+        if idle.len() < MAX_IDLE_SESSIONS {
+            idle.push(session);
+        }
+    }
+
+    /// The typed error of a failed call. A session that saw the token fail is not reused, and
+    /// neither are the idle ones, which share its fate: the next call opens and logs in
+    /// afresh, and handles found before are stale (the epoch moves on).
+    fn failed(&self, what: &str, session: Option<Session>, e: CkError) -> TokenError {
+        let failure = match &e {
+            CkError::Pkcs11(RvError::ObjectHandleInvalid, _) => {
+                // A private object vanishes from a session that lost its login.
+                let logged_in = session
+                    .as_ref()
+                    .and_then(|s| s.get_session_info().ok())
+                    .is_some_and(|i| i.session_state() == SessionState::RwUser);
+                if logged_in {
+                    BackendFailure::Failed
                 } else {
-                    self.idle().clear();
-                    self.epoch.fetch_add(1, Ordering::AcqRel);
+                    BackendFailure::LoginLost
                 }
-                Err(TokenError {
-                    failure,
-                    detail: format!("{what}: {e}"),
-                })
             }
+            CkError::Pkcs11(rv, _) => classify(*rv),
+            _ => BackendFailure::Failed,
+        };
+        match session {
+            Some(s) if failure == BackendFailure::Failed => self.release(s),
+            _ if failure == BackendFailure::Failed => {}
+            _ => {
+                self.idle().clear();
+                self.epoch.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+        TokenError {
+            failure,
+            detail: format!("{what}: {e}"),
         }
     }
 }
