@@ -750,3 +750,61 @@ fn concurrent_use_shares_the_pool() {
         }
     });
 }
+
+/// The token's directory in this process's SoftHSM2 token directory (it holds the label).
+fn token_dir(label: &str) -> std::path::PathBuf {
+    let conf = std::path::PathBuf::from(std::env::var_os("SOFTHSM2_CONF").unwrap());
+    let tokens = conf
+        .parent()
+        .unwrap()
+        .join(format!("tokens-{}", std::process::id()));
+    std::fs::read_dir(tokens)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|dir| {
+            std::fs::read(dir.join("token.object"))
+                .is_ok_and(|b| b.windows(label.len()).any(|w| w == label.as_bytes()))
+        })
+        .unwrap()
+}
+
+/// T-P11-4: the token's storage disappears under the store (its files are removed, as when a
+/// device is pulled); SoftHSM2 answers CKR_GENERAL_ERROR. Operations and creations fail with
+/// a typed device error, and nothing is registered.
+#[test]
+fn t_p11_4_device_error_is_typed_and_creates_nothing() {
+    let Some(h) = harness() else { return };
+    let cvk = h.create(
+        "TR31_C0_CARD_VERIFICATION_KEY",
+        "TDES_2KEY",
+        &["Generate", "Verify"],
+        false,
+    );
+    h.ok("GenerateCardValidationData", cvv2(&cvk));
+    let label = h.hsm.store().vault().token().label().to_owned();
+    std::fs::remove_dir_all(token_dir(&label)).unwrap();
+    let keys_before = h.hsm.store().list_keys(None, 100).unwrap();
+    for alg in ["AES_128", "TDES_2KEY"] {
+        let r = h.call("CreateKey", json!({ "KeyAttributes": { "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": alg, "KeyModesOfUse": { "Generate": true } }, "Exportable": false }));
+        match r {
+            Err(
+                e @ Error::Token {
+                    failure: BackendFailure::DeviceError,
+                    ..
+                },
+            ) => {
+                assert_eq!(e.name(), "ServiceUnavailableException");
+            }
+            other => panic!("{alg}: {other:?}"),
+        }
+    }
+    match h.call("GenerateCardValidationData", cvv2(&cvk)) {
+        Err(Error::Token {
+            failure: BackendFailure::DeviceError,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(h.hsm.store().list_keys(None, 100).unwrap(), keys_before);
+}

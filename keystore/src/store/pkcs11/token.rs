@@ -170,9 +170,11 @@ impl Token {
             .map_err(|e| call("listing the slots", e))?;
         let mut found = None;
         for slot in slots {
-            let info = pkcs11
-                .get_token_info(slot)
-                .map_err(|e| call("reading the token information", e))?;
+            // A token that cannot describe itself is not the one asked for: skip it, so one
+            // broken token does not hide the others.
+            let Ok(info) = pkcs11.get_token_info(slot) else {
+                continue;
+            };
             let hit = match &config.token {
                 TokenSelector::Label(l) => info.label().trim_end() == l.trim_end(),
                 TokenSelector::Slot(id) => slot.id() == *id,
