@@ -96,8 +96,9 @@ pub trait Store: Send + Sync {
     /// agrees with the record.
     fn open(&self, record: &KeyRecord) -> Result<Arc<Self::Handle>, Error>;
 
-    /// The key's bytes, for wrapping it into an export key block. A token store that can
-    /// wrap inside the token may refuse.
+    /// The key's bytes, for the operations that need them in the clear (an export key block,
+    /// a TDES DUKPT initial key). A token store refuses with `NotSupported`: its keys' values
+    /// never leave the token.
     fn reveal(&self, record: &KeyRecord) -> Result<SecretVec, Error>;
 
     /// Drops any cached handle of key `key_id` (its material is being destroyed).
