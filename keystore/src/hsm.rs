@@ -568,6 +568,7 @@ impl<S: Store> Hsm<S> {
                 input.replication_regions.as_ref(),
             )?;
             let attributes = input.key_attributes.parse("KeyAttributes")?;
+            policy::check_attributes(&attributes)?;
             if attributes.key_class == KeyClass::PublicKey {
                 return Err(Error::policy(
                     Rule::KeyClass,
@@ -575,7 +576,6 @@ impl<S: Store> Hsm<S> {
                      RootCertificatePublicKey or TrustedCertificatePublicKey), not created",
                 ));
             }
-            policy::check_attributes(&attributes)?;
             let kcv_method = kcv_method(input.key_check_value_algorithm.as_deref(), &attributes)?;
             let tags = parse_tags(input.tags.as_deref().unwrap_or_default(), "Tags")?;
             let material = generate_material(attributes.key_algorithm)?;

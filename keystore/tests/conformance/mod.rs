@@ -10,7 +10,15 @@
 
 #![allow(dead_code, unreachable_pub)] // Each test binary uses part of the helpers.
 
+pub mod asymmetric;
+pub mod emv_sm;
 pub mod matrix;
+pub mod pki;
+
+pub use asymmetric::{
+    asymmetric_keys, certificate_imports, tr34_export_by_key_id, tr34_import_by_key_id,
+};
+pub use emv_sm::{emv_data_encryption, emv_pin_change, emv_script_mac};
 
 use payhsm_core::{
     key::{KeyAttributes, KeyModesOfUse},
@@ -53,6 +61,14 @@ macro_rules! conformance_tests {
                 key_type_confusion_matrix,
                 emv_cryptograms,
                 dukpt_operations,
+                asymmetric_keys,
+                certificate_imports,
+                tr34_import_by_key_id,
+                tr34_export_by_key_id,
+                emv_script_mac,
+                emv_data_encryption,
+                emv_pin_change,
+                rsa_self_test_failure_refuses_everything,
             );
         }
     };
@@ -284,10 +300,10 @@ pub fn invalid_requests_change_nothing<S: Store>(h: Harness<S>) {
         ),
         (
             attrs(
-                "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE",
+                "TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT",
                 "RSA_2048",
                 "ASYMMETRIC_KEY_PAIR",
-                json!({ "Sign": true }),
+                json!({ "DeriveKey": true }),
             ),
             Some(Rule::KeyAttributes),
         ),
@@ -1406,6 +1422,45 @@ pub fn error_state_refuses_everything<S: Store>(h: Harness<S>) {
     let e = api::dispatch(&broken, "CreateKey", json!({ "KeyAttributes": { "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "TDES_2KEY", "KeyModesOfUse": { "Generate": true } }, "Exportable": false })).unwrap_err();
     assert_eq!(e.name(), "ServiceUnavailableException");
     assert!(broken.store().list_keys(None, 10).unwrap().is_empty());
+}
+
+/// A failed RSA known answer (signature or OAEP) refuses every operation, the RSA ones too.
+pub fn rsa_self_test_failure_refuses_everything<S: Store>(h: Harness<S>) {
+    let Harness { hsm, .. } = h;
+    let mut store = Some(hsm_store(hsm));
+    for name in ["RSA-PKCS1", "RSA-OAEP"] {
+        let mut config = HsmConfig::new(Region::new("us-east-1").unwrap());
+        let test = config
+            .self_tests
+            .iter_mut()
+            .find(|t| t.name == name)
+            .unwrap();
+        test.expected = "00";
+        let broken = Hsm::new(store.take().unwrap(), config);
+        for op in api::CONTROL_PLANE.iter().chain(api::DATA_PLANE) {
+            let e = api::dispatch(&broken, op, json!({})).unwrap_err();
+            assert_eq!(e, Error::ErrorState { test: name.into() }, "{op}");
+        }
+        let e = api::dispatch(
+            &broken,
+            "GetParametersForImport",
+            json!({ "KeyMaterialType": "TR34_KEY_BLOCK", "WrappingKeyAlgorithm": "RSA_2048" }),
+        )
+        .unwrap_err();
+        assert_eq!(e.name(), "ServiceUnavailableException");
+        assert!(
+            broken.store().list_keys(None, 10).unwrap().is_empty(),
+            "no CA, no token"
+        );
+        store = Some(hsm_store(broken));
+    }
+    // With the known answers intact, the same store serves again.
+    let healthy = Hsm::new(
+        store.unwrap(),
+        HsmConfig::new(Region::new("us-east-1").unwrap()),
+    );
+    assert!(healthy.self_test_result().is_ok());
+    api::dispatch(&healthy, "ListKeys", json!({})).unwrap();
 }
 
 fn hsm_store<S: Store>(hsm: Hsm<S>) -> S {
