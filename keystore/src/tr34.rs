@@ -204,18 +204,15 @@ fn required<'a>(path: &str, value: Option<&'a String>) -> Result<&'a str, Error>
         .ok_or_else(|| Error::validation(path, "required"))
 }
 
+/// The two-pass nonce: required, 8 to 16 bytes.
 fn nonce(path: &str, text: Option<&String>) -> Result<Vec<u8>, Error> {
-    let text = value_or_two_pass(path, text)?;
-    hex_field(path, text, 16, 32)
-}
-
-fn value_or_two_pass<'a>(path: &str, text: Option<&'a String>) -> Result<&'a str, Error> {
-    text.map(String::as_str).ok_or_else(|| {
+    let text = text.ok_or_else(|| {
         Error::validation(
             path,
             "required: this HSM exchanges X9_TR34_2012 tokens in the two-pass protocol",
         )
-    })
+    })?;
+    hex_field(path, text, 16, 32)
 }
 
 fn not_offered(path: &str, instead: &str) -> Error {
