@@ -289,9 +289,13 @@ impl<S: Store> Hsm<S> {
                 )?;
                 let visa_amex = match &method {
                     Method::VisaAmex {
-                        ac_key, current, ..
+                        visa,
+                        ac_key,
+                        current,
+                        ..
                     } => {
-                        let path = |f: &str| format!("{DMA}.{f}");
+                        let member = if *visa { "Visa" } else { "Amex" };
+                        let path = |f: &str| format!("{DMA}.{member}.{f}");
                         let ac = self.use_key(
                             ac_key,
                             &path("AuthorizationRequestKeyIdentifier"),
