@@ -561,3 +561,234 @@ fn a_working_key_from_components() {
     assert_eq!(key["KeyOrigin"], "EXTERNAL");
     assert!(!imported.stderr.contains(c1) && !imported.stderr.contains(c2));
 }
+
+/// The TR-34 and asymmetric commands: a key pair and its certificate, a CA certificate
+/// imported, parameters for import and export, a TR-34 export opened by payhsm-tr34's KRD side
+/// and imported back, and an EMV PIN change script, all through the AWS CLI shapes.
+#[test]
+fn tr34_asymmetric_and_emv_pin_change_commands() {
+    use base64ct::{Base64, Encoding};
+    use payhsm_core::rng::OsRandom;
+    use payhsm_tr34::{
+        cert::{self, Certificate, CertificateTemplate, Issuer, Role},
+        rsa::{RsaKeySize, RsaPrivateKey, SoftwareRsaKey},
+        token::{self, Form, ImportRequest},
+    };
+
+    let (_dir, home) = dev_home();
+    let cert_of = |v: &Value| {
+        let pem = Base64::decode_vec(v.as_str().unwrap()).unwrap();
+        Certificate::from_pem(std::str::from_utf8(&pem).unwrap()).unwrap()
+    };
+    // A key pair and its certificate from the region's CA.
+    let pair = ok(
+        &home,
+        &[
+            "create-key",
+            "--exportable",
+            "--key-attributes",
+            "KeyAlgorithm=RSA_2048,KeyUsage=TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE,KeyClass=ASYMMETRIC_KEY_PAIR,KeyModesOfUse={Sign=true}",
+        ],
+    );
+    assert_eq!(pair["Key"]["KeyCheckValueAlgorithm"], "SHA_1");
+    let arn = pair["Key"]["KeyArn"].as_str().unwrap();
+    let certificate = ok(
+        &home,
+        &["get-public-key-certificate", "--key-identifier", arn],
+    );
+    let ca = cert_of(&certificate["KeyCertificateChain"]);
+    cert_of(&certificate["KeyCertificate"])
+        .verify_signed_by(ca.public_key())
+        .unwrap();
+
+    // The KRD's CA and certificate (the real time is within their validity).
+    let template = |role| CertificateTemplate {
+        role,
+        not_before: "2024-01-01T00:00:00Z".parse().unwrap(),
+        not_after: "2040-01-01T00:00:00Z".parse().unwrap(),
+        serial_number: None,
+    };
+    let krd_ca_key = SoftwareRsaKey::generate(RsaKeySize::Rsa2048).unwrap();
+    let krd_ca = cert::issue(
+        "CN=KRD CA",
+        krd_ca_key.public_key(),
+        &template(Role::Ca),
+        Issuer::SelfSigned(&krd_ca_key),
+        &mut OsRandom,
+    )
+    .unwrap();
+    let krd_key = SoftwareRsaKey::generate(RsaKeySize::Rsa2048).unwrap();
+    let krd = cert::issue(
+        "CN=KRD",
+        krd_key.public_key(),
+        &template(Role::Krd),
+        Issuer::Ca {
+            certificate: &krd_ca,
+            key: &krd_ca_key,
+        },
+        &mut OsRandom,
+    )
+    .unwrap();
+    let root = ok(&home, &["import-key", "--key-material", &serde_json::json!({
+        "RootCertificatePublicKey": {
+            "KeyAttributes": { "KeyUsage": "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE",
+                "KeyClass": "PUBLIC_KEY", "KeyAlgorithm": "RSA_2048", "KeyModesOfUse": { "Verify": true } },
+            "PublicKeyCertificate": Base64::encode_string(krd_ca.to_pem().unwrap().as_bytes()) } }).to_string()]);
+    let root_arn = root["Key"]["KeyArn"].as_str().unwrap();
+
+    // Export a CVK to the KRD and open it there.
+    let export = ok(
+        &home,
+        &[
+            "get-parameters-for-export",
+            "--key-material-type",
+            "TR34_KEY_BLOCK",
+            "--signing-key-algorithm",
+            "RSA_2048",
+        ],
+    );
+    let again = ok(
+        &home,
+        &[
+            "get-parameters-for-export",
+            "--key-material-type",
+            "TR34_KEY_BLOCK",
+            "--signing-key-algorithm",
+            "RSA_2048",
+            "--reuse-last-generated-token",
+        ],
+    );
+    assert_eq!(export["ExportToken"], again["ExportToken"]);
+    let cvk = ok(
+        &home,
+        &["create-key", "--exportable", "--key-attributes", CVK_ATTRS],
+    );
+    let cvk_arn = cvk["Key"]["KeyArn"].as_str().unwrap();
+    let nonce = "0F1E2D3C4B5A6978";
+    let exported = ok(&home, &["export-key", "--export-key-identifier", cvk_arn, "--key-material",
+        &serde_json::json!({ "Tr34KeyBlock": { "CertificateAuthorityPublicKeyIdentifier": root_arn,
+            "WrappingKeyCertificate": Base64::encode_string(krd.to_pem().unwrap().as_bytes()),
+            "ExportToken": export["ExportToken"], "KeyBlockFormat": "X9_TR34_2012", "RandomNonce": nonce } }).to_string()]);
+    let wrapped = &exported["WrappedKey"];
+    assert_eq!(wrapped["WrappedKeyMaterialFormat"], "TR34_KEY_BLOCK");
+    let kdh = cert_of(&export["SigningKeyCertificate"]);
+    let chain = cert_of(&export["SigningKeyCertificateChain"]);
+    let nonce_bytes = payhsm_core::hex::decode("nonce", nonce).unwrap();
+    let received = token::import(
+        &payhsm_core::hex::decode("token", wrapped["KeyMaterial"].as_str().unwrap()).unwrap(),
+        &krd_key,
+        &ImportRequest {
+            form: Form::X9Tr34_2012,
+            krd_certificate: Some(&krd),
+            ..ImportRequest::two_pass(&kdh, &chain, payhsm_tr34::now().unwrap(), &nonce_bytes)
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        received.key_check_value().unwrap().to_string(),
+        wrapped["KeyCheckValue"].as_str().unwrap()
+    );
+
+    // Import parameters: a KRD certificate under the same CA, and a token.
+    let import = ok(
+        &home,
+        &[
+            "get-parameters-for-import",
+            "--key-material-type",
+            "TR34_KEY_BLOCK",
+            "--wrapping-key-algorithm",
+            "RSA_2048",
+            "--no-reuse-last-generated-token",
+        ],
+    );
+    assert!(
+        import["ImportToken"]
+            .as_str()
+            .unwrap()
+            .starts_with("import-token-")
+    );
+    assert!(import["ParametersValidUntilTimestamp"].as_f64().unwrap() > 0.0);
+    cert_of(&import["WrappingKeyCertificate"])
+        .verify_signed_by(ca.public_key())
+        .unwrap();
+
+    // An EMV PIN change script.
+    let create = |attrs: &str| {
+        ok(
+            &home,
+            &["create-key", "--no-exportable", "--key-attributes", attrs],
+        )["Key"]["KeyArn"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let smi = create(
+        "KeyAlgorithm=TDES_2KEY,KeyUsage=TR31_E2_EMV_MKEY_INTEGRITY,KeyClass=SYMMETRIC_KEY,KeyModesOfUse={DeriveKey=true}",
+    );
+    let smc = create(
+        "KeyAlgorithm=TDES_2KEY,KeyUsage=TR31_E1_EMV_MKEY_CONFIDENTIALITY,KeyClass=SYMMETRIC_KEY,KeyModesOfUse={DeriveKey=true}",
+    );
+    let pek = create(
+        "KeyAlgorithm=TDES_2KEY,KeyUsage=TR31_P0_PIN_ENCRYPTION_KEY,KeyClass=SYMMETRIC_KEY,KeyModesOfUse={Encrypt=true,Decrypt=true,Wrap=true,Unwrap=true}",
+    );
+    let pvk = create(
+        "KeyAlgorithm=TDES_2KEY,KeyUsage=TR31_V2_VISA_PIN_VERIFICATION_KEY,KeyClass=SYMMETRIC_KEY,KeyModesOfUse={Generate=true,Verify=true}",
+    );
+    let pin = ok(
+        &home,
+        &[
+            "generate-pin-data",
+            "--generation-key-identifier",
+            &pvk,
+            "--encryption-key-identifier",
+            &pek,
+            "--generation-attributes",
+            "VisaPin={PinVerificationKeyIndex=1}",
+            "--pin-block-format",
+            "ISO_FORMAT_0",
+            "--primary-account-number",
+            "5413330089600010",
+        ],
+    );
+    let script = ok(
+        &home,
+        &[
+            "generate-mac-emv-pin-change",
+            "--new-pin-pek-identifier",
+            &pek,
+            "--new-encrypted-pin-block",
+            pin["EncryptedPinBlock"].as_str().unwrap(),
+            "--pin-block-format",
+            "ISO_FORMAT_0",
+            "--secure-messaging-integrity-key-identifier",
+            &smi,
+            "--secure-messaging-confidentiality-key-identifier",
+            &smc,
+            "--message-data",
+            "84240002100001020304050607",
+            "--derivation-method-attributes",
+            "EmvCommon={MajorKeyDerivationMode=EMV_OPTION_A,PrimaryAccountNumber=5413330089600010,PanSequenceNumber=01,ApplicationCryptogram=8A7B6C5D4E3F2A1B,Mode=CBC,PinBlockPaddingType=ISO_IEC_7816_4,PinBlockLengthPosition=FRONT_OF_PIN_BLOCK}",
+        ],
+    );
+    assert_eq!(script["Mac"].as_str().unwrap().len(), 16);
+    assert_eq!(script["EncryptedPinBlock"].as_str().unwrap().len(), 32);
+    assert_eq!(script["SecureMessagingIntegrityKeyArn"], smi.as_str());
+
+    // A refusal names the service's error.
+    let refused = run_in(
+        &home,
+        &[
+            "get-parameters-for-import",
+            "--key-material-type",
+            "TR34_KEY_BLOCK",
+            "--wrapping-key-algorithm",
+            "RSA_1024",
+        ],
+        None,
+    );
+    assert!(
+        refused.error_line().starts_with("ValidationException"),
+        "{}",
+        refused.stderr
+    );
+}

@@ -7,6 +7,8 @@
 //! - [`KcvMethod::Cmac`]: CMAC of a zero block, at most 5 bytes (X9.143 KC/KP blocks use 5).
 //! - [`KcvMethod::Hmac`]: for HMAC keys, the HMAC of the empty message, as AWS Payment
 //!   Cryptography computes it, at most 3 bytes.
+//! - [`KcvMethod::Sha1`]: for asymmetric keys, the start of the SHA-1 of the public key
+//!   ([`public_key_kcv`]); it identifies a key pair or public key without any secret.
 //!
 //! AWS Payment Cryptography prints 3 bytes for every method, which is [`DEFAULT_KCV_LEN`].
 
@@ -35,27 +37,30 @@ service_enum! {
         Cmac = "CMAC",
         /// HMAC of the empty message, for HMAC keys.
         Hmac = "HMAC",
+        /// SHA-1 of the public key, for asymmetric keys ([`public_key_kcv`]).
+        Sha1 = "SHA_1",
     }
 }
 
 impl KcvMethod {
     /// The method the service uses for a key algorithm: ANSI X9.24 for TDES, CMAC for AES,
-    /// HMAC for HMAC keys.
+    /// HMAC for HMAC keys, SHA-1 of the public key for RSA and ECC keys.
     pub fn default_for(algorithm: KeyAlgorithm) -> Result<Self, Error> {
         match algorithm.tr31_algorithm() {
             crate::key::Algorithm::TDES => Ok(Self::AnsiX924),
             crate::key::Algorithm::AES => Ok(Self::Cmac),
             crate::key::Algorithm::HMAC => Ok(Self::Hmac),
+            crate::key::Algorithm::RSA | crate::key::Algorithm::EC => Ok(Self::Sha1),
             _ => Err(Error::UnsupportedOperation {
                 operation: "key check value",
-                reason: "asymmetric keys have no symmetric KCV",
+                reason: "no check value method for this algorithm",
             }),
         }
     }
 
     const fn max_len(self) -> usize {
         match self {
-            Self::AnsiX924 | Self::Hmac => 3,
+            Self::AnsiX924 | Self::Hmac | Self::Sha1 => 3,
             Self::Cmac => 5,
         }
     }
@@ -120,10 +125,30 @@ pub fn compute(
             key.cmac(&zeros[..key.block_cipher()?.block_len()])?
         }
         KcvMethod::Hmac => key.hmac(&[])?,
+        KcvMethod::Sha1 => {
+            return Err(Error::InvalidValue {
+                field: "key check value algorithm",
+                reason: "SHA_1 is the check value of asymmetric keys (public_key_kcv)",
+            });
+        }
     };
     let mut bytes = [0u8; X9_143_KCV_LEN];
     bytes[..len].copy_from_slice(&tag.as_bytes()[..len]);
     Ok(KeyCheckValue { bytes, len })
+}
+
+/// The KCV of an asymmetric key ([`KcvMethod::Sha1`]): the first 3 bytes of the SHA-1 of
+/// its public key as DER (for RSA, the PKCS #1 `RSAPublicKey`, which is also what RFC 5280
+/// §4.2.1.2 method 1 hashes for a key identifier).
+pub fn public_key_kcv(public_key_der: &[u8]) -> KeyCheckValue {
+    use sha1::{Digest, Sha1};
+    let digest = Sha1::digest(public_key_der);
+    let mut bytes = [0u8; X9_143_KCV_LEN];
+    bytes[..DEFAULT_KCV_LEN].copy_from_slice(&digest[..DEFAULT_KCV_LEN]);
+    KeyCheckValue {
+        bytes,
+        len: DEFAULT_KCV_LEN,
+    }
 }
 
 /// The KCV the service reports for a key: its default method, 3 bytes.
@@ -168,6 +193,19 @@ mod tests {
         assert!(compute(&k, KcvMethod::Cmac, 6).is_err());
         assert!(compute(&k, KcvMethod::Cmac, 0).is_err());
         assert_eq!(compute(&k, KcvMethod::Cmac, 5).unwrap().as_bytes().len(), 5);
+    }
+
+    #[test]
+    fn public_key_kcv_is_the_start_of_sha1() {
+        // SHA-1("abc") = A9993E36….
+        assert_eq!(public_key_kcv(b"abc").to_string(), "A9993E");
+        let k = SoftwareKey::from_hex(KeyAlgorithm::Tdes2Key, "F039121BEC83D26B169BDCD5B22AAF8F")
+            .unwrap();
+        assert!(compute(&k, KcvMethod::Sha1, 3).is_err());
+        assert_eq!(
+            KcvMethod::default_for(KeyAlgorithm::Rsa2048).unwrap(),
+            KcvMethod::Sha1
+        );
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub const CONTROL_PLANE: &[&str] = &[
     "StopKeyUsage",
     "ImportKey",
     "ExportKey",
+    "GetParametersForImport",
+    "GetParametersForExport",
+    "GetPublicKeyCertificate",
     "CreateAlias",
     "GetAlias",
     "UpdateAlias",
@@ -44,6 +47,7 @@ pub const DATA_PLANE: &[&str] = &[
     "ReEncryptData",
     "GenerateAuthRequestCryptogram",
     "VerifyAuthRequestCryptogram",
+    "GenerateMacEmvPinChange",
 ];
 
 /// Runs `operation` with the request `input`. In the error state every operation fails
@@ -60,6 +64,9 @@ pub fn dispatch<S: Store>(hsm: &Hsm<S>, operation: &str, input: Value) -> Result
         "StopKeyUsage" => hsm.stop_key_usage(req(hsm, operation, input)?),
         "ImportKey" => hsm.import_key(req(hsm, operation, input)?),
         "ExportKey" => hsm.export_key(req(hsm, operation, input)?),
+        "GetParametersForImport" => hsm.get_parameters_for_import(req(hsm, operation, input)?),
+        "GetParametersForExport" => hsm.get_parameters_for_export(req(hsm, operation, input)?),
+        "GetPublicKeyCertificate" => hsm.get_public_key_certificate(req(hsm, operation, input)?),
         "CreateAlias" => hsm.create_alias(req(hsm, operation, input)?),
         "GetAlias" => hsm.get_alias(req(hsm, operation, input)?),
         "UpdateAlias" => hsm.update_alias(req(hsm, operation, input)?),
@@ -86,6 +93,7 @@ pub fn dispatch<S: Store>(hsm: &Hsm<S>, operation: &str, input: Value) -> Result
         "VerifyAuthRequestCryptogram" => {
             hsm.verify_auth_request_cryptogram(req(hsm, operation, input)?)
         }
+        "GenerateMacEmvPinChange" => hsm.generate_mac_emv_pin_change(req(hsm, operation, input)?),
         other => Err(Error::validation(
             "Operation",
             format!("{other} is not an operation this HSM offers"),

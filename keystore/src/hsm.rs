@@ -13,10 +13,11 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use payhsm_core::{
     kcv::{self, KcvMethod},
-    key::{Algorithm, KeyAlgorithm, KeyAttributes},
+    key::{Algorithm, KeyAlgorithm, KeyAttributes, KeyClass},
     rng::{OsRandom, RandomSource},
     secret::SecretVec,
 };
+use payhsm_tr34::{cert::Certificate, rsa::SoftwareRsaKey};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -36,6 +37,14 @@ use crate::{
 
 /// How many times a write is retried when another writer changed the record first.
 const MAX_RETRIES: usize = 64;
+
+/// Whether a key id names one of the HSM's own keys (the region CA, the TR-34 import and
+/// export parameters). Callers' key ids are lower-case ([`new_key_id`]); internal ones start
+/// with an upper-case letter, so the two never meet, and no operation by key ARN, alias or
+/// listing reaches an internal key.
+pub(crate) fn is_internal(key_id: &str) -> bool {
+    key_id.starts_with(|c: char| c.is_ascii_uppercase())
+}
 
 /// Settings of an [`Hsm`].
 pub struct HsmConfig {
@@ -377,6 +386,9 @@ impl<S: Store> Hsm<S> {
     /// The key id an identifier names (resolving aliases).
     pub(crate) fn key_id_of(&self, identifier: &str, field: &str) -> Result<String, Error> {
         match KeyIdentifier::parse(identifier, field, &self.region, &self.account)? {
+            KeyIdentifier::Key(arn) if is_internal(arn.key_id()) => {
+                Err(Error::not_found(identifier))
+            }
             KeyIdentifier::Key(arn) => Ok(arn.key_id().to_owned()),
             KeyIdentifier::Alias(name) => self
                 .store
@@ -411,28 +423,42 @@ impl<S: Store> Hsm<S> {
     /// Finishes a deletion whose deadline has passed: the key becomes `DELETE_COMPLETE` and
     /// its material is destroyed, once and for good (moving the clock back changes nothing).
     fn complete_deletion(&self, record: &KeyRecord) -> Result<Completion, Error> {
-        let now = self.now();
-        let due = match (record.state, record.delete_pending_timestamp) {
-            (KeyState::DeletePending, Some(deadline)) if now >= deadline => deadline,
-            _ => return Ok(Completion::NotDue),
-        };
+        match (record.state, record.delete_pending_timestamp) {
+            (KeyState::DeletePending, Some(deadline)) if self.now() >= deadline => {
+                Ok(match self.destroy(record, deadline)? {
+                    Some(done) => Completion::Done(done),
+                    None => Completion::Raced,
+                })
+            }
+            _ => Ok(Completion::NotDue),
+        }
+    }
+
+    /// Destroys a key's material as of `at`: the key becomes `DELETE_COMPLETE` for good, and
+    /// the HSM audits it as its own event (`AwsServiceEvent`). `None`, changing nothing, when
+    /// another writer changed the key first.
+    pub(crate) fn destroy(
+        &self,
+        record: &KeyRecord,
+        at: Timestamp,
+    ) -> Result<Option<KeyRecord>, Error> {
         let mut done = record.clone();
         done.state = KeyState::DeleteComplete;
         done.enabled = false;
         done.key_block = None;
         done.delete_pending_timestamp = None;
-        done.delete_timestamp = Some(due);
+        done.delete_timestamp = Some(at);
         done.revision += 1;
         failpoint("hsm.complete_deletion.before_update");
         if !self.store.update_key(&done)? {
-            return Ok(Completion::Raced);
+            return Ok(None);
         }
         self.store.forget_handle(&record.key_id);
         let arn = self.arn(&record.key_id)?.to_string();
         self.audit.record(
             self.region.as_str(),
             self.account.as_str(),
-            now,
+            self.now(),
             &AuditEvent {
                 event_name: "DeleteKey",
                 read_only: false,
@@ -442,7 +468,7 @@ impl<S: Store> Hsm<S> {
                 service_event: true,
             },
         )?;
-        Ok(Completion::Done(done))
+        Ok(Some(done))
     }
 
     /// Changes a key by `change` (which sees the current record and the time), retrying on
@@ -477,11 +503,21 @@ impl<S: Store> Hsm<S> {
         ))
     }
 
-    /// Adds a key to the store: `material` (already checked), or when `None` new material the
-    /// store generates (inside the token, for a token store). The KCV is computed through the
-    /// stored key's handle. If anything fails once the material is persisted, the store
-    /// discards it, so a failed creation leaves neither a record nor key material behind.
+    /// Adds a key under a new key id: `material` (already checked), or when `None` new
+    /// material the store generates (inside the token, for a token store).
     pub(crate) fn add_key(&self, key: NewKey, material: Option<&[u8]>) -> Result<KeyRecord, Error> {
+        self.insert_key(new_key_id(&mut OsRandom)?, key, material)
+    }
+
+    /// Adds a key under `key_id` (`ConflictException` if the id is taken). The KCV is computed
+    /// from what the store persisted. If anything fails once the material is persisted, the
+    /// store discards it, so a failed creation leaves neither a record nor key material behind.
+    pub(crate) fn insert_key(
+        &self,
+        key_id: String,
+        key: NewKey,
+        material: Option<&[u8]>,
+    ) -> Result<KeyRecord, Error> {
         let NewKey {
             attributes,
             exportable,
@@ -490,7 +526,6 @@ impl<S: Store> Hsm<S> {
             tags,
             origin,
         } = key;
-        let key_id = new_key_id(&mut OsRandom)?;
         let key_block = match material {
             Some(m) => self.store.seal(&key_id, &attributes, exportable, m)?,
             None => self.store.generate(&key_id, &attributes, exportable)?,
@@ -514,10 +549,8 @@ impl<S: Store> Hsm<S> {
             key_block: Some(key_block),
             revision: 1,
         };
-        let registered = self.store.open(&record).and_then(|handle| {
-            record.key_check_value = kcv::compute(&*handle, kcv_method, kcv::DEFAULT_KCV_LEN)
-                .map_err(|e| crate::error::core_error("KeyCheckValueAlgorithm", e))?
-                .to_string();
+        let registered = self.stored_check_value(&record).and_then(|kcv| {
+            record.key_check_value = kcv;
             failpoint("hsm.add_key.before_insert");
             self.store.insert_key(&record)
         });
@@ -533,15 +566,39 @@ impl<S: Store> Hsm<S> {
         Ok(record)
     }
 
+    /// The KCV of a key just persisted, from what the store holds: through the key's handle
+    /// for a symmetric key (inside the token, for a token store); for an RSA key pair or an
+    /// imported certificate, the SHA-1 of the public key.
+    fn stored_check_value(&self, record: &KeyRecord) -> Result<String, Error> {
+        let corrupt = |_| Error::internal("stored key material does not parse");
+        let public = match record.attributes.key_class {
+            KeyClass::SymmetricKey => {
+                let handle = self.store.open(record)?;
+                return kcv::compute(
+                    &*handle,
+                    record.key_check_value_algorithm,
+                    kcv::DEFAULT_KCV_LEN,
+                )
+                .map(|k| k.to_string())
+                .map_err(|e| crate::error::core_error("KeyCheckValueAlgorithm", e));
+            }
+            KeyClass::PublicKey => {
+                let der = self.store.reveal(record)?;
+                Certificate::from_der(der.expose_secret())
+                    .map_err(corrupt)?
+                    .public_key()
+                    .to_pkcs1_der()
+            }
+            _ => self.store.private_key(record)?.public_key().to_pkcs1_der(),
+        }
+        .map_err(corrupt)?;
+        Ok(kcv::public_key_kcv(&public).to_string())
+    }
+
     /// `CreateKey`: a key generated inside the HSM.
     pub fn create_key(&self, input: CreateKeyInput) -> Result<Value, Error> {
         let params = json!({
-            "keyAttributes": {
-                "keyUsage": input.key_attributes.key_usage,
-                "keyAlgorithm": input.key_attributes.key_algorithm,
-                "keyClass": input.key_attributes.key_class,
-                "keyModesOfUse": input.key_attributes.key_modes_of_use,
-            },
+            "keyAttributes": input.key_attributes.audit_json(),
             "exportable": input.exportable,
             "enabled": input.enabled,
         });
@@ -552,6 +609,13 @@ impl<S: Store> Hsm<S> {
             )?;
             let attributes = input.key_attributes.parse("KeyAttributes")?;
             policy::check_attributes(&attributes)?;
+            if attributes.key_class == KeyClass::PublicKey {
+                return Err(Error::policy(
+                    Rule::KeyClass,
+                    "a PUBLIC_KEY is imported in a certificate (ImportKey with \
+                     RootCertificatePublicKey or TrustedCertificatePublicKey), not created",
+                ));
+            }
             let kcv_method = kcv_method(input.key_check_value_algorithm.as_deref(), &attributes)?;
             let tags = parse_tags(input.tags.as_deref().unwrap_or_default(), "Tags")?;
             let record = self.add_key(
@@ -634,8 +698,11 @@ impl<S: Store> Hsm<S> {
                 let exhausted = batch.len() < page.limit;
                 for stored in batch {
                     let id = stored.key_id.clone();
-                    let record = self.load_id(&id)?.unwrap_or(stored);
                     after = Some(id.clone());
+                    if is_internal(&id) {
+                        continue;
+                    }
+                    let record = self.load_id(&id)?.unwrap_or(stored);
                     if state.is_none_or(|s| s == record.state) {
                         keys.push(record.summary_json(&self.arn(&id)?));
                         if keys.len() == page.limit {
@@ -756,6 +823,7 @@ impl<S: Store> Hsm<S> {
             return Ok(None);
         };
         match KeyIdentifier::parse(arn, "KeyArn", &self.region, &self.account)? {
+            KeyIdentifier::Key(k) if is_internal(k.key_id()) => Err(Error::not_found(arn)),
             KeyIdentifier::Key(k) => {
                 let record = self
                     .load_id(k.key_id())?
@@ -887,6 +955,7 @@ impl<S: Store> Hsm<S> {
 
     fn resource_key_id(&self, resource_arn: &str) -> Result<String, Error> {
         match KeyIdentifier::parse(resource_arn, "ResourceArn", &self.region, &self.account)? {
+            KeyIdentifier::Key(k) if is_internal(k.key_id()) => Err(Error::not_found(resource_arn)),
             KeyIdentifier::Key(k) => Ok(k.key_id().to_owned()),
             KeyIdentifier::Alias(_) => Err(Error::validation("ResourceArn", "expected a key ARN")),
         }
@@ -1013,7 +1082,8 @@ pub(crate) fn kcv_method(requested: Option<&str>, a: &KeyAttributes) -> Result<K
     let fits = match a.key_algorithm.tr31_algorithm() {
         Algorithm::TDES => matches!(m, KcvMethod::AnsiX924 | KcvMethod::Cmac),
         Algorithm::AES => m == KcvMethod::Cmac,
-        _ => m == KcvMethod::Hmac,
+        Algorithm::HMAC => m == KcvMethod::Hmac,
+        _ => m == KcvMethod::Sha1,
     };
     if fits {
         Ok(m)
@@ -1026,12 +1096,17 @@ pub(crate) fn kcv_method(requested: Option<&str>, a: &KeyAttributes) -> Result<K
 }
 
 /// New random key material for `algorithm`: TDES keys get odd parity and are redrawn until
-/// no part is weak and no two parts are equal.
+/// no part is weak and no two parts are equal; an RSA key pair is its PKCS #1 private key.
 pub(crate) fn generate_material(algorithm: KeyAlgorithm) -> Result<SecretVec, Error> {
+    if let Some(size) = crate::pki::rsa_size(algorithm) {
+        return SoftwareRsaKey::generate(size)
+            .and_then(|k| k.to_pkcs1_der())
+            .map_err(|e| Error::internal(format!("RSA key generation: {e}")));
+    }
     let len = algorithm.key_len().ok_or_else(|| {
         Error::policy(
             Rule::KeyAttributes,
-            "this HSM generates symmetric keys only",
+            "this HSM generates TDES, AES, HMAC and RSA keys",
         )
     })?;
     loop {

@@ -2,10 +2,12 @@
 //! by key id, with the semantics of AWS Payment Cryptography.
 //!
 //! - [`Hsm`] holds one region's keys in a [`Store`] and offers the service's control plane
-//!   (CreateKey, ImportKey, ExportKey, GetKey, ListKeys, DeleteKey, RestoreKey, Start/Stop
-//!   KeyUsage, aliases, tags) and data plane ([`ops`]: card validation data, PIN, MAC, data
-//!   encryption), each taking and returning the service's JSON shapes; [`api::dispatch`]
-//!   calls them by name.
+//!   (CreateKey, ImportKey, ExportKey with TR-31 and TR-34, GetParametersForImport/Export,
+//!   GetPublicKeyCertificate, GetKey, ListKeys, DeleteKey, RestoreKey, Start/Stop KeyUsage,
+//!   aliases, tags) and data plane ([`ops`]: card validation data, PIN, MAC, data
+//!   encryption, EMV), each taking and returning the service's JSON shapes;
+//!   [`api::dispatch`] calls them by name.
+//! - [`pki`] holds the asymmetric keys: RSA key pairs, imported certificates, the region's CA.
 //! - [`policy`] is the one place that says which keys may exist and which key may do what; it
 //!   runs before any cryptography.
 //! - [`store`] has the [`Store`] trait, the embedded [`SqliteStore`] (one database per region,
@@ -45,9 +47,11 @@ mod hsm;
 pub mod master_key;
 pub mod model;
 pub mod ops;
+pub mod pki;
 pub mod policy;
 pub mod selftest;
 pub mod store;
+mod tr34;
 mod transfer;
 
 pub use error::{Error, Rule, ValidationField, VerificationFailedReason};
@@ -56,7 +60,12 @@ pub use hsm::{
     KeyIdentifierInput, ListAliasesInput, ListKeysInput, ListTagsInput, TagResourceInput,
     UntagResourceInput,
 };
+pub use pki::{RootCertificatePublicKey, TrustedCertificatePublicKey};
 pub use store::{MemoryStore, SqliteStore, Store};
+pub use tr34::{
+    ExportTr34KeyBlock, GetParametersForExportInput, GetParametersForImportInput,
+    ImportTr34KeyBlock, TOKEN_VALIDITY_DAYS,
+};
 pub use transfer::{
     ExportKeyInput, ExportKeyMaterial, ExportTr31KeyBlock, ImportKeyInput, ImportKeyMaterial,
     ImportTr31KeyBlock, KeyBlockHeaders,

@@ -173,6 +173,16 @@ pub struct KeyAttributesInput {
 }
 
 impl KeyAttributesInput {
+    /// The attributes as requested, for the audit log (none of them is secret).
+    pub fn audit_json(&self) -> Value {
+        json!({
+            "keyUsage": self.key_usage,
+            "keyAlgorithm": self.key_algorithm,
+            "keyClass": self.key_class,
+            "keyModesOfUse": self.key_modes_of_use,
+        })
+    }
+
     /// The attributes, each field checked by name (`KeyAttributes.KeyUsage`, …).
     pub fn parse(&self, path: &str) -> Result<KeyAttributes, Error> {
         let field = |f: &str| format!("{path}.{f}");

@@ -1,16 +1,19 @@
 //! Policy, in one place: which keys may exist, and which key may do what.
 //!
 //! Two tables, both data:
-//! - [`KEY_ATTRIBUTES`]: the key usage × algorithm × modes-of-use combinations a key may have
-//!   (AWS Payment Cryptography, "Understanding key attributes", `keys-validattributes`).
-//!   CreateKey and ImportKey refuse anything else.
+//! - [`KEY_ATTRIBUTES`]: the key usage × class × algorithm × modes-of-use combinations a key
+//!   may have (AWS Payment Cryptography, "Understanding key attributes",
+//!   `keys-validattributes`): symmetric keys, RSA key pairs and RSA public keys. CreateKey and
+//!   ImportKey refuse anything else.
 //! - [`KEY_ROLES`]: for each role a key plays in an operation (the CVK of a CVV generation, the
 //!   incoming PEK of a PIN translation, …), the usages, algorithms and the mode of use it needs
 //!   (the service's "valid keys for cryptographic operations", `crypto-ops-validkeys-ops`).
 //!
 //! [`check_key`] runs before any cryptography: state, enabled flag, class, usage, algorithm and
-//! mode, in that order. Export adds [`check_export`]: exportability, narrowing only, and a
-//! wrapping key at least as strong as the key it wraps (the checks of `payhsm_tr31::policy`).
+//! mode, in that order. Export adds [`check_export`] (TR-31: the wrapping key's role) on top of
+//! [`check_exportable`] (class, exportability, narrowing only) and [`check_wrapping_strength`]
+//! (a wrapping key, or a TR-34 KRD certificate, at least as strong as the key it wraps): the
+//! checks of `payhsm_tr31::policy`.
 //!
 //! A mode of use is allowed when its flag is set or `NoRestrictions` is (TR-31 mode `N`).
 
@@ -27,12 +30,14 @@ use crate::{
     model::{KeyRecord, KeyState},
 };
 
-/// One row of the attribute table: a usage, the algorithms it may have, and the TR-31 modes
-/// of use (each one a set of `KeyModesOfUse` flags) it may have.
+/// One row of the attribute table: a usage and class, the algorithms it may have, and the
+/// TR-31 modes of use (each one a set of `KeyModesOfUse` flags) it may have.
 #[derive(Clone, Copy, Debug)]
 pub struct AttributeRule {
     /// The key usage.
     pub usage: KeyUsage,
+    /// The key class.
+    pub class: KeyClass,
     /// Allowed algorithms.
     pub algorithms: &'static [KeyAlgorithm],
     /// Allowed modes of use.
@@ -40,13 +45,15 @@ pub struct AttributeRule {
 }
 
 use KeyAlgorithm::{
-    Aes128, Aes192, Aes256, HmacSha224, HmacSha256, HmacSha384, HmacSha512, Tdes2Key, Tdes3Key,
+    Aes128, Aes192, Aes256, HmacSha224, HmacSha256, HmacSha384, HmacSha512, Rsa2048, Rsa3072,
+    Rsa4096, Tdes2Key, Tdes3Key,
 };
 
 const TDES_AES: &[KeyAlgorithm] = &[Tdes2Key, Tdes3Key, Aes128, Aes192, Aes256];
 const TDES: &[KeyAlgorithm] = &[Tdes2Key, Tdes3Key];
 const TDES2: &[KeyAlgorithm] = &[Tdes2Key];
 const HMAC: &[KeyAlgorithm] = &[HmacSha224, HmacSha256, HmacSha384, HmacSha512];
+const RSA: &[KeyAlgorithm] = &[Rsa2048, Rsa3072, Rsa4096];
 
 /// {Encrypt, Decrypt, Wrap, Unwrap}, {Encrypt, Wrap}, {Decrypt, Unwrap}, {NoRestrictions}.
 const ENCRYPTION_MODES: &[ModeOfUse] = &[
@@ -64,6 +71,15 @@ const GENERATE_VERIFY_MODES: &[ModeOfUse] = &[
 ];
 /// {DeriveKey}, {NoRestrictions}.
 const DERIVE_MODES: &[ModeOfUse] = &[ModeOfUse::DERIVE, ModeOfUse::NO_RESTRICTIONS];
+/// An RSA key pair for encryption or key transport: {Encrypt, Decrypt, Wrap, Unwrap},
+/// {Encrypt, Wrap}, {Decrypt, Unwrap}.
+const RSA_PAIR_MODES: &[ModeOfUse] = &[
+    ModeOfUse::ENCRYPT_DECRYPT,
+    ModeOfUse::ENCRYPT,
+    ModeOfUse::DECRYPT,
+];
+/// An imported public key for encryption or key transport: {Encrypt, Wrap} only.
+const RSA_PUBLIC_MODES: &[ModeOfUse] = &[ModeOfUse::ENCRYPT];
 
 const fn row(
     usage: KeyUsage,
@@ -72,12 +88,35 @@ const fn row(
 ) -> AttributeRule {
     AttributeRule {
         usage,
+        class: KeyClass::SymmetricKey,
         algorithms,
         modes,
     }
 }
 
-/// The symmetric key attributes a key may have (class `SYMMETRIC_KEY`).
+const fn pair(usage: KeyUsage, modes: &'static [ModeOfUse]) -> AttributeRule {
+    AttributeRule {
+        usage,
+        class: KeyClass::AsymmetricKeyPair,
+        algorithms: RSA,
+        modes,
+    }
+}
+
+const fn public(usage: KeyUsage, modes: &'static [ModeOfUse]) -> AttributeRule {
+    AttributeRule {
+        usage,
+        class: KeyClass::PublicKey,
+        algorithms: RSA,
+        modes,
+    }
+}
+
+/// The attributes a key may have. Symmetric keys are created or imported; RSA key pairs
+/// (`ASYMMETRIC_KEY_PAIR`) are created; RSA public keys (`PUBLIC_KEY`) are imported in
+/// certificates. The service's K3 keys are ECC (ECDH), which this HSM does not offer, and its
+/// table lists `{DeriveKey}` for K2 in one line and the encryption modes in the next; K2 here
+/// takes the encryption modes, as a TR-34 key transports keys.
 pub const KEY_ATTRIBUTES: &[AttributeRule] = &[
     row(KeyUsage::B0, TDES_AES, DERIVE_MODES),
     row(KeyUsage::C0, TDES_AES, GENERATE_VERIFY_MODES),
@@ -99,9 +138,15 @@ pub const KEY_ATTRIBUTES: &[AttributeRule] = &[
     row(KeyUsage::P1, TDES_AES, GENERATE_VERIFY_MODES),
     row(KeyUsage::V1, TDES, GENERATE_VERIFY_MODES),
     row(KeyUsage::V2, TDES, GENERATE_VERIFY_MODES),
+    pair(KeyUsage::D1, RSA_PAIR_MODES),
+    public(KeyUsage::D1, RSA_PUBLIC_MODES),
+    pair(KeyUsage::S0, &[ModeOfUse::SIGN]),
+    public(KeyUsage::S0, &[ModeOfUse::VERIFY]),
+    pair(KeyUsage::K2, RSA_PAIR_MODES),
+    public(KeyUsage::K2, RSA_PUBLIC_MODES),
 ];
 
-/// Every key the attribute table allows, one per (usage, algorithm, mode of use).
+/// Every key the attribute table allows, one per (usage, class, algorithm, mode of use).
 pub fn valid_attributes() -> impl Iterator<Item = KeyAttributes> {
     KEY_ATTRIBUTES.iter().flat_map(|r| {
         r.algorithms.iter().flat_map(move |a| {
@@ -109,7 +154,7 @@ pub fn valid_attributes() -> impl Iterator<Item = KeyAttributes> {
                 KeyAttributes::from_tr31(r.usage, *m, *a)
                     .ok()
                     .map(|attrs| KeyAttributes {
-                        key_class: KeyClass::SymmetricKey,
+                        key_class: r.class,
                         ..attrs
                     })
             })
@@ -119,21 +164,28 @@ pub fn valid_attributes() -> impl Iterator<Item = KeyAttributes> {
 
 /// Checks attributes for CreateKey and ImportKey against [`KEY_ATTRIBUTES`].
 pub fn check_attributes(a: &KeyAttributes) -> Result<(), Error> {
-    if a.key_class != KeyClass::SymmetricKey
-        || a.key_algorithm.key_class() != KeyClass::SymmetricKey
-    {
+    let symmetric = a.key_algorithm.key_class() == KeyClass::SymmetricKey;
+    if symmetric != (a.key_class == KeyClass::SymmetricKey) {
         return Err(Error::policy(
             Rule::KeyAttributes,
-            "this HSM holds symmetric keys (TDES, AES, HMAC) of class SYMMETRIC_KEY",
+            format!(
+                "a {} key cannot be of class {}",
+                a.key_algorithm,
+                a.key_class.name()
+            ),
         ));
     }
     let rule = KEY_ATTRIBUTES
         .iter()
-        .find(|r| r.usage == a.key_usage)
+        .find(|r| r.usage == a.key_usage && r.class == a.key_class)
         .ok_or_else(|| {
             Error::policy(
                 Rule::KeyAttributes,
-                format!("key usage {} cannot be created here", a.key_usage),
+                format!(
+                    "a {} key of class {} cannot be held here",
+                    a.key_usage,
+                    a.key_class.name()
+                ),
             )
         })?;
     if !rule.algorithms.contains(&a.key_algorithm) {
@@ -227,6 +279,8 @@ impl Mode {
 pub struct KeyRole {
     /// `Operation/variant: key`, for messages and audit records.
     pub name: &'static str,
+    /// The class that may play the role.
+    pub class: KeyClass,
     /// Usages that may play the role.
     pub usages: &'static [KeyUsage],
     /// Algorithms that may play it.
@@ -243,9 +297,22 @@ const fn role(
 ) -> KeyRole {
     KeyRole {
         name,
+        class: KeyClass::SymmetricKey,
         usages,
         algorithms,
         mode,
+    }
+}
+
+/// The role of a certificate authority's public key: an imported RSA `PUBLIC_KEY` of usage
+/// S0 with `Verify`.
+const fn ca_role(name: &'static str) -> KeyRole {
+    KeyRole {
+        name,
+        class: KeyClass::PublicKey,
+        usages: &[KeyUsage::S0],
+        algorithms: RSA,
+        mode: Mode::Verify,
     }
 }
 
@@ -426,6 +493,65 @@ pub mod roles {
         TDES_AES,
         Mode::Unwrap,
     );
+    /// The CA a TR-34 import's KDH certificate must chain to.
+    pub const TR34_IMPORT_CA: KeyRole =
+        ca_role("ImportKey/Tr34KeyBlock: CertificateAuthorityPublicKey");
+    /// The CA a TR-34 export's KRD certificate must chain to.
+    pub const TR34_EXPORT_CA: KeyRole =
+        ca_role("ExportKey/Tr34KeyBlock: CertificateAuthorityPublicKey");
+    /// The CA an imported trusted certificate must chain to.
+    pub const TRUSTED_CERTIFICATE_CA: KeyRole =
+        ca_role("ImportKey/TrustedCertificatePublicKey: CertificateAuthorityPublicKey");
+    /// EMV issuer script MAC generation: the issuer master key for secure-messaging integrity.
+    pub const EMV_MAC_GENERATE: KeyRole =
+        role("GenerateMac/EmvMac", &[KeyUsage::E2], TDES, Mode::DeriveKey);
+    /// EMV issuer script MAC verification.
+    pub const EMV_MAC_VERIFY: KeyRole =
+        role("VerifyMac/EmvMac", &[KeyUsage::E2], TDES, Mode::DeriveKey);
+    /// EMV data encryption: the issuer master key for secure-messaging confidentiality (the
+    /// service also lists E6, "other", for EMV data encryption).
+    pub const EMV_ENCRYPT: KeyRole = role(
+        "EncryptData/Emv",
+        &[KeyUsage::E1, KeyUsage::E6],
+        TDES,
+        Mode::DeriveKey,
+    );
+    /// EMV data decryption.
+    pub const EMV_DECRYPT: KeyRole = role(
+        "DecryptData/Emv",
+        &[KeyUsage::E1, KeyUsage::E6],
+        TDES,
+        Mode::DeriveKey,
+    );
+    /// EMV PIN change: the PEK of the new (and the current) PIN block, which are TDES blocks.
+    pub const PIN_CHANGE_PEK: KeyRole = role(
+        "GenerateMacEmvPinChange: PinEncryptionKey",
+        &[KeyUsage::P0],
+        TDES,
+        Mode::Decrypt,
+    );
+    /// EMV PIN change: the issuer master key for secure-messaging integrity (the MAC).
+    pub const PIN_CHANGE_SMI: KeyRole = role(
+        "GenerateMacEmvPinChange: SecureMessagingIntegrityKey",
+        &[KeyUsage::E2],
+        TDES,
+        Mode::DeriveKey,
+    );
+    /// EMV PIN change: the issuer master key for secure-messaging confidentiality (the PIN).
+    pub const PIN_CHANGE_SMC: KeyRole = role(
+        "GenerateMacEmvPinChange: SecureMessagingConfidentialityKey",
+        &[KeyUsage::E1],
+        TDES,
+        Mode::DeriveKey,
+    );
+    /// EMV PIN change, Visa and Amex: the issuer master key for application cryptograms,
+    /// which the VIS PIN block binds.
+    pub const PIN_CHANGE_AC: KeyRole = role(
+        "GenerateMacEmvPinChange/VisaAmex: AuthorizationRequestKey",
+        &[KeyUsage::E0],
+        TDES,
+        Mode::DeriveKey,
+    );
 }
 
 /// Every role, for the generated usage-matrix tests.
@@ -458,6 +584,17 @@ pub const KEY_ROLES: &[KeyRole] = &[
     roles::TR31_UNWRAP,
     roles::ARQC,
     roles::DUKPT_BDK,
+    roles::TR34_IMPORT_CA,
+    roles::TR34_EXPORT_CA,
+    roles::TRUSTED_CERTIFICATE_CA,
+    roles::EMV_MAC_GENERATE,
+    roles::EMV_MAC_VERIFY,
+    roles::EMV_ENCRYPT,
+    roles::EMV_DECRYPT,
+    roles::PIN_CHANGE_PEK,
+    roles::PIN_CHANGE_SMI,
+    roles::PIN_CHANGE_SMC,
+    roles::PIN_CHANGE_AC,
 ];
 
 /// Whether attributes fit a role (usage, algorithm, mode), ignoring state.
@@ -466,10 +603,15 @@ pub fn fits(role: &KeyRole, a: &KeyAttributes) -> bool {
 }
 
 fn check_attributes_for(role: &KeyRole, a: &KeyAttributes) -> Result<(), Error> {
-    if a.key_class != KeyClass::SymmetricKey {
+    if a.key_class != role.class {
         return Err(Error::policy(
             Rule::KeyClass,
-            format!("{}: needs a symmetric key", role.name),
+            format!(
+                "{}: needs a key of class {}, not {}",
+                role.name,
+                role.class.name(),
+                a.key_class.name()
+            ),
         ));
     }
     if !role.usages.contains(&a.key_usage) {
@@ -529,32 +671,49 @@ pub fn check_usable(record: &KeyRecord) -> Result<(), Error> {
     Ok(())
 }
 
-/// Checks an export of `key` under `wrapping_key` with the `export` header: the wrapping
-/// key's role and fit for the header's version, the key's exportability, narrowing only, and
-/// strength.
+/// Checks a TR-31 export of `key` under `wrapping_key` with the `export` header: the
+/// wrapping key's role and fit for the header's version, then [`check_exportable`] and
+/// [`check_wrapping_strength`].
 pub fn check_export(
     key: &KeyRecord,
     wrapping_key: &KeyRecord,
     export: &Header,
 ) -> Result<(), Error> {
     check_key(&roles::TR31_WRAP, wrapping_key)?;
+    tr31_policy::check_kbpk(&wrapping_key.attributes, export.version(), Direction::Wrap)
+        .map_err(|e| Error::policy(Rule::KeyAlgorithm, e.to_string()))?;
+    check_exportable(key, export)?;
+    check_wrapping_strength(wrapping_key.attributes.key_algorithm, key)
+}
+
+/// Checks that `key` may leave the HSM with the `export` header, whatever wraps it: usable, a
+/// symmetric key (private and public keys are not exported), exportable, and the header only
+/// narrows its attributes.
+pub fn check_exportable(key: &KeyRecord, export: &Header) -> Result<(), Error> {
     check_usable(key)?;
+    if key.attributes.key_class != KeyClass::SymmetricKey {
+        return Err(Error::policy(
+            Rule::KeyClass,
+            "only symmetric keys are exported",
+        ));
+    }
     if !key.exportable {
         return Err(Error::policy(
             Rule::Exportability,
             "the key is not exportable",
         ));
     }
-    let tr31 = |e: payhsm_tr31::Error, rule: Rule| Error::policy(rule, e.to_string());
-    tr31_policy::check_kbpk(&wrapping_key.attributes, export.version(), Direction::Wrap)
-        .map_err(|e| tr31(e, Rule::KeyAlgorithm))?;
     let stored = stored_header(key)?;
-    tr31_policy::check_export(&stored, export).map_err(|e| tr31(e, Rule::ExportWidening))?;
-    tr31_policy::check_wrapping_strength(
-        wrapping_key.attributes.key_algorithm,
-        key.attributes.key_algorithm,
-    )
-    .map_err(|e| tr31(e, Rule::WrappingStrength))
+    tr31_policy::check_export(&stored, export)
+        .map_err(|e| Error::policy(Rule::ExportWidening, e.to_string()))
+}
+
+/// Checks that a wrapping key of algorithm `wrapping` (a TR-31 KEK, or the RSA key of a TR-34
+/// KRD certificate) is at least as strong as `key`: so RSA-2048 carries TDES keys and
+/// RSA-3072 and RSA-4096 carry keys up to AES-128.
+pub fn check_wrapping_strength(wrapping: KeyAlgorithm, key: &KeyRecord) -> Result<(), Error> {
+    tr31_policy::check_wrapping_strength(wrapping, key.attributes.key_algorithm)
+        .map_err(|e| Error::policy(Rule::WrappingStrength, e.to_string()))
 }
 
 /// The TR-31 header that states a stored key's attributes and exportability (the header its
@@ -599,8 +758,7 @@ mod tests {
         for a in &all {
             check_attributes(a).unwrap();
         }
-        // Every role can be played by some valid key, and every valid key plays some role
-        // except the ones whose operations are not offered by key id (E0-E2, E5, B0, P1).
+        // Every role can be played by some valid key.
         for r in KEY_ROLES {
             assert!(all.iter().any(|a| fits(r, a)), "{}", r.name);
         }
@@ -630,6 +788,21 @@ mod tests {
             },
             KeyAttributes {
                 key_usage: KeyUsage::S0,
+                ..cvk
+            },
+            KeyAttributes {
+                key_algorithm: KeyAlgorithm::Rsa2048,
+                ..cvk
+            },
+            KeyAttributes {
+                key_class: KeyClass::AsymmetricKeyPair,
+                key_algorithm: KeyAlgorithm::Rsa2048,
+                ..cvk
+            },
+            KeyAttributes {
+                key_class: KeyClass::PublicKey,
+                key_usage: KeyUsage::S0,
+                key_algorithm: KeyAlgorithm::Rsa2048,
                 ..cvk
             },
             KeyAttributes {

@@ -1,12 +1,19 @@
 //! Power-on self-tests (FIPS 140-3 style known answers): the HSM runs them before it serves
 //! anything, and a failure puts it in an error state in which every operation fails
 //! (security test T-ST-1).
+//!
+//! The RSA tests use a fixed RSA-2048 test key (`selftest_rsa2048.pem`, used for nothing
+//! else) through the same aws-lc private-key implementation the HSM's key pairs use: a PKCS #1
+//! v1.5 SHA-256 signature that must equal a fixed one and verify, and an RSAES-OAEP (SHA-256)
+//! decryption of a fixed ciphertext. The expected values were computed with pyca/cryptography
+//! (OpenSSL), an implementation independent of payhsm's.
 
 use payhsm_core::{
     crypto::{SoftwareKey, SymmetricKey},
     kcv,
     key::KeyAlgorithm,
 };
+use payhsm_tr34::rsa::{OaepHash, RsaPrivateKey, SoftwareRsaKey};
 use sha2::{Digest, Sha256};
 
 use crate::Error;
@@ -24,6 +31,51 @@ pub struct KnownAnswer {
 
 fn key(algorithm: KeyAlgorithm, hex: &str) -> Result<SoftwareKey, payhsm_core::Error> {
     SoftwareKey::from_hex(algorithm, hex)
+}
+
+/// The RSA self-tests' key.
+const RSA_TEST_KEY: &str = include_str!("selftest_rsa2048.pem");
+
+/// The message the RSA self-test signs.
+const RSA_TEST_MESSAGE: &[u8] = b"payhsm RSA known-answer test";
+
+/// The plaintext of [`RSA_TEST_CIPHERTEXT`].
+const RSA_TEST_PLAINTEXT: &str = "000102030405060708090A0B0C0D0E0F";
+
+/// An RSAES-OAEP (SHA-256, MGF1-SHA-256, empty label) encryption of [`RSA_TEST_PLAINTEXT`]
+/// under the test key.
+const RSA_TEST_CIPHERTEXT: &str = concat!(
+    "41E88F854C1525C5D0E08B5970DEA3D7F548368845534ABF1F51B641DF6CE843",
+    "099CB489A62BE0F552FCA8E638022086E0D5AB7D40257C1672D953E584B127A4",
+    "9EAB1590F954EA9CA91D11B150B1960CCAE6FE8B6C1BCFF60E92A48D68C706AD",
+    "765648B0394C4521AE731365266FBF897B38BCF6C21224C163E8B3D2414E3A8D",
+    "2403DE8A67031BC996A53FC314017CB2042837DDE798FBD0F68616CF2ED69114",
+    "8563C9F54120388A399A12F55A4EB626E4CABE2629CDA98C88D2FE043AB9832E",
+    "00DDD34DDD8102BCBBC1D8515DB9061B76437A329799EEB534E376AACC3EAEBB",
+    "BB492345F5B181A426986D44530929C1E740678AE8A4C4A59ACA965E92494D88",
+);
+
+/// The PKCS #1 v1.5 SHA-256 signature of [`RSA_TEST_MESSAGE`] under the test key.
+const RSA_TEST_SIGNATURE: &str = concat!(
+    "8A5B75F82AC8A3090348FEE99C11C2D59017BB40FA8D22E24C50E26DFDE06ECC",
+    "E98F3FB8097EC8F9425E767B21836B391C40544928A6ABEED29694BE52322D47",
+    "AAFF0606254645FE8746E555E0AAA87603A4D0EAB6D52FC706B405573A513A53",
+    "3977CFFA73D8163296292F20C090BE35C194E23C5CB561E5FD186B0E855B22E9",
+    "49A5F91F37120D6DB34BDB257C16DD4C57E93A05ACBCB30243CF2B535AE34911",
+    "5690B9F2DA291A689D8595C72AA6017632450E4ABAF2C0B6804C990726E945AD",
+    "A064F66E3A364C87B86409F47F4244AFBE78B41385EA1F9DC14C6256246E1040",
+    "5382CDA67E282A2AA7BB1CB2BE56FFCE355B23D5210F3B22F105BACE704A2F13",
+);
+
+fn rsa_test_key() -> Result<SoftwareRsaKey, payhsm_core::Error> {
+    SoftwareRsaKey::from_pem(RSA_TEST_KEY).map_err(rsa_failed)
+}
+
+fn rsa_failed(_: payhsm_tr34::Error) -> payhsm_core::Error {
+    payhsm_core::Error::InvalidValue {
+        field: "RSA self-test",
+        reason: "the RSA operation failed",
+    }
 }
 
 /// The known answers the HSM checks at start.
@@ -74,6 +126,33 @@ pub const KNOWN_ANSWERS: &[KnownAnswer] = &[
         name: "SHA-2",
         compute: || Ok(Sha256::digest(b"abc").to_vec()),
         expected: "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD",
+    },
+    // RSA-2048 PKCS #1 v1.5 signing with SHA-256 (deterministic), and the signature verifies.
+    KnownAnswer {
+        name: "RSA-PKCS1",
+        compute: || {
+            let key = rsa_test_key()?;
+            let signature = key
+                .sign_pkcs1_sha256(RSA_TEST_MESSAGE)
+                .map_err(rsa_failed)?;
+            key.public_key()
+                .verify_pkcs1_sha256(RSA_TEST_MESSAGE, &signature)
+                .map_err(rsa_failed)?;
+            Ok(signature)
+        },
+        expected: RSA_TEST_SIGNATURE,
+    },
+    // RSA-2048 RSAES-OAEP decryption with SHA-256.
+    KnownAnswer {
+        name: "RSA-OAEP",
+        compute: || {
+            let ciphertext = payhsm_core::hex::decode("ciphertext", RSA_TEST_CIPHERTEXT)?;
+            let plaintext = rsa_test_key()?
+                .decrypt_oaep(OaepHash::Sha256, &ciphertext)
+                .map_err(rsa_failed)?;
+            Ok(plaintext.expose_secret().to_vec())
+        },
+        expected: RSA_TEST_PLAINTEXT,
     },
 ];
 

@@ -1,15 +1,20 @@
 //! `ImportKey` and `ExportKey`: keys in and out of the HSM as TR-31 key blocks under a stored
-//! key encryption key (K0) or key block protection key (K1).
+//! key encryption key (K0) or key block protection key (K1), as TR-34 tokens
+//! ([`crate::tr34`]), and public keys in certificates ([`crate::pki`]).
 //!
 //! Import checks the wrapping key's role (usage, `Unwrap`, fit for the block's version) before
-//! the block is opened, then the imported key's attributes against the attribute table and
-//! its strength. Export checks the wrapping key's role (`Wrap`), the key's exportability, that
-//! the export header only narrows the key's attributes, and that the wrapping key is at least
-//! as strong as the key; only then are the key's bytes read from the store.
+//! the block is opened, then, for every way in, the imported key's attributes against the
+//! attribute table and its strength. Export checks the wrapping key's role (`Wrap`), the key's
+//! exportability, that the export header only narrows the key's attributes, and that the
+//! wrapping key is at least as strong as the key; only then are the key's bytes read from the
+//! store.
 
 use std::collections::BTreeMap;
 
-use payhsm_core::key::{Exportability, KeyAlgorithm, KeyAttributes, KeyClass, KeyModesOfUse};
+use payhsm_core::{
+    key::{Exportability, KeyAlgorithm, KeyAttributes, KeyClass, KeyModesOfUse},
+    secret::SecretVec,
+};
 use payhsm_tr31::{
     BlockId, Header, Kbpk, KeyBlock, OptionalBlock, UnwrapOptions, Version, WrapOptions,
     policy::{Direction, check_kbpk},
@@ -21,9 +26,11 @@ use crate::{
     Error, Rule,
     error::tr31_error,
     hsm::{Audit, Hsm, NewKey, check_material, kcv_method},
-    model::{KeyOrigin, TagInput, parse_tags},
+    model::{KeyOrigin, KeyRecord, TagInput, parse_tags},
+    pki::{RootCertificatePublicKey, TrustedCertificatePublicKey},
     policy::{self, roles},
     store::Store,
+    tr34::{ExportTr34KeyBlock, ImportTr34KeyBlock},
 };
 
 /// `ImportKey`.
@@ -50,9 +57,12 @@ pub struct ImportKeyInput {
 pub enum ImportKeyMaterial {
     /// A TR-31 key block under a stored KEK or KBPK.
     Tr31KeyBlock(ImportTr31KeyBlock),
-    Tr34KeyBlock(Value),
-    RootCertificatePublicKey(Value),
-    TrustedCertificatePublicKey(Value),
+    /// A TR-34 token from a KDH certified by an imported CA.
+    Tr34KeyBlock(ImportTr34KeyBlock),
+    /// A CA certificate: a trust anchor.
+    RootCertificatePublicKey(RootCertificatePublicKey),
+    /// A certificate that chains to an imported CA.
+    TrustedCertificatePublicKey(TrustedCertificatePublicKey),
     KeyCryptogram(Value),
     DiffieHellmanTr31KeyBlock(Value),
     As2805KeyCryptogram(Value),
@@ -86,7 +96,8 @@ pub struct ExportKeyInput {
 pub enum ExportKeyMaterial {
     /// A TR-31 key block under a stored KEK or KBPK.
     Tr31KeyBlock(ExportTr31KeyBlock),
-    Tr34KeyBlock(Value),
+    /// A TR-34 token to a KRD certified by an imported CA.
+    Tr34KeyBlock(ExportTr34KeyBlock),
     KeyCryptogram(Value),
     DiffieHellmanTr31KeyBlock(Value),
     As2805KeyCryptogram(Value),
@@ -119,23 +130,31 @@ pub struct KeyBlockHeaders {
 fn not_offered(member: &str) -> Error {
     Error::validation(
         &format!("KeyMaterial.{member}"),
-        "this way of moving keys is not offered by this HSM yet; use Tr31KeyBlock",
+        "this way of moving keys is not offered by this HSM yet; use Tr31KeyBlock or \
+         Tr34KeyBlock",
     )
 }
 
+/// A key arriving by `ImportKey`, before the checks every import shares
+/// ([`Hsm::import_key`]): the attribute table, the key's material, its KCV.
+pub(crate) struct Incoming {
+    /// The attributes the key block or certificate gives it.
+    pub(crate) attributes: KeyAttributes,
+    /// Whether it may leave again.
+    pub(crate) exportable: bool,
+    /// What the store seals: a symmetric key, or a public key's certificate.
+    pub(crate) material: SecretVec,
+}
+
 impl<S: Store> Hsm<S> {
-    /// `ImportKey`.
+    /// `ImportKey`: a TR-31 or TR-34 key block, or a certificate. Whatever the way in, the key
+    /// must fit the attribute table and, if symmetric, be of its algorithm's length and not a
+    /// weak TDES key; nothing is stored otherwise.
     pub fn import_key(&self, input: ImportKeyInput) -> Result<Value, Error> {
-        let params = match &input.key_material {
-            ImportKeyMaterial::Tr31KeyBlock(b) => json!({
-                "keyMaterial": { "tr31KeyBlock": {
-                    "wrappingKeyIdentifier": b.wrapping_key_identifier,
-                    "header": b.wrapped_key_block.get(..16),
-                } },
-                "requesterComment": input.requester_comment,
-            }),
-            _ => json!({ "requesterComment": input.requester_comment }),
-        };
+        let params = json!({
+            "keyMaterial": input.key_material.audit_parameters(),
+            "requesterComment": input.requester_comment,
+        });
         self.run("ImportKey", Audit::Write, params, || {
             if input
                 .replication_regions
@@ -148,14 +167,14 @@ impl<S: Store> Hsm<S> {
                 ));
             }
             let tags = parse_tags(input.tags.as_deref().unwrap_or_default(), "Tags")?;
-            let b = match &input.key_material {
-                ImportKeyMaterial::Tr31KeyBlock(b) => b,
-                ImportKeyMaterial::Tr34KeyBlock(_) => return Err(not_offered("Tr34KeyBlock")),
-                ImportKeyMaterial::RootCertificatePublicKey(_) => {
-                    return Err(not_offered("RootCertificatePublicKey"));
+            let incoming = match &input.key_material {
+                ImportKeyMaterial::Tr31KeyBlock(b) => self.import_tr31(b)?,
+                ImportKeyMaterial::Tr34KeyBlock(b) => self.import_tr34(b)?,
+                ImportKeyMaterial::RootCertificatePublicKey(c) => {
+                    self.import_root_certificate(c)?
                 }
-                ImportKeyMaterial::TrustedCertificatePublicKey(_) => {
-                    return Err(not_offered("TrustedCertificatePublicKey"));
+                ImportKeyMaterial::TrustedCertificatePublicKey(c) => {
+                    self.import_trusted_certificate(c)?
                 }
                 ImportKeyMaterial::KeyCryptogram(_) => return Err(not_offered("KeyCryptogram")),
                 ImportKeyMaterial::DiffieHellmanTr31KeyBlock(_) => {
@@ -165,45 +184,16 @@ impl<S: Store> Hsm<S> {
                     return Err(not_offered("As2805KeyCryptogram"));
                 }
             };
-            let field = "KeyMaterial.Tr31KeyBlock.WrappedKeyBlock";
-            // Structure and policy before any cryptography.
-            let parsed = KeyBlock::parse(&b.wrapped_key_block).map_err(|e| tr31_error(field, e))?;
-            let version = parsed.version();
-            let wrapping = self.load(
-                &b.wrapping_key_identifier,
-                "KeyMaterial.Tr31KeyBlock.WrappingKeyIdentifier",
-            )?;
-            policy::check_key(&roles::TR31_UNWRAP, &wrapping)?;
-            check_kbpk(&wrapping.attributes, version, Direction::Unwrap)
-                .map_err(|e| Error::policy(Rule::KeyAlgorithm, e.to_string()))?;
-            let header = parsed.header();
-            let algorithm_ok = matches!(header.algorithm().code(), [b'T'] | [b'A']);
-            if !algorithm_ok {
-                return Err(Error::validation(
-                    field,
-                    "this HSM imports TDES and AES keys from TR-31 blocks",
-                ));
-            }
-            let handle = self.store().open(&wrapping)?;
-            let unwrapped = payhsm_tr31::unwrap(
-                Kbpk::Key(&*handle),
-                &b.wrapped_key_block,
-                &UnwrapOptions::default(),
-            )
-            .map_err(|e| tr31_error(field, e))?;
-            let h = &unwrapped.header;
-            let key = unwrapped.key.expose_secret();
-            let algorithm = KeyAlgorithm::from_block_cipher(h.algorithm(), key.len())
-                .map_err(|e| Error::validation(field, e.to_string()))?;
-            let attributes = KeyAttributes {
-                key_class: KeyClass::SymmetricKey,
-                ..KeyAttributes::from_tr31(h.key_usage(), h.mode_of_use(), algorithm)
-                    .map_err(|e| Error::validation(field, e.to_string()))?
-            };
+            let Incoming {
+                attributes,
+                exportable,
+                material,
+            } = incoming;
             policy::check_attributes(&attributes)?;
-            check_material(algorithm, key)?;
+            if attributes.key_class == KeyClass::SymmetricKey {
+                check_material(attributes.key_algorithm, material.expose_secret())?;
+            }
             let kcv = kcv_method(input.key_check_value_algorithm.as_deref(), &attributes)?;
-            let exportable = h.exportability() != Exportability::NON_EXPORTABLE;
             let record = self.add_key(
                 NewKey {
                     attributes,
@@ -213,7 +203,7 @@ impl<S: Store> Hsm<S> {
                     tags,
                     origin: KeyOrigin::External,
                 },
-                Some(key),
+                Some(material.expose_secret()),
             )?;
             let arn = self.arn(&record.key_id)?;
             Ok((
@@ -223,17 +213,53 @@ impl<S: Store> Hsm<S> {
         })
     }
 
-    /// `ExportKey`.
+    /// A TR-31 key block under a stored K0 or K1 key. The wrapping key's role and fit for the
+    /// block's version are checked before the block is opened.
+    fn import_tr31(&self, b: &ImportTr31KeyBlock) -> Result<Incoming, Error> {
+        let field = "KeyMaterial.Tr31KeyBlock.WrappedKeyBlock";
+        // Structure and policy before any cryptography.
+        let parsed = KeyBlock::parse(&b.wrapped_key_block).map_err(|e| tr31_error(field, e))?;
+        let version = parsed.version();
+        let wrapping = self.load(
+            &b.wrapping_key_identifier,
+            "KeyMaterial.Tr31KeyBlock.WrappingKeyIdentifier",
+        )?;
+        policy::check_key(&roles::TR31_UNWRAP, &wrapping)?;
+        check_kbpk(&wrapping.attributes, version, Direction::Unwrap)
+            .map_err(|e| Error::policy(Rule::KeyAlgorithm, e.to_string()))?;
+        let header = parsed.header();
+        let algorithm_ok = matches!(header.algorithm().code(), [b'T'] | [b'A']);
+        if !algorithm_ok {
+            return Err(Error::validation(
+                field,
+                "this HSM imports TDES and AES keys from TR-31 blocks",
+            ));
+        }
+        let handle = self.store().open(&wrapping)?;
+        let unwrapped = payhsm_tr31::unwrap(
+            Kbpk::Key(&*handle),
+            &b.wrapped_key_block,
+            &UnwrapOptions::default(),
+        )
+        .map_err(|e| tr31_error(field, e))?;
+        let h = &unwrapped.header;
+        let algorithm = KeyAlgorithm::from_block_cipher(h.algorithm(), unwrapped.key.len())
+            .map_err(|e| Error::validation(field, e.to_string()))?;
+        Ok(Incoming {
+            attributes: KeyAttributes::from_tr31(h.key_usage(), h.mode_of_use(), algorithm)
+                .map_err(|e| Error::validation(field, e.to_string()))?,
+            exportable: h.exportability() != Exportability::NON_EXPORTABLE,
+            material: unwrapped.key,
+        })
+    }
+
+    /// `ExportKey`: a TR-31 block under a stored KEK or KBPK, or a TR-34 token to a KRD
+    /// certificate. Only once every check has passed are the key's bytes read from the store.
     pub fn export_key(&self, input: ExportKeyInput) -> Result<Value, Error> {
-        let params = match &input.key_material {
-            ExportKeyMaterial::Tr31KeyBlock(b) => json!({
-                "exportKeyIdentifier": input.export_key_identifier,
-                "keyMaterial": { "tr31KeyBlock": {
-                    "wrappingKeyIdentifier": b.wrapping_key_identifier,
-                } },
-            }),
-            _ => json!({ "exportKeyIdentifier": input.export_key_identifier }),
-        };
+        let params = json!({
+            "exportKeyIdentifier": input.export_key_identifier,
+            "keyMaterial": input.key_material.audit_parameters(),
+        });
         self.run("ExportKey", Audit::Write, params, || {
             if input.export_attributes.is_some() {
                 return Err(Error::validation(
@@ -241,71 +267,134 @@ impl<S: Store> Hsm<S> {
                     "IPEK export is not offered by this HSM yet",
                 ));
             }
-            let b = match &input.key_material {
-                ExportKeyMaterial::Tr31KeyBlock(b) => b,
-                ExportKeyMaterial::Tr34KeyBlock(_) => return Err(not_offered("Tr34KeyBlock")),
-                ExportKeyMaterial::KeyCryptogram(_) => return Err(not_offered("KeyCryptogram")),
+            let key = self.load(&input.export_key_identifier, "ExportKeyIdentifier")?;
+            match &input.key_material {
+                ExportKeyMaterial::Tr31KeyBlock(b) => self.export_tr31(&key, b),
+                ExportKeyMaterial::Tr34KeyBlock(b) => self.export_tr34(&key, b),
+                ExportKeyMaterial::KeyCryptogram(_) => Err(not_offered("KeyCryptogram")),
                 ExportKeyMaterial::DiffieHellmanTr31KeyBlock(_) => {
-                    return Err(not_offered("DiffieHellmanTr31KeyBlock"));
+                    Err(not_offered("DiffieHellmanTr31KeyBlock"))
                 }
                 ExportKeyMaterial::As2805KeyCryptogram(_) => {
-                    return Err(not_offered("As2805KeyCryptogram"));
+                    Err(not_offered("As2805KeyCryptogram"))
                 }
-            };
-            let key = self.load(&input.export_key_identifier, "ExportKeyIdentifier")?;
-            let wrapping = self.load(
-                &b.wrapping_key_identifier,
-                "KeyMaterial.Tr31KeyBlock.WrappingKeyIdentifier",
-            )?;
-            let header = export_header(
-                &key.attributes,
-                key.exportable,
-                wrapping.attributes.key_algorithm,
-                b.key_block_headers.as_ref(),
-            )?;
-            policy::check_export(&key, &wrapping, &header)?;
-            let handle = self.store().open(&wrapping)?;
-            let bytes = self.store().reveal(&key)?;
-            let block = payhsm_tr31::wrap(
-                Kbpk::Key(&*handle),
-                &header,
-                bytes.expose_secret(),
-                &WrapOptions::default(),
-                &mut payhsm_core::rng::OsRandom,
-            )
-            .map_err(|e| tr31_error("KeyMaterial.Tr31KeyBlock", e))?;
-            let wrapping_arn = self.arn(&wrapping.key_id)?.to_string();
-            let key_arn = self.arn(&key.key_id)?.to_string();
-            Ok((
-                json!({ "WrappedKey": {
-                    "WrappingKeyArn": wrapping_arn,
-                    "WrappedKeyMaterialFormat": "TR31_KEY_BLOCK",
-                    "KeyMaterial": block,
-                    "KeyCheckValue": key.key_check_value,
-                    "KeyCheckValueAlgorithm": key.key_check_value_algorithm.name(),
-                } }),
-                vec![key_arn, wrapping_arn],
-            ))
+            }
         })
+    }
+
+    /// A TR-31 block under a stored K0 or K1 key.
+    fn export_tr31(
+        &self,
+        key: &KeyRecord,
+        b: &ExportTr31KeyBlock,
+    ) -> Result<(Value, Vec<String>), Error> {
+        let wrapping = self.load(
+            &b.wrapping_key_identifier,
+            "KeyMaterial.Tr31KeyBlock.WrappingKeyIdentifier",
+        )?;
+        // Version D under an AES wrapping key, B under a TDES one.
+        let version = match wrapping.attributes.key_algorithm.tr31_algorithm().code() {
+            [b'A'] => Version::D,
+            _ => Version::B,
+        };
+        let header = export_header(
+            key,
+            version,
+            b.key_block_headers.as_ref(),
+            "KeyMaterial.Tr31KeyBlock.KeyBlockHeaders",
+        )?;
+        policy::check_export(key, &wrapping, &header)?;
+        let handle = self.store().open(&wrapping)?;
+        let bytes = self.store().reveal(key)?;
+        let block = payhsm_tr31::wrap(
+            Kbpk::Key(&*handle),
+            &header,
+            bytes.expose_secret(),
+            &WrapOptions::default(),
+            &mut payhsm_core::rng::OsRandom,
+        )
+        .map_err(|e| tr31_error("KeyMaterial.Tr31KeyBlock", e))?;
+        let wrapping_arn = self.arn(&wrapping.key_id)?.to_string();
+        Ok((
+            wrapped_key(key, &wrapping_arn, "TR31_KEY_BLOCK", block),
+            vec![self.arn(&key.key_id)?.to_string(), wrapping_arn],
+        ))
     }
 }
 
-/// The header of an exported key: the stored attributes, narrowed by `headers`, in version D
-/// under an AES wrapping key and B under a TDES one.
-fn export_header(
-    attributes: &KeyAttributes,
-    exportable: bool,
-    wrapping_algorithm: KeyAlgorithm,
+/// The service's `WrappedKey`.
+pub(crate) fn wrapped_key(
+    key: &KeyRecord,
+    wrapping_arn: &str,
+    format: &str,
+    material: String,
+) -> Value {
+    json!({ "WrappedKey": {
+        "WrappingKeyArn": wrapping_arn,
+        "WrappedKeyMaterialFormat": format,
+        "KeyMaterial": material,
+        "KeyCheckValue": key.key_check_value,
+        "KeyCheckValueAlgorithm": key.key_check_value_algorithm.name(),
+    } })
+}
+
+impl ImportKeyMaterial {
+    /// What the audit log keeps of the material: the key identifiers and formats, and the
+    /// header of a TR-31 block (never the block, the certificate or the token).
+    fn audit_parameters(&self) -> Value {
+        match self {
+            Self::Tr31KeyBlock(b) => json!({ "tr31KeyBlock": {
+                "wrappingKeyIdentifier": b.wrapping_key_identifier,
+                "header": b.wrapped_key_block.get(..16),
+            } }),
+            Self::Tr34KeyBlock(b) => json!({ "tr34KeyBlock": {
+                "certificateAuthorityPublicKeyIdentifier": b.certificate_authority_public_key_identifier,
+                "keyBlockFormat": b.key_block_format,
+            } }),
+            Self::RootCertificatePublicKey(c) => json!({ "rootCertificatePublicKey": {
+                "keyAttributes": c.key_attributes.audit_json(),
+            } }),
+            Self::TrustedCertificatePublicKey(c) => json!({ "trustedCertificatePublicKey": {
+                "keyAttributes": c.key_attributes.audit_json(),
+                "certificateAuthorityPublicKeyIdentifier": c.certificate_authority_public_key_identifier,
+            } }),
+            Self::KeyCryptogram(_) => json!("KeyCryptogram"),
+            Self::DiffieHellmanTr31KeyBlock(_) => json!("DiffieHellmanTr31KeyBlock"),
+            Self::As2805KeyCryptogram(_) => json!("As2805KeyCryptogram"),
+        }
+    }
+}
+
+impl ExportKeyMaterial {
+    /// What the audit log keeps of the material: the key identifiers and formats.
+    fn audit_parameters(&self) -> Value {
+        match self {
+            Self::Tr31KeyBlock(b) => json!({ "tr31KeyBlock": {
+                "wrappingKeyIdentifier": b.wrapping_key_identifier,
+            } }),
+            Self::Tr34KeyBlock(b) => json!({ "tr34KeyBlock": {
+                "certificateAuthorityPublicKeyIdentifier": b.certificate_authority_public_key_identifier,
+                "keyBlockFormat": b.key_block_format,
+            } }),
+            Self::KeyCryptogram(_) => json!("KeyCryptogram"),
+            Self::DiffieHellmanTr31KeyBlock(_) => json!("DiffieHellmanTr31KeyBlock"),
+            Self::As2805KeyCryptogram(_) => json!("As2805KeyCryptogram"),
+        }
+    }
+}
+
+/// The header of an exported key in `version`: the stored attributes, narrowed by `headers`
+/// (the request member at `path`).
+pub(crate) fn export_header(
+    key: &KeyRecord,
+    version: Version,
     headers: Option<&KeyBlockHeaders>,
+    path: &str,
 ) -> Result<Header, Error> {
-    let path = "KeyMaterial.Tr31KeyBlock.KeyBlockHeaders";
     let default = KeyBlockHeaders::default();
     let headers = headers.unwrap_or(&default);
-    let version = match wrapping_algorithm.tr31_algorithm().code() {
-        [b'A'] => Version::D,
-        _ => Version::B,
-    };
-    let (usage, algorithm, stored_mode) = attributes
+    let (usage, algorithm, stored_mode) = key
+        .attributes
         .tr31_fields()
         .map_err(|e| Error::internal(e.to_string()))?;
     let mode = match &headers.key_modes_of_use {
@@ -326,7 +415,7 @@ fn export_header(
         }
     };
     let exportability = match headers.key_exportability.as_deref() {
-        None if exportable => Exportability::EXPORTABLE,
+        None if key.exportable => Exportability::EXPORTABLE,
         None => Exportability::NON_EXPORTABLE,
         Some(name) => Exportability::from_name(name).map_err(|_| {
             Error::validation(

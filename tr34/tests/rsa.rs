@@ -253,6 +253,14 @@ fn generated_keys_work_and_round_trip_through_pem() {
         assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
         let again = SoftwareRsaKey::from_pem(&pem).unwrap();
         assert_eq!(again.public_key(), key.public_key());
+        // PKCS #1 out and in (the X9.143 key block payload).
+        let pkcs1 = key.to_pkcs1_der().unwrap();
+        let from_pkcs1 = SoftwareRsaKey::from_pkcs1_der(pkcs1.expose_secret()).unwrap();
+        assert_eq!(from_pkcs1.public_key(), key.public_key());
+        assert_ne!(
+            pkcs1.expose_secret(),
+            key.to_pkcs8_der().unwrap().expose_secret()
+        );
         let spki = key.public_key().to_spki().unwrap();
         assert_eq!(&RsaPublicKey::from_spki(&spki).unwrap(), key.public_key());
         // Debug shows the public key only.

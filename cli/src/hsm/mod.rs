@@ -178,7 +178,8 @@ const COMMANDS: &[Spec] = &[
     Spec {
         name: "import-key",
         operation: "ImportKey",
-        about: "Imports a key (TR-31 key block under a stored KEK or KBPK)",
+        about: "Imports a key: a TR-31 block under a stored KEK or KBPK, a TR-34 token, or a \
+                root or trusted public key certificate",
         params: &[
             ("key-material", "KeyMaterial", Struct, true),
             (
@@ -196,12 +197,51 @@ const COMMANDS: &[Spec] = &[
     Spec {
         name: "export-key",
         operation: "ExportKey",
-        about: "Exports a key (TR-31 key block under a stored KEK or KBPK)",
+        about: "Exports a key: a TR-31 block under a stored KEK or KBPK, or a TR-34 token to \
+                a KRD certificate",
         params: &[
             ("key-material", "KeyMaterial", Struct, true),
             ("export-key-identifier", "ExportKeyIdentifier", Str, true),
             ("export-attributes", "ExportAttributes", Struct, false),
         ],
+    },
+    Spec {
+        name: "get-parameters-for-import",
+        operation: "GetParametersForImport",
+        about: "Gets a TR-34 wrapping (KRD) certificate, its chain and an import token \
+                (valid 30 days)",
+        params: &[
+            ("key-material-type", "KeyMaterialType", Str, true),
+            ("wrapping-key-algorithm", "WrappingKeyAlgorithm", Str, true),
+            (
+                "reuse-last-generated-token",
+                "ReuseLastGeneratedToken",
+                Bool,
+                false,
+            ),
+        ],
+    },
+    Spec {
+        name: "get-parameters-for-export",
+        operation: "GetParametersForExport",
+        about: "Gets a TR-34 signing (KDH) certificate, its chain and an export token \
+                (valid 30 days)",
+        params: &[
+            ("key-material-type", "KeyMaterialType", Str, true),
+            ("signing-key-algorithm", "SigningKeyAlgorithm", Str, true),
+            (
+                "reuse-last-generated-token",
+                "ReuseLastGeneratedToken",
+                Bool,
+                false,
+            ),
+        ],
+    },
+    Spec {
+        name: "get-public-key-certificate",
+        operation: "GetPublicKeyCertificate",
+        about: "Gets the certificate of an RSA key pair and its chain (the region's CA)",
+        params: &[KEY_ID],
     },
     Spec {
         name: "generate-card-validation-data",
@@ -388,6 +428,36 @@ const COMMANDS: &[Spec] = &[
                 true,
             ),
             ("mac-length", "MacLength", Int, false),
+        ],
+    },
+    Spec {
+        name: "generate-mac-emv-pin-change",
+        operation: "GenerateMacEmvPinChange",
+        about: "Generates an EMV offline PIN change script: the new PIN enciphered for the card \
+                and the script MAC",
+        params: &[
+            ("new-pin-pek-identifier", "NewPinPekIdentifier", Str, true),
+            ("new-encrypted-pin-block", "NewEncryptedPinBlock", Str, true),
+            ("pin-block-format", "PinBlockFormat", Str, true),
+            (
+                "secure-messaging-integrity-key-identifier",
+                "SecureMessagingIntegrityKeyIdentifier",
+                Str,
+                true,
+            ),
+            (
+                "secure-messaging-confidentiality-key-identifier",
+                "SecureMessagingConfidentialityKeyIdentifier",
+                Str,
+                true,
+            ),
+            ("message-data", "MessageData", Str, true),
+            (
+                "derivation-method-attributes",
+                "DerivationMethodAttributes",
+                Struct,
+                true,
+            ),
         ],
     },
     Spec {

@@ -1,10 +1,14 @@
 //! `EncryptData`, `DecryptData` and `ReEncryptData` with symmetric data keys (D0), in ECB or
 //! CBC mode on whole blocks (TDES: multiples of 8 bytes, AES: of 16), as the service states;
-//! `EncryptData` and `DecryptData` also under DUKPT data keys of a BDK (`Dukpt`).
+//! `EncryptData` and `DecryptData` also under DUKPT data keys of a BDK (`Dukpt`) and under the
+//! EMV secure-messaging confidentiality session key of a card (`Emv`: the common session key
+//! with `R` = `SessionDerivationData` from the card's master key under the issuer master key,
+//! E1 or E6; ECB or CBC, CBC by default, whole 8-byte blocks).
 
 use payhsm_core::{
     crypto::SymmetricKey,
     dukpt::{self as core_dukpt, DukptEncryptionMode},
+    emv::sm::{self, EmvEncryptionMode},
     secret::SecretVec,
 };
 use serde::Deserialize;
@@ -12,6 +16,7 @@ use serde_json::{Value, json};
 
 use super::{
     dukpt::{self, DukptEncryptionAttributes},
+    emv::{CardData, fixed},
     hex_field,
 };
 use crate::{
@@ -80,8 +85,26 @@ pub enum EncryptionAttributes {
     Asymmetric(Value),
     /// A DUKPT data key of the BDK named by the key identifier.
     Dukpt(DukptEncryptionAttributes),
-    /// EMV (not offered yet).
-    Emv(Value),
+    /// The EMV secure-messaging confidentiality session key of a card.
+    Emv(EmvEncryptionAttributes),
+}
+
+/// `EmvEncryptionAttributes`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct EmvEncryptionAttributes {
+    /// `EMV_OPTION_A` or `EMV_OPTION_B`.
+    pub major_key_derivation_mode: String,
+    /// The PAN.
+    pub primary_account_number: String,
+    /// Two digits.
+    pub pan_sequence_number: String,
+    /// The session key's `R`, 16 hex digits (the application cryptogram or `ATC ‖ 00…`).
+    pub session_derivation_data: String,
+    /// `ECB` or `CBC` (default).
+    pub mode: Option<String>,
+    /// The CBC IV, 16 hex digits; zeros if absent.
+    pub initialization_vector: Option<String>,
 }
 
 /// `ReEncryptionAttributes`: exactly one member.
@@ -112,8 +135,11 @@ enum Cipher {
     Cbc(Vec<u8>),
 }
 
-fn not_offered(path: &str) -> Error {
-    Error::validation(path, "only Symmetric encryption is offered by this HSM yet")
+fn not_offered(path: &str, offered: &str) -> Error {
+    Error::validation(
+        path,
+        format!("this kind of encryption is not offered by this HSM yet; use {offered}"),
+    )
 }
 
 impl SymmetricAttributes {
@@ -256,8 +282,56 @@ impl<S: Store> Hsm<S> {
                 )
                 .map_err(|e| core_error(data_path, e))?;
             }
-            EncryptionAttributes::Asymmetric(_) | EncryptionAttributes::Emv(_) => {
-                return Err(not_offered(path));
+            EncryptionAttributes::Emv(e) => {
+                let role = if encrypt {
+                    roles::EMV_ENCRYPT
+                } else {
+                    roles::EMV_DECRYPT
+                };
+                policy::check_key(&role, &record)?;
+                let base = format!("{path}.Emv");
+                let p = |f: &str| format!("{base}.{f}");
+                let card = CardData::parse(
+                    &base,
+                    &e.primary_account_number,
+                    &e.pan_sequence_number,
+                    &e.major_key_derivation_mode,
+                )?;
+                let derivation =
+                    fixed::<8>(&p("SessionDerivationData"), &e.session_derivation_data)?;
+                let mode = e
+                    .mode
+                    .as_deref()
+                    .map_or(Ok(EmvEncryptionMode::Cbc), EmvEncryptionMode::from_name)
+                    .map_err(|err| core_error(&p("Mode"), err))?;
+                let iv = e
+                    .initialization_vector
+                    .as_deref()
+                    .map(|t| hex_field(&p("InitializationVector"), t, 16, 16))
+                    .transpose()?;
+                if !data.len().is_multiple_of(8) {
+                    return Err(Error::validation(
+                        data_path,
+                        "expected a whole number of 8-byte blocks (pad before encrypting)",
+                    ));
+                }
+                let imk = self.store().open(&record)?;
+                card.card()
+                    .master_key(&*imk)
+                    .and_then(|mk| {
+                        sm::crypt_data(
+                            &mk,
+                            &derivation,
+                            mode,
+                            iv.as_deref(),
+                            data.expose_secret_mut(),
+                            encrypt,
+                        )
+                    })
+                    .map_err(|err| core_error(&base, err))?;
+            }
+            EncryptionAttributes::Asymmetric(_) => {
+                return Err(not_offered(path, "Symmetric, Dukpt or Emv"));
             }
         }
         Ok(record)
@@ -341,11 +415,11 @@ impl<S: Store> Hsm<S> {
             }
             let ReEncryptionAttributes::Symmetric(a_in) = &input.incoming_encryption_attributes
             else {
-                return Err(not_offered("IncomingEncryptionAttributes"));
+                return Err(not_offered("IncomingEncryptionAttributes", "Symmetric"));
             };
             let ReEncryptionAttributes::Symmetric(a_out) = &input.outgoing_encryption_attributes
             else {
-                return Err(not_offered("OutgoingEncryptionAttributes"));
+                return Err(not_offered("OutgoingEncryptionAttributes", "Symmetric"));
             };
             let mut data =
                 SecretVec::from_slice(&hex_field("CipherText", &input.cipher_text, 2, 4224)?);

@@ -141,7 +141,8 @@ pub struct ArpcMethod2 {
 
 const SKD: &str = "SessionKeyDerivationAttributes";
 
-fn fixed<const N: usize>(path: &str, text: &str) -> Result<[u8; N], Error> {
+/// Exactly `N` bytes of hex.
+pub(super) fn fixed<const N: usize>(path: &str, text: &str) -> Result<[u8; N], Error> {
     let bytes = hex_field(path, text, 2 * N, 2 * N)?;
     bytes
         .try_into()
@@ -226,13 +227,54 @@ impl SessionKeyDerivationAttributes {
 }
 
 fn option(name: &str) -> Result<MasterKeyDerivation, Error> {
+    option_at("MajorKeyDerivationMode", name)
+}
+
+/// `MajorKeyDerivationMode` at `path`.
+fn option_at(path: &str, name: &str) -> Result<MasterKeyDerivation, Error> {
     match name {
-        "EMV_OPTION_A" | "EMV_OPTION_B" => MasterKeyDerivation::from_name(name)
-            .map_err(|e| core_error("MajorKeyDerivationMode", e)),
+        "EMV_OPTION_A" | "EMV_OPTION_B" => {
+            MasterKeyDerivation::from_name(name).map_err(|e| core_error(path, e))
+        }
         _ => Err(Error::validation(
-            "MajorKeyDerivationMode",
+            path,
             "expected EMV_OPTION_A or EMV_OPTION_B",
         )),
+    }
+}
+
+/// The card of an EMV request whose members are under `base`: the PAN, the PAN sequence
+/// number and the master key option. [`CardData::card`] borrows it as a core [`Card`].
+pub(super) struct CardData {
+    pan: Pan,
+    psn: PanSequenceNumber,
+    option: MasterKeyDerivation,
+}
+
+impl CardData {
+    /// Reads `PrimaryAccountNumber`, `PanSequenceNumber` and `MajorKeyDerivationMode`.
+    pub(super) fn parse(
+        base: &str,
+        pan_text: &str,
+        psn: &str,
+        option: &str,
+    ) -> Result<Self, Error> {
+        let path = |f: &str| format!("{base}.{f}");
+        Ok(Self {
+            pan: pan(&path("PrimaryAccountNumber"), pan_text)?,
+            psn: PanSequenceNumber::new(psn)
+                .map_err(|e| core_error(&path("PanSequenceNumber"), e))?,
+            option: option_at(&path("MajorKeyDerivationMode"), option)?,
+        })
+    }
+
+    /// The core card.
+    pub(super) fn card(&self) -> Card<'_> {
+        Card {
+            pan: &self.pan,
+            psn: self.psn,
+            option: self.option,
+        }
     }
 }
 

@@ -2,10 +2,17 @@
 //!
 //! ISO 9797-1 algorithms 1 and 3 use padding method 1 (zeros), the ANSI X9.9 / X9.19 choice.
 //! `MacLength` is in bytes. The `Dukpt*` members MAC under the DUKPT MAC working key of the
-//! BDK named by `KeyIdentifier` and the request's KSN.
+//! BDK named by `KeyIdentifier` and the request's KSN. `EmvMac` is the EMV issuer script MAC
+//! (ISO 9797-1 algorithm 3, padding method 2, 4 to 8 bytes) under the secure-messaging
+//! integrity session key of the card, derived from the issuer master key `KeyIdentifier`
+//! names (E2).
 
 use payhsm_core::{
     dukpt::{self as core_dukpt, DukptMacAlgorithm, KeyVariant, Ksn},
+    emv::{
+        session::SessionKeyMode,
+        sm::{self, SessionKeyDerivationValue},
+    },
     key::KeyAlgorithm,
     mac::{self, MacAlgorithm, Padding},
 };
@@ -14,12 +21,14 @@ use serde_json::{Value, json};
 
 use super::{
     dukpt::{self, DukptMacAttributes},
+    emv::{CardData, fixed},
     hex_field, lenient_int, verified,
 };
 use crate::{
     Error, VerificationFailedReason,
     error::core_error,
     hsm::{Audit, Hsm},
+    model::KeyRecord,
     policy::{self, KeyRole, roles},
     store::Store,
 };
@@ -61,8 +70,8 @@ pub struct VerifyMacInput {
 pub enum MacAttributes {
     /// A MAC algorithm by name.
     Algorithm(String),
-    /// EMV issuer-script MAC (not offered yet).
-    EmvMac(Value),
+    /// EMV issuer script MAC under an issuer master key for secure-messaging integrity.
+    EmvMac(EmvMacAttributes),
     /// ISO 9797-1 algorithm 1 under a DUKPT MAC key of the BDK named by `KeyIdentifier`.
     DukptIso9797Algorithm1(DukptMacAttributes),
     /// ISO 9797-1 algorithm 3 under a DUKPT MAC key.
@@ -71,19 +80,91 @@ pub enum MacAttributes {
     DukptCmac(DukptMacAttributes),
 }
 
+/// `MacAlgorithmEmv`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct EmvMacAttributes {
+    /// `EMV_OPTION_A` or `EMV_OPTION_B`.
+    pub major_key_derivation_mode: String,
+    /// The PAN.
+    pub primary_account_number: String,
+    /// Two digits.
+    pub pan_sequence_number: String,
+    /// `EMV_COMMON_SESSION_KEY`, `EMV2000`, `AMEX`, `MASTERCARD_SESSION_KEY`, `VISA` or
+    /// `UNION_PAY`.
+    pub session_key_derivation_mode: String,
+    /// What the session key derives from.
+    pub session_key_derivation_value: SessionKeyDerivationValueInput,
+}
+
+/// `SessionKeyDerivationValue`: exactly one member.
+#[derive(Debug, Deserialize)]
+pub enum SessionKeyDerivationValueInput {
+    /// The application cryptogram, 16 hex digits.
+    ApplicationCryptogram(String),
+    /// The application transaction counter, 4 hex digits.
+    ApplicationTransactionCounter(String),
+}
+
 /// What a MAC request asks for.
 enum Method<'a> {
     /// A MAC key's own algorithm.
     Key(MacAlgorithm),
     /// A DUKPT working key of a BDK.
     Dukpt(DukptMacAlgorithm, &'a DukptMacAttributes, &'static str),
+    /// The EMV script MAC under a secure-messaging session key.
+    Emv(EmvScript),
+}
+
+/// The parsed `EmvMac` member.
+struct EmvScript {
+    card: CardData,
+    mode: SessionKeyMode,
+    value: SessionKeyDerivationValue,
+}
+
+impl EmvScript {
+    fn parse(base: &str, e: &EmvMacAttributes) -> Result<Self, Error> {
+        let path = |f: &str| format!("{base}.EmvMac.{f}");
+        let card = CardData::parse(
+            &format!("{base}.EmvMac"),
+            &e.primary_account_number,
+            &e.pan_sequence_number,
+            &e.major_key_derivation_mode,
+        )?;
+        let mode = SessionKeyMode::from_name(&e.session_key_derivation_mode)
+            .map_err(|err| core_error(&path("SessionKeyDerivationMode"), err))?;
+        let value_path = path("SessionKeyDerivationValue");
+        let value = match &e.session_key_derivation_value {
+            SessionKeyDerivationValueInput::ApplicationCryptogram(t) => {
+                SessionKeyDerivationValue::ApplicationCryptogram(fixed::<8>(
+                    &format!("{value_path}.ApplicationCryptogram"),
+                    t,
+                )?)
+            }
+            SessionKeyDerivationValueInput::ApplicationTransactionCounter(t) => {
+                SessionKeyDerivationValue::ApplicationTransactionCounter(fixed::<2>(
+                    &format!("{value_path}.ApplicationTransactionCounter"),
+                    t,
+                )?)
+            }
+        };
+        Ok(Self { card, mode, value })
+    }
 }
 
 impl MacAttributes {
     fn parse(&self, base: &str, generate: bool) -> Result<(Method<'_>, KeyRole), Error> {
         let name = match self {
             Self::Algorithm(name) => name,
-            Self::EmvMac(_) => return Err(not_offered(base, "EmvMac")),
+            Self::EmvMac(e) => {
+                let role = if generate {
+                    roles::EMV_MAC_GENERATE
+                } else {
+                    roles::EMV_MAC_VERIFY
+                };
+                return Ok((Method::Emv(EmvScript::parse(base, e)?), role));
+            }
             Self::DukptIso9797Algorithm1(d) => {
                 return Ok((
                     Method::Dukpt(
@@ -146,14 +227,29 @@ fn dukpt_parts(
     ))
 }
 
-fn not_offered(base: &str, member: &str) -> Error {
-    Error::validation(
-        &format!("{base}.{member}"),
-        "this MAC method is not offered by this HSM yet",
-    )
-}
-
 impl<S: Store> Hsm<S> {
+    /// The script MAC of `message` under the secure-messaging integrity session key that
+    /// `script` derives from the issuer master key `record` (all 8 bytes when `len` is
+    /// `None`).
+    fn emv_script_mac(
+        &self,
+        record: &KeyRecord,
+        script: &EmvScript,
+        message: &[u8],
+        len: Option<usize>,
+        base: &str,
+    ) -> Result<payhsm_core::crypto::Tag, Error> {
+        let imk = self.store().open(record)?;
+        let session = script
+            .card
+            .card()
+            .master_key(&*imk)
+            .and_then(|mk| sm::secure_messaging_key(&mk, script.mode, script.value))
+            .and_then(|k| k.handle())
+            .map_err(|e| core_error(&format!("{base}.EmvMac"), e))?;
+        sm::script_mac(&session, message, len).map_err(|e| core_error("MacLength", e))
+    }
+
     /// `GenerateMac`.
     pub fn generate_mac(&self, input: GenerateMacInput) -> Result<Value, Error> {
         let params = json!({ "keyIdentifier": input.key_identifier });
@@ -192,6 +288,9 @@ impl<S: Store> Hsm<S> {
                         &message,
                         input.mac_length,
                     )
+                }
+                Method::Emv(script) => {
+                    Ok(self.emv_script_mac(&record, &script, &message, input.mac_length, base)?)
                 }
             }
             .map_err(|e| core_error("MacLength", e))?;
@@ -242,6 +341,13 @@ impl<S: Store> Hsm<S> {
                         &message,
                         &presented,
                     )
+                }
+                Method::Emv(script) => {
+                    if !(4..=8).contains(&presented.len()) {
+                        return Err(Error::validation("Mac", "an EMV MAC is 4 to 8 bytes"));
+                    }
+                    self.emv_script_mac(&record, &script, &message, None, base)?
+                        .verify_truncated(&presented)
                 }
             };
             verified(result, VerificationFailedReason::InvalidMac, "Mac")?;

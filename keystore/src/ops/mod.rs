@@ -11,21 +11,29 @@ mod dukpt;
 mod emv;
 mod mac;
 mod pin;
+mod pin_change;
 
 pub use card::{CardAttributes, GenerateCardValidationDataInput, VerifyCardValidationDataInput};
 pub use data::{
-    DecryptDataInput, EncryptDataInput, EncryptionAttributes, ReEncryptDataInput,
-    ReEncryptionAttributes, SymmetricAttributes,
+    DecryptDataInput, EmvEncryptionAttributes, EncryptDataInput, EncryptionAttributes,
+    ReEncryptDataInput, ReEncryptionAttributes, SymmetricAttributes,
 };
 pub use dukpt::{DukptEncryptionAttributes, DukptMacAttributes, DukptPinAttributes};
 pub use emv::{
     AuthResponseAttributes, GenerateAuthRequestCryptogramInput, SessionKeyDerivationAttributes,
     VerifyAuthRequestCryptogramInput,
 };
-pub use mac::{GenerateMacInput, MacAttributes, VerifyMacInput};
+pub use mac::{
+    EmvMacAttributes, GenerateMacInput, MacAttributes, SessionKeyDerivationValueInput,
+    VerifyMacInput,
+};
 pub use pin::{
     GeneratePinDataInput, Ibm3624Attributes, PinGenerationAttributes, PinVerificationAttributes,
     TranslatePinDataInput, TranslationIsoFormats, VerifyPinDataInput,
+};
+pub use pin_change::{
+    AtcPinChange, CryptogramPinChange, CurrentPinAttributes, DerivationMethodAttributes,
+    EmvCommonPinChange, GenerateMacEmvPinChangeInput, VisaAmexPinChange,
 };
 
 use std::sync::Arc;

@@ -246,7 +246,7 @@ impl TranslationIsoFormats {
     }
 }
 
-fn pin_block_format(text: &str) -> Result<PinBlockFormat, Error> {
+pub(super) fn pin_block_format(text: &str) -> Result<PinBlockFormat, Error> {
     match PinBlockFormat::from_name(text) {
         Ok(f) if f != PinBlockFormat::Iso2 => Ok(f),
         _ => Err(Error::validation(
@@ -256,7 +256,7 @@ fn pin_block_format(text: &str) -> Result<PinBlockFormat, Error> {
     }
 }
 
-fn encrypted_pin_block(path: &str, text: &str) -> Result<EncryptedPinBlock, Error> {
+pub(super) fn encrypted_pin_block(path: &str, text: &str) -> Result<EncryptedPinBlock, Error> {
     if !matches!(text.len(), 16 | 32) {
         return Err(Error::validation(path, "expected 16 or 32 hex digits"));
     }

@@ -26,6 +26,7 @@ pub(crate) use vault::software_key;
 use std::sync::Arc;
 
 use payhsm_core::{crypto::SymmetricKey, key::KeyAttributes, secret::SecretVec};
+use payhsm_tr34::rsa::{RsaPrivateKey, SoftwareRsaKey};
 
 use crate::{
     Error,
@@ -100,6 +101,27 @@ pub trait Store: Send + Sync {
     /// a TDES DUKPT initial key). A token store refuses with `NotSupported`: its keys' values
     /// never leave the token.
     fn reveal(&self, record: &KeyRecord) -> Result<SecretVec, Error>;
+
+    /// The RSA private key of a stored key pair, for the HSM's private-key operations (TR-34
+    /// signing and unwrapping, issuing certificates). The default reads the sealed PKCS #1
+    /// `RSAPrivateKey` with [`Store::reveal`] into a constant-time aws-lc key that lives for
+    /// the one operation; a token store overrides it to keep the key in the token.
+    fn private_key(&self, record: &KeyRecord) -> Result<Box<dyn RsaPrivateKey + '_>, Error> {
+        let der = self.reveal(record)?;
+        let key = SoftwareRsaKey::from_pkcs1_der(der.expose_secret()).map_err(|_| {
+            Error::internal(format!(
+                "key {} failed its integrity check: not an RSA private key",
+                record.key_id
+            ))
+        })?;
+        if key.public_key().size().key_algorithm() != record.attributes.key_algorithm {
+            return Err(Error::internal(format!(
+                "key {} failed its integrity check: the key's size does not match the record",
+                record.key_id
+            )));
+        }
+        Ok(Box::new(key))
+    }
 
     /// Drops any cached handle of key `key_id` (its material is being destroyed).
     fn forget_handle(&self, key_id: &str);

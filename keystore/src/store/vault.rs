@@ -20,7 +20,10 @@ use crate::{Error, hsm::generate_material, master_key::MasterKey, model::KeyReco
 /// Seals key material under the master key and opens it again, caching the handles.
 ///
 /// A sealed key is a version D key block whose header states the key's usage, algorithm, mode
-/// of use and exportability and whose label (`LB`) is the key id. Opening checks the MAC and
+/// of use and exportability and whose label (`LB`) is the key id. Its payload is the key: the
+/// bytes of a symmetric key, the PKCS #1 `RSAPrivateKey` of an RSA key pair (as X9.143 §8.5
+/// carries one), or the DER certificate of an imported public key (not secret, but sealed
+/// all the same, so that a stored trust anchor cannot be swapped behind the HSM's back). Opening checks the MAC and
 /// then that the header and label agree with the record, so a block moved to another record or
 /// a column edited behind the HSM's back is an integrity error, not a silently different key.
 pub struct SoftwareVault {
@@ -138,7 +141,13 @@ impl Vault for SoftwareVault {
             && h.mode_of_use() == expected.mode_of_use()
             && h.exportability() == expected.exportability()
             && h.label() == Some(record.key_id.as_str())
-            && record.attributes.key_algorithm.key_len() == Some(unwrapped.key.len());
+            // Symmetric keys have their algorithm's length; an RSA key or a certificate is
+            // DER, which its reader checks.
+            && record
+                .attributes
+                .key_algorithm
+                .key_len()
+                .is_none_or(|len| len == unwrapped.key.len());
         if !agrees {
             return Err(integrity("the key block does not match the record"));
         }

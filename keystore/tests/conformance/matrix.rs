@@ -1,15 +1,28 @@
 //! T-K-5, the key-type confusion matrix, generated from the attribute table.
 //!
-//! For every key the attribute table allows (usage × algorithm × modes of use) and every role
-//! a key can play in an operation, the operation is run through the HSM with that key in that
-//! role and fixed helper keys in the others. Where the role table says the key fits, the call
-//! must get past policy (and, for operations whose inputs the test can make valid, succeed);
-//! where it does not, the call must be refused by policy, naming usage, algorithm or mode.
+//! For every key the attribute table allows (usage × class × algorithm × modes of use) and
+//! every role a key can play in an operation, the operation is run through the HSM with that
+//! key in that role and fixed helper keys in the others. Where the role table says the key
+//! fits, the call must get past policy (and, for operations whose inputs the test can make
+//! valid, succeed); where it does not, the call must be refused by policy, naming usage,
+//! algorithm, mode or class.
+//!
+//! Symmetric keys and RSA key pairs are created; RSA public keys are imported in
+//! certificates (roots for S0, trusted certificates under an imported CA for D1 and K2). RSA
+//! key pairs are created at RSA-2048 only: no role takes a key pair, so every size is refused
+//! the same way, and generating the larger keys would cost seconds per cell row
+//! (`asymmetric_keys` creates every size).
 
+use payhsm_core::key::{KeyAlgorithm, KeyClass};
 use payhsm_keystore::{Error, Rule, Store, VerificationFailedReason, policy};
+use payhsm_tr34::rsa::RsaKeySize;
 use serde_json::{Value, json};
 
-use super::{Harness, arn_of};
+use super::{
+    Harness, arn_of,
+    asymmetric::{import_root, import_trusted},
+    pki,
+};
 
 /// What an allowed key must achieve in a role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,7 +37,12 @@ enum Allowed {
 
 struct Helpers {
     exports: bool,
+    key_pairs: bool,
     pek_tdes: String,
+    smi: String,
+    smc: String,
+    ac: String,
+    ca: Option<String>,
     pvk: String,
     cvk_exportable: String,
     kbpk_tdes: String,
@@ -79,8 +97,11 @@ fn helpers<S: Store>(h: &Harness<S>) -> Helpers {
         }
     };
     use payhsm_core::key::KeyAlgorithm as A;
+    let imk = |usage: &str| h.create(usage, "TDES_2KEY", &["DeriveKey"], false);
+    let key_pairs = super::holds_key_pairs(h);
     Helpers {
         exports,
+        key_pairs,
         block_b: export(
             &kbpk_tdes,
             A::Tdes3Key,
@@ -93,6 +114,10 @@ fn helpers<S: Store>(h: &Harness<S>) -> Helpers {
             super::KNOWN_KBPK,
             payhsm_tr31::Version::D,
         ),
+        smi: imk("TR31_E2_EMV_MKEY_INTEGRITY"),
+        smc: imk("TR31_E1_EMV_MKEY_CONFIDENTIALITY"),
+        ac: imk("TR31_E0_EMV_MKEY_APP_CRYPTOGRAMS"),
+        ca: key_pairs.then(|| import_root(h, &pki::ca().cert)),
         pek_tdes,
         pvk,
         cvk_exportable,
@@ -131,6 +156,30 @@ fn run_role<S: Store>(
     let verify_mac = |alg: &str| {
         h.call("VerifyMac", json!({ "KeyIdentifier": k, "MessageData": "00112233445566778899", "Mac": "00000000", "VerificationAttributes": { "Algorithm": alg } }))
     };
+    let emv_mac = json!({ "EmvMac": { "MajorKeyDerivationMode": "EMV_OPTION_A", "PrimaryAccountNumber": PAN,
+        "PanSequenceNumber": "00", "SessionKeyDerivationMode": "EMV_COMMON_SESSION_KEY",
+        "SessionKeyDerivationValue": { "ApplicationCryptogram": "0011223344556677" } } });
+    let emv_data = json!({ "Emv": { "MajorKeyDerivationMode": "EMV_OPTION_A", "PrimaryAccountNumber": PAN,
+        "PanSequenceNumber": "00", "SessionDerivationData": "0011223344556677" } });
+    let pin_change = |pek: &str, smi: &str, smc: &str, ac: &str| {
+        h.call("GenerateMacEmvPinChange", json!({ "NewPinPekIdentifier": pek,
+            "NewEncryptedPinBlock": x.pin_block, "PinBlockFormat": "ISO_FORMAT_0",
+            "SecureMessagingIntegrityKeyIdentifier": smi, "SecureMessagingConfidentialityKeyIdentifier": smc,
+            "MessageData": "84240002100001020304050607",
+            "DerivationMethodAttributes": { "Visa": { "MajorKeyDerivationMode": "EMV_OPTION_A",
+                "PrimaryAccountNumber": PAN, "PanSequenceNumber": "00",
+                "ApplicationTransactionCounter": "0042", "AuthorizationRequestKeyIdentifier": ac } } }))
+    };
+    let tr34_import = json!({ "Tr34KeyBlock": { "CertificateAuthorityPublicKeyIdentifier": k,
+        "SigningKeyCertificate": "x", "ImportToken": "import-token-IMPORT000000000000000000000",
+        "WrappedKeyBlock": "00", "KeyBlockFormat": "X9_TR34_2012", "RandomNonce": "0011223344556677" } });
+    let tr34_export = json!({ "Tr34KeyBlock": { "CertificateAuthorityPublicKeyIdentifier": k,
+        "WrappingKeyCertificate": "x", "ExportToken": "export-token-EXPORT000000000000000000000",
+        "KeyBlockFormat": "X9_TR34_2012", "RandomNonce": "0011223344556677" } });
+    let trusted = json!({ "TrustedCertificatePublicKey": {
+        "KeyAttributes": { "KeyUsage": "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE", "KeyClass": "PUBLIC_KEY",
+            "KeyAlgorithm": "RSA_2048", "KeyModesOfUse": { "Verify": true } },
+        "PublicKeyCertificate": "x", "CertificateAuthorityPublicKeyIdentifier": k } });
     let (format, pin_block) = if aes {
         ("ISO_FORMAT_4", "00112233445566778899AABBCCDDEEFF")
     } else {
@@ -201,7 +250,63 @@ fn run_role<S: Store>(
             (h.call("GenerateMac", json!({ "KeyIdentifier": k, "MessageData": "00112233445566778899",
                 "GenerationAttributes": { "DukptCmac": { "KeySerialNumber": ksn, "DukptKeyVariant": "REQUEST" } } })), Succeeds)
         }
+        "ImportKey/Tr34KeyBlock: CertificateAuthorityPublicKey" => (h.call("ImportKey", json!({ "KeyMaterial": tr34_import })), PassesPolicy),
+        "ExportKey/Tr34KeyBlock: CertificateAuthorityPublicKey" => (h.call("ExportKey", json!({ "ExportKeyIdentifier": x.cvk_exportable, "KeyMaterial": tr34_export })), PassesPolicy),
+        "ImportKey/TrustedCertificatePublicKey: CertificateAuthorityPublicKey" => (h.call("ImportKey", json!({ "KeyMaterial": trusted })), PassesPolicy),
+        "GenerateMac/EmvMac" => (h.call("GenerateMac", json!({ "KeyIdentifier": k, "MessageData": "00112233445566778899", "GenerationAttributes": emv_mac })), Succeeds),
+        "VerifyMac/EmvMac" => (h.call("VerifyMac", json!({ "KeyIdentifier": k, "MessageData": "00112233445566778899", "Mac": "00000000", "VerificationAttributes": emv_mac })), Verifies(InvalidMac)),
+        "EncryptData/Emv" => (h.call("EncryptData", json!({ "KeyIdentifier": k, "PlainText": "00112233445566778899AABBCCDDEEFF", "EncryptionAttributes": emv_data })), Succeeds),
+        "DecryptData/Emv" => (h.call("DecryptData", json!({ "KeyIdentifier": k, "CipherText": "00112233445566778899AABBCCDDEEFF", "DecryptionAttributes": emv_data })), Succeeds),
+        "GenerateMacEmvPinChange: PinEncryptionKey" => (pin_change(k, &x.smi, &x.smc, &x.ac), PassesPolicy),
+        "GenerateMacEmvPinChange: SecureMessagingIntegrityKey" => (pin_change(&x.pek_tdes, k, &x.smc, &x.ac), Succeeds),
+        "GenerateMacEmvPinChange: SecureMessagingConfidentialityKey" => (pin_change(&x.pek_tdes, &x.smi, k, &x.ac), Succeeds),
+        "GenerateMacEmvPinChange/VisaAmex: AuthorizationRequestKey" => (pin_change(&x.pek_tdes, &x.smi, &x.smc, k), Succeeds),
         other => panic!("the matrix has no runner for role {other}: add one"),
+    }
+}
+
+/// Whether the matrix makes a key with `attrs`: key pairs at RSA-2048 only, and key pairs and
+/// certificates only in a store that holds them.
+fn in_matrix(x: &Helpers, class: KeyClass, algorithm: KeyAlgorithm) -> bool {
+    match class {
+        KeyClass::SymmetricKey => true,
+        KeyClass::AsymmetricKeyPair => x.key_pairs && algorithm == KeyAlgorithm::Rsa2048,
+        _ => x.key_pairs,
+    }
+}
+
+/// A key with `attrs`: created, or imported in a certificate for a public key.
+fn make_key<S: Store>(
+    h: &Harness<S>,
+    x: &Helpers,
+    attrs: &payhsm_core::key::KeyAttributes,
+) -> String {
+    if attrs.key_class != KeyClass::PublicKey {
+        return arn_of(&h.ok("CreateKey", json!({ "KeyAttributes": payhsm_keystore::model::attributes_json(attrs), "Exportable": false })));
+    }
+    let size = [
+        RsaKeySize::Rsa2048,
+        RsaKeySize::Rsa3072,
+        RsaKeySize::Rsa4096,
+    ]
+    .into_iter()
+    .find(|s| s.key_algorithm() == attrs.key_algorithm)
+    .unwrap();
+    if attrs.key_modes_of_use.verify {
+        import_root(h, &pki::root(size).cert)
+    } else {
+        let modes = payhsm_keystore::model::modes_json(&attrs.key_modes_of_use);
+        arn_of(
+            &import_trusted(
+                h,
+                &pki::krd(size).cert,
+                &attrs.key_usage.to_string(),
+                modes,
+                x.ca.as_deref()
+                    .expect("certificates only in a store with key pairs"),
+            )
+            .unwrap(),
+        )
     }
 }
 
@@ -210,8 +315,9 @@ pub fn run<S: Store>(h: &Harness<S>) {
     let _ = (&x.kbpk_tdes, &x.kbpk_aes);
     let mut cells = 0;
     let mut allowed = 0;
-    for attrs in policy::valid_attributes() {
-        let k = arn_of(&h.ok("CreateKey", json!({ "KeyAttributes": payhsm_keystore::model::attributes_json(&attrs), "Exportable": false })));
+    for attrs in policy::valid_attributes().filter(|a| in_matrix(&x, a.key_class, a.key_algorithm))
+    {
+        let k = make_key(h, &x, &attrs);
         let aes = attrs.key_algorithm.tr31_algorithm() == payhsm_core::key::Algorithm::AES;
         for role in policy::KEY_ROLES {
             cells += 1;
@@ -249,7 +355,14 @@ pub fn run<S: Store>(h: &Harness<S>) {
     }
     let expected_keys: usize = policy::KEY_ATTRIBUTES
         .iter()
-        .map(|r| r.algorithms.len() * r.modes.len())
+        .map(|r| {
+            let algorithms = r
+                .algorithms
+                .iter()
+                .filter(|a| in_matrix(&x, r.class, **a))
+                .count();
+            algorithms * r.modes.len()
+        })
         .sum();
     assert_eq!(cells, expected_keys * policy::KEY_ROLES.len());
     assert!(allowed > 100, "{allowed} allowed cells of {cells}");

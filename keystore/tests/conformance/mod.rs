@@ -17,10 +17,18 @@
 
 #![allow(dead_code, unreachable_pub)] // Each test binary uses part of the helpers.
 
+pub mod asymmetric;
+pub mod emv_sm;
 pub mod matrix;
+pub mod pki;
+
+pub use asymmetric::{
+    asymmetric_keys, certificate_imports, tr34_export_by_key_id, tr34_import_by_key_id,
+};
+pub use emv_sm::{emv_data_encryption, emv_pin_change, emv_script_mac};
 
 use payhsm_core::{
-    key::{KeyAttributes, KeyModesOfUse},
+    key::{KeyAlgorithm, KeyAttributes, KeyClass, KeyModesOfUse, KeyUsage},
     rng::OsRandom,
     secret::SecretVec,
 };
@@ -63,6 +71,14 @@ macro_rules! conformance_tests {
                 key_type_confusion_matrix,
                 emv_cryptograms,
                 dukpt_operations,
+                asymmetric_keys,
+                certificate_imports,
+                tr34_import_by_key_id,
+                tr34_export_by_key_id,
+                emv_script_mac,
+                emv_data_encryption,
+                emv_pin_change,
+                rsa_self_test_failure_refuses_everything,
             );
         }
     };
@@ -189,6 +205,52 @@ pub fn assert_policy(r: Result<Value, Error>, rule: Rule) {
 #[track_caller]
 pub fn assert_validation(r: Result<Value, Error>) {
     assert!(matches!(r, Err(Error::Validation { .. })), "{r:?}");
+}
+
+/// Whether the store holds RSA key pairs and certificates. Asks the store itself, so the
+/// harness's key set is untouched; a store that keeps symmetric keys only (the PKCS#11 store)
+/// must say so with `NotSupported` naming the algorithm.
+pub fn holds_key_pairs<S: Store>(h: &Harness<S>) -> bool {
+    let attributes = KeyAttributes {
+        key_usage: KeyUsage::S0,
+        key_class: KeyClass::AsymmetricKeyPair,
+        key_algorithm: KeyAlgorithm::Rsa2048,
+        key_modes_of_use: KeyModesOfUse {
+            sign: true,
+            ..KeyModesOfUse::default()
+        },
+    };
+    match h.hsm.store().generate("probe", &attributes, false) {
+        Ok(block) => {
+            h.hsm.store().discard("probe", &block).unwrap();
+            true
+        }
+        Err(Error::NotSupported { message }) => {
+            assert!(message.contains("RSA_2048"), "{message}");
+            false
+        }
+        Err(e) => panic!("generating a key pair failed: {e}"),
+    }
+}
+
+/// On a store without key pairs: creating one and importing a certificate are refused with a
+/// `ValidationException` that says why, and nothing is persisted.
+pub fn assert_key_pairs_refused<S: Store>(h: &Harness<S>) {
+    let before = h.hsm.store().list_keys(None, 1000).unwrap().len();
+    let refused = h
+        .call(
+            "CreateKey",
+            json!({ "KeyAttributes": { "KeyUsage": "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE",
+                "KeyClass": "ASYMMETRIC_KEY_PAIR", "KeyAlgorithm": "RSA_2048",
+                "KeyModesOfUse": { "Sign": true } }, "Exportable": false }),
+        )
+        .unwrap_err();
+    assert!(
+        refused.to_string().starts_with("ValidationException")
+            && refused.to_string().contains("RSA_2048"),
+        "{refused}"
+    );
+    assert_eq!(h.hsm.store().list_keys(None, 1000).unwrap().len(), before);
 }
 
 /// Whether the store can export key blocks: a token store keeps key values in the token and
@@ -388,10 +450,10 @@ pub fn invalid_requests_change_nothing<S: Store>(h: Harness<S>) {
         ),
         (
             attrs(
-                "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE",
+                "TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT",
                 "RSA_2048",
                 "ASYMMETRIC_KEY_PAIR",
-                json!({ "Sign": true }),
+                json!({ "DeriveKey": true }),
             ),
             Some(Rule::KeyAttributes),
         ),
@@ -1625,6 +1687,45 @@ pub fn error_state_refuses_everything<S: Store>(h: Harness<S>) {
     let e = api::dispatch(&broken, "CreateKey", json!({ "KeyAttributes": { "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "TDES_2KEY", "KeyModesOfUse": { "Generate": true } }, "Exportable": false })).unwrap_err();
     assert_eq!(e.name(), "ServiceUnavailableException");
     assert!(broken.store().list_keys(None, 10).unwrap().is_empty());
+}
+
+/// A failed RSA known answer (signature or OAEP) refuses every operation, the RSA ones too.
+pub fn rsa_self_test_failure_refuses_everything<S: Store>(h: Harness<S>) {
+    let Harness { hsm, .. } = h;
+    let mut store = Some(hsm_store(hsm));
+    for name in ["RSA-PKCS1", "RSA-OAEP"] {
+        let mut config = HsmConfig::new(Region::new("us-east-1").unwrap());
+        let test = config
+            .self_tests
+            .iter_mut()
+            .find(|t| t.name == name)
+            .unwrap();
+        test.expected = "00";
+        let broken = Hsm::new(store.take().unwrap(), config);
+        for op in api::CONTROL_PLANE.iter().chain(api::DATA_PLANE) {
+            let e = api::dispatch(&broken, op, json!({})).unwrap_err();
+            assert_eq!(e, Error::ErrorState { test: name.into() }, "{op}");
+        }
+        let e = api::dispatch(
+            &broken,
+            "GetParametersForImport",
+            json!({ "KeyMaterialType": "TR34_KEY_BLOCK", "WrappingKeyAlgorithm": "RSA_2048" }),
+        )
+        .unwrap_err();
+        assert_eq!(e.name(), "ServiceUnavailableException");
+        assert!(
+            broken.store().list_keys(None, 10).unwrap().is_empty(),
+            "no CA, no token"
+        );
+        store = Some(hsm_store(broken));
+    }
+    // With the known answers intact, the same store serves again.
+    let healthy = Hsm::new(
+        store.unwrap(),
+        HsmConfig::new(Region::new("us-east-1").unwrap()),
+    );
+    assert!(healthy.self_test_result().is_ok());
+    api::dispatch(&healthy, "ListKeys", json!({})).unwrap();
 }
 
 fn hsm_store<S: Store>(hsm: Hsm<S>) -> S {

@@ -149,7 +149,9 @@ impl CheckValue {
         let max = match method {
             KcvMethod::AnsiX924 => 3,
             KcvMethod::Cmac => X9_143_KCV_LEN,
-            KcvMethod::Hmac => return Err("X9.143 defines only legacy and CMAC check values"),
+            KcvMethod::Hmac | KcvMethod::Sha1 => {
+                return Err("X9.143 defines only legacy and CMAC check values");
+            }
         };
         if kcv.is_empty() || kcv.len() > max {
             return Err("check value too long for its method");

@@ -96,6 +96,25 @@ impl SoftwareRsaKey {
         Ok(SecretVec::from_slice(der.as_ref()))
     }
 
+    /// The key as a PKCS #1 `RSAPrivateKey`: the payload X9.143 §8.5 puts in a key block.
+    pub fn to_pkcs1_der(&self) -> Result<SecretVec, Error> {
+        /// RFC 5208 `PrivateKeyInfo`, as aws-lc writes it (no attributes).
+        #[derive(der::Sequence)]
+        struct PrivateKeyInfo<'a> {
+            version: u8,
+            algorithm: der::asn1::AnyRef<'a>,
+            private_key: &'a der::asn1::OctetStringRef,
+        }
+        let pkcs8 = self.to_pkcs8_der()?;
+        let info =
+            <PrivateKeyInfo<'_> as der::Decode>::from_der(pkcs8.expose_secret()).map_err(|_| {
+                Error::Backend {
+                    operation: "RSA key encoding",
+                }
+            })?;
+        Ok(SecretVec::from_slice(info.private_key.as_bytes()))
+    }
+
     /// The key as a PEM `PRIVATE KEY` document (unencrypted PKCS #8).
     pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, Error> {
         let der = self.to_pkcs8_der()?;
