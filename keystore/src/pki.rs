@@ -129,6 +129,9 @@ pub(crate) fn tr34_error(path: &str, e: payhsm_tr34::Error) -> Error {
     use payhsm_tr34::Error as E;
     match e {
         E::Backend { .. } => Error::internal(e.to_string()),
+        E::NotSupported { .. } => Error::NotSupported {
+            message: e.to_string(),
+        },
         E::Core(c) => crate::error::core_error(path, c),
         other => Error::validation(path, other.to_string()),
     }

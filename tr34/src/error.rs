@@ -56,6 +56,14 @@ pub enum Error {
         /// The operation that failed.
         operation: &'static str,
     },
+    /// The RSA private-key backend (a token) has no mechanism for the operation, for every
+    /// input alike (for example OAEP with SHA-256 on a token that offers SHA-1 only). It says
+    /// nothing about the data, so it is reported as is rather than as
+    /// [`Error::DecryptionFailed`].
+    NotSupported {
+        /// The operation the backend cannot perform.
+        operation: &'static str,
+    },
     /// A value was refused by `payhsm-core` (a hex string, a key length, the random source).
     Core(payhsm_core::Error),
 }
@@ -138,6 +146,9 @@ impl fmt::Display for Error {
             Self::WrongRecipient => f.write_str("the token is addressed to another KRD"),
             Self::KeyRejected { reason } => write!(f, "RSA key rejected: {reason}"),
             Self::DecryptionFailed => f.write_str("the token did not decrypt to a valid key block"),
+            Self::NotSupported { operation } => {
+                write!(f, "not supported by this token: {operation}")
+            }
             Self::Backend { operation } => write!(f, "the RSA backend failed: {operation}"),
             Self::Core(e) => e.fmt(f),
         }

@@ -107,20 +107,7 @@ pub trait Store: Send + Sync {
     /// `RSAPrivateKey` with [`Store::reveal`] into a constant-time aws-lc key that lives for
     /// the one operation; a token store overrides it to keep the key in the token.
     fn private_key(&self, record: &KeyRecord) -> Result<Box<dyn RsaPrivateKey + '_>, Error> {
-        let der = self.reveal(record)?;
-        let key = SoftwareRsaKey::from_pkcs1_der(der.expose_secret()).map_err(|_| {
-            Error::internal(format!(
-                "key {} failed its integrity check: not an RSA private key",
-                record.key_id
-            ))
-        })?;
-        if key.public_key().size().key_algorithm() != record.attributes.key_algorithm {
-            return Err(Error::internal(format!(
-                "key {} failed its integrity check: the key's size does not match the record",
-                record.key_id
-            )));
-        }
-        Ok(Box::new(key))
+        unseal_private_key(record, &self.reveal(record)?)
     }
 
     /// Drops any cached handle of key `key_id` (its material is being destroyed).
@@ -171,11 +158,37 @@ pub trait Vault: Send + Sync {
     /// See [`Store::reveal`].
     fn reveal(&self, record: &KeyRecord) -> Result<SecretVec, Error>;
 
+    /// See [`Store::private_key`]; the default unseals the key read by [`Vault::reveal`].
+    fn private_key(&self, record: &KeyRecord) -> Result<Box<dyn RsaPrivateKey + '_>, Error> {
+        unseal_private_key(record, &self.reveal(record)?)
+    }
+
     /// Drops any cached handle of key `key_id`.
     fn forget(&self, key_id: &str);
 
     /// Drops every cached handle.
     fn forget_all(&self);
+}
+
+/// The constant-time aws-lc key of a sealed PKCS #1 `RSAPrivateKey`, after checking that it
+/// parses and has the size its record states.
+fn unseal_private_key(
+    record: &KeyRecord,
+    der: &SecretVec,
+) -> Result<Box<dyn RsaPrivateKey + 'static>, Error> {
+    let key = SoftwareRsaKey::from_pkcs1_der(der.expose_secret()).map_err(|_| {
+        Error::internal(format!(
+            "key {} failed its integrity check: not an RSA private key",
+            record.key_id
+        ))
+    })?;
+    if key.public_key().size().key_algorithm() != record.attributes.key_algorithm {
+        return Err(Error::internal(format!(
+            "key {} failed its integrity check: the key's size does not match the record",
+            record.key_id
+        )));
+    }
+    Ok(Box::new(key))
 }
 
 /// Test hook for the crash-safety tests: when the environment variable `PAYHSM_FAILPOINT`

@@ -531,6 +531,13 @@ impl<V: Vault> Store for SqliteStore<V> {
         self.vault.reveal(record)
     }
 
+    fn private_key(
+        &self,
+        record: &KeyRecord,
+    ) -> Result<Box<dyn payhsm_tr34::rsa::RsaPrivateKey + '_>, Error> {
+        self.vault.private_key(record)
+    }
+
     fn forget_handle(&self, key_id: &str) {
         self.vault.forget(key_id);
     }

@@ -214,12 +214,21 @@ pub fn import(
     }
     check_policy(&attrs.header, krd_public.size(), cipher, None)?;
 
-    // The private-key operation. From here on, every failure is the same error.
+    // The private-key operation. From here on, every failure is the same error, except a
+    // backend that cannot run the mechanism at all or whose device failed (neither depends on
+    // the input, so neither reveals anything about it).
     let decrypted = krd_key
         .decrypt_oaep(oaep, recipient.encrypted_key.as_bytes())
+        .map_err(|e| match e {
+            Error::NotSupported { .. } | Error::Core(payhsm_core::Error::Backend(_)) => e,
+            _ => Error::DecryptionFailed,
+        })
         .and_then(|ephemeral| cipher.decrypt(ephemeral.expose_secret(), &iv, ciphertext))
         .and_then(|plaintext| key_block::decode(plaintext.expose_secret()))
-        .map_err(|_| Error::DecryptionFailed)?;
+        .map_err(|e| match e {
+            Error::NotSupported { .. } | Error::Core(payhsm_core::Error::Backend(_)) => e,
+            _ => Error::DecryptionFailed,
+        })?;
     let key_len = decrypted.key.len();
     let key_algorithm = KeyAlgorithm::from_block_cipher(attrs.header.algorithm(), key_len)
         .map_err(|_| Error::DecryptionFailed)?;

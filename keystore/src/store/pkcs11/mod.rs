@@ -47,6 +47,7 @@
 //!   record commits, idempotently.
 
 mod key;
+mod rsa;
 pub mod softhsm;
 pub mod template;
 mod token;
@@ -65,10 +66,16 @@ use cryptoki::{
     types::Ulong,
 };
 pub use key::TokenKey;
+pub use rsa::TokenRsaKey;
 use payhsm_core::{
     hex,
-    key::{KeyAlgorithm, KeyAttributes},
+    key::{KeyAlgorithm, KeyAttributes, KeyClass},
     secret::SecretVec,
+};
+use payhsm_tr34::{
+    cert::Certificate,
+    der::Encode as _,
+    rsa::{RsaPrivateKey, RsaPublicKey},
 };
 use template::Part;
 pub use token::{Pin, SOFTHSM2_MODULE, Token, TokenConfig, TokenSelector};
@@ -148,6 +155,87 @@ impl TokenVault {
             .with_session("drawing an object id", |s| s.generate_random_vec(16))?)
     }
 
+    /// An RSA key pair generated in the token (`CKM_RSA_PKCS_KEY_PAIR_GEN`, public exponent
+    /// 65537): the private key object of [`template::private_key`] and the public key object
+    /// of [`template::public_key`], under one `CKA_ID`.
+    fn generate_key_pair(
+        &self,
+        key_id: &str,
+        attributes: &KeyAttributes,
+        exportable: bool,
+    ) -> Result<String, Error> {
+        let bits = crate::pki::rsa_size(attributes.key_algorithm)
+            .ok_or_else(|| Error::internal("not an RSA algorithm"))?
+            .bits();
+        let id = self.new_id()?;
+        let private = template::private_key(&id, key_id, attributes, exportable)?;
+        let mut public = template::public_key(&id, key_id, attributes, exportable)?;
+        public.push(Attribute::ModulusBits(ulong(bits)));
+        public.push(Attribute::PublicExponent(vec![0x01, 0x00, 0x01]));
+        self.token.with_session("generating the key pair", |s| {
+            s.generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &private)
+        })?;
+        Ok(Self::block(&id))
+    }
+
+    /// An imported certificate as a certificate object ([`template::certificate`]) whose
+    /// `CKA_VALUE` is its DER.
+    fn seal_certificate(
+        &self,
+        key_id: &str,
+        attributes: &KeyAttributes,
+        exportable: bool,
+        der: &[u8],
+    ) -> Result<String, Error> {
+        let invalid = |e: payhsm_tr34::Error| Error::internal(format!("the certificate: {e}"));
+        let certificate = Certificate::from_der(der).map_err(invalid)?;
+        let subject = certificate
+            .subject()
+            .to_der()
+            .map_err(|e| Error::internal(format!("the certificate's subject: {e}")))?;
+        let id = self.new_id()?;
+        let mut object = template::certificate(&id, key_id, attributes, exportable)?;
+        object.push(Attribute::Subject(subject));
+        object.push(Attribute::Value(der.to_vec()));
+        self.token.with_session("creating the certificate object", |s| {
+            s.create_object(&object)
+        })?;
+        Ok(Self::block(&id))
+    }
+
+    /// The DER of a certificate's object, after checking its attributes against the record.
+    fn read_certificate(&self, record: &KeyRecord) -> Result<SecretVec, Error> {
+        let integrity = |what: &str| {
+            Error::internal(format!(
+                "key {} failed its integrity check: {what}",
+                record.key_id
+            ))
+        };
+        let block = record
+            .key_block
+            .as_deref()
+            .ok_or_else(|| integrity("its key material is destroyed"))?;
+        let id = Self::object_id(block)?;
+        let expected =
+            template::certificate(&id, &record.key_id, &record.attributes, record.exportable)?;
+        let found = self.token.with_session("reading the certificate", |s| {
+            let objects = Self::find(s, &id)?;
+            let [(object, _)] = objects.as_slice() else {
+                return Ok(None);
+            };
+            if s.get_attributes(*object, &template::types(&expected))? != expected {
+                return Ok(None);
+            }
+            Ok(s.get_attributes(*object, &[AttributeType::Value])?.pop())
+        })?;
+        match found {
+            Some(Attribute::Value(der)) => Ok(SecretVec::from_slice(&der)),
+            _ => Err(integrity(
+                "the token holds no certificate object with the attributes its record implies",
+            )),
+        }
+    }
+
     /// The objects with `CKA_ID` `id` and each one's label.
     fn find(s: &Session, id: &[u8]) -> Result<Vec<(ObjectHandle, Vec<u8>)>, CkError> {
         let mut out = Vec::new();
@@ -209,6 +297,19 @@ impl Vault for TokenVault {
         exportable: bool,
         material: &[u8],
     ) -> Result<String, Error> {
+        match attributes.key_class {
+            KeyClass::PublicKey => return self.seal_certificate(key_id, attributes, exportable, material),
+            KeyClass::SymmetricKey => {}
+            class => {
+                return Err(Error::NotSupported {
+                    message: format!(
+                        "not supported by this token: an RSA private key ({class}) is generated \
+                         in the token and never enters it from outside, where it would have \
+                         existed in the clear"
+                    ),
+                });
+            }
+        }
         let id = self.new_id()?;
         let mut key = template::object(&id, key_id, attributes, exportable, Part::Key)?;
         key.push(Attribute::Value(material.to_vec()));
@@ -254,6 +355,18 @@ impl Vault for TokenVault {
     ) -> Result<String, Error> {
         let algorithm = attributes.key_algorithm;
         let mechanism = match template::key_type(algorithm)? {
+            KeyType::RSA if attributes.key_class == KeyClass::AsymmetricKeyPair => {
+                return self.generate_key_pair(key_id, attributes, exportable);
+            }
+            KeyType::RSA => {
+                return Err(Error::NotSupported {
+                    message: format!(
+                        "not supported by this token: {algorithm} keys are generated as key \
+                         pairs, not as {}",
+                        attributes.key_class
+                    ),
+                });
+            }
             KeyType::AES => Mechanism::AesKeyGen,
             KeyType::GENERIC_SECRET => Mechanism::GenericSecretKeyGen,
             _ => {
@@ -382,8 +495,12 @@ impl Vault for TokenVault {
         Ok(handle)
     }
 
-    /// Refuses: the key's value never leaves the token.
+    /// A certificate's DER (public data, from its certificate object). Refuses anything else:
+    /// a key's value never leaves the token.
     fn reveal(&self, record: &KeyRecord) -> Result<SecretVec, Error> {
+        if record.attributes.key_class == KeyClass::PublicKey {
+            return self.read_certificate(record);
+        }
         Err(Error::NotSupported {
             message: format!(
                 "not supported by this token: key {} is held in a PKCS#11 token and its value \
@@ -393,6 +510,68 @@ impl Vault for TokenVault {
                 record.key_id
             ),
         })
+    }
+
+    /// The token-held key of a key pair ([`TokenRsaKey`]): its objects' attributes are read
+    /// back and checked against the record first, and its public half read from the public
+    /// key object.
+    fn private_key(&self, record: &KeyRecord) -> Result<Box<dyn RsaPrivateKey + '_>, Error> {
+        let integrity = |what: &str| {
+            Error::internal(format!(
+                "key {} failed its integrity check: {what}",
+                record.key_id
+            ))
+        };
+        if record.attributes.key_class != KeyClass::AsymmetricKeyPair {
+            return Err(integrity("it is not an RSA key pair"));
+        }
+        let block = record
+            .key_block
+            .as_deref()
+            .ok_or_else(|| integrity("its key material is destroyed"))?;
+        let id = Self::object_id(block)?;
+        let a = &record.attributes;
+        let private = template::private_key(&id, &record.key_id, a, record.exportable)?;
+        let public = template::public_key(&id, &record.key_id, a, record.exportable)?;
+        let mut other = false;
+        let (private_object, components) = self.token.with_session("opening the key pair", |s| {
+            let (mut private_object, mut components) = (None, None);
+            for (object, _) in Self::find(s, &id)? {
+                let read =
+                    |template: &[Attribute]| s.get_attributes(object, &template::types(template));
+                if private_object.is_none() && read(&private)? == private {
+                    private_object = Some(object);
+                } else if components.is_none() && read(&public)? == public {
+                    components = Some(s.get_attributes(
+                        object,
+                        &[AttributeType::Modulus, AttributeType::PublicExponent],
+                    )?);
+                } else {
+                    other = true;
+                }
+            }
+            Ok((private_object, components))
+        })?;
+        let (Some(object), Some(components), false) = (private_object, components, other) else {
+            return Err(integrity(
+                "the token's objects for it do not match its record",
+            ));
+        };
+        let (Some(Attribute::Modulus(n)), Some(Attribute::PublicExponent(e))) =
+            (components.first(), components.get(1))
+        else {
+            return Err(integrity("its public key object has no modulus or exponent"));
+        };
+        let public = RsaPublicKey::from_pkcs1_der(&rsa::pkcs1_public_der(n, e))
+            .map_err(|e| integrity(&format!("its public key is not acceptable: {e}")))?;
+        if public.size().key_algorithm() != a.key_algorithm {
+            return Err(integrity("the key's size does not match the record"));
+        }
+        Ok(Box::new(TokenRsaKey::new(
+            Arc::clone(&self.token),
+            object,
+            public,
+        )))
     }
 
     fn forget(&self, key_id: &str) {

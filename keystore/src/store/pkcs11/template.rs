@@ -1,7 +1,7 @@
 //! The attribute templates of payhsm's token objects: one function says what a key object is,
 //! for creating it and for checking it when it is opened.
 
-use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
+use cryptoki::object::{Attribute, AttributeType, CertificateType, KeyType, ObjectClass};
 use payhsm_core::key::{KeyAlgorithm, KeyAttributes, KeyUsage};
 
 use crate::{Error, policy};
@@ -15,6 +15,8 @@ pub enum Part {
     /// for ISO 9797-1 MAC algorithm 3 (retail MAC, the Visa CVV): encryption only, never
     /// extractable.
     K1,
+    /// The public key object of an RSA key pair (the private key object is [`Part::Key`]).
+    Public,
 }
 
 /// Whether a key gets a [`Part::K1`] object: TDES keys whose usage is defined on K1 alone,
@@ -37,8 +39,9 @@ pub fn key_type(algorithm: KeyAlgorithm) -> Result<KeyType, Error> {
         | KeyAlgorithm::HmacSha256
         | KeyAlgorithm::HmacSha384
         | KeyAlgorithm::HmacSha512 => Ok(KeyType::GENERIC_SECRET),
+        KeyAlgorithm::Rsa2048 | KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa4096 => Ok(KeyType::RSA),
         _ => Err(Error::NotSupported {
-            message: format!("the PKCS#11 store keeps symmetric keys only, not {algorithm}"),
+            message: format!("not supported by this token: the PKCS#11 store has no {algorithm} keys"),
         }),
     }
 }
@@ -57,6 +60,7 @@ pub fn label(
     Ok(match part {
         Part::Key => format!("payhsm:{key_id}:{header}"),
         Part::K1 => format!("payhsm:{key_id}:{header}:K1"),
+        Part::Public => format!("payhsm:{key_id}:{header}:public"),
     })
 }
 
@@ -82,7 +86,15 @@ pub fn object(
 ) -> Result<Vec<Attribute>, Error> {
     let algorithm = attributes.key_algorithm;
     let modes = &attributes.key_modes_of_use;
-    let block = !matches!(key_type(algorithm)?, KeyType::GENERIC_SECRET);
+    let block = match key_type(algorithm)? {
+        KeyType::GENERIC_SECRET => false,
+        KeyType::RSA => {
+            return Err(Error::internal(format!(
+                "{algorithm} is a key pair, not a secret key object"
+            )));
+        }
+        _ => true,
+    };
     let (key_type, encrypt, decrypt, sign, extractable) = match part {
         Part::Key => (
             key_type(algorithm)?,
@@ -92,6 +104,7 @@ pub fn object(
             exportable,
         ),
         Part::K1 => (KeyType::DES2, true, false, false, false),
+        Part::Public => return Err(Error::internal("a secret key has no public key object")),
     };
     Ok(vec![
         Attribute::Class(ObjectClass::SECRET_KEY),
@@ -112,6 +125,88 @@ pub fn object(
         Attribute::Wrap(false),
         Attribute::Unwrap(false),
         Attribute::Derive(false),
+    ])
+}
+
+/// The private key object of an RSA key pair, in a fixed order (generation uses it as the
+/// private template; opening reads these back and requires them equal).
+///
+/// - `CKA_TOKEN`, `CKA_PRIVATE`, `CKA_SENSITIVE` true, `CKA_EXTRACTABLE` false, whatever the
+///   record's exportability: the private key never leaves the token, wrapped or not.
+///   `CKA_MODIFIABLE`, `CKA_COPYABLE` false.
+/// - `CKA_SIGN` only when the modes of use allow signing (S0, S1: TR-34 KDH, region CA),
+///   `CKA_DECRYPT` only when they allow decryption (D1, K2: TR-34 KRD); `CKA_UNWRAP`,
+///   `CKA_SIGN_RECOVER`, `CKA_DERIVE` never, so the token never unwraps a key into an object
+///   payhsm did not template.
+pub fn private_key(
+    id: &[u8],
+    key_id: &str,
+    attributes: &KeyAttributes,
+    exportable: bool,
+) -> Result<Vec<Attribute>, Error> {
+    let modes = &attributes.key_modes_of_use;
+    Ok(vec![
+        Attribute::Class(ObjectClass::PRIVATE_KEY),
+        Attribute::KeyType(KeyType::RSA),
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Modifiable(false),
+        Attribute::Copyable(false),
+        Attribute::Label(label(key_id, attributes, exportable, Part::Key)?.into_bytes()),
+        Attribute::Id(id.to_vec()),
+        Attribute::Sign(modes.sign || modes.no_restrictions),
+        Attribute::Decrypt(modes.decrypt || modes.no_restrictions),
+        Attribute::SignRecover(false),
+        Attribute::Unwrap(false),
+        Attribute::Derive(false),
+    ])
+}
+
+/// The public key object of an RSA key pair, in a fixed order: a token object, public
+/// (`CKA_PRIVATE` false: it is the public half), unmodifiable, and with no usage at all: payhsm
+/// runs public-key operations (verification, OAEP encryption) itself on the modulus and
+/// exponent it reads from this object.
+pub fn public_key(
+    id: &[u8],
+    key_id: &str,
+    attributes: &KeyAttributes,
+    exportable: bool,
+) -> Result<Vec<Attribute>, Error> {
+    Ok(vec![
+        Attribute::Class(ObjectClass::PUBLIC_KEY),
+        Attribute::KeyType(KeyType::RSA),
+        Attribute::Token(true),
+        Attribute::Private(false),
+        Attribute::Modifiable(false),
+        Attribute::Copyable(false),
+        Attribute::Label(label(key_id, attributes, exportable, Part::Public)?.into_bytes()),
+        Attribute::Id(id.to_vec()),
+        Attribute::Verify(false),
+        Attribute::Encrypt(false),
+        Attribute::Wrap(false),
+        Attribute::Derive(false),
+    ])
+}
+
+/// The X.509 certificate object of an imported certificate (`KeyClass::PublicKey`), in a
+/// fixed order: `CKO_CERTIFICATE`/`CKC_X_509`, a public token object, unmodifiable; creation
+/// adds `CKA_SUBJECT` and `CKA_VALUE` (the DER).
+pub fn certificate(
+    id: &[u8],
+    key_id: &str,
+    attributes: &KeyAttributes,
+    exportable: bool,
+) -> Result<Vec<Attribute>, Error> {
+    Ok(vec![
+        Attribute::Class(ObjectClass::CERTIFICATE),
+        Attribute::CertificateType(CertificateType::X_509),
+        Attribute::Token(true),
+        Attribute::Private(false),
+        Attribute::Modifiable(false),
+        Attribute::Label(label(key_id, attributes, exportable, Part::Key)?.into_bytes()),
+        Attribute::Id(id.to_vec()),
     ])
 }
 
