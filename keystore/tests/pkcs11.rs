@@ -267,6 +267,171 @@ fn t_p11_1_objects_are_sensitive_token_objects() {
     assert_eq!(all_objects(&s).len(), seen);
 }
 
+/// The one flag attribute `t` of object `o`, for the attributes [`flag`] does not cover.
+fn rsa_flag(s: &Session, o: ObjectHandle, t: AttributeType) -> bool {
+    match s.get_attributes(o, &[t]).unwrap().as_slice() {
+        [
+            Attribute::Private(b)
+            | Attribute::Sign(b)
+            | Attribute::Verify(b)
+            | Attribute::SignRecover(b)
+            | Attribute::Copyable(b),
+        ] => *b,
+        _ => flag(s, o, t),
+    }
+}
+
+/// T-P11-1 for key pairs: the token generates them; the private key object is a sensitive,
+/// never extractable token object whose private components cannot be read
+/// (CKR_ATTRIBUTE_SENSITIVE), which signs only for a signing key and decrypts only for a
+/// decryption key, and never unwraps; the public key object is public data. An imported
+/// certificate is a public certificate object holding its DER.
+#[test]
+fn t_p11_1_key_pairs_are_sensitive_token_objects() {
+    let Some(h) = harness() else { return };
+    let create = |usage: &str, algorithm: &str, modes: Value| {
+        let out = h.ok(
+            "CreateKey",
+            json!({ "KeyAttributes": { "KeyUsage": usage, "KeyClass": "ASYMMETRIC_KEY_PAIR",
+                "KeyAlgorithm": algorithm, "KeyModesOfUse": modes }, "Exportable": false }),
+        );
+        out["Key"]["KeyArn"].as_str().unwrap().to_owned()
+    };
+    let signing = create(
+        "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE",
+        "RSA_2048",
+        json!({ "Sign": true }),
+    );
+    let decrypting = create(
+        "TR31_K2_TR34_ASYMMETRIC_KEY",
+        "RSA_2048",
+        json!({ "Decrypt": true, "Unwrap": true }),
+    );
+    let store = h.hsm.store();
+    let s = session(store);
+    for (arn, sign) in [(&signing, true), (&decrypting, false)] {
+        let objects = objects(store, &s, arn);
+        assert_eq!(objects.len(), 2, "{arn}: a private and a public key object");
+        let class = |o: ObjectHandle| match s
+            .get_attributes(o, &[AttributeType::Class])
+            .unwrap()
+            .as_slice()
+        {
+            [Attribute::Class(c)] => *c,
+            other => panic!("{other:?}"),
+        };
+        let private = *objects
+            .iter()
+            .find(|o| class(**o) == ObjectClass::PRIVATE_KEY)
+            .unwrap();
+        let public = *objects
+            .iter()
+            .find(|o| class(**o) == ObjectClass::PUBLIC_KEY)
+            .unwrap();
+        for t in [
+            AttributeType::Token,
+            AttributeType::Private,
+            AttributeType::Sensitive,
+            AttributeType::AlwaysSensitive,
+            AttributeType::NeverExtractable,
+        ] {
+            assert!(rsa_flag(&s, private, t), "{arn}: {t:?}");
+        }
+        for t in [
+            AttributeType::Extractable,
+            AttributeType::Modifiable,
+            AttributeType::Copyable,
+            AttributeType::Unwrap,
+            AttributeType::SignRecover,
+            AttributeType::Derive,
+        ] {
+            assert!(!rsa_flag(&s, private, t), "{arn}: {t:?}");
+        }
+        assert_eq!(rsa_flag(&s, private, AttributeType::Sign), sign, "{arn}");
+        assert_eq!(
+            rsa_flag(&s, private, AttributeType::Decrypt),
+            !sign,
+            "{arn}"
+        );
+        for t in [
+            AttributeType::PrivateExponent,
+            AttributeType::Prime1,
+            AttributeType::Prime2,
+            AttributeType::Exponent1,
+            AttributeType::Exponent2,
+            AttributeType::Coefficient,
+        ] {
+            assert!(
+                matches!(
+                    s.get_attribute_info(private, &[t]).unwrap().as_slice(),
+                    [AttributeInfo::Sensitive]
+                ),
+                "{arn}: {t:?} is not readable"
+            );
+            assert!(s.get_attributes(private, &[t]).unwrap().is_empty());
+        }
+        // The public half is public data, and usable by nobody in the token.
+        assert!(rsa_flag(&s, public, AttributeType::Token));
+        assert!(!rsa_flag(&s, public, AttributeType::Private));
+        assert!(!rsa_flag(&s, public, AttributeType::Verify));
+        assert!(!rsa_flag(&s, public, AttributeType::Encrypt));
+        assert!(
+            matches!(
+                s.get_attributes(public, &[AttributeType::Modulus]).unwrap().as_slice(),
+                [Attribute::Modulus(n)] if n.len() == 256
+            ),
+            "{arn}: the public key object has the 2048-bit modulus"
+        );
+        // The store never reveals the private key.
+        let record = store.get_key(key_id(arn)).unwrap().unwrap();
+        assert!(matches!(
+            store.reveal(&record),
+            Err(Error::NotSupported { .. })
+        ));
+    }
+    // A signing key signs in the token; a key without OAEP SHA-256 in SoftHSM says so.
+    let record = store.get_key(key_id(&decrypting)).unwrap().unwrap();
+    let key = store.private_key(&record).unwrap();
+    let ciphertext = key
+        .public_key()
+        .encrypt_oaep(
+            payhsm_tr34::rsa::OaepHash::Sha256,
+            b"0123456789abcdef",
+            &mut payhsm_core::rng::OsRandom,
+        )
+        .unwrap();
+    assert_eq!(
+        key.decrypt_oaep(payhsm_tr34::rsa::OaepHash::Sha256, &ciphertext)
+            .err(),
+        Some(payhsm_tr34::Error::NotSupported {
+            operation: "RSAES-OAEP decryption with SHA-256 and MGF1-SHA-256 (CKM_RSA_PKCS_OAEP)"
+        })
+    );
+    let record = store.get_key(key_id(&signing)).unwrap().unwrap();
+    let key = store.private_key(&record).unwrap();
+    let signature = key.sign_pkcs1_sha256(b"message").unwrap();
+    key.public_key()
+        .verify_pkcs1_sha256(b"message", &signature)
+        .unwrap();
+    // An imported certificate: a public certificate object holding the DER.
+    let ca = &conformance::pki::ca().cert;
+    let ca_arn = conformance::asymmetric::import_root(&h, ca);
+    let objects = objects(store, &s, &ca_arn);
+    let [certificate] = objects.as_slice() else {
+        panic!("{objects:?}")
+    };
+    assert!(!rsa_flag(&s, *certificate, AttributeType::Private));
+    assert!(!rsa_flag(&s, *certificate, AttributeType::Modifiable));
+    assert_eq!(
+        s.get_attributes(*certificate, &[AttributeType::Class, AttributeType::Value])
+            .unwrap(),
+        [
+            Attribute::Class(ObjectClass::CERTIFICATE),
+            Attribute::Value(ca.to_der().to_vec())
+        ]
+    );
+}
+
 /// T-P11-2: no object can both wrap and decrypt, or unwrap and encrypt — checked on the
 /// template of every key the attribute table allows, and on the objects read back.
 #[test]

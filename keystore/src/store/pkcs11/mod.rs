@@ -66,7 +66,6 @@ use cryptoki::{
     types::Ulong,
 };
 pub use key::TokenKey;
-pub use rsa::TokenRsaKey;
 use payhsm_core::{
     hex,
     key::{KeyAlgorithm, KeyAttributes, KeyClass},
@@ -77,6 +76,7 @@ use payhsm_tr34::{
     der::Encode as _,
     rsa::{RsaPrivateKey, RsaPublicKey},
 };
+pub use rsa::TokenRsaKey;
 use template::Part;
 pub use token::{Pin, SOFTHSM2_MODULE, Token, TokenConfig, TokenSelector};
 use zeroize::Zeroizing;
@@ -197,9 +197,10 @@ impl TokenVault {
         let mut object = template::certificate(&id, key_id, attributes, exportable)?;
         object.push(Attribute::Subject(subject));
         object.push(Attribute::Value(der.to_vec()));
-        self.token.with_session("creating the certificate object", |s| {
-            s.create_object(&object)
-        })?;
+        self.token
+            .with_session("creating the certificate object", |s| {
+                s.create_object(&object)
+            })?;
         Ok(Self::block(&id))
     }
 
@@ -298,7 +299,9 @@ impl Vault for TokenVault {
         material: &[u8],
     ) -> Result<String, Error> {
         match attributes.key_class {
-            KeyClass::PublicKey => return self.seal_certificate(key_id, attributes, exportable, material),
+            KeyClass::PublicKey => {
+                return self.seal_certificate(key_id, attributes, exportable, material);
+            }
             KeyClass::SymmetricKey => {}
             class => {
                 return Err(Error::NotSupported {
@@ -534,24 +537,26 @@ impl Vault for TokenVault {
         let private = template::private_key(&id, &record.key_id, a, record.exportable)?;
         let public = template::public_key(&id, &record.key_id, a, record.exportable)?;
         let mut other = false;
-        let (private_object, components) = self.token.with_session("opening the key pair", |s| {
-            let (mut private_object, mut components) = (None, None);
-            for (object, _) in Self::find(s, &id)? {
-                let read =
-                    |template: &[Attribute]| s.get_attributes(object, &template::types(template));
-                if private_object.is_none() && read(&private)? == private {
-                    private_object = Some(object);
-                } else if components.is_none() && read(&public)? == public {
-                    components = Some(s.get_attributes(
-                        object,
-                        &[AttributeType::Modulus, AttributeType::PublicExponent],
-                    )?);
-                } else {
-                    other = true;
+        let (private_object, components) =
+            self.token.with_session("opening the key pair", |s| {
+                let (mut private_object, mut components) = (None, None);
+                for (object, _) in Self::find(s, &id)? {
+                    let read = |template: &[Attribute]| {
+                        s.get_attributes(object, &template::types(template))
+                    };
+                    if private_object.is_none() && read(&private)? == private {
+                        private_object = Some(object);
+                    } else if components.is_none() && read(&public)? == public {
+                        components = Some(s.get_attributes(
+                            object,
+                            &[AttributeType::Modulus, AttributeType::PublicExponent],
+                        )?);
+                    } else {
+                        other = true;
+                    }
                 }
-            }
-            Ok((private_object, components))
-        })?;
+                Ok((private_object, components))
+            })?;
         let (Some(object), Some(components), false) = (private_object, components, other) else {
             return Err(integrity(
                 "the token's objects for it do not match its record",
@@ -560,7 +565,9 @@ impl Vault for TokenVault {
         let (Some(Attribute::Modulus(n)), Some(Attribute::PublicExponent(e))) =
             (components.first(), components.get(1))
         else {
-            return Err(integrity("its public key object has no modulus or exponent"));
+            return Err(integrity(
+                "its public key object has no modulus or exponent",
+            ));
         };
         let public = RsaPublicKey::from_pkcs1_der(&rsa::pkcs1_public_der(n, e))
             .map_err(|e| integrity(&format!("its public key is not acceptable: {e}")))?;

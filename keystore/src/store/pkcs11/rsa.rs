@@ -89,11 +89,8 @@ impl RsaPrivateKey for TokenRsaKey {
                 "RSAES-OAEP decryption with SHA-1 and MGF1-SHA-1 (CKM_RSA_PKCS_OAEP)",
             ),
         };
-        let mechanism = Mechanism::RsaPkcsOaep(PkcsOaepParams::new(
-            hash_alg,
-            mgf,
-            PkcsOaepSource::empty(),
-        ));
+        let mechanism =
+            Mechanism::RsaPkcsOaep(PkcsOaepParams::new(hash_alg, mgf, PkcsOaepSource::empty()));
         let mut refused = false;
         let result = self
             .token
@@ -186,9 +183,14 @@ mod tests {
         // SEQUENCE { INTEGER 0x00 0x80 (padded), INTEGER 0x010001 (leading zero dropped) }
         assert_eq!(
             pkcs1_public_der(&[0x80], &[0x00, 0x01, 0x00, 0x01]),
-            [0x30, 0x09, 0x02, 0x02, 0x00, 0x80, 0x02, 0x03, 0x01, 0x00, 0x01]
+            [
+                0x30, 0x09, 0x02, 0x02, 0x00, 0x80, 0x02, 0x03, 0x01, 0x00, 0x01
+            ]
         );
         let long = pkcs1_public_der(&[0x7F; 256], &[3]);
-        assert_eq!(&long[..8], &[0x30, 0x82, 0x01, 0x07, 0x02, 0x82, 0x01, 0x00]);
+        assert_eq!(
+            &long[..8],
+            &[0x30, 0x82, 0x01, 0x07, 0x02, 0x82, 0x01, 0x00]
+        );
     }
 }

@@ -41,7 +41,9 @@ pub fn key_type(algorithm: KeyAlgorithm) -> Result<KeyType, Error> {
         | KeyAlgorithm::HmacSha512 => Ok(KeyType::GENERIC_SECRET),
         KeyAlgorithm::Rsa2048 | KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa4096 => Ok(KeyType::RSA),
         _ => Err(Error::NotSupported {
-            message: format!("not supported by this token: the PKCS#11 store has no {algorithm} keys"),
+            message: format!(
+                "not supported by this token: the PKCS#11 store has no {algorithm} keys"
+            ),
         }),
     }
 }
