@@ -143,13 +143,15 @@ impl RsaPrivateKey for TokenRsaKey {
 /// The PKCS #1 `RSAPublicKey` DER of a modulus and public exponent (big-endian unsigned).
 pub(crate) fn pkcs1_public_der(modulus: &[u8], exponent: &[u8]) -> Vec<u8> {
     fn length(out: &mut Vec<u8>, len: usize) {
-        if len < 0x80 {
-            out.push(len as u8);
-        } else {
-            let bytes = len.to_be_bytes();
-            let skip = bytes.iter().take_while(|b| **b == 0).count();
-            out.push(0x80 | (bytes.len() - skip) as u8);
-            out.extend_from_slice(&bytes[skip..]);
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        match u8::try_from(len) {
+            Ok(short) if short < 0x80 => out.push(short),
+            // At most size_of::<usize>() length bytes follow.
+            _ => {
+                out.push(0x80 | u8::try_from(bytes.len() - skip).unwrap_or(0x7F));
+                out.extend_from_slice(&bytes[skip..]);
+            }
         }
     }
     fn integer(out: &mut Vec<u8>, value: &[u8]) {
