@@ -35,6 +35,15 @@
 //!   extractable. Other TDES keys have none, so the token offers no single-DES oracle on them.
 //! - **Operations** run on token mechanisms ([`TokenKey`]); the TDES CMAC is composed from
 //!   `CKM_DES3_ECB` and `CKM_DES3_CBC` because `cryptoki` offers no `CKM_DES3_CMAC`.
+//! - **RSA key pairs** are generated in the token (`CKM_RSA_PKCS_KEY_PAIR_GEN`,
+//!   [`template::private_key`], [`template::public_key`]); [`Vault::private_key`] yields a
+//!   [`TokenRsaKey`] that signs (`CKM_SHA256_RSA_PKCS`) and decrypts (`CKM_RSA_PKCS_OAEP`) in
+//!   the token, a token without the OAEP parameters answering "not supported by this token".
+//!   An RSA private key given as bytes is refused: every key pair payhsm makes is generated
+//!   in the token, and one made outside would have existed in the clear.
+//! - **Certificates** (imported, `KeyClass::PublicKey`) are `CKO_CERTIFICATE` objects
+//!   ([`template::certificate`]) whose `CKA_VALUE` is the DER, checked against the record
+//!   like a key object and returned by [`Vault::reveal`]: public data, so no extraction.
 //! - **Export and TDES DUKPT are not supported**: a TR-31 block's MAC covers the clear key,
 //!   and a TDES BDK's initial key XORs a constant into its value; the token has no mechanism
 //!   for either, so [`Vault::reveal`] refuses (`NotSupported`) instead of extracting.
