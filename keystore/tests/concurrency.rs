@@ -13,7 +13,7 @@ use std::{
     thread::{self, ThreadId},
 };
 
-use payhsm_core::{key::KeyAttributes, rng::OsRandom, secret::SecretVec};
+use payhsm_core::rng::OsRandom;
 use payhsm_keystore::{
     Error, Hsm, HsmConfig, MemoryStore, Rule, SqliteStore, Store, api,
     arn::Region,
@@ -49,9 +49,12 @@ impl<S> Recording<S> {
 
 impl<S: Store> Store for Recording<S> {
     type Handle = S::Handle;
-    fn key_binding(&self) -> &str {
-        self.inner.key_binding()
+    type Vault = <S as Store>::Vault;
+
+    fn vault(&self) -> &Self::Vault {
+        self.inner.vault()
     }
+
     fn get_key(&self, key_id: &str) -> Result<Option<KeyRecord>, Error> {
         let r = self.inner.get_key(key_id);
         // Widen the window between a read and the write that follows it, so that races a
@@ -102,38 +105,6 @@ impl<S: Store> Store for Recording<S> {
     }
     fn delete_alias(&self, alias_name: &str) -> Result<bool, Error> {
         self.inner.delete_alias(alias_name)
-    }
-    fn seal(
-        &self,
-        key_id: &str,
-        attributes: &KeyAttributes,
-        exportable: bool,
-        material: &[u8],
-    ) -> Result<String, Error> {
-        self.inner.seal(key_id, attributes, exportable, material)
-    }
-    fn generate(
-        &self,
-        key_id: &str,
-        attributes: &KeyAttributes,
-        exportable: bool,
-    ) -> Result<String, Error> {
-        self.inner.generate(key_id, attributes, exportable)
-    }
-    fn discard(&self, key_id: &str, key_block: &str) -> Result<(), Error> {
-        self.inner.discard(key_id, key_block)
-    }
-    fn open(&self, record: &KeyRecord) -> Result<Arc<Self::Handle>, Error> {
-        self.inner.open(record)
-    }
-    fn reveal(&self, record: &KeyRecord) -> Result<SecretVec, Error> {
-        self.inner.reveal(record)
-    }
-    fn forget_handle(&self, key_id: &str) {
-        self.inner.forget_handle(key_id);
-    }
-    fn forget_all_handles(&self) {
-        self.inner.forget_all_handles();
     }
 }
 

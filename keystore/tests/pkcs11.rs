@@ -11,10 +11,7 @@ mod conformance;
 
 use std::{
     collections::BTreeSet,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::atomic::{AtomicUsize, Ordering},
 };
 
 use cryptoki::{
@@ -577,9 +574,12 @@ struct FailingInsert(Pkcs11Store);
 
 impl Store for FailingInsert {
     type Handle = <Pkcs11Store as Store>::Handle;
-    fn key_binding(&self) -> &str {
-        self.0.key_binding()
+    type Vault = <Pkcs11Store as Store>::Vault;
+
+    fn vault(&self) -> &Self::Vault {
+        self.0.vault()
     }
+
     fn get_key(&self, key_id: &str) -> Result<Option<KeyRecord>, Error> {
         self.0.get_key(key_id)
     }
@@ -606,38 +606,6 @@ impl Store for FailingInsert {
     }
     fn delete_alias(&self, alias_name: &str) -> Result<bool, Error> {
         self.0.delete_alias(alias_name)
-    }
-    fn seal(
-        &self,
-        key_id: &str,
-        attributes: &KeyAttributes,
-        exportable: bool,
-        material: &[u8],
-    ) -> Result<String, Error> {
-        self.0.seal(key_id, attributes, exportable, material)
-    }
-    fn generate(
-        &self,
-        key_id: &str,
-        attributes: &KeyAttributes,
-        exportable: bool,
-    ) -> Result<String, Error> {
-        self.0.generate(key_id, attributes, exportable)
-    }
-    fn discard(&self, key_id: &str, key_block: &str) -> Result<(), Error> {
-        self.0.discard(key_id, key_block)
-    }
-    fn open(&self, record: &KeyRecord) -> Result<Arc<Self::Handle>, Error> {
-        self.0.open(record)
-    }
-    fn reveal(&self, record: &KeyRecord) -> Result<payhsm_core::secret::SecretVec, Error> {
-        self.0.reveal(record)
-    }
-    fn forget_handle(&self, key_id: &str) {
-        self.0.forget_handle(key_id);
-    }
-    fn forget_all_handles(&self) {
-        self.0.forget_all_handles();
     }
 }
 

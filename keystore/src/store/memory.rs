@@ -2,12 +2,12 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{Mutex, MutexGuard, PoisonError},
 };
 
-use payhsm_core::{crypto::SoftwareKey, key::KeyAttributes, secret::SecretVec};
+use payhsm_core::crypto::SoftwareKey;
 
-use super::{SoftwareVault, Store, Vault};
+use super::{SoftwareVault, Store};
 use crate::{
     Error,
     master_key::MasterKey,
@@ -53,9 +53,10 @@ fn page<T: Clone>(map: &BTreeMap<String, T>, after: Option<&str>, limit: usize) 
 
 impl Store for MemoryStore {
     type Handle = SoftwareKey;
+    type Vault = SoftwareVault;
 
-    fn key_binding(&self) -> &str {
-        self.vault.binding()
+    fn vault(&self) -> &SoftwareVault {
+        &self.vault
     }
 
     fn get_key(&self, key_id: &str) -> Result<Option<KeyRecord>, Error> {
@@ -118,44 +119,5 @@ impl Store for MemoryStore {
 
     fn delete_alias(&self, alias_name: &str) -> Result<bool, Error> {
         Ok(self.data().aliases.remove(alias_name).is_some())
-    }
-
-    fn seal(
-        &self,
-        key_id: &str,
-        attributes: &KeyAttributes,
-        exportable: bool,
-        material: &[u8],
-    ) -> Result<String, Error> {
-        self.vault.seal(key_id, attributes, exportable, material)
-    }
-
-    fn generate(
-        &self,
-        key_id: &str,
-        attributes: &KeyAttributes,
-        exportable: bool,
-    ) -> Result<String, Error> {
-        self.vault.generate(key_id, attributes, exportable)
-    }
-
-    fn discard(&self, key_id: &str, key_block: &str) -> Result<(), Error> {
-        self.vault.destroy(key_id, key_block)
-    }
-
-    fn open(&self, record: &KeyRecord) -> Result<Arc<SoftwareKey>, Error> {
-        self.vault.open(record)
-    }
-
-    fn reveal(&self, record: &KeyRecord) -> Result<SecretVec, Error> {
-        self.vault.reveal(record)
-    }
-
-    fn forget_handle(&self, key_id: &str) {
-        self.vault.forget(key_id);
-    }
-
-    fn forget_all_handles(&self) {
-        self.vault.forget_all();
     }
 }

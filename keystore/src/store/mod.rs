@@ -38,9 +38,17 @@ pub trait Store: Send + Sync {
     /// The handle type of this store's keys.
     type Handle: SymmetricKey + Send + Sync + 'static;
 
+    /// Where this store's key material lives.
+    type Vault: Vault<Handle = Self::Handle>;
+
+    /// The store's vault: every key-material method below goes to it.
+    fn vault(&self) -> &Self::Vault;
+
     /// What the store's key material is bound to: the KCV of the master key (software
     /// vault) or the token's label and serial number (PKCS#11 vault).
-    fn key_binding(&self) -> &str;
+    fn key_binding(&self) -> &str {
+        self.vault().binding()
+    }
 
     /// The record of key `key_id`, if there is one.
     fn get_key(&self, key_id: &str) -> Result<Option<KeyRecord>, Error>;
@@ -78,7 +86,9 @@ pub trait Store: Send + Sync {
         attributes: &KeyAttributes,
         exportable: bool,
         material: &[u8],
-    ) -> Result<String, Error>;
+    ) -> Result<String, Error> {
+        self.vault().seal(key_id, attributes, exportable, material)
+    }
 
     /// New random key material for key `key_id`, in its persisted form. A token store has the
     /// token generate it, so its value never exists outside the token.
@@ -87,34 +97,44 @@ pub trait Store: Send + Sync {
         key_id: &str,
         attributes: &KeyAttributes,
         exportable: bool,
-    ) -> Result<String, Error>;
+    ) -> Result<String, Error> {
+        self.vault().generate(key_id, attributes, exportable)
+    }
 
     /// Destroys key material that [`Store::seal`] or [`Store::generate`] persisted for a key
     /// whose creation then failed, so that nothing half-created remains (a token object).
-    fn discard(&self, key_id: &str, key_block: &str) -> Result<(), Error>;
+    fn discard(&self, key_id: &str, key_block: &str) -> Result<(), Error> {
+        self.vault().destroy(key_id, key_block)
+    }
 
     /// The handle of a stored key, after checking that its persisted form authenticates and
     /// agrees with the record.
-    fn open(&self, record: &KeyRecord) -> Result<Arc<Self::Handle>, Error>;
+    fn open(&self, record: &KeyRecord) -> Result<Arc<Self::Handle>, Error> {
+        self.vault().open(record)
+    }
 
     /// The key's bytes, for the operations that need them in the clear (an export key block,
     /// a TDES DUKPT initial key). A token store refuses with `NotSupported`: its keys' values
     /// never leave the token.
-    fn reveal(&self, record: &KeyRecord) -> Result<SecretVec, Error>;
+    fn reveal(&self, record: &KeyRecord) -> Result<SecretVec, Error> {
+        self.vault().reveal(record)
+    }
 
     /// The RSA private key of a stored key pair, for the HSM's private-key operations (TR-34
-    /// signing and unwrapping, issuing certificates). The default reads the sealed PKCS #1
-    /// `RSAPrivateKey` with [`Store::reveal`] into a constant-time aws-lc key that lives for
-    /// the one operation; a token store overrides it to keep the key in the token.
+    /// signing and unwrapping, issuing certificates): see [`Vault::private_key`].
     fn private_key(&self, record: &KeyRecord) -> Result<Box<dyn RsaPrivateKey + '_>, Error> {
-        unseal_private_key(record, &self.reveal(record)?)
+        self.vault().private_key(record)
     }
 
     /// Drops any cached handle of key `key_id` (its material is being destroyed).
-    fn forget_handle(&self, key_id: &str);
+    fn forget_handle(&self, key_id: &str) {
+        self.vault().forget(key_id);
+    }
 
     /// Drops every cached handle.
-    fn forget_all_handles(&self);
+    fn forget_all_handles(&self) {
+        self.vault().forget_all();
+    }
 }
 
 /// Where a store's key material lives, and how a record's persisted material becomes a handle.
@@ -158,7 +178,9 @@ pub trait Vault: Send + Sync {
     /// See [`Store::reveal`].
     fn reveal(&self, record: &KeyRecord) -> Result<SecretVec, Error>;
 
-    /// See [`Store::private_key`]; the default unseals the key read by [`Vault::reveal`].
+    /// The RSA private key of a stored key pair. The default reads the sealed PKCS #1
+    /// `RSAPrivateKey` with [`Vault::reveal`] into a constant-time aws-lc key that lives for the
+    /// one operation; a token vault overrides it to keep the key in the token.
     fn private_key(&self, record: &KeyRecord) -> Result<Box<dyn RsaPrivateKey + '_>, Error> {
         unseal_private_key(record, &self.reveal(record)?)
     }

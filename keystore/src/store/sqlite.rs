@@ -11,14 +11,13 @@
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{Mutex, MutexGuard, PoisonError},
     time::Duration,
 };
 
 use payhsm_core::{
     kcv::KcvMethod,
     key::{KeyAlgorithm, KeyAttributes, KeyClass, KeyModesOfUse, KeyUsage},
-    secret::SecretVec,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 
@@ -305,9 +304,10 @@ fn tags_text(record: &KeyRecord) -> Result<String, Error> {
 
 impl<V: Vault> Store for SqliteStore<V> {
     type Handle = V::Handle;
+    type Vault = V;
 
-    fn key_binding(&self) -> &str {
-        self.vault.binding()
+    fn vault(&self) -> &V {
+        &self.vault
     }
 
     fn get_key(&self, key_id: &str) -> Result<Option<KeyRecord>, Error> {
@@ -498,51 +498,5 @@ impl<V: Vault> Store for SqliteStore<V> {
         self.write("delete_alias", |tx| {
             Ok(tx.execute("DELETE FROM aliases WHERE alias_name = ?1", [alias_name])? == 1)
         })
-    }
-
-    fn seal(
-        &self,
-        key_id: &str,
-        attributes: &KeyAttributes,
-        exportable: bool,
-        material: &[u8],
-    ) -> Result<String, Error> {
-        self.vault.seal(key_id, attributes, exportable, material)
-    }
-
-    fn generate(
-        &self,
-        key_id: &str,
-        attributes: &KeyAttributes,
-        exportable: bool,
-    ) -> Result<String, Error> {
-        self.vault.generate(key_id, attributes, exportable)
-    }
-
-    fn discard(&self, key_id: &str, key_block: &str) -> Result<(), Error> {
-        self.vault.destroy(key_id, key_block)
-    }
-
-    fn open(&self, record: &KeyRecord) -> Result<Arc<V::Handle>, Error> {
-        self.vault.open(record)
-    }
-
-    fn reveal(&self, record: &KeyRecord) -> Result<SecretVec, Error> {
-        self.vault.reveal(record)
-    }
-
-    fn private_key(
-        &self,
-        record: &KeyRecord,
-    ) -> Result<Box<dyn payhsm_tr34::rsa::RsaPrivateKey + '_>, Error> {
-        self.vault.private_key(record)
-    }
-
-    fn forget_handle(&self, key_id: &str) {
-        self.vault.forget(key_id);
-    }
-
-    fn forget_all_handles(&self) {
-        self.vault.forget_all();
     }
 }
