@@ -12,7 +12,10 @@
 //! Before it serves anything the HSM runs its self-tests; if one fails it stays in an error
 //! state in which every operation returns `ServiceUnavailableException`.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Weak},
+};
 
 use payhsm_core::{
     kcv::{self, KcvMethod},
@@ -25,10 +28,11 @@ use serde_json::{Value, json};
 
 use crate::{
     Error,
+    api::Regions,
     arn::{AccountId, KeyArn, KeyIdentifier, Region, new_key_id},
     audit::{AuditEvent, AuditLog},
     clock::{Clock, SystemClock, Timestamp},
-    model::{KeyOrigin, KeyRecord, KeyState},
+    model::{KeyOrigin, KeyRecord, KeyState, MultiRegion},
     selftest::{self, KnownAnswer},
     store::{Store, failpoint},
 };
@@ -56,6 +60,9 @@ pub struct HsmConfig {
     pub audit: AuditLog,
     /// The known answers checked at start.
     pub self_tests: Vec<KnownAnswer>,
+    /// The account's other regions, for multi-region keys (`None`: this region alone). Weak,
+    /// because the regions hold this HSM.
+    pub regions: Option<Weak<dyn Regions>>,
 }
 
 impl HsmConfig {
@@ -69,6 +76,7 @@ impl HsmConfig {
             clock: Arc::new(SystemClock),
             audit: AuditLog::memory(),
             self_tests: selftest::KNOWN_ANSWERS.to_vec(),
+            regions: None,
         }
     }
 }
@@ -81,6 +89,7 @@ pub struct Hsm<S: Store> {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) audit: AuditLog,
     pub(crate) self_test: Result<(), Error>,
+    pub(crate) regions: Option<Weak<dyn Regions>>,
 }
 
 impl<S: Store> std::fmt::Debug for Hsm<S> {
@@ -167,6 +176,7 @@ impl<S: Store> Hsm<S> {
             clock: config.clock,
             audit: config.audit,
             self_test,
+            regions: config.regions,
         }
     }
 
@@ -188,6 +198,11 @@ impl<S: Store> Hsm<S> {
     /// The audit log.
     pub fn audit(&self) -> &AuditLog {
         &self.audit
+    }
+
+    /// The account's regions this HSM replicates to, if it was given them.
+    pub fn regions(&self) -> Option<Arc<dyn Regions>> {
+        self.regions.as_ref().and_then(Weak::upgrade)
     }
 
     /// The self-test outcome: `Err` is the error state.
@@ -229,11 +244,35 @@ impl<S: Store> Hsm<S> {
                     resources,
                     request_parameters,
                     error,
-                    service_event: false,
+                    service_event: kind == Audit::Service,
                 },
             )?;
         }
         result.map(|(value, _)| value)
+    }
+
+    /// Audits what the HSM did on its own (`AwsServiceEvent`): a deletion coming due, a
+    /// replication step.
+    pub(crate) fn audit_service_event(
+        &self,
+        event_name: &str,
+        resources: Vec<String>,
+        request_parameters: Value,
+        error: Option<&Error>,
+    ) -> Result<(), Error> {
+        self.audit.record(
+            self.region.as_str(),
+            self.account.as_str(),
+            self.now(),
+            &AuditEvent {
+                event_name,
+                read_only: false,
+                resources,
+                request_parameters,
+                error,
+                service_event: true,
+            },
+        )
     }
 
     /// Audits a request refused before it could be read (malformed JSON, a missing member).
@@ -286,7 +325,7 @@ impl<S: Store> Hsm<S> {
             };
             match self.complete_deletion(&record)? {
                 Completion::NotDue => return Ok(Some(record)),
-                Completion::Done(r) => return Ok(Some(r)),
+                Completion::Done(r) => return Ok(Some(*r)),
                 Completion::Raced => {}
             }
         }
@@ -299,7 +338,7 @@ impl<S: Store> Hsm<S> {
         match (record.state, record.delete_pending_timestamp) {
             (KeyState::DeletePending, Some(deadline)) if self.now() >= deadline => {
                 Ok(match self.destroy(record, deadline)? {
-                    Some(done) => Completion::Done(done),
+                    Some(done) => Completion::Done(Box::new(done)),
                     None => Completion::Raced,
                 })
             }
@@ -323,23 +362,19 @@ impl<S: Store> Hsm<S> {
         done.delete_timestamp = Some(at);
         done.revision += 1;
         failpoint("hsm.complete_deletion.before_update");
-        if !self.store.update_key(&done)? {
+        if !self
+            .store
+            .update_key(&done, &done.owed_replications(Some(record)))?
+        {
             return Ok(None);
         }
         self.store.forget_handle(&record.key_id);
         let arn = self.arn(&record.key_id)?.to_string();
-        self.audit.record(
-            self.region.as_str(),
-            self.account.as_str(),
-            self.now(),
-            &AuditEvent {
-                event_name: "DeleteKey",
-                read_only: false,
-                resources: vec![arn],
-                request_parameters: json!({ "keyState": KeyState::DeleteComplete.name() }),
-                error: None,
-                service_event: true,
-            },
+        self.audit_service_event(
+            "DeleteKey",
+            vec![arn],
+            json!({ "keyState": KeyState::DeleteComplete.name() }),
+            None,
         )?;
         Ok(Some(done))
     }
@@ -361,7 +396,11 @@ impl<S: Store> Hsm<S> {
                 return Ok(current);
             };
             next.revision = current.revision + 1;
-            if self.store.update_key(&next)? {
+            // The replication work the change owes commits with it (the outbox).
+            if self
+                .store
+                .update_key(&next, &next.owed_replications(Some(&current)))?
+            {
                 return Ok(next);
             }
         }
@@ -398,6 +437,7 @@ impl<S: Store> Hsm<S> {
             enabled,
             tags,
             origin,
+            multi_region,
         } = key;
         let key_block = match material {
             Some(m) => self.store.seal(&key_id, &attributes, exportable, m)?,
@@ -420,12 +460,14 @@ impl<S: Store> Hsm<S> {
             delete_timestamp: None,
             tags,
             key_block: Some(key_block),
+            multi_region,
             revision: 1,
         };
         let registered = self.stored_check_value(&record).and_then(|kcv| {
             record.key_check_value = kcv;
             failpoint("hsm.add_key.before_insert");
-            self.store.insert_key(&record)
+            // A primary's replication work commits with it (the outbox).
+            self.store.insert_key(&record, &record.owed_replications(None))
         });
         if let Err(e) = registered {
             self.store.forget_handle(&record.key_id);
@@ -477,6 +519,7 @@ pub(crate) struct NewKey {
     pub(crate) enabled: bool,
     pub(crate) tags: BTreeMap<String, String>,
     pub(crate) origin: KeyOrigin,
+    pub(crate) multi_region: Option<MultiRegion>,
 }
 
 /// What an operation writes to the audit log.
@@ -488,11 +531,13 @@ pub(crate) enum Audit {
     Write,
     /// A data-plane operation: logged when it fails.
     FailuresOnly,
+    /// A key-management action the HSM takes on its own (`AwsServiceEvent`): logged.
+    Service,
 }
 
 enum Completion {
     NotDue,
-    Done(KeyRecord),
+    Done(Box<KeyRecord>),
     Raced,
 }
 

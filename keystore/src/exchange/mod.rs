@@ -53,7 +53,7 @@ pub struct ImportKeyInput {
     pub enabled: Option<bool>,
     /// Tags.
     pub tags: Option<Vec<TagInput>>,
-    /// Replication regions (not offered).
+    /// Regions to replicate the key to (the account's defaults apply if absent).
     pub replication_regions: Option<Vec<String>>,
     /// A comment for the audit trail.
     pub requester_comment: Option<String>,
@@ -162,18 +162,9 @@ impl<S: Store> Hsm<S> {
         let params = json!({
             "keyMaterial": input.key_material.audit_parameters(),
             "requesterComment": input.requester_comment,
+            "replicationRegions": input.replication_regions,
         });
         self.run("ImportKey", Audit::Write, params, || {
-            if input
-                .replication_regions
-                .as_ref()
-                .is_some_and(|r| !r.is_empty())
-            {
-                return Err(Error::validation(
-                    "ReplicationRegions",
-                    "multi-region replication is not offered by this HSM yet",
-                ));
-            }
             let tags = parse_tags(input.tags.as_deref().unwrap_or_default(), "Tags")?;
             let incoming = match &input.key_material {
                 ImportKeyMaterial::Tr31KeyBlock(b) => self.import_tr31(b)?,
@@ -202,6 +193,11 @@ impl<S: Store> Hsm<S> {
                 check_material(attributes.key_algorithm, material.expose_secret())?;
             }
             let kcv = kcv_method(input.key_check_value_algorithm.as_deref(), &attributes)?;
+            let multi_region = self.replication_plan(
+                input.replication_regions.as_deref(),
+                &attributes,
+                exportable,
+            )?;
             let record = self.add_key(
                 NewKey {
                     attributes,
@@ -210,6 +206,7 @@ impl<S: Store> Hsm<S> {
                     enabled: input.enabled.unwrap_or(true),
                     tags,
                     origin: KeyOrigin::External,
+                    multi_region,
                 },
                 Some(material.expose_secret()),
             )?;
@@ -223,7 +220,7 @@ impl<S: Store> Hsm<S> {
 
     /// A TR-31 key block under a stored K0 or K1 key. The wrapping key's role and fit for the
     /// block's version are checked before the block is opened.
-    fn import_tr31(&self, b: &ImportTr31KeyBlock) -> Result<Incoming, Error> {
+    pub(crate) fn import_tr31(&self, b: &ImportTr31KeyBlock) -> Result<Incoming, Error> {
         let field = "KeyMaterial.Tr31KeyBlock.WrappedKeyBlock";
         // Structure and policy before any cryptography.
         let parsed = KeyBlock::parse(&b.wrapped_key_block).map_err(|e| tr31_error(field, e))?;
@@ -312,21 +309,32 @@ impl<S: Store> Hsm<S> {
             "KeyMaterial.Tr31KeyBlock.KeyBlockHeaders",
         )?;
         policy::check_export(key, &wrapping, &header)?;
-        let handle = self.store().open(&wrapping)?;
-        let bytes = self.store().reveal(key)?;
-        let block = payhsm_tr31::wrap(
-            Kbpk::Key(&*handle),
-            &header,
-            bytes.expose_secret(),
-            &WrapOptions::default(),
-            &mut payhsm_core::rng::OsRandom,
-        )
-        .map_err(|e| tr31_error("KeyMaterial.Tr31KeyBlock", e))?;
+        let block = self.wrap_tr31(key, &wrapping, &header)?;
         let wrapping_arn = self.arn(&wrapping.key_id)?.to_string();
         Ok((
             wrapped_key(key, &wrapping_arn, "TR31_KEY_BLOCK", block),
             vec![self.arn(&key.key_id)?.to_string(), wrapping_arn],
         ))
+    }
+
+    /// `key` as a TR-31 block with `header` under `wrapping`, whose checks have passed: only
+    /// now are the key's bytes read from the store.
+    pub(crate) fn wrap_tr31(
+        &self,
+        key: &KeyRecord,
+        wrapping: &KeyRecord,
+        header: &Header,
+    ) -> Result<String, Error> {
+        let handle = self.store().open(wrapping)?;
+        let bytes = self.store().reveal(key)?;
+        payhsm_tr31::wrap(
+            Kbpk::Key(&*handle),
+            header,
+            bytes.expose_secret(),
+            &WrapOptions::default(),
+            &mut payhsm_core::rng::OsRandom,
+        )
+        .map_err(|e| tr31_error("KeyMaterial.Tr31KeyBlock", e))
     }
 }
 
