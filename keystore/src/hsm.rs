@@ -467,7 +467,8 @@ impl<S: Store> Hsm<S> {
             record.key_check_value = kcv;
             failpoint("hsm.add_key.before_insert");
             // A primary's replication work commits with it (the outbox).
-            self.store.insert_key(&record, &record.owed_replications(None))
+            self.store
+                .insert_key(&record, &record.owed_replications(None))
         });
         if let Err(e) = registered {
             self.store.forget_handle(&record.key_id);

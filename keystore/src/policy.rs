@@ -787,7 +787,11 @@ pub fn check_writable(key: &KeyRecord) -> Result<(), Error> {
 /// Checks that `key` may travel to its replica under the [`REPLICATION_KEK`] `kek` with the
 /// `export` header: the checks of [`check_export`], except that a disabled key travels too
 /// (its replica is disabled as well); a key being deleted does not.
-pub fn check_replica_export(key: &KeyRecord, kek: &KeyRecord, export: &Header) -> Result<(), Error> {
+pub fn check_replica_export(
+    key: &KeyRecord,
+    kek: &KeyRecord,
+    export: &Header,
+) -> Result<(), Error> {
     if key.state != KeyState::CreateComplete {
         return Err(Error::policy(
             Rule::KeyState,
@@ -860,7 +864,8 @@ mod tests {
     #[test]
     fn the_replication_kek_travels_and_carries_at_full_strength() {
         tr31_policy::check_wrapping_strength(REPLICATION_KEK_TRANSPORT, REPLICATION_KEK).unwrap();
-        let key = |a| KeyAttributes::from_tr31(KeyUsage::D0, ModeOfUse::ENCRYPT_DECRYPT, a).unwrap();
+        let key =
+            |a| KeyAttributes::from_tr31(KeyUsage::D0, ModeOfUse::ENCRYPT_DECRYPT, a).unwrap();
         for a in [Tdes2Key, Tdes3Key, Aes128] {
             check_replicable(&key(a), true).unwrap();
         }

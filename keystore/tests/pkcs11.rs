@@ -25,7 +25,7 @@ use payhsm_core::{
 };
 use payhsm_keystore::{
     Error, Hsm, Store,
-    model::{AliasRecord, KeyRecord},
+    model::{AliasRecord, KeyRecord, OutboxEntry, OutboxItem, Setting},
     policy,
     store::pkcs11::{Pkcs11Store, SOFTHSM2_MODULE, TokenConfig, TokenVault, softhsm, template},
 };
@@ -586,11 +586,23 @@ impl Store for FailingInsert {
     fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<KeyRecord>, Error> {
         self.0.list_keys(after, limit)
     }
-    fn insert_key(&self, _record: &KeyRecord) -> Result<(), Error> {
+    fn insert_key(&self, _record: &KeyRecord, _outbox: &[OutboxItem]) -> Result<(), Error> {
         Err(Error::internal("key store: disk I/O error"))
     }
-    fn update_key(&self, record: &KeyRecord) -> Result<bool, Error> {
-        self.0.update_key(record)
+    fn update_key(&self, record: &KeyRecord, outbox: &[OutboxItem]) -> Result<bool, Error> {
+        self.0.update_key(record, outbox)
+    }
+    fn outbox(&self, after: Option<u64>, limit: usize) -> Result<Vec<OutboxEntry>, Error> {
+        self.0.outbox(after, limit)
+    }
+    fn remove_outbox(&self, seq: u64) -> Result<(), Error> {
+        self.0.remove_outbox(seq)
+    }
+    fn get_setting(&self, name: &str) -> Result<Option<Setting>, Error> {
+        self.0.get_setting(name)
+    }
+    fn put_setting(&self, setting: &Setting) -> Result<bool, Error> {
+        self.0.put_setting(setting)
     }
     fn get_alias(&self, alias_name: &str) -> Result<Option<AliasRecord>, Error> {
         self.0.get_alias(alias_name)

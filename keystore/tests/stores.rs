@@ -21,3 +21,5 @@ fn sqlite() -> SqliteStore {
 
 conformance_tests!(memory, super::memory);
 conformance_tests!(sqlite, super::sqlite);
+replication_tests!(memory_regions, super::memory);
+replication_tests!(sqlite_regions, super::sqlite);

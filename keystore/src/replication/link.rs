@@ -297,6 +297,9 @@ impl<S: Store> Hsm<S> {
                 "the replica region's copy of the key-encrypting key has another KCV",
             ));
         }
-        arn_in(&imported, "the replica region's copy of the key-encrypting key")
+        arn_in(
+            &imported,
+            "the replica region's copy of the key-encrypting key",
+        )
     }
 }

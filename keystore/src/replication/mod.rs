@@ -154,14 +154,12 @@ impl<S: Store> Hsm<S> {
     /// Checks that a key of `attributes` may have replicas, and that this store can export it.
     fn check_replicable(&self, attributes: &KeyAttributes, exportable: bool) -> Result<(), Error> {
         policy::check_replicable(attributes, exportable)?;
-        self.store()
-            .check_export_supported()
-            .map_err(|e| match e {
-                Error::NotSupported { message } => Error::NotSupported {
-                    message: format!("ReplicationRegions: replication is {message}"),
-                },
-                other => other,
-            })
+        self.store().check_export_supported().map_err(|e| match e {
+            Error::NotSupported { message } => Error::NotSupported {
+                message: format!("ReplicationRegions: replication is {message}"),
+            },
+            other => other,
+        })
     }
 
     /// Requested replica regions, checked: region names, not this region, each with a store.
@@ -231,14 +229,17 @@ impl<S: Store> Hsm<S> {
             change(&mut regions);
             let setting = Setting {
                 name: DEFAULT_REGIONS.to_owned(),
-                value: serde_json::to_string(&regions).map_err(|e| Error::internal(e.to_string()))?,
+                value: serde_json::to_string(&regions)
+                    .map_err(|e| Error::internal(e.to_string()))?,
                 revision: revision + 1,
             };
             if self.store().put_setting(&setting)? {
                 return Ok(json!({ "EnabledReplicationRegions": regions }));
             }
         }
-        Err(Error::conflict("the default regions are changing too often; retry"))
+        Err(Error::conflict(
+            "the default regions are changing too often; retry",
+        ))
     }
 
     /// `EnableDefaultKeyReplicationRegions`: keys created here from now on that can replicate

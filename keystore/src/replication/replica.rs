@@ -142,7 +142,8 @@ impl<S: Store> Hsm<S> {
     fn replica_material(&self, b: &ImportTr31KeyBlock, sync: &Sync) -> Result<Incoming, Error> {
         let field = "KeyMaterial.Tr31KeyBlock.WrappingKeyIdentifier";
         let kek = self.load(&b.wrapping_key_identifier, field)?;
-        if kek.exportable || kek.attributes.key_modes_of_use.to_mode_of_use() != Some(ModeOfUse::DECRYPT)
+        if kek.exportable
+            || kek.attributes.key_modes_of_use.to_mode_of_use() != Some(ModeOfUse::DECRYPT)
         {
             return Err(Error::validation(
                 field,
@@ -192,8 +193,7 @@ impl<S: Store> Hsm<S> {
                         let same = incoming.as_ref().is_none_or(|i| {
                             i.attributes == e.attributes && i.exportable == e.exportable
                         });
-                        if !same || e.key_check_value != sync.kcv
-                        {
+                        if !same || e.key_check_value != sync.kcv {
                             return Err(Error::conflict(format!(
                                 "key {} here is a replica of another key",
                                 sync.key_id

@@ -27,8 +27,7 @@ use crate::{
     exchange::export_header,
     hsm::{Audit, Hsm},
     model::{
-        KeyRecord, KeyState, MultiRegion, OutboxEntry, OutboxItem, ReplicaStatus,
-        ReplicationState,
+        KeyRecord, KeyState, MultiRegion, OutboxEntry, OutboxItem, ReplicaStatus, ReplicationState,
     },
     policy,
     replication::link::Link,
