@@ -953,3 +953,79 @@ fn t_p11_4_device_error_is_typed_and_creates_nothing() {
     }
     assert_eq!(h.hsm.store().list_keys(None, 100).unwrap(), keys_before);
 }
+
+/// Multi-region keys and a token (issue 11): a token primary cannot export its keys, so it
+/// refuses replication when it is asked for, at `CreateKey` and `AddKeyReplicationRegions`,
+/// never later in the worker; a token region holds the replicas of a software primary.
+#[test]
+fn replication_with_a_token_region() {
+    use payhsm_keystore::{
+        HsmConfig, MemoryStore,
+        api::{self, LocalRegions},
+        arn::Region,
+        master_key::MasterKey,
+        replication::{self, Retry},
+    };
+    use std::{sync::Arc, time::Instant};
+
+    let Some(token_store) = pkcs11_store() else {
+        return;
+    };
+    let regions = LocalRegions::new();
+    let config = |name: &str| {
+        let mut c = HsmConfig::new(Region::new(name).unwrap());
+        c.regions = Some(regions.weak());
+        c
+    };
+    let software = MemoryStore::new(MasterKey::generate(&mut payhsm_core::rng::OsRandom).unwrap());
+    let east = Arc::new(Hsm::new(software, config("us-east-1")));
+    let west = Arc::new(Hsm::new(token_store, config("us-west-2")));
+    regions.add(east.clone());
+    regions.add(west.clone());
+    let cvk = |replicate: Value| {
+        json!({
+            "KeyAttributes": { "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "TDES_2KEY", "KeyModesOfUse": { "Generate": true, "Verify": true } },
+            "Exportable": true, "ReplicationRegions": replicate,
+        })
+    };
+    let not_supported = |r: Result<Value, Error>| match r {
+        Err(Error::NotSupported { message }) => {
+            assert!(message.contains("not supported by this token"), "{message}");
+        }
+        other => panic!("expected NotSupported, got {other:?}"),
+    };
+    let before = west.store().list_keys(None, 100).unwrap();
+    not_supported(api::dispatch(&*west, "CreateKey", cvk(json!(["us-east-1"]))));
+    assert_eq!(west.store().list_keys(None, 100).unwrap(), before);
+    let local = api::dispatch(&*west, "CreateKey", cvk(json!([]))).unwrap();
+    not_supported(api::dispatch(
+        &*west,
+        "AddKeyReplicationRegions",
+        json!({ "KeyIdentifier": local["Key"]["KeyArn"], "ReplicationRegions": ["us-east-1"] }),
+    ));
+    assert!(west.store().outbox(None, 10).unwrap().is_empty());
+
+    // A software primary replicates into the token.
+    let primary = api::dispatch(&*east, "CreateKey", cvk(json!(["us-west-2"]))).unwrap();
+    let arn = primary["Key"]["KeyArn"].as_str().unwrap().to_owned();
+    let drained = replication::drain(
+        &east,
+        &Retry::default(),
+        Instant::now() + std::time::Duration::from_secs(120),
+    )
+    .unwrap();
+    assert!(drained.is_complete() && drained.synchronized == 1, "{drained:?}");
+    let replica_arn = arn.replace(":us-east-1:", ":us-west-2:");
+    let replica = api::dispatch(&*west, "GetKey", json!({ "KeyIdentifier": replica_arn })).unwrap();
+    assert_eq!(replica["Key"]["MultiRegionKeyType"], "REPLICA");
+    assert_eq!(replica["Key"]["KeyCheckValue"], primary["Key"]["KeyCheckValue"]);
+    let record = west.store().get_key(key_id(&arn)).unwrap().unwrap();
+    assert!(record.key_block.unwrap().starts_with("pkcs11:"), "the replica is a token object");
+    let cvv = |hsm: &dyn payhsm_keystore::api::Service, arn: &str| {
+        hsm.call("GenerateCardValidationData", json!({
+            "KeyIdentifier": arn, "PrimaryAccountNumber": "4111111111111111",
+            "GenerationAttributes": { "CardVerificationValue2": { "CardExpiryDate": "1230" } },
+        })).unwrap()["ValidationData"].clone()
+    };
+    assert_eq!(cvv(&*west, &replica_arn), cvv(&*east, &arn));
+}

@@ -540,7 +540,7 @@ pub fn invalid_requests_change_nothing<S: Store>(h: Harness<S>) {
         ),
         (
             json!({ "KeyAttributes": { "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "TDES_2KEY", "KeyModesOfUse": gv }, "Exportable": false, "ReplicationRegions": ["eu-west-1"] }),
-            None,
+            Some(Rule::Exportability),
         ),
         (
             json!({ "KeyAttributes": { "KeyUsage": "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "AES_128", "KeyModesOfUse": { "NoRestrictions": true } }, "Exportable": false, "KeyCheckValueAlgorithm": "ANSI_X9_24" }),
