@@ -995,7 +995,11 @@ fn replication_with_a_token_region() {
         other => panic!("expected NotSupported, got {other:?}"),
     };
     let before = west.store().list_keys(None, 100).unwrap();
-    not_supported(api::dispatch(&*west, "CreateKey", cvk(json!(["us-east-1"]))));
+    not_supported(api::dispatch(
+        &*west,
+        "CreateKey",
+        cvk(json!(["us-east-1"])),
+    ));
     assert_eq!(west.store().list_keys(None, 100).unwrap(), before);
     let local = api::dispatch(&*west, "CreateKey", cvk(json!([]))).unwrap();
     not_supported(api::dispatch(
@@ -1014,18 +1018,28 @@ fn replication_with_a_token_region() {
         Instant::now() + std::time::Duration::from_secs(120),
     )
     .unwrap();
-    assert!(drained.is_complete() && drained.synchronized == 1, "{drained:?}");
+    assert!(
+        drained.is_complete() && drained.synchronized == 1,
+        "{drained:?}"
+    );
     let replica_arn = arn.replace(":us-east-1:", ":us-west-2:");
     let replica = api::dispatch(&*west, "GetKey", json!({ "KeyIdentifier": replica_arn })).unwrap();
     assert_eq!(replica["Key"]["MultiRegionKeyType"], "REPLICA");
-    assert_eq!(replica["Key"]["KeyCheckValue"], primary["Key"]["KeyCheckValue"]);
+    assert_eq!(
+        replica["Key"]["KeyCheckValue"],
+        primary["Key"]["KeyCheckValue"]
+    );
     let record = west.store().get_key(key_id(&arn)).unwrap().unwrap();
-    assert!(record.key_block.unwrap().starts_with("pkcs11:"), "the replica is a token object");
-    let cvv = |hsm: &dyn payhsm_keystore::api::Service, arn: &str| {
-        hsm.call("GenerateCardValidationData", json!({
+    assert!(
+        record.key_block.unwrap().starts_with("pkcs11:"),
+        "the replica is a token object"
+    );
+    let cvv =
+        |hsm: &dyn payhsm_keystore::api::Service, arn: &str| {
+            hsm.call("GenerateCardValidationData", json!({
             "KeyIdentifier": arn, "PrimaryAccountNumber": "4111111111111111",
             "GenerationAttributes": { "CardVerificationValue2": { "CardExpiryDate": "1230" } },
         })).unwrap()["ValidationData"].clone()
-    };
+        };
     assert_eq!(cvv(&*west, &replica_arn), cvv(&*east, &arn));
 }
