@@ -221,9 +221,10 @@ pub(crate) fn algorithm_with_null(oid: der::asn1::ObjectIdentifier) -> Algorithm
     }
 }
 
-/// Hands out pre-drawn random bytes to the `rsa` crate; notes if it asks for more.
+/// Hands out pre-drawn random bytes to the `rsa` crate (one SHA-256 output: the OAEP seed);
+/// notes if it asks for more.
 struct SeedRng {
-    bytes: [u8; 64],
+    bytes: [u8; 32],
     used: usize,
     overdrawn: bool,
 }
@@ -231,7 +232,7 @@ struct SeedRng {
 impl Default for SeedRng {
     fn default() -> Self {
         Self {
-            bytes: [0; 64],
+            bytes: [0; 32],
             used: 0,
             overdrawn: false,
         }

@@ -204,7 +204,11 @@ mod tests {
         let mut reader = SliceReader::new(contents(set)).unwrap();
         let mut oids = Vec::new();
         while !reader.is_finished() {
-            oids.push(Attribute::from_der(reader.tlv_bytes().unwrap()).unwrap().oid);
+            oids.push(
+                Attribute::from_der(reader.tlv_bytes().unwrap())
+                    .unwrap()
+                    .oid,
+            );
         }
         oids
     }

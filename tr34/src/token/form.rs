@@ -68,7 +68,12 @@ impl Form {
     /// against the form, the `SignedData` version (1 or 3) first.
     pub fn detect(token: &[u8]) -> Result<Self, Error> {
         let signed = super::import::signed_data(token)?;
-        match signed.encap_content_info.e_content.as_ref().map(|c| c.as_bytes()) {
+        match signed
+            .encap_content_info
+            .e_content
+            .as_ref()
+            .map(|c| c.as_bytes())
+        {
             Some([0x02, ..]) => Ok(Self::X9Tr34_2012),
             Some([0x30, ..]) => Ok(Self::X9Tr34_2019),
             Some(_) => Err(Error::malformed(
@@ -109,7 +114,10 @@ impl Form {
         .map_err(Error::der("encryptedContentInfo"))?;
         let fields = [
             envelope.version.to_der().map_err(Error::der(FIELD))?,
-            envelope.recipient_infos.to_der().map_err(Error::der(FIELD))?,
+            envelope
+                .recipient_infos
+                .to_der()
+                .map_err(Error::der(FIELD))?,
             eci,
         ]
         .concat();
@@ -136,7 +144,8 @@ impl Form {
         };
         let mut reader = SliceReader::new(fields).map_err(Error::der(FIELD))?;
         let version = u8::decode(&mut reader).map_err(Error::der(FIELD))?;
-        let recipient_infos = SetOfVec::decode(&mut reader).map_err(Error::der("recipientInfos"))?;
+        let recipient_infos =
+            SetOfVec::decode(&mut reader).map_err(Error::der("recipientInfos"))?;
         let encrypted_content_info = match self {
             Self::X9Tr34_2012 => NestedEncryptedContentInfo::decode(&mut reader).and_then(unnest),
             Self::X9Tr34_2019 => EncryptedContentInfo::decode(&mut reader),
@@ -311,7 +320,10 @@ fn nest(eci: &EncryptedContentInfo) -> Result<NestedEncryptedContentInfo, Error>
     let iv = alg
         .parameters
         .as_ref()
-        .ok_or(Error::malformed("contentEncryptionAlgorithm", "the IV is missing"))?
+        .ok_or(Error::malformed(
+            "contentEncryptionAlgorithm",
+            "the IV is missing",
+        ))?
         .decode_as::<OctetString>()
         .map_err(Error::der("contentEncryptionAlgorithm"))?;
     Ok(NestedEncryptedContentInfo {
