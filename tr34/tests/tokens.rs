@@ -10,7 +10,11 @@ mod common;
 use std::sync::OnceLock;
 
 use common::{annex_b_cert, annex_b_key, field, hex};
-use payhsm_core::{rng::Replay, secret::KeyMaterial};
+use payhsm_core::{
+    key::{KeyAlgorithm, KeyUsage, ModeOfUse},
+    rng::Replay,
+    secret::KeyMaterial,
+};
 use payhsm_tr34::{
     DateTime, Error, KeyBlockHeader,
     cert::Certificate,
@@ -136,13 +140,21 @@ fn payhsm_imports_every_fixed_token_and_detects_its_form() {
 #[test]
 fn the_imported_keys_have_their_published_check_values() {
     // vectors/data/kcv.json: the classic TDES test key, and the X9.143 §8.1 AES-128 key.
-    for (name, kcv) in [("tdes2-2012", "08D7B4"), ("aes128-2012", "08793E")] {
+    for (name, kcv, algorithm) in [
+        ("tdes2-2012", "08D7B4", KeyAlgorithm::Tdes2Key),
+        ("aes128-2012", "08793E", KeyAlgorithm::Aes128),
+    ] {
         let imported = import_as_built(fixture(name)).unwrap();
         assert_eq!(
             imported.key_check_value().unwrap().as_bytes(),
             hex(kcv),
             "{name}"
         );
+        assert_eq!(imported.key_algorithm(), algorithm, "{name}");
+        let attributes = imported.key_attributes().unwrap();
+        assert_eq!(attributes.key_algorithm, algorithm);
+        assert_eq!(attributes.key_usage, KeyUsage::K0);
+        assert_eq!(imported.header().mode_of_use(), ModeOfUse::ENCRYPT_DECRYPT);
     }
 }
 
