@@ -90,6 +90,7 @@ fn a_tdes_key_goes_from_kdh_to_krd_in_the_service_form() {
     let run = import(&dir, &block, &nonce);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let v = run.json();
+    assert_eq!(v["KeyBlockFormat"], "X9_TR34_2012");
     assert_eq!(v["Header"], "D0000K0TB00E0000");
     assert_eq!(v["Key"], "0123456789ABCDEFFEDCBA9876543210");
     assert_eq!(v["KeyCheckValue"], "08D7B4");
@@ -144,6 +145,15 @@ fn an_aes_key_needs_rsa_3072_and_one_pass_needs_the_2019_form() {
     let run = import(&dir, &block, &form);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json()["KeyCheckValue"], "08793E");
+    // Without --form, the format is read from the key block.
+    let run = import(&dir, &block, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["KeyBlockFormat"], "X9_TR34_2019");
+    // The other format is refused for its SignedData version; an unknown one by clap.
+    let run = import(&dir, &block, &["--form", "X9_TR34_2012"]);
+    assert!(run.one_line_error().contains("SignedData version"));
+    let run = import(&dir, &block, &["--form", "X9_TR34_2020"]);
+    assert!(run.one_line_error().contains("'X9_TR34_2020' for '--form"));
     // The service's form is two-pass only.
     let run = export(
         &dir,
@@ -237,5 +247,69 @@ fn the_annex_b_samples_are_trusted_only_at_a_time_they_were_valid() {
         &[&nonce[..], &["--verification-time", "yesterday"]].concat(),
     );
     assert!(run.one_line_error().contains("--verification-time"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A token in the layout AWS Payment Cryptography's samples build (the fixed tokens of
+/// `tr34/tests/data/tokens.json`, made by the independent implementation), in both forms.
+#[test]
+fn the_sample_layout_tokens_import_with_and_without_form() {
+    let vectors: serde_json::Value =
+        serde_json::from_str(include_str!("../../vectors/data/tr34.json")).unwrap();
+    let tokens: serde_json::Value =
+        serde_json::from_str(include_str!("../../tr34/tests/data/tokens.json")).unwrap();
+    let sample = |id: &str, name: &str| {
+        let entry = vectors
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["id"] == id)
+            .unwrap();
+        payhsm_core::hex::decode("hex", entry["inputs"][name].as_str().unwrap()).unwrap()
+    };
+    let dir = scratch("samples-layout");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = |id: &str| {
+        Certificate::from_der(&sample(id, "certificate_der"))
+            .unwrap()
+            .to_pem()
+            .unwrap()
+    };
+    let key =
+        SoftwareRsaKey::from_pkcs8_der(&sample("TR34-sample-KRD-1-cert", "private_key_pkcs8_der"))
+            .unwrap()
+            .to_pkcs8_pem()
+            .unwrap()
+            .to_string();
+    for (file, text) in [
+        ("kdh.pem", cert("TR34-sample-KDH-1-cert")),
+        ("ca.pem", cert("TR34-sample-CA-KDH-cert")),
+        ("krd.key.pem", key),
+    ] {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    for name in ["tdes2-2012", "tdes3-2012", "tdes2-2019"] {
+        let token = tokens["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap();
+        let form = token["form"].as_str().unwrap();
+        let nonce = ["--nonce", token["nonce"].as_str().unwrap()];
+        let time = ["--verification-time", "2015-06-01T00:00:00Z"];
+        for extra in [&["--form", form][..], &[]] {
+            let run = import(
+                &dir,
+                token["token"].as_str().unwrap(),
+                &[&nonce[..], &time, extra].concat(),
+            );
+            assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+            let v = run.json();
+            assert_eq!(v["KeyBlockFormat"], form);
+            assert_eq!(v["Key"], token["key"], "{name}");
+            assert_eq!(v["Header"], token["header"], "{name}");
+        }
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }
