@@ -223,20 +223,11 @@ pub(crate) fn algorithm_with_null(oid: der::asn1::ObjectIdentifier) -> Algorithm
 
 /// Hands out pre-drawn random bytes to the `rsa` crate (one SHA-256 output: the OAEP seed);
 /// notes if it asks for more.
+#[derive(Default)]
 struct SeedRng {
     bytes: [u8; 32],
     used: usize,
     overdrawn: bool,
-}
-
-impl Default for SeedRng {
-    fn default() -> Self {
-        Self {
-            bytes: [0; 32],
-            used: 0,
-            overdrawn: false,
-        }
-    }
 }
 
 impl RngCore for SeedRng {
