@@ -398,49 +398,50 @@ def load(path):
         return f.read()
 
 
+def name(common_name, organization):
+    return x509.Name([
+        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+    ])
+
+
+def key_usage(*allowed):
+    flags = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+             "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only")
+    return x509.KeyUsage(**{flag: flag in allowed for flag in flags})
+
+
+def certificate(subject, issuer, public_key, signing_key, serial, valid, extensions=()):
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .not_valid_before(valid[0])
+        .not_valid_after(valid[1])
+        .serial_number(serial)
+        .public_key(public_key)
+    )
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return builder.sign(signing_key, hashes.SHA256())
+
+
 def make_kdh(out_dir):
     now = datetime.datetime.now(datetime.timezone.utc)
+    day = datetime.timedelta(days=1)
     ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    ca_name = x509.Name([
-        x509.NameAttribute(NameOID.COMMON_NAME, "Interop KDH CA"),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "pyca interop"),
+    ca_name = name("Interop KDH CA", "pyca interop")
+    ca = certificate(ca_name, ca_name, ca_key.public_key(), ca_key, 100, (now - day, now + 90 * day), [
+        (x509.BasicConstraints(ca=True, path_length=None), True),
+        (x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False),
+        (key_usage("digital_signature", "content_commitment", "key_encipherment",
+                   "data_encipherment", "key_agreement", "key_cert_sign", "crl_sign"), True),
     ])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=90))
-        .serial_number(100)
-        .public_key(ca_key.public_key())
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True, content_commitment=True, key_encipherment=True,
-                data_encipherment=True, key_agreement=True, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
     kdh_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    kdh = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([
-            x509.NameAttribute(NameOID.COMMON_NAME, "Interop KDH"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "pyca interop"),
-        ]))
-        .issuer_name(ca_name)
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .serial_number(200)
-        .public_key(kdh_key.public_key())
-        .sign(ca_key, hashes.SHA256())
-    )
-    for name, cert in (("kdh_ca.pem", ca), ("kdh.pem", kdh)):
-        with open(os.path.join(out_dir, name), "wb") as f:
+    kdh = certificate(name("Interop KDH", "pyca interop"), ca_name, kdh_key.public_key(), ca_key,
+                      200, (now - day, now + 30 * day))
+    for file, cert in (("kdh_ca.pem", ca), ("kdh.pem", kdh)):
+        with open(os.path.join(out_dir, file), "wb") as f:
             f.write(cert.public_bytes(serialization.Encoding.PEM))
     return kdh_key, kdh
 
@@ -529,28 +530,10 @@ def make_krd3072(data_dir):
     cert_path = os.path.join(data_dir, "krd3072.pem")
     if not os.path.exists(key_path):
         key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
-        name = x509.Name([
-            x509.NameAttribute(NameOID.COMMON_NAME, "payhsm fixture KRD 3072"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "payhsm fixtures"),
-        ])
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .not_valid_before(datetime.datetime(2010, 1, 1, tzinfo=datetime.timezone.utc))
-            .not_valid_after(datetime.datetime(2040, 1, 1, tzinfo=datetime.timezone.utc))
-            .serial_number(3072)
-            .public_key(key.public_key())
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=False, content_commitment=False, key_encipherment=True,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                    crl_sign=False, encipher_only=False, decipher_only=False,
-                ),
-                critical=True,
-            )
-            .sign(key, hashes.SHA256())
-        )
+        subject = name("payhsm fixture KRD 3072", "payhsm fixtures")
+        valid = tuple(datetime.datetime(y, 1, 1, tzinfo=datetime.timezone.utc) for y in (2010, 2040))
+        cert = certificate(subject, subject, key.public_key(), key, 3072, valid,
+                           [(key_usage("key_encipherment"), True)])
         with open(key_path, "wb") as f:
             f.write(key.private_bytes(serialization.Encoding.PEM,
                                       serialization.PrivateFormat.PKCS8,
