@@ -120,3 +120,69 @@ fn keys_persist_and_the_wrong_master_key_touches_nothing() {
         .is_err()
     );
 }
+
+/// The consumed TR-34 nonces persist, are per import token, and are forgotten once the token
+/// has expired; a version 1 store gains their table when opened.
+#[test]
+fn consumed_nonces_persist_per_token_until_the_token_expires() {
+    use payhsm_keystore::clock::Timestamp;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("keys.db");
+    let key_file = dir.path().join("master.key");
+    let master = write_dev_key_file(&key_file, &mut OsRandom).unwrap();
+    let (now, expires) = (Timestamp(1_000), Timestamp(5_000));
+    let store = SqliteStore::create(&db, master).unwrap();
+    assert!(
+        store
+            .consume_nonce("IMPORT1", b"nonce 1", expires, now)
+            .unwrap()
+    );
+    assert!(
+        !store
+            .consume_nonce("IMPORT1", b"nonce 1", expires, now)
+            .unwrap()
+    );
+    assert!(
+        store
+            .consume_nonce("IMPORT2", b"nonce 1", expires, now)
+            .unwrap()
+    );
+    drop(store);
+
+    // A store from before the table: it is added on open, and nothing else changes.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "DROP TABLE nonces; UPDATE meta SET value = '1' WHERE name = 'schema_version';",
+    )
+    .unwrap();
+    drop(conn);
+    let reopened = SqliteStore::open(&db, read_dev_key_file(&key_file).unwrap()).unwrap();
+    assert!(
+        reopened
+            .consume_nonce("IMPORT1", b"nonce 1", expires, now)
+            .unwrap()
+    );
+    drop(reopened);
+    let version: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT value FROM meta WHERE name = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(version, "2");
+
+    // Persisted across opens; forgotten once the token expired.
+    let reopened = SqliteStore::open(&db, read_dev_key_file(&key_file).unwrap()).unwrap();
+    assert!(
+        !reopened
+            .consume_nonce("IMPORT1", b"nonce 1", expires, now)
+            .unwrap()
+    );
+    assert!(
+        reopened
+            .consume_nonce("IMPORT1", b"nonce 1", Timestamp(9_000), expires)
+            .unwrap()
+    );
+}

@@ -33,6 +33,7 @@ pub use tr34::{ExportTr34KeyBlock, ImportTr34KeyBlock};
 
 use crate::{
     Error, Rule,
+    clock::Timestamp,
     error::tr31_error,
     hsm::{Audit, Hsm, NewKey},
     material::{check_material, kcv_method},
@@ -152,6 +153,20 @@ pub(crate) struct Incoming {
     pub(crate) exportable: bool,
     /// What the store seals: a symmetric key, or a public key's certificate.
     pub(crate) material: SecretVec,
+    /// A TR-34 nonce the import consumes, once per import token, just before the key is
+    /// stored (so that a refused import consumes nothing).
+    pub(crate) nonce: Option<ConsumedNonce>,
+}
+
+/// The two-pass nonce of a TR-34 import and the import token it came with.
+pub(crate) struct ConsumedNonce {
+    /// The key id of the token's KRD key pair.
+    pub(crate) token_key_id: String,
+    /// When the token expires: until then the nonce is remembered.
+    pub(crate) expires: Timestamp,
+    pub(crate) nonce: Vec<u8>,
+    /// The request member that carried it.
+    pub(crate) field: String,
 }
 
 impl<S: Store> Hsm<S> {
@@ -196,12 +211,25 @@ impl<S: Store> Hsm<S> {
                 attributes,
                 exportable,
                 material,
+                nonce,
             } = incoming;
             policy::check_attributes(&attributes)?;
             if attributes.key_class == KeyClass::SymmetricKey {
                 check_material(attributes.key_algorithm, material.expose_secret())?;
             }
             let kcv = kcv_method(input.key_check_value_algorithm.as_deref(), &attributes)?;
+            if let Some(n) = nonce {
+                let fresh =
+                    self.store()
+                        .consume_nonce(&n.token_key_id, &n.nonce, n.expires, self.now())?;
+                if !fresh {
+                    return Err(Error::validation(
+                        &n.field,
+                        "this nonce was already used with this import token: a TR-34 key \
+                         block imports once; send a new key block with a new RandomNonce",
+                    ));
+                }
+            }
             let record = self.add_key(
                 NewKey {
                     attributes,
@@ -258,6 +286,7 @@ impl<S: Store> Hsm<S> {
                 .map_err(|e| Error::validation(field, e.to_string()))?,
             exportable: h.exportability() != Exportability::NON_EXPORTABLE,
             material: unwrapped.key,
+            nonce: None,
         })
     }
 

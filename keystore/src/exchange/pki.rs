@@ -412,6 +412,7 @@ impl Incoming {
             attributes,
             exportable: false,
             material: SecretVec::from_slice(certificate.to_der()),
+            nonce: None,
         }
     }
 }

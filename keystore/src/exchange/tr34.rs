@@ -15,13 +15,17 @@
 //!
 //! The random nonce is the caller's (`RandomNonce`, 16 to 32 hex digits, required): the
 //! service's API carries it in the request rather than issuing it, so it proves that the
-//! token was made for this request, not that it was never used before. Tokens are reusable,
-//! so replay protection is the caller's choice of a fresh nonce per key.
+//! token was made for this request. Import tokens are reusable, so the HSM also remembers, per
+//! import token and until it expires, the nonces of the imports it accepted (in the store, so
+//! that a restart does not forget them), and refuses a key block whose nonce was consumed
+//! with that token before: a ValidationException naming `RandomNonce`. The nonce is consumed
+//! only when the key is stored, after every other check; a refused import consumes nothing.
 //!
 //! Import checks, before the KRD's private key runs: the CA's role (an imported S0 public key
 //! with `Verify`), the token, the KDH certificate's chain to the CA and its signature over the
 //! token, the nonce and the recipient; after it, the key's attributes from the key block
-//! header against the attribute table, like every import. Export checks the CA's role, the
+//! header against the attribute table, like every import, and last that the nonce is new for
+//! the token. Export checks the CA's role, the
 //! key's exportability and narrowing ([`policy::check_exportable`]), that the KRD's RSA key is
 //! strong enough for the key ([`policy::check_wrapping_strength`]: RSA-2048 carries TDES keys,
 //! RSA-3072 and RSA-4096 up to AES-128), and the KRD certificate's chain to the CA (with
@@ -48,7 +52,7 @@ use crate::{
     arn::new_key_id,
     clock::Timestamp,
     exchange::{
-        Incoming, KeyBlockHeaders, export_header,
+        ConsumedNonce, Incoming, KeyBlockHeaders, export_header,
         pki::{certificate_text, parse_certificate, tr34_error},
         wrapped_key,
     },
@@ -439,6 +443,12 @@ impl<S: Store> Hsm<S> {
             exportable: imported.header().exportability()
                 != payhsm_core::key::Exportability::NON_EXPORTABLE,
             material: SecretVec::from_slice(imported.key().expose_secret()),
+            nonce: Some(ConsumedNonce {
+                token_key_id: krd.key_id.clone(),
+                expires: expiry(&krd),
+                nonce,
+                field: p("RandomNonce"),
+            }),
         })
     }
 

@@ -3,7 +3,8 @@
 //! Metadata sits in columns; the key material is whatever the store's [`Vault`] persists: a
 //! TR-31 version D key block under the region's master key ([`SoftwareVault`], the default),
 //! or a reference to a token object (the PKCS#11 vault). The `meta` table records what the
-//! material is bound to (the master key's KCV, or the token). The database runs in WAL mode
+//! material is bound to (the master key's KCV, or the token), and `nonces` the TR-34 nonces
+//! consumed per import token. The database runs in WAL mode
 //! with `synchronous=FULL` (a commit is on disk when it returns) and `secure_delete=ON` (freed
 //! pages, such as a destroyed key block, are overwritten with zeros). Every write is one
 //! `BEGIN IMMEDIATE` transaction, and updates are compare-and-swap on the revision column.
@@ -29,7 +30,8 @@ use crate::{
     model::{AliasRecord, KeyOrigin, KeyRecord, KeyState},
 };
 
-const SCHEMA_VERSION: &str = "1";
+/// Version 2 added the `nonces` table; a version 1 store gains it when opened.
+const SCHEMA_VERSION: &str = "2";
 
 const SCHEMA: &str = "
 CREATE TABLE meta (
@@ -61,6 +63,16 @@ CREATE TABLE aliases (
     alias_name TEXT PRIMARY KEY,
     key_id     TEXT,
     revision   INTEGER NOT NULL
+) STRICT;
+";
+
+/// The nonces TR-34 imports consumed, per import token, until the token expires.
+const NONCES: &str = "
+CREATE TABLE IF NOT EXISTS nonces (
+    token_key_id TEXT NOT NULL,
+    nonce        BLOB NOT NULL,
+    expires      INTEGER NOT NULL,
+    PRIMARY KEY (token_key_id, nonce)
 ) STRICT;
 ";
 
@@ -117,6 +129,7 @@ impl<V: Vault> SqliteStore<V> {
         configure(&conn)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
         tx.execute_batch(SCHEMA)?;
+        tx.execute_batch(NONCES)?;
         tx.execute(
             "INSERT INTO meta (name, value) VALUES ('schema_version', ?1), ('key_binding', ?2)",
             params![SCHEMA_VERSION, vault.binding()],
@@ -149,9 +162,9 @@ impl<V: Vault> SqliteStore<V> {
             .map_err(|e| {
                 Error::internal(format!("{} is not a payhsm key store: {e}", path.display()))
             })?;
-        if version != SCHEMA_VERSION {
+        if version != SCHEMA_VERSION && version != "1" {
             return Err(Error::internal(format!(
-                "{} has schema version {version}; this payhsm reads {SCHEMA_VERSION}",
+                "{} has schema version {version}; this payhsm reads 1 and {SCHEMA_VERSION}",
                 path.display()
             )));
         }
@@ -161,11 +174,22 @@ impl<V: Vault> SqliteStore<V> {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         configure(&conn)?;
-        Ok(Self {
+        let store = Self {
             path: path.to_owned(),
             vault,
             conn: Mutex::new(conn),
-        })
+        };
+        if version != SCHEMA_VERSION {
+            store.write("migrate", |tx| {
+                tx.execute_batch(NONCES)?;
+                tx.execute(
+                    "UPDATE meta SET value = ?1 WHERE name = 'schema_version'",
+                    [SCHEMA_VERSION],
+                )?;
+                Ok(())
+            })?;
+        }
+        Ok(store)
     }
 
     /// The vault holding the key material.
@@ -497,6 +521,23 @@ impl<V: Vault> Store for SqliteStore<V> {
     fn delete_alias(&self, alias_name: &str) -> Result<bool, Error> {
         self.write("delete_alias", |tx| {
             Ok(tx.execute("DELETE FROM aliases WHERE alias_name = ?1", [alias_name])? == 1)
+        })
+    }
+
+    fn consume_nonce(
+        &self,
+        token_key_id: &str,
+        nonce: &[u8],
+        expires: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, Error> {
+        self.write("consume_nonce", |tx| {
+            tx.execute("DELETE FROM nonces WHERE expires <= ?1", [now.0])?;
+            let added = tx.execute(
+                "INSERT OR IGNORE INTO nonces (token_key_id, nonce, expires) VALUES (?1, ?2, ?3)",
+                params![token_key_id, nonce, expires.0],
+            )?;
+            Ok(added == 1)
         })
     }
 }
