@@ -3,14 +3,13 @@
 use core::fmt;
 
 use aes::{Aes128, Aes192, Aes256};
-use cipher::{Array, BlockCipherDecrypt, BlockCipherEncrypt, KeyInit, consts::U8};
+use cipher::{Array, BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
 use cmac::{Cmac, digest::InnerInit};
-use des::{Des, TdesEde2, TdesEde3};
 use hmac::{Hmac, Mac};
 use sha2::{Sha224, Sha256, Sha384, Sha512};
 use zeroize::Zeroize;
 
-use super::{SymmetricKey, Tag, check_whole_blocks};
+use super::{SymmetricKey, Tag, check_whole_blocks, des::Tdea};
 use crate::{Error, key::KeyAlgorithm, secret::KeyMaterial};
 
 /// A symmetric key in process memory with its expanded key schedule.
@@ -23,10 +22,8 @@ pub struct SoftwareKey {
 }
 
 enum Inner {
-    // TDES keys keep a single-DES schedule for K1 beside the TDES one: ISO 9797-1 MAC
-    // algorithm 3 (retail MAC) chains under K1 alone.
-    Tdes2(TdesEde2, Des),
-    Tdes3(TdesEde3, Des),
+    // Two- and three-key TDES; the retail MAC chains under K1's schedule alone.
+    Tdes(Tdea),
     Aes128(Aes128),
     Aes192(Aes192),
     Aes256(Aes256),
@@ -69,19 +66,19 @@ impl SoftwareKey {
             actual: k.len(),
         };
         let inner = match algorithm {
-            KeyAlgorithm::Tdes2Key => {
-                exact(16, "16 bytes for TDES_2KEY")?;
-                Inner::Tdes2(
-                    TdesEde2::new_from_slice(k).map_err(bad_len)?,
-                    Des::new_from_slice(&k[..8]).map_err(bad_len)?,
-                )
-            }
-            KeyAlgorithm::Tdes3Key => {
-                exact(24, "24 bytes for TDES_3KEY")?;
-                Inner::Tdes3(
-                    TdesEde3::new_from_slice(k).map_err(bad_len)?,
-                    Des::new_from_slice(&k[..8]).map_err(bad_len)?,
-                )
+            KeyAlgorithm::Tdes2Key | KeyAlgorithm::Tdes3Key => {
+                let (n, expected) = if algorithm == KeyAlgorithm::Tdes2Key {
+                    (16, "16 bytes for TDES_2KEY")
+                } else {
+                    (24, "24 bytes for TDES_3KEY")
+                };
+                exact(n, expected)?;
+                // Cannot fail: the length is checked.
+                Inner::Tdes(Tdea::new(k).ok_or(Error::InvalidLength {
+                    field: "key",
+                    expected,
+                    actual: k.len(),
+                })?)
             }
             KeyAlgorithm::Aes128 => {
                 exact(16, "16 bytes for AES_128")?;
@@ -156,22 +153,18 @@ fn ecb<C: BlockCipherEncrypt + BlockCipherDecrypt>(
 
 fn cmac<C>(c: &C, message: &[u8]) -> Result<Tag, Error>
 where
-    C: cmac::block_api::CmacCipher + Clone,
+    C: BlockCipherEncrypt,
+    for<'a> &'a C: cmac::block_api::CmacCipher,
 {
-    // The CMAC state takes its own copy of the expanded schedule (zeroized on drop); the key
-    // is not expanded again.
-    let mut mac = Cmac::<C>::inner_init(c.clone());
+    // The CMAC state borrows the expanded schedule: the key is neither expanded nor copied.
+    let mut mac = Cmac::<&C>::inner_init(c);
     mac.update(message);
     Tag::new(&mac.finalize().into_bytes())
 }
 
 /// ISO 9797-1 MAC algorithm 3: CBC under single-DES K1, the last block under the whole key
 /// (for a two-key key that is `E_K1(D_K2(E_K1(x)))`, the standard's final iteration).
-fn retail_mac<C: BlockCipherEncrypt<BlockSize = U8>>(
-    full: &C,
-    k1: &Des,
-    parts: &[&[u8]],
-) -> Result<Tag, Error> {
+fn retail_mac(key: &Tdea, parts: &[&[u8]]) -> Result<Tag, Error> {
     let total: usize = parts.iter().map(|p| p.len()).sum();
     if total == 0 || !total.is_multiple_of(8) {
         return Err(Error::InvalidLength {
@@ -180,7 +173,7 @@ fn retail_mac<C: BlockCipherEncrypt<BlockSize = U8>>(
             actual: total,
         });
     }
-    let mut chain = Array::<u8, U8>::default();
+    let mut chain = [0u8; 8];
     let mut remaining = total;
     let mut fill = 0;
     for byte in parts.iter().flat_map(|p| p.iter()) {
@@ -189,11 +182,11 @@ fn retail_mac<C: BlockCipherEncrypt<BlockSize = U8>>(
         remaining -= 1;
         if fill == 8 {
             fill = 0;
-            if remaining == 0 {
-                full.encrypt_block(&mut chain);
+            chain = if remaining == 0 {
+                key.encrypt(chain)
             } else {
-                k1.encrypt_block(&mut chain);
-            }
+                key.encrypt_k1(chain)
+            };
         }
     }
     let tag = Tag::new(&chain);
@@ -210,8 +203,7 @@ fn hmac<M: Mac + Clone>(m: &M, message: &[u8]) -> Result<Tag, Error> {
 macro_rules! dispatch_block {
     ($self:ident, $c:ident => $e:expr) => {
         match &$self.inner {
-            Inner::Tdes2($c, _) => $e,
-            Inner::Tdes3($c, _) => $e,
+            Inner::Tdes($c) => $e,
             Inner::Aes128($c) => $e,
             Inner::Aes192($c) => $e,
             Inner::Aes256($c) => $e,
@@ -244,8 +236,7 @@ impl SymmetricKey for SoftwareKey {
 
     fn retail_mac(&self, parts: &[&[u8]]) -> Result<Tag, Error> {
         match &self.inner {
-            Inner::Tdes2(full, k1) => retail_mac(full, k1, parts),
-            Inner::Tdes3(full, k1) => retail_mac(full, k1, parts),
+            Inner::Tdes(key) => retail_mac(key, parts),
             _ => Err(Error::UnsupportedOperation {
                 operation: "ISO 9797-1 MAC algorithm 3",
                 reason: "the key is not a TDES key",
