@@ -3,11 +3,44 @@
 //! [`dispatch`] takes an operation name (`CreateKey`, `GenerateMac`, …) and the request as the
 //! service's JSON, and returns the response JSON or the service's error.
 
-use serde_json::Value;
+use std::sync::Arc;
 
 use serde::Deserialize;
+use serde_json::Value;
 
-use crate::{Error, hsm::Hsm, store::Store};
+use crate::{Error, arn::Region, hsm::Hsm, store::Store};
+
+/// One region's HSM as the service's API: operations called by name with the service's JSON.
+///
+/// The CLI, the HTTP server and replication reach a region through this trait, so a region in
+/// this process ([`Hsm`]) and a region served by another payhsm over the wire are the same to
+/// them.
+pub trait Service: Send + Sync {
+    /// The region this service holds.
+    fn region(&self) -> &Region;
+
+    /// Runs `operation` with the request `input` (see [`dispatch`]).
+    fn call(&self, operation: &str, input: Value) -> Result<Value, Error>;
+}
+
+impl<S: Store> Service for Hsm<S> {
+    fn region(&self) -> &Region {
+        Self::region(self)
+    }
+
+    fn call(&self, operation: &str, input: Value) -> Result<Value, Error> {
+        dispatch(self, operation, input)
+    }
+}
+
+/// The regions of one account: each region's [`Service`], opened when first asked for.
+pub trait Regions: Send + Sync {
+    /// The regions that exist (have a store).
+    fn names(&self) -> Result<Vec<Region>, Error>;
+
+    /// The service of `region`; `ResourceNotFoundException` when no store exists for it.
+    fn open(&self, region: &Region) -> Result<Arc<dyn Service>, Error>;
+}
 
 /// The control-plane operations [`dispatch`] serves.
 pub const CONTROL_PLANE: &[&str] = &[

@@ -1,7 +1,7 @@
 //! Asymmetric keys, imported certificates and TR-34 by key id, on every store.
 
 use payhsm_core::{kcv, key::KeyAlgorithm, rng::OsRandom, secret::KeyMaterial};
-use payhsm_keystore::{Error, Rule, Store, pki::MAX_CERTIFICATE_LEN};
+use payhsm_keystore::{Error, Rule, Store, exchange::pki::MAX_CERTIFICATE_LEN};
 use payhsm_tr34::{
     cert::{Certificate, Purpose, verify_chain},
     rsa::RsaKeySize,

@@ -2,7 +2,7 @@
 //! KDH of an export, in the `X9_TR34_2012` form and the two-pass protocol.
 //!
 //! `GetParametersForImport` makes a KRD key pair (K2, `Decrypt` and `Unwrap`) of the asked size
-//! and returns its certificate from the region CA ([`crate::pki`]), the CA's certificate, and
+//! and returns its certificate from the region CA ([`super::pki`]), the CA's certificate, and
 //! an import token that names the key pair; `GetParametersForExport` does the same for a KDH
 //! signing key pair (S0, `Sign`) and an export token.
 //!
@@ -47,13 +47,17 @@ use crate::{
     Error,
     arn::new_key_id,
     clock::Timestamp,
+    exchange::{
+        Incoming, KeyBlockHeaders, export_header,
+        pki::{certificate_text, parse_certificate, tr34_error},
+        wrapped_key,
+    },
     hsm::{Audit, Hsm, NewKey},
+    material::rsa_size,
     model::{KeyRecord, KeyState},
     ops::hex_field,
-    pki::{certificate_text, parse_certificate, rsa_size, tr34_error},
     policy::{self, roles},
     store::Store,
-    transfer::{Incoming, KeyBlockHeaders, export_header, wrapped_key},
 };
 
 /// How long import and export tokens (and their certificates) are valid.

@@ -1,6 +1,9 @@
-//! `ImportKey` and `ExportKey`: keys in and out of the HSM as TR-31 key blocks under a stored
-//! key encryption key (K0) or key block protection key (K1), as TR-34 tokens
-//! ([`crate::tr34`]), and public keys in certificates ([`crate::pki`]).
+//! Key exchange: `ImportKey` and `ExportKey`, keys in and out of the HSM as TR-31 key blocks
+//! under a stored key encryption key (K0) or key block protection key (K1), as TR-34 tokens
+//! ([`tr34`]), and public keys in certificates ([`pki`]).
+//!
+//! This folder uses the HSM's core ([`Hsm`], the store, the policy) and is used by
+//! nothing below it: replication and the wire protocols build on it.
 //!
 //! Import checks the wrapping key's role (usage, `Unwrap`, fit for the block's version) before
 //! the block is opened, then, for every way in, the imported key's attributes against the
@@ -8,6 +11,9 @@
 //! exportability, that the export header only narrows the key's attributes, and that the
 //! wrapping key is at least as strong as the key; only then are the key's bytes read from the
 //! store.
+
+pub mod pki;
+pub mod tr34;
 
 use std::collections::BTreeMap;
 
@@ -22,15 +28,17 @@ use payhsm_tr31::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+pub use pki::{RootCertificatePublicKey, TrustedCertificatePublicKey};
+pub use tr34::{ExportTr34KeyBlock, ImportTr34KeyBlock};
+
 use crate::{
     Error, Rule,
     error::tr31_error,
-    hsm::{Audit, Hsm, NewKey, check_material, kcv_method},
+    hsm::{Audit, Hsm, NewKey},
+    material::{check_material, kcv_method},
     model::{KeyOrigin, KeyRecord, TagInput, parse_tags},
-    pki::{RootCertificatePublicKey, TrustedCertificatePublicKey},
     policy::{self, roles},
     store::Store,
-    tr34::{ExportTr34KeyBlock, ImportTr34KeyBlock},
 };
 
 /// `ImportKey`.
