@@ -74,15 +74,20 @@ fn tdes_keys(r: &Record) -> Vec<SoftwareKey> {
         Some(k) => (k.clone(), k.clone(), k),
         None => (r.bytes("KEY1"), r.bytes("KEY2"), r.bytes("KEY3")),
     };
-    let mut keys = vec![SoftwareKey::from_hex(
-        KeyAlgorithm::Tdes3Key,
-        &hex::encode(&[&k1[..], &k2, &k3].concat()),
-    )
-    .unwrap()];
+    let mut keys = vec![
+        SoftwareKey::from_hex(
+            KeyAlgorithm::Tdes3Key,
+            &hex::encode(&[&k1[..], &k2, &k3].concat()),
+        )
+        .unwrap(),
+    ];
     if k3 == k1 {
         keys.push(
-            SoftwareKey::from_hex(KeyAlgorithm::Tdes2Key, &hex::encode(&[&k1[..], &k2].concat()))
-                .unwrap(),
+            SoftwareKey::from_hex(
+                KeyAlgorithm::Tdes2Key,
+                &hex::encode(&[&k1[..], &k2].concat()),
+            )
+            .unwrap(),
         );
     }
     keys
@@ -156,7 +161,12 @@ fn tdes_matches_the_nist_known_answers() {
 
 #[test]
 fn aes_cbc_matches_the_nist_message_tests() {
-    let files = cavp!("cavp-aes", "CBCMMT128.rsp", "CBCMMT192.rsp", "CBCMMT256.rsp");
+    let files = cavp!(
+        "cavp-aes",
+        "CBCMMT128.rsp",
+        "CBCMMT192.rsp",
+        "CBCMMT256.rsp"
+    );
     let checks: usize = files
         .iter()
         .map(|(file, text)| run(file, text, |r| vec![aes_key(r)]))
@@ -184,7 +194,11 @@ fn tdes_matches_the_sp800_67_example() {
 
 /// ISO 9797-1 MAC algorithm 3 built from the `des` crate: CBC under K1, the last block under
 /// the whole key.
-fn reference_retail_mac<C: BlockCipherEncrypt<BlockSize = U8>>(full: &C, k1: &Des, message: &[u8]) -> [u8; 8] {
+fn reference_retail_mac<C: BlockCipherEncrypt<BlockSize = U8>>(
+    full: &C,
+    k1: &Des,
+    message: &[u8],
+) -> [u8; 8] {
     let mut chain = [0u8; 8];
     let blocks: Vec<&[u8]> = message.chunks(8).collect();
     for (i, block) in blocks.iter().enumerate() {
@@ -253,8 +267,60 @@ fn cmac_of<C: KeyInit + cmac::block_api::CmacCipher>(key: &[u8], data: &[u8]) ->
     mac.finalize().into_bytes().to_vec()
 }
 
+/// AES ECB and CBC through the handle against the `aes` crate one block at a time, over
+/// lengths that fill the backends' parallel groups (8 blocks for AES-NI, 30 for VAES) and
+/// leave tails.
+fn check_against_aes_crate(key: &[u8], data: &[u8], iv: [u8; 16]) -> Result<(), TestCaseError> {
+    let algorithm = match key.len() {
+        16 => KeyAlgorithm::Aes128,
+        24 => KeyAlgorithm::Aes192,
+        _ => KeyAlgorithm::Aes256,
+    };
+    let ours = SoftwareKey::from_hex(algorithm, &hex::encode(key)).unwrap();
+    let encrypt_block = |block: &mut [u8]| match key.len() {
+        16 => aes::Aes128::new_from_slice(key)
+            .unwrap()
+            .encrypt_block(block.try_into().unwrap()),
+        24 => aes::Aes192::new_from_slice(key)
+            .unwrap()
+            .encrypt_block(block.try_into().unwrap()),
+        _ => aes::Aes256::new_from_slice(key)
+            .unwrap()
+            .encrypt_block(block.try_into().unwrap()),
+    };
+    let mut ecb = data.to_vec();
+    ours.encrypt_ecb(&mut ecb).unwrap();
+    let mut expected = data.to_vec();
+    expected.chunks_exact_mut(16).for_each(encrypt_block);
+    prop_assert_eq!(&ecb, &expected, "ECB encryption");
+    ours.decrypt_ecb(&mut ecb).unwrap();
+    prop_assert_eq!(&ecb, data, "ECB decryption");
+
+    let mut cbc = data.to_vec();
+    ours.encrypt_cbc(&iv, &mut cbc).unwrap();
+    let mut chain = iv;
+    for (c, p) in cbc.chunks_exact(16).zip(data.chunks_exact(16)) {
+        chain.iter_mut().zip(p).for_each(|(x, m)| *x ^= m);
+        encrypt_block(&mut chain);
+        prop_assert_eq!(c, &chain[..], "CBC encryption");
+    }
+    ours.decrypt_cbc(&iv, &mut cbc).unwrap();
+    prop_assert_eq!(&cbc, data, "CBC decryption");
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn aes_modes_agree_with_the_aes_crate(
+        key in prop::sample::select(vec![16usize, 24, 32])
+            .prop_flat_map(|n| prop::collection::vec(any::<u8>(), n)),
+        blocks in prop::collection::vec(prop::array::uniform16(any::<u8>()), 1..70),
+        iv in prop::array::uniform16(any::<u8>()),
+    ) {
+        check_against_aes_crate(&key, &blocks.concat(), iv)?;
+    }
 
     #[test]
     fn two_key_tdes_agrees_with_the_des_crate(

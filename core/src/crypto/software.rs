@@ -3,13 +3,16 @@
 use core::fmt;
 
 use aes::{Aes128, Aes192, Aes256};
-use cipher::{Array, BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
+use cipher::{
+    Array, BlockCipherDecBackend, BlockCipherDecClosure, BlockCipherDecrypt, BlockCipherEncBackend,
+    BlockCipherEncClosure, BlockCipherEncrypt, BlockSizeUser, KeyInit, ParBlocks, array::ArraySize,
+};
 use cmac::{Cmac, digest::InnerInit};
 use hmac::{Hmac, Mac};
 use sha2::{Sha224, Sha256, Sha384, Sha512};
 use zeroize::Zeroize;
 
-use super::{SymmetricKey, Tag, check_whole_blocks, des::Tdea};
+use super::{SymmetricKey, Tag, check_blocks, check_whole_blocks, des::Tdea};
 use crate::{Error, key::KeyAlgorithm, secret::KeyMaterial};
 
 /// A symmetric key in process memory with its expanded key schedule.
@@ -130,25 +133,89 @@ impl fmt::Debug for SoftwareKey {
     }
 }
 
+/// `data` as whole cipher blocks (the callers have checked its length).
+fn blocks<N: ArraySize>(data: &mut [u8]) -> &mut [Array<u8, N>] {
+    Array::slice_as_chunks_mut(data).0
+}
+
+/// ECB through one call into the cipher's backend, which works on several blocks at once
+/// where it can (AES-NI pipelines eight).
 fn ecb<C: BlockCipherEncrypt + BlockCipherDecrypt>(
     c: &C,
     data: &mut [u8],
     encrypt: bool,
 ) -> Result<(), Error> {
-    let n = <C as cipher::BlockSizeUser>::block_size();
-    for chunk in data.chunks_exact_mut(n) {
-        let block = <&mut Array<u8, _>>::try_from(chunk).map_err(|_| Error::InvalidLength {
-            field: "data",
-            expected: "a whole number of cipher blocks",
-            actual: n,
-        })?;
-        if encrypt {
-            c.encrypt_block(block);
-        } else {
-            c.decrypt_block(block);
-        }
+    if encrypt {
+        c.encrypt_blocks(blocks(data));
+    } else {
+        c.decrypt_blocks(blocks(data));
     }
     Ok(())
+}
+
+/// CBC encryption as one call into the cipher's backend: the chain is sequential, but no
+/// block pays for a dispatch or a check of its own.
+struct CbcEncrypt<'a, N: ArraySize> {
+    chain: Array<u8, N>,
+    data: &'a mut [u8],
+}
+
+impl<N: ArraySize> BlockSizeUser for CbcEncrypt<'_, N> {
+    type BlockSize = N;
+}
+
+impl<N: ArraySize> BlockCipherEncClosure for CbcEncrypt<'_, N> {
+    fn call<B: BlockCipherEncBackend<BlockSize = N>>(mut self, backend: &B) {
+        for block in blocks::<N>(self.data) {
+            block.iter_mut().zip(&self.chain).for_each(|(b, c)| *b ^= c);
+            backend.encrypt_block_inplace(block);
+            self.chain.copy_from_slice(block);
+        }
+        self.chain.zeroize();
+    }
+}
+
+/// CBC decryption as one call into the cipher's backend, which decrypts as many blocks at
+/// once as it can: unlike encryption, CBC decryption is parallel.
+struct CbcDecrypt<'a, N: ArraySize> {
+    chain: Array<u8, N>,
+    data: &'a mut [u8],
+}
+
+impl<N: ArraySize> BlockSizeUser for CbcDecrypt<'_, N> {
+    type BlockSize = N;
+}
+
+impl<N: ArraySize> BlockCipherDecClosure for CbcDecrypt<'_, N> {
+    fn call<B: BlockCipherDecBackend<BlockSize = N>>(mut self, backend: &B) {
+        let mut saved = ParBlocks::<B>::default();
+        for group in blocks::<N>(self.data).chunks_mut(saved.len()) {
+            let saved = &mut saved[..group.len()];
+            saved.clone_from_slice(group);
+            match <&mut ParBlocks<B>>::try_from(&mut *group) {
+                Ok(par) => backend.decrypt_par_blocks_inplace(par),
+                Err(_) => backend.decrypt_tail_blocks_inplace(group),
+            }
+            for (block, previous) in group
+                .iter_mut()
+                .zip(core::iter::once(&self.chain).chain(&*saved))
+            {
+                block.iter_mut().zip(previous).for_each(|(b, p)| *b ^= p);
+            }
+            if let Some(last) = saved.last() {
+                self.chain.clone_from(last);
+            }
+        }
+        saved.iter_mut().for_each(|b| b.zeroize());
+        self.chain.zeroize();
+    }
+}
+
+/// The IV as the cipher's block (the callers have checked its length).
+fn iv<N: ArraySize>(iv: &[u8]) -> Array<u8, N> {
+    let mut chain = Array::<u8, N>::default();
+    chain.copy_from_slice(iv);
+    chain
 }
 
 fn cmac<C>(c: &C, message: &[u8]) -> Result<Tag, Error>
@@ -228,6 +295,22 @@ impl SymmetricKey for SoftwareKey {
     fn decrypt_ecb(&self, data: &mut [u8]) -> Result<(), Error> {
         check_whole_blocks(self.block_cipher()?, data)?;
         dispatch_block!(self, c => ecb(c, data, false))
+    }
+
+    fn encrypt_cbc(&self, iv_bytes: &[u8], data: &mut [u8]) -> Result<(), Error> {
+        check_blocks(self.block_cipher()?, iv_bytes, data)?;
+        dispatch_block!(self, c => {
+            c.encrypt_with_backend(CbcEncrypt { chain: iv(iv_bytes), data });
+            Ok(())
+        })
+    }
+
+    fn decrypt_cbc(&self, iv_bytes: &[u8], data: &mut [u8]) -> Result<(), Error> {
+        check_blocks(self.block_cipher()?, iv_bytes, data)?;
+        dispatch_block!(self, c => {
+            c.decrypt_with_backend(CbcDecrypt { chain: iv(iv_bytes), data });
+            Ok(())
+        })
     }
 
     fn cmac(&self, message: &[u8]) -> Result<Tag, Error> {

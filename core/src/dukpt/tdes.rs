@@ -10,8 +10,8 @@ use zeroize::Zeroizing;
 
 use super::ksn::TdesKsn;
 use crate::{
-    Error, crypto::SoftwareKey, crypto::SymmetricKey, crypto::des::Des, derived::DerivedKey, key::KeyAlgorithm,
-    secret::KeyMaterial,
+    Error, crypto::SoftwareKey, crypto::SymmetricKey, crypto::des::Des, derived::DerivedKey,
+    key::KeyAlgorithm, secret::KeyMaterial,
 };
 
 /// The key variant that turns the BDK into the key for the initial key's right half, and
