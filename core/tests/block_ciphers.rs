@@ -246,18 +246,34 @@ where
     ours.decrypt_cbc(&iv, &mut cbc).unwrap();
     prop_assert_eq!(&cbc, data, "CBC decryption");
 
-    prop_assert_eq!(
-        ours.cmac(data).unwrap().as_bytes().to_vec(),
-        reference_cmac(key, data),
-        "CMAC"
-    );
+    for n in 0..=data.len() {
+        prop_assert_eq!(
+            ours.cmac(&data[..n]).unwrap().as_bytes().to_vec(),
+            reference_cmac(key, &data[..n]),
+            "CMAC of {} bytes",
+            n
+        );
+    }
 
     let k1 = Des::new_from_slice(&key[..8]).unwrap();
+    let expected = reference_retail_mac(&theirs, &k1, data).to_vec();
+    // In one part, and split anywhere into three.
     prop_assert_eq!(
         ours.retail_mac(&[data]).unwrap().as_bytes().to_vec(),
-        reference_retail_mac(&theirs, &k1, data).to_vec(),
+        expected.clone(),
         "retail MAC"
     );
+    for (a, b) in [(0, 0), (1, 3), (3, 11), (7, 9), (8, 16)] {
+        let (a, b) = (a.min(data.len()), b.min(data.len()));
+        let parts = [&data[..a], &data[a..b], &data[b..]];
+        prop_assert_eq!(
+            ours.retail_mac(&parts).unwrap().as_bytes().to_vec(),
+            expected.clone(),
+            "retail MAC in parts split at {} and {}",
+            a,
+            b
+        );
+    }
     Ok(())
 }
 
@@ -309,6 +325,27 @@ fn check_against_aes_crate(key: &[u8], data: &[u8], iv: [u8; 16]) -> Result<(), 
     Ok(())
 }
 
+/// AES-CMAC through the handle against the `cmac` crate, on every message length up to
+/// `message.len()` (empty, partial and complete last blocks).
+fn check_aes_cmac(key: &[u8], message: &[u8]) -> Result<(), TestCaseError> {
+    type Reference = fn(&[u8], &[u8]) -> Vec<u8>;
+    let (algorithm, reference): (_, Reference) = match key.len() {
+        16 => (KeyAlgorithm::Aes128, cmac_of::<aes::Aes128>),
+        24 => (KeyAlgorithm::Aes192, cmac_of::<aes::Aes192>),
+        _ => (KeyAlgorithm::Aes256, cmac_of::<aes::Aes256>),
+    };
+    let ours = SoftwareKey::from_hex(algorithm, &hex::encode(key)).unwrap();
+    for n in 0..=message.len() {
+        prop_assert_eq!(
+            ours.cmac(&message[..n]).unwrap().as_bytes().to_vec(),
+            reference(key, &message[..n]),
+            "CMAC of {} bytes",
+            n
+        );
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -320,6 +357,15 @@ proptest! {
         iv in prop::array::uniform16(any::<u8>()),
     ) {
         check_against_aes_crate(&key, &blocks.concat(), iv)?;
+    }
+
+    #[test]
+    fn aes_cmac_agrees_with_the_cmac_crate(
+        key in prop::sample::select(vec![16usize, 24, 32])
+            .prop_flat_map(|n| prop::collection::vec(any::<u8>(), n)),
+        message in prop::collection::vec(any::<u8>(), 0..80),
+    ) {
+        check_aes_cmac(&key, &message)?;
     }
 
     #[test]

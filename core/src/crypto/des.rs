@@ -365,10 +365,19 @@ impl Tdea {
         final_permutation(s)
     }
 
-    /// Single DES under `K1`: the chaining step of ISO 9797-1 MAC algorithm 3.
-    #[inline]
-    pub(crate) fn encrypt_k1(&self, block: [u8; 8]) -> [u8; 8] {
-        final_permutation(self.keys[0].rounds::<false>(initial_permutation(block)))
+    /// ISO 9797-1 MAC algorithm 3 (the retail MAC) of `blocks`: CBC under `K1`, the last
+    /// block under the whole key. Between blocks the chain stays permuted: IP is linear, so
+    /// `IP(FP(z) ⊕ m) = z ⊕ IP(m)`, and a block costs one permutation, not two.
+    pub(crate) fn retail_mac(&self, blocks: impl Iterator<Item = [u8; 8]>) -> [u8; 8] {
+        let [k1, k2, k3] = &self.keys;
+        let mut z = (0, 0);
+        for block in blocks {
+            let (l, r) = initial_permutation(block);
+            z = k1.rounds::<false>((z.0 ^ l, z.1 ^ r));
+        }
+        z = k2.rounds::<true>(z);
+        z = k3.rounds::<false>(z);
+        final_permutation(z)
     }
 }
 
