@@ -339,7 +339,7 @@ impl<S: Store> Hsm<S> {
             }
         };
         let valid_until = expiry(&record);
-        let public = self.store().private_key(&record)?.public_key().clone();
+        let public = self.private_key(&record)?.public_key().clone();
         let certificate = self.certify(&ca, &record, &public, valid_until)?;
         Ok(Parameters {
             certificate: certificate_text(&certificate)?,
@@ -423,7 +423,7 @@ impl<S: Store> Hsm<S> {
         let kdh_certificate =
             parse_certificate(&p("SigningKeyCertificate"), &b.signing_key_certificate)?;
         let authority = self.authority()?;
-        let krd_key = self.store().private_key(&krd)?;
+        let krd_key = self.private_key(&krd)?;
         let krd_certificate = self.certify(&authority, &krd, krd_key.public_key(), expiry(&krd))?;
         let request = ImportRequest {
             form: Form::X9Tr34_2012,
@@ -491,7 +491,7 @@ impl<S: Store> Hsm<S> {
         .map_err(|e| tr34_error(&p("WrappingKeyCertificate"), e))?;
         let kdh = self.token_key(Side::Export, token, &p("ExportToken"))?;
         let authority = self.authority()?;
-        let kdh_key = self.store().private_key(&kdh)?;
+        let kdh_key = self.private_key(&kdh)?;
         let kdh_certificate = self.certify(&authority, &kdh, kdh_key.public_key(), expiry(&kdh))?;
         let header = KeyBlockHeader::from_str(&header.to_string())
             .map_err(|e| Error::internal(format!("TR-34 header: {e}")))?;
