@@ -81,6 +81,7 @@ pub const DATA_PLANE: &[&str] = &[
     "GenerateAuthRequestCryptogram",
     "VerifyAuthRequestCryptogram",
     "GenerateMacEmvPinChange",
+    "TranslateKeyMaterial",
 ];
 
 /// Runs `operation` with the request `input`. In the error state every operation fails
@@ -127,6 +128,7 @@ pub fn dispatch<S: Store>(hsm: &Hsm<S>, operation: &str, input: Value) -> Result
             hsm.verify_auth_request_cryptogram(req(hsm, operation, input)?)
         }
         "GenerateMacEmvPinChange" => hsm.generate_mac_emv_pin_change(req(hsm, operation, input)?),
+        "TranslateKeyMaterial" => hsm.translate_key_material(req(hsm, operation, input)?),
         other => Err(Error::validation(
             "Operation",
             format!("{other} is not an operation this HSM offers"),

@@ -580,6 +580,22 @@ const COMMANDS: &[Spec] = &[
             ),
         ],
     },
+    Spec {
+        name: "translate-key-material",
+        operation: "TranslateKeyMaterial",
+        about: "Re-wraps a TR-31 key block from one key encryption key to another without \
+                storing the key",
+        params: &[
+            ("incoming-key-material", "IncomingKeyMaterial", Struct, true),
+            ("outgoing-key-material", "OutgoingKeyMaterial", Struct, true),
+            (
+                "key-check-value-algorithm",
+                "KeyCheckValueAlgorithm",
+                Str,
+                false,
+            ),
+        ],
+    },
 ];
 
 /// Adds the key-id commands to the CLI.
