@@ -64,6 +64,9 @@ pub const CONTROL_PLANE: &[&str] = &[
     "TagResource",
     "UntagResource",
     "ListTagsForResource",
+    "PutResourcePolicy",
+    "GetResourcePolicy",
+    "DeleteResourcePolicy",
 ];
 
 /// The data-plane operations [`dispatch`] serves.
@@ -109,6 +112,9 @@ pub fn dispatch<S: Store>(hsm: &Hsm<S>, operation: &str, input: Value) -> Result
         "TagResource" => hsm.tag_resource(req(hsm, operation, input)?),
         "UntagResource" => hsm.untag_resource(req(hsm, operation, input)?),
         "ListTagsForResource" => hsm.list_tags_for_resource(req(hsm, operation, input)?),
+        "PutResourcePolicy" => hsm.put_resource_policy(req(hsm, operation, input)?),
+        "GetResourcePolicy" => hsm.get_resource_policy(req(hsm, operation, input)?),
+        "DeleteResourcePolicy" => hsm.delete_resource_policy(req(hsm, operation, input)?),
         "GenerateCardValidationData" => {
             hsm.generate_card_validation_data(req(hsm, operation, input)?)
         }

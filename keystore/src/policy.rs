@@ -667,6 +667,23 @@ pub fn check_key(role: &KeyRole, record: &KeyRecord) -> Result<(), Error> {
     check_attributes_for(role, &record.attributes)
 }
 
+/// The states in which a key's resource-based policy may be put or deleted: while the key
+/// exists or can be restored (`PutResourcePolicy`, `DeleteResourcePolicy`).
+pub const RESOURCE_POLICY_STATES: &[KeyState] =
+    &[KeyState::CreateComplete, KeyState::DeletePending];
+
+/// Checks that `operation` may change a key in its state (`ConflictException` otherwise).
+pub fn check_state(operation: &str, allowed: &[KeyState], record: &KeyRecord) -> Result<(), Error> {
+    if allowed.contains(&record.state) {
+        Ok(())
+    } else {
+        Err(Error::conflict(format!(
+            "{operation}: the key is {}",
+            record.state.name()
+        )))
+    }
+}
+
 /// Checks that a stored key may be used at all: `CREATE_COMPLETE` and enabled.
 pub fn check_usable(record: &KeyRecord) -> Result<(), Error> {
     match record.state {

@@ -29,7 +29,8 @@ use crate::{
     model::{AliasRecord, KeyOrigin, KeyRecord, KeyState},
 };
 
-const SCHEMA_VERSION: &str = "1";
+/// Version 2 added `keys.resource_policy`; a version 1 store gains it when opened.
+const SCHEMA_VERSION: &str = "2";
 
 const SCHEMA: &str = "
 CREATE TABLE meta (
@@ -55,7 +56,8 @@ CREATE TABLE keys (
     delete_pending_timestamp  INTEGER,
     delete_timestamp          INTEGER,
     tags                      TEXT NOT NULL,
-    key_block                 TEXT
+    key_block                 TEXT,
+    resource_policy           TEXT
 ) STRICT;
 CREATE TABLE aliases (
     alias_name TEXT PRIMARY KEY,
@@ -67,7 +69,7 @@ CREATE TABLE aliases (
 const KEY_COLUMNS: &str = "key_id, revision, key_usage, key_class, key_algorithm, \
     key_modes_of_use, exportable, key_check_value, key_check_value_algorithm, enabled, \
     key_state, key_origin, create_timestamp, usage_start_timestamp, usage_stop_timestamp, \
-    delete_pending_timestamp, delete_timestamp, tags, key_block";
+    delete_pending_timestamp, delete_timestamp, tags, key_block, resource_policy";
 
 /// A region's keys in one SQLite database file, their material in the vault `V`.
 #[derive(Debug)]
@@ -149,18 +151,21 @@ impl<V: Vault> SqliteStore<V> {
             .map_err(|e| {
                 Error::internal(format!("{} is not a payhsm key store: {e}", path.display()))
             })?;
-        if version != SCHEMA_VERSION {
+        if version != SCHEMA_VERSION && version != "1" {
             return Err(Error::internal(format!(
                 "{} has schema version {version}; this payhsm reads {SCHEMA_VERSION}",
                 path.display()
             )));
         }
         vault.check_binding(&binding, path)?;
-        let conn = Connection::open_with_flags(
+        let mut conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         configure(&conn)?;
+        if version == "1" {
+            upgrade_from_1(&mut conn)?;
+        }
         Ok(Self {
             path: path.to_owned(),
             vault,
@@ -197,6 +202,25 @@ impl<V: Vault> SqliteStore<V> {
         failpoint(&format!("sqlite.{op}.after_commit"));
         Ok(out)
     }
+}
+
+/// Upgrades a version 1 store to version 2 in one transaction: the resource policy column.
+fn upgrade_from_1(conn: &mut Connection) -> Result<(), Error> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+    let version: String = tx.query_row(
+        "SELECT value FROM meta WHERE name = 'schema_version'",
+        [],
+        |r| r.get(0),
+    )?;
+    // Another process may have upgraded it since the version was read.
+    if version == "1" {
+        tx.execute_batch(
+            "ALTER TABLE keys ADD COLUMN resource_policy TEXT;
+             UPDATE meta SET value = '2' WHERE name = 'schema_version';",
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 /// The schema version and key binding, read on a read-only connection.
@@ -287,6 +311,7 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         delete_timestamp: r.get::<_, Option<i64>>(16)?.map(Timestamp),
         tags,
         key_block: r.get(18)?,
+        resource_policy: r.get(19)?,
     })
 }
 
@@ -345,7 +370,7 @@ impl<V: Vault> Store for SqliteStore<V> {
             tx.execute(
                 &format!(
                     "INSERT INTO keys ({KEY_COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
                 ),
                 params![
                     record.key_id,
@@ -367,6 +392,7 @@ impl<V: Vault> Store for SqliteStore<V> {
                     ts(record.delete_timestamp),
                     tags,
                     record.key_block,
+                    record.resource_policy,
                 ],
             )?;
             Ok(())
@@ -392,7 +418,7 @@ impl<V: Vault> Store for SqliteStore<V> {
                 "UPDATE keys SET revision = ?2, enabled = ?3, key_state = ?4, \
                  usage_start_timestamp = ?5, usage_stop_timestamp = ?6, \
                  delete_pending_timestamp = ?7, delete_timestamp = ?8, tags = ?9, \
-                 key_block = ?10 WHERE key_id = ?1 AND revision = ?11",
+                 key_block = ?10, resource_policy = ?12 WHERE key_id = ?1 AND revision = ?11",
                 params![
                     record.key_id,
                     revision_to(record.revision)?,
@@ -405,6 +431,7 @@ impl<V: Vault> Store for SqliteStore<V> {
                     tags,
                     record.key_block,
                     revision_to(record.revision)? - 1,
+                    record.resource_policy,
                 ],
             )?;
             if changed == 1 {
