@@ -355,6 +355,7 @@ impl<S: Store> Hsm<S> {
         done.state = KeyState::DeleteComplete;
         done.enabled = false;
         done.key_block = None;
+        done.resource_policy = None;
         done.delete_pending_timestamp = None;
         done.delete_timestamp = Some(at);
         done.revision += 1;
@@ -459,6 +460,7 @@ impl<S: Store> Hsm<S> {
             delete_pending_timestamp: None,
             delete_timestamp: None,
             tags,
+            resource_policy: None,
             key_block: Some(key_block),
             revision: 1,
         };

@@ -30,7 +30,8 @@ use crate::{
     model::{AliasRecord, KeyOrigin, KeyRecord, KeyState},
 };
 
-/// Version 2 added the `nonces` table; a version 1 store gains it when opened.
+/// Version 2 added the `nonces` table and `keys.resource_policy`; a version 1 store gains
+/// them when opened.
 const SCHEMA_VERSION: &str = "2";
 
 const SCHEMA: &str = "
@@ -57,7 +58,8 @@ CREATE TABLE keys (
     delete_pending_timestamp  INTEGER,
     delete_timestamp          INTEGER,
     tags                      TEXT NOT NULL,
-    key_block                 TEXT
+    key_block                 TEXT,
+    resource_policy           TEXT
 ) STRICT;
 CREATE TABLE aliases (
     alias_name TEXT PRIMARY KEY,
@@ -79,7 +81,7 @@ CREATE TABLE IF NOT EXISTS nonces (
 const KEY_COLUMNS: &str = "key_id, revision, key_usage, key_class, key_algorithm, \
     key_modes_of_use, exportable, key_check_value, key_check_value_algorithm, enabled, \
     key_state, key_origin, create_timestamp, usage_start_timestamp, usage_stop_timestamp, \
-    delete_pending_timestamp, delete_timestamp, tags, key_block";
+    delete_pending_timestamp, delete_timestamp, tags, key_block, resource_policy";
 
 /// A region's keys in one SQLite database file, their material in the vault `V`.
 #[derive(Debug)]
@@ -169,27 +171,19 @@ impl<V: Vault> SqliteStore<V> {
             )));
         }
         vault.check_binding(&binding, path)?;
-        let conn = Connection::open_with_flags(
+        let mut conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         configure(&conn)?;
-        let store = Self {
+        if version == "1" {
+            upgrade_from_1(&mut conn)?;
+        }
+        Ok(Self {
             path: path.to_owned(),
             vault,
             conn: Mutex::new(conn),
-        };
-        if version != SCHEMA_VERSION {
-            store.write("migrate", |tx| {
-                tx.execute_batch(NONCES)?;
-                tx.execute(
-                    "UPDATE meta SET value = ?1 WHERE name = 'schema_version'",
-                    [SCHEMA_VERSION],
-                )?;
-                Ok(())
-            })?;
-        }
-        Ok(store)
+        })
     }
 
     /// The vault holding the key material.
@@ -221,6 +215,27 @@ impl<V: Vault> SqliteStore<V> {
         failpoint(&format!("sqlite.{op}.after_commit"));
         Ok(out)
     }
+}
+
+/// Upgrades a version 1 store to version 2 in one transaction: the nonces table and the
+/// resource policy column.
+fn upgrade_from_1(conn: &mut Connection) -> Result<(), Error> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+    let version: String = tx.query_row(
+        "SELECT value FROM meta WHERE name = 'schema_version'",
+        [],
+        |r| r.get(0),
+    )?;
+    // Another process may have upgraded it since the version was read.
+    if version == "1" {
+        tx.execute_batch(NONCES)?;
+        tx.execute_batch(
+            "ALTER TABLE keys ADD COLUMN resource_policy TEXT;
+             UPDATE meta SET value = '2' WHERE name = 'schema_version';",
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 /// The schema version and key binding, read on a read-only connection.
@@ -311,6 +326,7 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         delete_timestamp: r.get::<_, Option<i64>>(16)?.map(Timestamp),
         tags,
         key_block: r.get(18)?,
+        resource_policy: r.get(19)?,
     })
 }
 
@@ -369,7 +385,7 @@ impl<V: Vault> Store for SqliteStore<V> {
             tx.execute(
                 &format!(
                     "INSERT INTO keys ({KEY_COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
                 ),
                 params![
                     record.key_id,
@@ -391,6 +407,7 @@ impl<V: Vault> Store for SqliteStore<V> {
                     ts(record.delete_timestamp),
                     tags,
                     record.key_block,
+                    record.resource_policy,
                 ],
             )?;
             Ok(())
@@ -416,7 +433,7 @@ impl<V: Vault> Store for SqliteStore<V> {
                 "UPDATE keys SET revision = ?2, enabled = ?3, key_state = ?4, \
                  usage_start_timestamp = ?5, usage_stop_timestamp = ?6, \
                  delete_pending_timestamp = ?7, delete_timestamp = ?8, tags = ?9, \
-                 key_block = ?10 WHERE key_id = ?1 AND revision = ?11",
+                 key_block = ?10, resource_policy = ?12 WHERE key_id = ?1 AND revision = ?11",
                 params![
                     record.key_id,
                     revision_to(record.revision)?,
@@ -429,6 +446,7 @@ impl<V: Vault> Store for SqliteStore<V> {
                     tags,
                     record.key_block,
                     revision_to(record.revision)? - 1,
+                    record.resource_policy,
                 ],
             )?;
             if changed == 1 {

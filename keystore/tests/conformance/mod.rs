@@ -21,11 +21,15 @@ pub mod asymmetric;
 pub mod emv_sm;
 pub mod matrix;
 pub mod pki;
+pub mod resource_policy;
+pub mod translate;
 
 pub use asymmetric::{
     asymmetric_keys, certificate_imports, tr34_export_by_key_id, tr34_import_by_key_id,
 };
 pub use emv_sm::{emv_data_encryption, emv_pin_change, emv_script_mac};
+pub use resource_policy::resource_policies;
+pub use translate::translate_key_material;
 
 use payhsm_core::{
     key::{KeyAlgorithm, KeyAttributes, KeyClass, KeyModesOfUse, KeyUsage},
@@ -79,6 +83,8 @@ macro_rules! conformance_tests {
                 emv_data_encryption,
                 emv_pin_change,
                 rsa_self_test_failure_refuses_everything,
+                translate_key_material,
+                resource_policies,
             );
         }
     };
