@@ -25,7 +25,7 @@ pub trait Service: Send + Sync {
 
 impl<S: Store> Service for Hsm<S> {
     fn region(&self) -> &Region {
-        Hsm::region(self)
+        Self::region(self)
     }
 
     fn call(&self, operation: &str, input: Value) -> Result<Value, Error> {
