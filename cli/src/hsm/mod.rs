@@ -9,14 +9,17 @@
 
 pub(crate) mod ceremony;
 mod home;
+mod regions;
 mod shorthand;
 
 use std::path::Path;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
+use payhsm_keystore::arn::AccountId;
 use serde_json::{Map, Value};
 
 pub(crate) use home::{Backend, Home};
+pub(crate) use regions::StoreRegions;
 
 use crate::error::CliError;
 
@@ -694,8 +697,8 @@ pub(crate) fn run(
         .find(|s| s.name == name)
         .ok_or_else(|| CliError::new(format!("unknown command {name}"), None))?;
     let request = build_request(spec, matches)?;
-    let hsm = Home::new(store, region, backend)?.open()?;
-    let response = hsm.dispatch(spec.operation, request)?;
+    let regions = StoreRegions::new(store, backend, AccountId::new(AccountId::DEFAULT)?);
+    let response = regions.service(region)?.call(spec.operation, request)?;
     render(
         &response,
         matches.get_one::<String>("query").map(String::as_str),
