@@ -218,7 +218,10 @@ mod tests {
                 assert_eq!(run(&tests, when), expected, "{} {when:?}", test.name);
             }
         }
-        assert!(KNOWN_ANSWERS.iter().all(|t| (t.when == When::FirstRsaUse)
-            == t.name.starts_with("RSA")));
+        assert!(
+            KNOWN_ANSWERS
+                .iter()
+                .all(|t| (t.when == When::FirstRsaUse) == t.name.starts_with("RSA"))
+        );
     }
 }
