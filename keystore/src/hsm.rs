@@ -322,7 +322,7 @@ impl<S: Store> Hsm<S> {
             };
             match self.complete_deletion(&record)? {
                 Completion::NotDue => return Ok(Some(record)),
-                Completion::Done(r) => return Ok(Some(r)),
+                Completion::Done(r) => return Ok(Some(*r)),
                 Completion::Raced => {}
             }
         }
@@ -335,7 +335,7 @@ impl<S: Store> Hsm<S> {
         match (record.state, record.delete_pending_timestamp) {
             (KeyState::DeletePending, Some(deadline)) if self.now() >= deadline => {
                 Ok(match self.destroy(record, deadline)? {
-                    Some(done) => Completion::Done(done),
+                    Some(done) => Completion::Done(Box::new(done)),
                     None => Completion::Raced,
                 })
             }
@@ -534,7 +534,7 @@ pub(crate) enum Audit {
 
 enum Completion {
     NotDue,
-    Done(KeyRecord),
+    Done(Box<KeyRecord>),
     Raced,
 }
 

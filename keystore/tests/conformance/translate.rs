@@ -180,14 +180,14 @@ pub fn translate_key_material<S: Store>(h: Harness<S>) {
     assert_policy(
         h.call(
             "TranslateKeyMaterial",
-            request(&wrap_only, &under_kbpk, &kek),
+            request(&wrap_only, under_kbpk, &kek),
         ),
         Rule::ModeOfUse,
     );
     assert_policy(
         h.call(
             "TranslateKeyMaterial",
-            request(&kbpk, &under_kbpk, &unwrap_only),
+            request(&kbpk, under_kbpk, &unwrap_only),
         ),
         Rule::ModeOfUse,
     );
@@ -200,20 +200,17 @@ pub fn translate_key_material<S: Store>(h: Harness<S>) {
     assert_policy(
         h.call(
             "TranslateKeyMaterial",
-            request(&kbpk, &under_kbpk, &data_key),
+            request(&kbpk, under_kbpk, &data_key),
         ),
         Rule::KeyUsage,
     );
     assert_policy(
-        h.call(
-            "TranslateKeyMaterial",
-            request(&data_key, &under_kbpk, &kek),
-        ),
+        h.call("TranslateKeyMaterial", request(&data_key, under_kbpk, &kek)),
         Rule::KeyUsage,
     );
     // A version D block under the TDES KEK does not fit it.
     assert_policy(
-        h.call("TranslateKeyMaterial", request(&kek, &under_kbpk, &kbpk)),
+        h.call("TranslateKeyMaterial", request(&kek, under_kbpk, &kbpk)),
         Rule::KeyAlgorithm,
     );
     // A block whose MAC does not verify, or that is not a block, is refused.
