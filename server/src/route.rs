@@ -97,11 +97,14 @@ fn control_operation(
     Ok(operation)
 }
 
+/// A path label's member name and its raw segment.
+type Labels<'p> = Vec<(&'static str, &'p str)>;
+
 /// The data-plane operation at `path`, and its labels' raw segments.
 fn data_operation<'p>(
     method: &str,
     path: &'p str,
-) -> Result<(&'static Operation, Vec<(&'static str, &'p str)>), Failure> {
+) -> Result<(&'static Operation, Labels<'p>), Failure> {
     let segments: Vec<&str> = path.split('/').collect();
     let mut wrong_method = None;
     for operation in OPERATIONS.iter().filter(|o| o.plane == Plane::Data) {
