@@ -153,6 +153,9 @@ pub const CONTROL_PLANE: &[&str] = &[
     "EnableDefaultKeyReplicationRegions",
     "DisableDefaultKeyReplicationRegions",
     "GetDefaultKeyReplicationRegions",
+    "PutResourcePolicy",
+    "GetResourcePolicy",
+    "DeleteResourcePolicy",
 ];
 
 /// The operations [`dispatch`] serves to other payhsm regions, not to the service's clients:
@@ -175,6 +178,7 @@ pub const DATA_PLANE: &[&str] = &[
     "GenerateAuthRequestCryptogram",
     "VerifyAuthRequestCryptogram",
     "GenerateMacEmvPinChange",
+    "TranslateKeyMaterial",
 ];
 
 /// Runs `operation` with the request `input`. In the error state every operation fails
@@ -216,6 +220,9 @@ pub fn dispatch<S: Store>(hsm: &Hsm<S>, operation: &str, input: Value) -> Result
             hsm.get_default_key_replication_regions(req(hsm, operation, input)?)
         }
         "ImportKeyReplica" => hsm.import_key_replica(req(hsm, operation, input)?),
+        "PutResourcePolicy" => hsm.put_resource_policy(req(hsm, operation, input)?),
+        "GetResourcePolicy" => hsm.get_resource_policy(req(hsm, operation, input)?),
+        "DeleteResourcePolicy" => hsm.delete_resource_policy(req(hsm, operation, input)?),
         "GenerateCardValidationData" => {
             hsm.generate_card_validation_data(req(hsm, operation, input)?)
         }
@@ -235,6 +242,7 @@ pub fn dispatch<S: Store>(hsm: &Hsm<S>, operation: &str, input: Value) -> Result
             hsm.verify_auth_request_cryptogram(req(hsm, operation, input)?)
         }
         "GenerateMacEmvPinChange" => hsm.generate_mac_emv_pin_change(req(hsm, operation, input)?),
+        "TranslateKeyMaterial" => hsm.translate_key_material(req(hsm, operation, input)?),
         other => Err(Error::validation(
             "Operation",
             format!("{other} is not an operation this HSM offers"),

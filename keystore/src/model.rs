@@ -123,6 +123,8 @@ pub struct KeyRecord {
     pub delete_timestamp: Option<Timestamp>,
     /// Tags.
     pub tags: BTreeMap<String, String>,
+    /// The resource-based policy (`PutResourcePolicy`), as the JSON text given.
+    pub resource_policy: Option<String>,
     /// The persisted key material; `None` once destroyed.
     pub key_block: Option<String>,
     /// The key's part in multi-region replication, if it has one.

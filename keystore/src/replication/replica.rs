@@ -25,9 +25,7 @@ use crate::{
     arn::Region,
     exchange::Incoming,
     hsm::{Audit, Hsm, MAX_RETRIES, NewKey, is_internal},
-    material::check_material,
     model::{KeyOrigin, KeyRecord, KeyState, MultiRegion, attributes_json},
-    policy,
     store::{Store, software_key},
 };
 
@@ -152,11 +150,7 @@ impl<S: Store> Hsm<S> {
             ));
         }
         let incoming = self.import_tr31(b)?;
-        policy::check_attributes(&incoming.attributes)?;
-        check_material(
-            incoming.attributes.key_algorithm,
-            incoming.material.expose_secret(),
-        )?;
+        incoming.check()?;
         let handle = software_key(
             incoming.attributes.key_algorithm,
             incoming.material.expose_secret(),

@@ -221,7 +221,14 @@ impl<S: Store> Hsm<S> {
                 "KeyMaterial.Tr31KeyBlock",
             )?;
             policy::check_replica_export(primary, &kek, &header)?;
-            Ok((self.wrap_tr31(primary, &kek, &header)?, vec![arn.clone()]))
+            let bytes = self.store().reveal(primary)?;
+            let block = self.wrap_tr31(
+                &kek,
+                &header,
+                bytes.expose_secret(),
+                "KeyMaterial.Tr31KeyBlock",
+            )?;
+            Ok((block, vec![arn.clone()]))
         })
     }
 

@@ -3,14 +3,12 @@
 //! Metadata sits in columns; the key material is whatever the store's [`Vault`] persists: a
 //! TR-31 version D key block under the region's master key ([`SoftwareVault`], the default),
 //! or a reference to a token object (the PKCS#11 vault). The `meta` table records what the
-//! material is bound to (the master key's KCV, or the token). The database runs in WAL mode
+//! material is bound to (the master key's KCV, or the token), and `nonces` the TR-34 nonces
+//! consumed per import token. The database runs in WAL mode
 //! with `synchronous=FULL` (a commit is on disk when it returns) and `secure_delete=ON` (freed
 //! pages, such as a destroyed key block, are overwritten with zeros). Every write is one
 //! `BEGIN IMMEDIATE` transaction, and updates are compare-and-swap on the revision column. The
 //! replication outbox is a table written in the transaction of the key record it follows.
-//!
-//! Schema version 2 added the key's multi-region part, the outbox and the settings; a version
-//! 1 store is brought up to version 2 when it is opened (after its binding is checked).
 
 use std::{
     collections::BTreeMap,
@@ -33,7 +31,10 @@ use crate::{
     model::{AliasRecord, KeyOrigin, KeyRecord, KeyState, OutboxEntry, OutboxItem, Setting},
 };
 
-const SCHEMA_VERSION: &str = "2";
+/// Version 2 added the `nonces` table and `keys.resource_policy`; version 3 the key's
+/// multi-region part (`keys.multi_region`), the replication outbox and the region's settings.
+/// An older store gains them when opened.
+const SCHEMA_VERSION: &str = "3";
 
 const SCHEMA: &str = "
 CREATE TABLE meta (
@@ -60,6 +61,7 @@ CREATE TABLE keys (
     delete_timestamp          INTEGER,
     tags                      TEXT NOT NULL,
     key_block                 TEXT,
+    resource_policy           TEXT,
     multi_region              TEXT
 ) STRICT;
 CREATE TABLE aliases (
@@ -69,7 +71,17 @@ CREATE TABLE aliases (
 ) STRICT;
 ";
 
-/// What version 2 adds; a version 1 store runs it (after adding `keys.multi_region`).
+/// The nonces TR-34 imports consumed, per import token, until the token expires.
+const NONCES: &str = "
+CREATE TABLE IF NOT EXISTS nonces (
+    token_key_id TEXT NOT NULL,
+    nonce        BLOB NOT NULL,
+    expires      INTEGER NOT NULL,
+    PRIMARY KEY (token_key_id, nonce)
+) STRICT;
+";
+
+/// What version 3 adds besides `keys.multi_region`.
 const OUTBOX_AND_SETTINGS: &str = "
 CREATE TABLE outbox (
     seq    INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -86,7 +98,7 @@ CREATE TABLE settings (
 const KEY_COLUMNS: &str = "key_id, revision, key_usage, key_class, key_algorithm, \
     key_modes_of_use, exportable, key_check_value, key_check_value_algorithm, enabled, \
     key_state, key_origin, create_timestamp, usage_start_timestamp, usage_stop_timestamp, \
-    delete_pending_timestamp, delete_timestamp, tags, key_block, multi_region";
+    delete_pending_timestamp, delete_timestamp, tags, key_block, resource_policy, multi_region";
 
 /// A region's keys in one SQLite database file, their material in the vault `V`.
 #[derive(Debug)]
@@ -136,6 +148,7 @@ impl<V: Vault> SqliteStore<V> {
         configure(&conn)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
         tx.execute_batch(SCHEMA)?;
+        tx.execute_batch(NONCES)?;
         tx.execute_batch(OUTBOX_AND_SETTINGS)?;
         tx.execute(
             "INSERT INTO meta (name, value) VALUES ('schema_version', ?1), ('key_binding', ?2)",
@@ -169,9 +182,9 @@ impl<V: Vault> SqliteStore<V> {
             .map_err(|e| {
                 Error::internal(format!("{} is not a payhsm key store: {e}", path.display()))
             })?;
-        if version != SCHEMA_VERSION && version != "1" {
+        if !matches!(version.as_str(), "1" | "2" | SCHEMA_VERSION) {
             return Err(Error::internal(format!(
-                "{} has schema version {version}; this payhsm reads 1 and {SCHEMA_VERSION}",
+                "{} has schema version {version}; this payhsm reads 1 to {SCHEMA_VERSION}",
                 path.display()
             )));
         }
@@ -182,7 +195,10 @@ impl<V: Vault> SqliteStore<V> {
         )?;
         configure(&conn)?;
         if version == "1" {
-            upgrade(&mut conn)?;
+            upgrade_from_1(&mut conn)?;
+        }
+        if version != SCHEMA_VERSION {
+            upgrade_from_2(&mut conn)?;
         }
         Ok(Self {
             path: path.to_owned(),
@@ -222,21 +238,42 @@ impl<V: Vault> SqliteStore<V> {
     }
 }
 
-/// Brings a version 1 store to version 2, in one transaction (a concurrent opener that got
-/// there first leaves nothing to do).
-fn upgrade(conn: &mut Connection) -> Result<(), Error> {
+/// Upgrades a version 1 store to version 2 in one transaction: the nonces table and the
+/// resource policy column.
+fn upgrade_from_1(conn: &mut Connection) -> Result<(), Error> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
     let version: String = tx.query_row(
         "SELECT value FROM meta WHERE name = 'schema_version'",
         [],
         |r| r.get(0),
     )?;
+    // Another process may have upgraded it since the version was read.
     if version == "1" {
-        tx.execute_batch("ALTER TABLE keys ADD COLUMN multi_region TEXT;")?;
+        tx.execute_batch(NONCES)?;
+        tx.execute_batch(
+            "ALTER TABLE keys ADD COLUMN resource_policy TEXT;
+             UPDATE meta SET value = '2' WHERE name = 'schema_version';",
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Upgrades a version 2 store to version 3 in one transaction: the multi-region column, the
+/// outbox and the settings.
+fn upgrade_from_2(conn: &mut Connection) -> Result<(), Error> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+    let version: String = tx.query_row(
+        "SELECT value FROM meta WHERE name = 'schema_version'",
+        [],
+        |r| r.get(0),
+    )?;
+    // Another process may have upgraded it since the version was read.
+    if version == "2" {
         tx.execute_batch(OUTBOX_AND_SETTINGS)?;
-        tx.execute(
-            "UPDATE meta SET value = ?1 WHERE name = 'schema_version'",
-            [SCHEMA_VERSION],
+        tx.execute_batch(
+            "ALTER TABLE keys ADD COLUMN multi_region TEXT;
+             UPDATE meta SET value = '3' WHERE name = 'schema_version';",
         )?;
     }
     tx.commit()?;
@@ -307,7 +344,7 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
     let tags: BTreeMap<String, String> =
         serde_json::from_str(&tags_text).map_err(|_| corrupt("tags"))?;
     let multi_region = r
-        .get::<_, Option<String>>(19)?
+        .get::<_, Option<String>>(20)?
         .map(|t| serde_json::from_str(&t).map_err(|_| corrupt("multi-region state")))
         .transpose()?;
     let text = |i: usize| r.get::<_, String>(i);
@@ -335,6 +372,7 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         delete_timestamp: r.get::<_, Option<i64>>(16)?.map(Timestamp),
         tags,
         key_block: r.get(18)?,
+        resource_policy: r.get(19)?,
         multi_region,
     })
 }
@@ -414,7 +452,7 @@ impl<V: Vault> Store for SqliteStore<V> {
             tx.execute(
                 &format!(
                     "INSERT INTO keys ({KEY_COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
                 ),
                 params![
                     record.key_id,
@@ -436,6 +474,7 @@ impl<V: Vault> Store for SqliteStore<V> {
                     ts(record.delete_timestamp),
                     tags,
                     record.key_block,
+                    record.resource_policy,
                     multi_region,
                 ],
             )?;
@@ -463,7 +502,8 @@ impl<V: Vault> Store for SqliteStore<V> {
                 "UPDATE keys SET revision = ?2, enabled = ?3, key_state = ?4, \
                  usage_start_timestamp = ?5, usage_stop_timestamp = ?6, \
                  delete_pending_timestamp = ?7, delete_timestamp = ?8, tags = ?9, \
-                 key_block = ?10, multi_region = ?12 WHERE key_id = ?1 AND revision = ?11",
+                 key_block = ?10, resource_policy = ?12, multi_region = ?13 \
+                 WHERE key_id = ?1 AND revision = ?11",
                 params![
                     record.key_id,
                     revision_to(record.revision)?,
@@ -476,6 +516,7 @@ impl<V: Vault> Store for SqliteStore<V> {
                     tags,
                     record.key_block,
                     revision_to(record.revision)? - 1,
+                    record.resource_policy,
                     multi_region,
                 ],
             )?;
@@ -570,6 +611,23 @@ impl<V: Vault> Store for SqliteStore<V> {
     fn delete_alias(&self, alias_name: &str) -> Result<bool, Error> {
         self.write("delete_alias", |tx| {
             Ok(tx.execute("DELETE FROM aliases WHERE alias_name = ?1", [alias_name])? == 1)
+        })
+    }
+
+    fn consume_nonce(
+        &self,
+        token_key_id: &str,
+        nonce: &[u8],
+        expires: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, Error> {
+        self.write("consume_nonce", |tx| {
+            tx.execute("DELETE FROM nonces WHERE expires <= ?1", [now.0])?;
+            let added = tx.execute(
+                "INSERT OR IGNORE INTO nonces (token_key_id, nonce, expires) VALUES (?1, ?2, ?3)",
+                params![token_key_id, nonce, expires.0],
+            )?;
+            Ok(added == 1)
         })
     }
 
