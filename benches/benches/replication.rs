@@ -7,7 +7,6 @@
 
 use std::{
     hint::black_box,
-    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -49,11 +48,7 @@ fn bench(c: &mut Criterion) {
             MasterKey::generate(&mut OsRandom).unwrap(),
         )
         .unwrap();
-        let mut config = HsmConfig::new(Region::new(name).unwrap());
-        config.regions = Some(regions.weak());
-        let hsm = Arc::new(Hsm::new(store, config));
-        regions.add(hsm.clone());
-        hsm
+        regions.add_hsm(store, HsmConfig::new(Region::new(name).unwrap()))
     };
     let east = open("us-east-1");
     let _west = open("us-west-2");

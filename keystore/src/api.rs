@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::{
     Error,
     arn::Region,
-    hsm::Hsm,
+    hsm::{Hsm, HsmConfig},
     replication::{self, Drained, Retry},
     store::Store,
 };
@@ -63,8 +63,8 @@ pub trait Regions: Send + Sync {
     fn open(&self, region: &Region) -> Result<Arc<dyn Service>, Error>;
 }
 
-/// Regions in this process: each region's [`Service`], added by the caller. Give each region's
-/// HSM [`LocalRegions::weak`] in its `HsmConfig::regions` before adding it.
+/// Regions in this process: each region's [`Service`], added by the caller
+/// ([`LocalRegions::add_hsm`] makes an HSM that reaches the others and adds it).
 #[derive(Default)]
 pub struct LocalRegions {
     services: RwLock<BTreeMap<String, Arc<dyn Service>>>,
@@ -89,6 +89,23 @@ impl LocalRegions {
     pub fn weak(self: &Arc<Self>) -> Weak<dyn Regions> {
         let weak: Weak<Self> = Arc::downgrade(self);
         weak
+    }
+
+    /// An HSM over `store` for `config`'s region that reaches these regions, added to them.
+    pub fn add_hsm<S: Store + 'static>(
+        self: &Arc<Self>,
+        store: S,
+        config: HsmConfig,
+    ) -> Arc<Hsm<S>> {
+        let hsm = Arc::new(Hsm::new(
+            store,
+            HsmConfig {
+                regions: Some(self.weak()),
+                ..config
+            },
+        ));
+        self.add(hsm.clone());
+        hsm
     }
 
     /// Adds (or replaces) the service of its region.

@@ -268,19 +268,14 @@ impl<S: Store> Hsm<S> {
             Err(e) => (Some(e), Vec::new()),
         };
         if error.is_some() || kind != Audit::FailuresOnly {
-            self.audit.record(
-                self.region.as_str(),
-                self.account.as_str(),
-                self.now(),
-                &AuditEvent {
-                    event_name,
-                    read_only: kind == Audit::Read,
-                    resources,
-                    request_parameters,
-                    error,
-                    service_event: kind == Audit::Service,
-                },
-            )?;
+            self.record(&AuditEvent {
+                event_name,
+                read_only: kind == Audit::Read,
+                resources,
+                request_parameters,
+                error,
+                service_event: kind == Audit::Service,
+            })?;
         }
         result.map(|(value, _)| value)
     }
@@ -294,18 +289,23 @@ impl<S: Store> Hsm<S> {
         request_parameters: Value,
         error: Option<&Error>,
     ) -> Result<(), Error> {
+        self.record(&AuditEvent {
+            event_name,
+            read_only: false,
+            resources,
+            request_parameters,
+            error,
+            service_event: true,
+        })
+    }
+
+    /// Writes one event to the region's audit log.
+    fn record(&self, event: &AuditEvent<'_>) -> Result<(), Error> {
         self.audit.record(
             self.region.as_str(),
             self.account.as_str(),
             self.now(),
-            &AuditEvent {
-                event_name,
-                read_only: false,
-                resources,
-                request_parameters,
-                error,
-                service_event: true,
-            },
+            event,
         )
     }
 
@@ -314,19 +314,14 @@ impl<S: Store> Hsm<S> {
     /// safe to log.
     pub(crate) fn audit_rejected(&self, event_name: &str, error: &Error) {
         // The request has already failed; a log failure cannot make it fail more.
-        let _ = self.audit.record(
-            self.region.as_str(),
-            self.account.as_str(),
-            self.now(),
-            &AuditEvent {
-                event_name,
-                read_only: false,
-                resources: Vec::new(),
-                request_parameters: Value::Null,
-                error: Some(error),
-                service_event: false,
-            },
-        );
+        let _ = self.record(&AuditEvent {
+            event_name,
+            read_only: false,
+            resources: Vec::new(),
+            request_parameters: Value::Null,
+            error: Some(error),
+            service_event: false,
+        });
     }
 
     /// The key id an identifier names (resolving aliases).

@@ -394,11 +394,7 @@ fn open_regions(
             read_dev_key_file(&dir.join(name).join("master.key")).unwrap(),
         )
         .unwrap();
-        let mut config = HsmConfig::new(Region::new(name).unwrap());
-        config.regions = Some(regions.weak());
-        let hsm = Arc::new(Hsm::new(store, config));
-        regions.add(hsm.clone());
-        hsm
+        regions.add_hsm(store, HsmConfig::new(Region::new(name).unwrap()))
     };
     let east = open(EAST);
     let west = open(WEST);

@@ -976,22 +976,16 @@ fn replication_with_a_token_region() {
         master_key::MasterKey,
         replication::{self, Retry},
     };
-    use std::{sync::Arc, time::Instant};
+    use std::time::Instant;
 
     let Some(token_store) = pkcs11_store() else {
         return;
     };
     let regions = LocalRegions::new();
-    let config = |name: &str| {
-        let mut c = HsmConfig::new(Region::new(name).unwrap());
-        c.regions = Some(regions.weak());
-        c
-    };
+    let config = |name: &str| HsmConfig::new(Region::new(name).unwrap());
     let software = MemoryStore::new(MasterKey::generate(&mut payhsm_core::rng::OsRandom).unwrap());
-    let east = Arc::new(Hsm::new(software, config("us-east-1")));
-    let west = Arc::new(Hsm::new(token_store, config("us-west-2")));
-    regions.add(east.clone());
-    regions.add(west.clone());
+    let east = regions.add_hsm(software, config("us-east-1"));
+    let west = regions.add_hsm(token_store, config("us-west-2"));
     let cvk = |replicate: Value| {
         json!({
             "KeyAttributes": { "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "TDES_2KEY", "KeyModesOfUse": { "Generate": true, "Verify": true } },

@@ -344,14 +344,7 @@ impl<S: Store> Hsm<S> {
                         added = true;
                     }
                 }
-                if !added {
-                    return Ok(None);
-                }
-                p.using_defaults = false;
-                p.generation += 1;
-                let mut next = r.clone();
-                next.multi_region = Some(MultiRegion::Primary(p));
-                Ok(Some(next))
+                Ok(added.then(|| with_regions_changed(r, p)))
             })?;
             self.key_output(&record)
         })
@@ -398,18 +391,21 @@ impl<S: Store> Hsm<S> {
                         }
                     }
                 }
-                if !removed {
-                    return Ok(None);
-                }
-                p.using_defaults = false;
-                p.generation += 1;
-                let mut next = r.clone();
-                next.multi_region = Some(MultiRegion::Primary(p));
-                Ok(Some(next))
+                Ok(removed.then(|| with_regions_changed(r, p)))
             })?;
             self.key_output(&record)
         })
     }
+}
+
+/// `r` with its replica regions changed to `p`'s: now the key's own, and a change its
+/// replicas follow.
+fn with_regions_changed(r: &KeyRecord, mut p: Primary) -> KeyRecord {
+    p.using_defaults = false;
+    p.generation += 1;
+    let mut next = r.clone();
+    next.multi_region = Some(MultiRegion::Primary(p));
+    next
 }
 
 /// Replicas are added only to a key in use.

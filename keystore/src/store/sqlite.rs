@@ -195,10 +195,20 @@ impl<V: Vault> SqliteStore<V> {
         )?;
         configure(&conn)?;
         if version == "1" {
-            upgrade_from_1(&mut conn)?;
+            // The nonces table and the resource policy column.
+            upgrade(
+                &mut conn,
+                1,
+                &format!("{NONCES} ALTER TABLE keys ADD COLUMN resource_policy TEXT;"),
+            )?;
         }
         if version != SCHEMA_VERSION {
-            upgrade_from_2(&mut conn)?;
+            // The multi-region column, the outbox and the settings.
+            upgrade(
+                &mut conn,
+                2,
+                &format!("{OUTBOX_AND_SETTINGS} ALTER TABLE keys ADD COLUMN multi_region TEXT;"),
+            )?;
         }
         Ok(Self {
             path: path.to_owned(),
@@ -238,9 +248,8 @@ impl<V: Vault> SqliteStore<V> {
     }
 }
 
-/// Upgrades a version 1 store to version 2 in one transaction: the nonces table and the
-/// resource policy column.
-fn upgrade_from_1(conn: &mut Connection) -> Result<(), Error> {
+/// Upgrades a store of version `from` to the next by `script`, in one transaction.
+fn upgrade(conn: &mut Connection, from: u32, script: &str) -> Result<(), Error> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
     let version: String = tx.query_row(
         "SELECT value FROM meta WHERE name = 'schema_version'",
@@ -248,32 +257,11 @@ fn upgrade_from_1(conn: &mut Connection) -> Result<(), Error> {
         |r| r.get(0),
     )?;
     // Another process may have upgraded it since the version was read.
-    if version == "1" {
-        tx.execute_batch(NONCES)?;
-        tx.execute_batch(
-            "ALTER TABLE keys ADD COLUMN resource_policy TEXT;
-             UPDATE meta SET value = '2' WHERE name = 'schema_version';",
-        )?;
-    }
-    tx.commit()?;
-    Ok(())
-}
-
-/// Upgrades a version 2 store to version 3 in one transaction: the multi-region column, the
-/// outbox and the settings.
-fn upgrade_from_2(conn: &mut Connection) -> Result<(), Error> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
-    let version: String = tx.query_row(
-        "SELECT value FROM meta WHERE name = 'schema_version'",
-        [],
-        |r| r.get(0),
-    )?;
-    // Another process may have upgraded it since the version was read.
-    if version == "2" {
-        tx.execute_batch(OUTBOX_AND_SETTINGS)?;
-        tx.execute_batch(
-            "ALTER TABLE keys ADD COLUMN multi_region TEXT;
-             UPDATE meta SET value = '3' WHERE name = 'schema_version';",
+    if version == from.to_string() {
+        tx.execute_batch(script)?;
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE name = 'schema_version'",
+            [(from + 1).to_string()],
         )?;
     }
     tx.commit()?;

@@ -57,10 +57,7 @@ impl<S: Store + 'static> Account<S> {
         for name in [EAST, WEST, EU] {
             let mut config = HsmConfig::new(Region::new(name).unwrap());
             config.clock = Arc::new(clock.clone());
-            config.regions = Some(regions.weak());
-            let hsm = Arc::new(Hsm::new(make(), config));
-            regions.add(hsm.clone());
-            hsms.insert(name, hsm);
+            hsms.insert(name, regions.add_hsm(make(), config));
         }
         Self {
             regions,
@@ -118,6 +115,35 @@ impl<S: Store + 'static> Account<S> {
             input[k] = v.clone();
         }
         arn_of(&self.ok(EAST, "CreateKey", input))
+    }
+
+    /// The shared vectors' CVK ([`KNOWN_CVK`], exportable), imported in `EAST` as a TR-31
+    /// block with `regions` as its `ReplicationRegions`; its ARN.
+    pub fn import_known_cvk(&self, regions: &[&str]) -> String {
+        let kbpk = import_known_into(
+            self.hsm(EAST),
+            KeyUsage::K1,
+            KeyAlgorithm::Aes256,
+            ModeOfUse::ENCRYPT_DECRYPT,
+            false,
+            KNOWN_KBPK,
+        );
+        let block = software_block(
+            KeyAlgorithm::Aes256,
+            KNOWN_KBPK,
+            payhsm_tr31::Version::D,
+            ModeOfUse::GENERATE_VERIFY,
+            Exportability::EXPORTABLE,
+            KNOWN_CVK,
+        );
+        arn_of(&self.ok(
+            EAST,
+            "ImportKey",
+            json!({
+                "KeyMaterial": { "Tr31KeyBlock": { "WrappingKeyIdentifier": kbpk, "WrappedKeyBlock": block } },
+                "ReplicationRegions": regions,
+            }),
+        ))
     }
 
     /// The replication status of `arn` for `region` in the primary's `GetKey`.
@@ -232,30 +258,7 @@ pub fn replication_create_and_synchronize<S: Store + 'static>(make: &dyn Fn() ->
 /// was imported (TR-31) with `ReplicationRegions`.
 pub fn replica_cvv_equals_primary<S: Store + 'static>(make: &dyn Fn() -> S) {
     let a = Account::new(make);
-    let kbpk = import_known_into(
-        a.hsm(EAST),
-        KeyUsage::K1,
-        KeyAlgorithm::Aes256,
-        ModeOfUse::ENCRYPT_DECRYPT,
-        false,
-        KNOWN_KBPK,
-    );
-    let block = software_block(
-        KeyAlgorithm::Aes256,
-        KNOWN_KBPK,
-        payhsm_tr31::Version::D,
-        ModeOfUse::GENERATE_VERIFY,
-        Exportability::EXPORTABLE,
-        KNOWN_CVK,
-    );
-    let arn = arn_of(&a.ok(
-        EAST,
-        "ImportKey",
-        json!({
-            "KeyMaterial": { "Tr31KeyBlock": { "WrappingKeyIdentifier": kbpk, "WrappedKeyBlock": block } },
-            "ReplicationRegions": [WEST],
-        }),
-    ));
+    let arn = a.import_known_cvk(&[WEST]);
     assert_eq!(a.drain().synchronized, 1);
     let replica = a.key(WEST, &arn).unwrap();
     assert_eq!(replica["KeyOrigin"], "EXTERNAL");
@@ -730,30 +733,7 @@ pub fn replication_audit_and_payload<S: Store + 'static>(make: &dyn Fn() -> S) {
     let a = Account::new(make);
     let recorder = Arc::new(Link::new(Arc::clone(&a.hsms[WEST]) as Arc<dyn Service>));
     a.regions.add(recorder.clone());
-    let kbpk = import_known_into(
-        a.hsm(EAST),
-        KeyUsage::K1,
-        KeyAlgorithm::Aes256,
-        ModeOfUse::ENCRYPT_DECRYPT,
-        false,
-        KNOWN_KBPK,
-    );
-    let block = software_block(
-        KeyAlgorithm::Aes256,
-        KNOWN_KBPK,
-        payhsm_tr31::Version::D,
-        ModeOfUse::GENERATE_VERIFY,
-        Exportability::EXPORTABLE,
-        KNOWN_CVK,
-    );
-    let arn = arn_of(&a.ok(
-        EAST,
-        "ImportKey",
-        json!({
-            "KeyMaterial": { "Tr31KeyBlock": { "WrappingKeyIdentifier": kbpk, "WrappedKeyBlock": block } },
-            "ReplicationRegions": [WEST],
-        }),
-    ));
+    let arn = a.import_known_cvk(&[WEST]);
     assert_eq!(a.drain().synchronized, 1);
     let events = |region: &str| -> Vec<Value> {
         a.hsm(region)
