@@ -219,46 +219,17 @@ impl<S: Store> Hsm<S> {
         }
     }
 
-    /// Changes the default regions by `change`, compare-and-swap, and returns them.
-    fn change_default_regions(
-        &self,
-        change: impl Fn(&mut BTreeSet<String>),
-    ) -> Result<Value, Error> {
-        for _ in 0..crate::hsm::MAX_RETRIES {
-            let (mut regions, revision) = self.default_regions()?;
-            change(&mut regions);
-            let setting = Setting {
-                name: DEFAULT_REGIONS.to_owned(),
-                value: serde_json::to_string(&regions)
-                    .map_err(|e| Error::internal(e.to_string()))?,
-                revision: revision + 1,
-            };
-            if self.store().put_setting(&setting)? {
-                return Ok(json!({ "EnabledReplicationRegions": regions }));
-            }
-        }
-        Err(Error::conflict(
-            "the default regions are changing too often; retry",
-        ))
-    }
-
     /// `EnableDefaultKeyReplicationRegions`: keys created here from now on that can replicate
     /// are replicated to these regions too, unless their `CreateKey` names regions itself.
     pub fn enable_default_key_replication_regions(
         &self,
         input: DefaultReplicationRegionsInput,
     ) -> Result<Value, Error> {
-        let params = json!({ "replicationRegions": input.replication_regions });
-        self.run(
-            "EnableDefaultKeyReplicationRegions",
-            Audit::Write,
-            params,
-            || {
-                let add = self.replication_regions(&input.replication_regions)?;
-                let out = self.change_default_regions(|r| r.extend(add.iter().cloned()))?;
-                Ok((out, Vec::new()))
-            },
-        )
+        self.default_regions_operation("EnableDefaultKeyReplicationRegions", &input, |regions| {
+            let add = self.replication_regions(&input.replication_regions)?;
+            regions.extend(add);
+            Ok(())
+        })
     }
 
     /// `DisableDefaultKeyReplicationRegions`: existing keys keep their replicas.
@@ -266,26 +237,46 @@ impl<S: Store> Hsm<S> {
         &self,
         input: DefaultReplicationRegionsInput,
     ) -> Result<Value, Error> {
+        self.default_regions_operation("DisableDefaultKeyReplicationRegions", &input, |regions| {
+            for name in &input.replication_regions {
+                regions.remove(name);
+            }
+            Ok(())
+        })
+    }
+
+    /// Enable or Disable: `change` applied to the default regions, compare-and-swap.
+    fn default_regions_operation(
+        &self,
+        event: &str,
+        input: &DefaultReplicationRegionsInput,
+        change: impl Fn(&mut BTreeSet<String>) -> Result<(), Error>,
+    ) -> Result<Value, Error> {
         let params = json!({ "replicationRegions": input.replication_regions });
-        self.run(
-            "DisableDefaultKeyReplicationRegions",
-            Audit::Write,
-            params,
-            || {
-                if input.replication_regions.is_empty() {
-                    return Err(Error::validation(
-                        "ReplicationRegions",
-                        "give at least one region",
-                    ));
+        self.run(event, Audit::Write, params, || {
+            if input.replication_regions.is_empty() {
+                return Err(Error::validation(
+                    "ReplicationRegions",
+                    "give at least one region",
+                ));
+            }
+            for _ in 0..crate::hsm::MAX_RETRIES {
+                let (mut regions, revision) = self.default_regions()?;
+                change(&mut regions)?;
+                let setting = Setting {
+                    name: DEFAULT_REGIONS.to_owned(),
+                    value: serde_json::to_string(&regions)
+                        .map_err(|e| Error::internal(e.to_string()))?,
+                    revision: revision + 1,
+                };
+                if self.store().put_setting(&setting)? {
+                    return Ok((json!({ "EnabledReplicationRegions": regions }), Vec::new()));
                 }
-                let out = self.change_default_regions(|r| {
-                    for name in &input.replication_regions {
-                        r.remove(name);
-                    }
-                })?;
-                Ok((out, Vec::new()))
-            },
-        )
+            }
+            Err(Error::conflict(
+                "the default regions are changing too often; retry",
+            ))
+        })
     }
 
     /// `GetDefaultKeyReplicationRegions`.
