@@ -74,6 +74,16 @@ pub struct KeyReplicationRegionsInput {
     pub replication_regions: Vec<String>,
 }
 
+impl KeyReplicationRegionsInput {
+    /// What the audit log records of the request.
+    fn audit_parameters(&self) -> Value {
+        json!({
+            "keyIdentifier": self.key_identifier,
+            "replicationRegions": self.replication_regions,
+        })
+    }
+}
+
 /// `EnableDefaultKeyReplicationRegions`, `DisableDefaultKeyReplicationRegions`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -302,10 +312,7 @@ impl<S: Store> Hsm<S> {
         &self,
         input: KeyReplicationRegionsInput,
     ) -> Result<Value, Error> {
-        let params = json!({
-            "keyIdentifier": input.key_identifier,
-            "replicationRegions": input.replication_regions,
-        });
+        let params = input.audit_parameters();
         self.run("AddKeyReplicationRegions", Audit::Write, params, || {
             let add = self.replication_regions(&input.replication_regions)?;
             let record = self.update(&input.key_identifier, "KeyIdentifier", |r, _| {
@@ -347,10 +354,7 @@ impl<S: Store> Hsm<S> {
         &self,
         input: KeyReplicationRegionsInput,
     ) -> Result<Value, Error> {
-        let params = json!({
-            "keyIdentifier": input.key_identifier,
-            "replicationRegions": input.replication_regions,
-        });
+        let params = input.audit_parameters();
         self.run("RemoveKeyReplicationRegions", Audit::Write, params, || {
             if input.replication_regions.is_empty() {
                 return Err(Error::validation(
