@@ -13,7 +13,7 @@ use x509_cert::{
 use super::{pem_decode, signed_part, verify::signature_hash};
 use crate::{
     Error,
-    rsa::{RsaPrivateKey, RsaPublicKey},
+    rsa::{RsaPrivateKey, RsaPublicKey, SignatureHash},
 };
 
 const PEM_LABEL: &str = "CERTIFICATE REQUEST";
@@ -27,17 +27,28 @@ pub struct CertificateRequest {
 }
 
 impl CertificateRequest {
-    /// Creates a request for `subject` (RFC 4514, e.g. `CN=KRD 1,O=Example`) signed by `key`.
+    /// Creates a request for `subject` (RFC 4514, e.g. `CN=KRD 1,O=Example`) signed by `key`
+    /// with SHA-256.
     pub fn create(subject: &str, key: &dyn RsaPrivateKey) -> Result<Self, Error> {
+        let subject = Name::from_str(subject).map_err(Error::der("subject name"))?;
+        Self::create_for(subject, key, SignatureHash::Sha256)
+    }
+
+    /// Creates a request for `subject` signed by `key` with `hash`.
+    pub fn create_for(
+        subject: Name,
+        key: &dyn RsaPrivateKey,
+        hash: SignatureHash,
+    ) -> Result<Self, Error> {
         let info = CertReqInfo {
             version: Version::V1,
-            subject: Name::from_str(subject).map_err(Error::der("subject name"))?,
+            subject,
             public_key: key.public_key().to_spki()?,
             attributes: Attributes::new(),
         }
         .to_der()
         .map_err(Error::der("certificationRequestInfo"))?;
-        Self::from_der(&super::build::sign(&info, key)?)
+        Self::from_der(&super::build::sign_with(&info, key, hash)?)
     }
 
     /// Reads a DER request and verifies its self-signature.
