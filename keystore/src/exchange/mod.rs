@@ -1,6 +1,8 @@
 //! Key exchange: `ImportKey` and `ExportKey`, keys in and out of the HSM as TR-31 key blocks
 //! under a stored key encryption key (K0) or key block protection key (K1), as TR-34 tokens
-//! ([`tr34`]), and public keys in certificates ([`pki`]).
+//! ([`tr34`]), as RSA key cryptograms ([`cryptogram`]), and public keys in certificates
+//! ([`pki`], which also certifies the HSM's key pairs; [`csr`] has their certificate signing
+//! requests).
 //!
 //! This folder uses the HSM's core ([`Hsm`], the store, the policy) and is used by
 //! nothing below it: replication and the wire protocols build on it.
@@ -12,6 +14,8 @@
 //! wrapping key is at least as strong as the key; only then are the key's bytes read from the
 //! store.
 
+pub mod cryptogram;
+pub mod csr;
 pub mod pki;
 pub mod tr34;
 
@@ -28,6 +32,7 @@ use payhsm_tr31::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+pub use cryptogram::{ExportKeyCryptogram, ImportKeyCryptogram};
 pub use pki::{RootCertificatePublicKey, TrustedCertificatePublicKey};
 pub use tr34::{ExportTr34KeyBlock, ImportTr34KeyBlock};
 
@@ -72,7 +77,8 @@ pub enum ImportKeyMaterial {
     RootCertificatePublicKey(RootCertificatePublicKey),
     /// A certificate that chains to an imported CA.
     TrustedCertificatePublicKey(TrustedCertificatePublicKey),
-    KeyCryptogram(Value),
+    /// An RSA-OAEP cryptogram under an import token's key.
+    KeyCryptogram(ImportKeyCryptogram),
     DiffieHellmanTr31KeyBlock(Value),
     As2805KeyCryptogram(Value),
 }
@@ -107,7 +113,8 @@ pub enum ExportKeyMaterial {
     Tr31KeyBlock(ExportTr31KeyBlock),
     /// A TR-34 token to a KRD certified by an imported CA.
     Tr34KeyBlock(ExportTr34KeyBlock),
-    KeyCryptogram(Value),
+    /// An RSA-OAEP cryptogram under a certificate certified by an imported CA.
+    KeyCryptogram(ExportKeyCryptogram),
     DiffieHellmanTr31KeyBlock(Value),
     As2805KeyCryptogram(Value),
 }
@@ -139,8 +146,8 @@ pub struct KeyBlockHeaders {
 fn not_offered(member: &str) -> Error {
     Error::validation(
         &format!("KeyMaterial.{member}"),
-        "this way of moving keys is not offered by this HSM yet; use Tr31KeyBlock or \
-         Tr34KeyBlock",
+        "this way of moving keys is not offered by this HSM yet; use Tr31KeyBlock, \
+         Tr34KeyBlock or KeyCryptogram",
     )
 }
 
@@ -216,7 +223,7 @@ impl<S: Store> Hsm<S> {
                 ImportKeyMaterial::TrustedCertificatePublicKey(c) => {
                     self.import_trusted_certificate(c)?
                 }
-                ImportKeyMaterial::KeyCryptogram(_) => return Err(not_offered("KeyCryptogram")),
+                ImportKeyMaterial::KeyCryptogram(c) => self.import_cryptogram(c)?,
                 ImportKeyMaterial::DiffieHellmanTr31KeyBlock(_) => {
                     return Err(not_offered("DiffieHellmanTr31KeyBlock"));
                 }
@@ -345,7 +352,7 @@ impl<S: Store> Hsm<S> {
             match &input.key_material {
                 ExportKeyMaterial::Tr31KeyBlock(b) => self.export_tr31(&key, b),
                 ExportKeyMaterial::Tr34KeyBlock(b) => self.export_tr34(&key, b),
-                ExportKeyMaterial::KeyCryptogram(_) => Err(not_offered("KeyCryptogram")),
+                ExportKeyMaterial::KeyCryptogram(c) => self.export_cryptogram(&key, c),
                 ExportKeyMaterial::DiffieHellmanTr31KeyBlock(_) => {
                     Err(not_offered("DiffieHellmanTr31KeyBlock"))
                 }
@@ -432,7 +439,7 @@ impl ImportKeyMaterial {
                 "keyAttributes": c.key_attributes.audit_json(),
                 "certificateAuthorityPublicKeyIdentifier": c.certificate_authority_public_key_identifier,
             } }),
-            Self::KeyCryptogram(_) => json!("KeyCryptogram"),
+            Self::KeyCryptogram(c) => json!({ "keyCryptogram": c.audit_json() }),
             Self::DiffieHellmanTr31KeyBlock(_) => json!("DiffieHellmanTr31KeyBlock"),
             Self::As2805KeyCryptogram(_) => json!("As2805KeyCryptogram"),
         }
@@ -450,7 +457,7 @@ impl ExportKeyMaterial {
                 "certificateAuthorityPublicKeyIdentifier": b.certificate_authority_public_key_identifier,
                 "keyBlockFormat": b.key_block_format,
             } }),
-            Self::KeyCryptogram(_) => json!("KeyCryptogram"),
+            Self::KeyCryptogram(c) => json!({ "keyCryptogram": c.audit_json() }),
             Self::DiffieHellmanTr31KeyBlock(_) => json!("DiffieHellmanTr31KeyBlock"),
             Self::As2805KeyCryptogram(_) => json!("As2805KeyCryptogram"),
         }

@@ -139,36 +139,42 @@ pub struct ExportTr34KeyBlock {
     pub key_block_headers: Option<KeyBlockHeaders>,
 }
 
-/// Which side of TR-34 a token serves.
+/// What a token serves: a side of TR-34, or the import of RSA key cryptograms
+/// ([`super::cryptogram`]). Each has its own key pairs and tokens, so a token of one is
+/// refused by the others and `ReuseLastGeneratedToken` reuses a token of the same kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Side {
+pub(crate) enum Side {
     /// The HSM receives (KRD).
     Import,
     /// The HSM sends (KDH).
     Export,
+    /// The HSM unwraps an RSA-OAEP key cryptogram.
+    KeyCryptogram,
 }
 
 impl Side {
-    /// The start of the internal key ids of this side's key pairs (upper case: internal).
+    /// The start of the internal key ids of this side's key pairs (upper case: internal; no
+    /// prefix starts another).
     const fn prefix(self) -> &'static str {
         match self {
             Self::Import => "IMPORT",
             Self::Export => "EXPORT",
+            Self::KeyCryptogram => "CRYPTOGRAM",
         }
     }
 
     /// The start of the token, which is followed by the key id.
     const fn token_prefix(self) -> &'static str {
         match self {
-            Self::Import => "import-token-",
+            Self::Import | Self::KeyCryptogram => "import-token-",
             Self::Export => "export-token-",
         }
     }
 
-    /// The KRD key transports keys; the KDH key signs.
+    /// The KRD key (and the cryptogram key) transports keys; the KDH key signs.
     fn attributes(self, algorithm: KeyAlgorithm) -> KeyAttributes {
         let (key_usage, key_modes_of_use) = match self {
-            Self::Import => (
+            Self::Import | Self::KeyCryptogram => (
                 KeyUsage::K2,
                 KeyModesOfUse {
                     decrypt: true,
@@ -194,7 +200,7 @@ impl Side {
 }
 
 /// When the token of `record` expires.
-fn expiry(record: &KeyRecord) -> Timestamp {
+pub(crate) fn expiry(record: &KeyRecord) -> Timestamp {
     record.create_timestamp.plus_days(TOKEN_VALIDITY_DAYS)
 }
 
@@ -301,22 +307,24 @@ impl<S: Store> Hsm<S> {
         (field, algorithm): (&str, &str),
         reuse: bool,
     ) -> Result<Parameters, Error> {
-        match material_type {
-            "TR34_KEY_BLOCK" => {}
-            "KEY_CRYPTOGRAM" => {
+        let side = match (material_type, side) {
+            ("TR34_KEY_BLOCK", side) => side,
+            ("KEY_CRYPTOGRAM", Side::Import) => Side::KeyCryptogram,
+            ("KEY_CRYPTOGRAM", _) => {
                 return Err(Error::validation(
                     "KeyMaterialType",
-                    "RSA key cryptograms are not offered by this HSM",
+                    "a key cryptogram export needs no parameters: ExportKey takes the \
+                     wrapping key's certificate (KeyMaterial.KeyCryptogram)",
                 ));
             }
             _ => {
                 return Err(Error::validation(
                     "KeyMaterialType",
-                    "only TR34_KEY_BLOCK needs parameters; TR-31 blocks and certificates are \
-                     imported and exported without them",
+                    "only TR34_KEY_BLOCK and KEY_CRYPTOGRAM need parameters; TR-31 blocks and \
+                     certificates are imported and exported without them",
                 ));
             }
-        }
+        };
         let algorithm = KeyAlgorithm::from_name(algorithm)
             .ok()
             .filter(|a| rsa_size(*a).is_some())
@@ -386,7 +394,12 @@ impl<S: Store> Hsm<S> {
     }
 
     /// The key pair behind a token of `side`, if the token is this HSM's and has not expired.
-    fn token_key(&self, side: Side, token: &str, field: &str) -> Result<KeyRecord, Error> {
+    pub(crate) fn token_key(
+        &self,
+        side: Side,
+        token: &str,
+        field: &str,
+    ) -> Result<KeyRecord, Error> {
         let foreign = || Error::validation(field, "not a token this HSM issued");
         let key_id = token
             .strip_prefix(side.token_prefix())

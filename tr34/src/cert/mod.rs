@@ -11,7 +11,7 @@ mod request;
 mod verify;
 
 pub use build::{CertificateTemplate, Issuer, Role, issue, issue_for_request};
-pub use request::CertificateRequest;
+pub use request::{CertificateRequest, NameAttribute};
 pub use verify::{Purpose, verify_chain};
 
 use alloc::{string::String, vec::Vec};

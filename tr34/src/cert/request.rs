@@ -1,6 +1,6 @@
 //! PKCS #10 certification requests (RFC 2986), so a KDH or KRD can ask a CA for a certificate.
 
-use alloc::{string::String, vec::Vec};
+use alloc::{string::String, vec, vec::Vec};
 use core::{fmt, str::FromStr};
 
 use der::{Decode, Encode, pem::LineEnding};
@@ -34,8 +34,17 @@ impl CertificateRequest {
         Self::create_for(subject, key, SignatureHash::Sha256)
     }
 
-    /// Creates a request for `subject` signed by `key` with `hash`.
-    pub fn create_for(
+    /// Creates a request for the subject of `attributes` (one attribute per RDN, in order)
+    /// signed by `key` with `hash`.
+    pub fn create_with(
+        attributes: &[(NameAttribute, &str)],
+        key: &dyn RsaPrivateKey,
+        hash: SignatureHash,
+    ) -> Result<Self, Error> {
+        Self::create_for(name(attributes)?, key, hash)
+    }
+
+    fn create_for(
         subject: Name,
         key: &dyn RsaPrivateKey,
         hash: SignatureHash,
@@ -94,6 +103,66 @@ impl CertificateRequest {
     pub fn public_key(&self) -> &RsaPublicKey {
         &self.public_key
     }
+}
+
+/// An attribute of a subject name, with the string type RFC 5280 gives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NameAttribute {
+    /// `commonName` (UTF8String).
+    CommonName,
+    /// `organizationalUnitName` (UTF8String).
+    OrganizationalUnit,
+    /// `organizationName` (UTF8String).
+    Organization,
+    /// `localityName` (UTF8String).
+    Locality,
+    /// `stateOrProvinceName` (UTF8String).
+    StateOrProvince,
+    /// `countryName` (PrintableString, two letters).
+    Country,
+    /// PKCS #9 `emailAddress` (IA5String).
+    EmailAddress,
+}
+
+/// The name of `attributes`, one per RDN, in order.
+fn name(attributes: &[(NameAttribute, &str)]) -> Result<Name, Error> {
+    use der::asn1::{Any, Ia5StringRef, PrintableStringRef, Utf8StringRef};
+    use x509_cert::{
+        attr::AttributeTypeAndValue,
+        name::{RdnSequence, RelativeDistinguishedName},
+    };
+    let mut rdns = RdnSequence::default();
+    for (attribute, text) in attributes {
+        let (oid, value) = match attribute {
+            NameAttribute::Country => (
+                crate::oid::COUNTRY_NAME,
+                Any::encode_from(
+                    &PrintableStringRef::new(text).map_err(Error::der("countryName"))?,
+                ),
+            ),
+            NameAttribute::EmailAddress => (
+                crate::oid::EMAIL_ADDRESS,
+                Any::encode_from(&Ia5StringRef::new(text).map_err(Error::der("emailAddress"))?),
+            ),
+            other => (
+                match other {
+                    NameAttribute::CommonName => crate::oid::COMMON_NAME,
+                    NameAttribute::OrganizationalUnit => crate::oid::ORGANIZATIONAL_UNIT_NAME,
+                    NameAttribute::Organization => crate::oid::ORGANIZATION_NAME,
+                    NameAttribute::Locality => crate::oid::LOCALITY_NAME,
+                    _ => crate::oid::STATE_OR_PROVINCE_NAME,
+                },
+                Any::encode_from(&Utf8StringRef::new(text).map_err(Error::der("name"))?),
+            ),
+        };
+        let value = value.map_err(Error::der("name attribute"))?;
+        let rdn = RelativeDistinguishedName::try_from(vec![AttributeTypeAndValue { oid, value }])
+            .map_err(Error::der("relative distinguished name"))?;
+        rdns.push(rdn);
+    }
+    // A `Name` is made from its DER, which is checked as it is read.
+    let der = rdns.to_der().map_err(Error::der("subject name"))?;
+    Name::from_der(&der).map_err(Error::der("subject name"))
 }
 
 impl fmt::Debug for CertificateRequest {
