@@ -6,6 +6,9 @@
 //! an import token that names the key pair; `GetParametersForExport` does the same for a KDH
 //! signing key pair (S0, `Sign`) and an export token.
 //!
+//! `GetParametersForImport` with `KEY_CRYPTOGRAM` does the same for the wrapping key pair of
+//! an RSA key cryptogram ([`super::cryptogram`]), with tokens of their own kind ([`Side`]).
+//!
 //! Tokens follow the service's API reference: they expire 30 days after they are issued (so
 //! do their certificates), and until then they may be used for any number of imports or
 //! exports. `ReuseLastGeneratedToken` returns the newest unexpired token of the same kind and
@@ -74,9 +77,9 @@ const FORMAT: &str = "X9_TR34_2012";
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct GetParametersForImportInput {
-    /// `TR34_KEY_BLOCK` (the only material that needs parameters here).
+    /// `TR34_KEY_BLOCK`, or `KEY_CRYPTOGRAM` ([`super::cryptogram`]).
     pub key_material_type: String,
-    /// `RSA_2048`, `RSA_3072` or `RSA_4096`: the KRD key's size (RSA-3072 or more for AES
+    /// `RSA_2048`, `RSA_3072` or `RSA_4096`: the wrapping key's size (RSA-3072 or more for AES
     /// keys).
     pub wrapping_key_algorithm: String,
     /// Return the newest unexpired token of this size instead of a new one.

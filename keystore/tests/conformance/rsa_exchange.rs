@@ -801,6 +801,24 @@ pub fn certificate_signing_requests<S: Store>(h: Harness<S>) {
     }
     // Only the common name is required.
     csr(&pair, "SHA256", &json!({ "CommonName": "only" })).unwrap();
+    // A key pair of any usage proves possession of its key; a token whose object may not sign
+    // (a decryption key pair) says so.
+    let d1 = arn_of(&h.ok(
+        "CreateKey",
+        json!({ "KeyAttributes": { "KeyUsage": "TR31_D1_ASYMMETRIC_KEY_FOR_DATA_ENCRYPTION",
+            "KeyClass": "ASYMMETRIC_KEY_PAIR", "KeyAlgorithm": "RSA_2048",
+            "KeyModesOfUse": { "Decrypt": true, "Unwrap": true } }, "Exportable": false }),
+    ));
+    match csr(&d1, "SHA256", &subject) {
+        Ok(_) => {}
+        Err(Error::NotSupported { message }) if !super::exports_key_blocks(&h) => {
+            assert!(
+                message.contains("not supported by this token") && message.contains("Sign"),
+                "{message}"
+            );
+        }
+        Err(e) => panic!("{e}"),
+    }
     // SHA-224 is refused for RSA, saying why; so are unknown algorithms.
     let message = assert_field(csr(&pair, "SHA224", &subject), "SigningAlgorithm");
     assert!(

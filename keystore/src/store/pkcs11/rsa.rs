@@ -155,14 +155,15 @@ impl RsaPrivateKey for TokenRsaKey {
                 "RSASSA-PKCS1-v1_5 signing with SHA-512 (CKM_SHA512_RSA_PKCS)",
             ),
         };
-        let mut refused = false;
+        let mut may_not_sign = false;
         let signature = self
             .token
             .with_session("signing with the RSA private key", |s| {
                 match s.sign(&mechanism, self.object, message) {
                     Ok(signature) => Ok(Some(signature)),
-                    Err(e) if refuses_mechanism(&e) => {
-                        refused = true;
+                    Err(e) if refuses_mechanism(&e) => Ok(None),
+                    Err(CkError::Pkcs11(RvError::KeyFunctionNotPermitted, _)) => {
+                        may_not_sign = true;
                         Ok(None)
                     }
                     Err(e) => Err(e),
@@ -173,6 +174,11 @@ impl RsaPrivateKey for TokenRsaKey {
             Some(signature) if signature.len() == self.public.modulus_len() => Ok(signature),
             Some(_) => Err(RsaError::Backend {
                 operation: "the token's signature has the wrong length",
+            }),
+            // A key pair created without `Sign` has CKA_SIGN false in the token.
+            None if may_not_sign => Err(RsaError::NotSupported {
+                operation: "signing with a key pair whose modes of use exclude Sign (its \
+                            private key object has CKA_SIGN false)",
             }),
             None => Err(RsaError::NotSupported { operation }),
         }
