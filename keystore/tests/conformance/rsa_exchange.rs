@@ -14,7 +14,9 @@ use payhsm_tr34::{
 use serde_json::{Value, json};
 
 use super::{
-    Harness, arn_of, assert_policy, assert_validation, key_id,
+    Harness, arn_of, assert_policy, assert_validation,
+    asymmetric::ImportParameters,
+    key_id,
     pki::{self, b64, from_b64},
 };
 
@@ -169,25 +171,8 @@ impl Drop for Peer {
     }
 }
 
-/// What `GetParametersForImport` with `KEY_CRYPTOGRAM` returns.
-struct Parameters {
-    cert: Certificate,
-    chain: Certificate,
-    token: String,
-}
-
-fn parameters<S: Store>(h: &Harness<S>, algorithm: &str, reuse: bool) -> Parameters {
-    let p = h.ok(
-        "GetParametersForImport",
-        json!({ "KeyMaterialType": "KEY_CRYPTOGRAM", "WrappingKeyAlgorithm": algorithm,
-            "ReuseLastGeneratedToken": reuse }),
-    );
-    assert_eq!(p["WrappingKeyAlgorithm"], algorithm);
-    Parameters {
-        cert: from_b64(&p["WrappingKeyCertificate"]),
-        chain: from_b64(&p["WrappingKeyCertificateChain"]),
-        token: p["ImportToken"].as_str().unwrap().to_owned(),
-    }
+fn parameters<S: Store>(h: &Harness<S>, algorithm: &str, reuse: bool) -> ImportParameters {
+    super::asymmetric::import_parameters_for(h, "KEY_CRYPTOGRAM", algorithm, reuse)
 }
 
 fn attributes(usage: &str, algorithm: &str, modes: Value) -> Value {
@@ -276,7 +261,7 @@ pub fn key_cryptograms<S: Store>(h: Harness<S>) {
     let p3072 = parameters(&h, "RSA_3072", false);
     let p4096 = parameters(&h, "RSA_4096", false);
     for p in [&p2048, &p3072, &p4096] {
-        verify_chain(&p.cert, &[], &p.chain, now, Purpose::KrdKeyTransport).unwrap();
+        verify_chain(&p.krd, &[], &p.chain, now, Purpose::KrdKeyTransport).unwrap();
     }
     assert_eq!(parameters(&h, "RSA_3072", true).token, p3072.token);
     let tr34 = h.ok(
@@ -310,7 +295,7 @@ pub fn key_cryptograms<S: Store>(h: Harness<S>) {
     let first = import(
         &h,
         &c0,
-        &peer.wrap(&p2048.cert, TDES2, "sha256"),
+        &peer.wrap(&p2048.krd, TDES2, "sha256"),
         &p2048.token,
         None,
     );
@@ -343,7 +328,7 @@ pub fn key_cryptograms<S: Store>(h: Harness<S>) {
                 &import(
                     &h,
                     &k0("AES_128"),
-                    &peer.wrap(&p3072.cert, AES128, "sha512"),
+                    &peer.wrap(&p3072.krd, AES128, "sha512"),
                     &p3072.token,
                     Some("RSA_OAEP_SHA_512"),
                 )
@@ -357,7 +342,7 @@ pub fn key_cryptograms<S: Store>(h: Harness<S>) {
                 &import(
                     &h,
                     &k0("TDES_3KEY"),
-                    &peer.wrap(&p4096.cert, TDES3, "sha256"),
+                    &peer.wrap(&p4096.krd, TDES3, "sha256"),
                     &p4096.token,
                     Some("RSA_OAEP_SHA_256"),
                 )
@@ -419,7 +404,7 @@ pub fn key_cryptograms<S: Store>(h: Harness<S>) {
 
     // Bad input, each refused naming its field, nothing stored.
     let before = h.all_keys(None).len();
-    let good = peer.wrap(&p2048.cert, TDES2, "sha256");
+    let good = peer.wrap(&p2048.krd, TDES2, "sha256");
     let cryptogram = member("WrappedKeyCryptogram");
     // Wrong size (one byte short), not hex.
     assert_field(import(&h, &c0, &good[2..], &p2048.token, None), &cryptogram);
@@ -428,9 +413,9 @@ pub fn key_cryptograms<S: Store>(h: Harness<S>) {
         &cryptogram,
     );
     // Wrong padding (random bytes; PKCS #1 v1.5), wrong hash, another key: one message.
-    let pkcs1 = peer.encrypt(&p2048.cert, "PKCS1", TDES2);
-    let sha512 = peer.wrap(&p2048.cert, TDES2, "sha512");
-    let under_3072 = peer.wrap(&p3072.cert, TDES2, "sha256");
+    let pkcs1 = peer.encrypt(&p2048.krd, "PKCS1", TDES2);
+    let sha512 = peer.wrap(&p2048.krd, TDES2, "sha512");
+    let under_3072 = peer.wrap(&p3072.krd, TDES2, "sha256");
     let random = format!("00{}", random_hex(255));
     let uniform = assert_field(import(&h, &c0, &random, &p2048.token, None), &cryptogram);
     for (c, spec) in [
@@ -469,7 +454,7 @@ pub fn key_cryptograms<S: Store>(h: Harness<S>) {
         import(
             &h,
             &k0("AES_128"),
-            &peer.wrap(&p2048.cert, AES128, "sha256"),
+            &peer.wrap(&p2048.krd, AES128, "sha256"),
             &p2048.token,
             None,
         ),
@@ -479,7 +464,7 @@ pub fn key_cryptograms<S: Store>(h: Harness<S>) {
         import(
             &h,
             &k0("AES_256"),
-            &peer.wrap(&p4096.cert, &format!("{AES128}{AES128}"), "sha256"),
+            &peer.wrap(&p4096.krd, &format!("{AES128}{AES128}"), "sha256"),
             &p4096.token,
             None,
         ),
