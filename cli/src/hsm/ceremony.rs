@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use payhsm_core::{crypto::SoftwareKey, kcv, secret::SecretVec};
-use payhsm_keystore::{CeremonyKey, model::KeyAttributesInput};
+use payhsm_keystore::{CeremonyKey, arn::AccountId, model::KeyAttributesInput};
 use serde_json::Value;
 
 use super::{Home, home::read_key_components, shorthand};
@@ -15,6 +15,7 @@ use crate::error::CliError;
 pub(crate) fn import(
     store: &Path,
     region: &str,
+    account: &AccountId,
     backend: super::Backend,
     components: usize,
     key_attributes: &str,
@@ -30,7 +31,9 @@ pub(crate) fn import(
     let len = algorithm.key_len().ok_or_else(|| {
         CliError::invalid("--key-attributes", "components form symmetric keys only")
     })?;
-    let hsm = Home::new(store, region, backend)?.open()?;
+    let hsm = Home::new(store, region, backend)?
+        .with_account(account.clone())
+        .open()?;
     let parts = read_key_components(components, "Key component", len, |m| {
         let key = SoftwareKey::new(algorithm, m).map_err(|e| CliError::invalid("component", e))?;
         Ok(kcv::default_kcv(&key)?.to_string())

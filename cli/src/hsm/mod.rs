@@ -18,7 +18,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use payhsm_keystore::arn::AccountId;
 use serde_json::{Map, Value};
 
-pub(crate) use home::{Backend, Home};
+pub(crate) use home::{Backend, Home, read_line};
 pub(crate) use regions::StoreRegions;
 
 use crate::error::CliError;
@@ -653,6 +653,7 @@ pub(crate) fn run(
     matches: &ArgMatches,
     store: &Path,
     region: &str,
+    account: &AccountId,
     backend: Backend,
 ) -> Result<String, CliError> {
     let spec = COMMANDS
@@ -660,7 +661,7 @@ pub(crate) fn run(
         .find(|s| s.name == name)
         .ok_or_else(|| CliError::new(format!("unknown command {name}"), None))?;
     let request = build_request(spec, matches)?;
-    let regions = StoreRegions::new(store, backend, AccountId::new(AccountId::DEFAULT)?);
+    let regions = StoreRegions::new(store, backend, account.clone());
     let response = regions.service(region)?.call(spec.operation, request)?;
     render(
         &response,

@@ -1,5 +1,6 @@
 //! The store directory as an account's regions: each subfolder with a `master-key.json` is a
-//! region, opened once when first asked for and shared from then on.
+//! region, opened once when first asked for and shared from then on; regions that other
+//! payhsm servers hold (`payhsm serve --region-endpoint`) are added to them.
 
 use std::{
     collections::BTreeMap,
@@ -23,6 +24,7 @@ pub(crate) struct StoreRegions {
     backend: Backend,
     account: AccountId,
     open: Mutex<BTreeMap<Region, Arc<dyn Service>>>,
+    remote: BTreeMap<Region, Arc<dyn Service>>,
 }
 
 impl StoreRegions {
@@ -33,12 +35,22 @@ impl StoreRegions {
             backend,
             account,
             open: Mutex::new(BTreeMap::new()),
+            remote: BTreeMap::new(),
         }
+    }
+
+    /// Serves `service`'s region from it (another process's region) instead of the store.
+    pub(crate) fn with_remote(mut self, service: Arc<dyn Service>) -> Self {
+        self.remote.insert(service.region().clone(), service);
+        self
     }
 
     /// The service of the region named `region`, with the CLI's error and hint when it has no
     /// store or does not open.
     pub(crate) fn service(&self, region: &str) -> Result<Arc<dyn Service>, CliError> {
+        if let Some(remote) = Region::new(region).ok().and_then(|r| self.remote.get(&r)) {
+            return Ok(Arc::clone(remote));
+        }
         let home = Home::new(&self.store, region, self.backend.clone())?;
         // Held while opening, so two callers never open one region's database twice.
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
@@ -62,12 +74,17 @@ impl Regions for StoreRegions {
             .filter_map(Result::ok)
             .filter(|e| e.path().join(Home::INFO_FILE).is_file())
             .filter_map(|e| Region::new(e.file_name().to_str()?).ok())
+            .chain(self.remote.keys().cloned())
             .collect();
         names.sort();
+        names.dedup();
         Ok(names)
     }
 
     fn open(&self, region: &Region) -> Result<Arc<dyn Service>, Error> {
+        if let Some(remote) = self.remote.get(region) {
+            return Ok(Arc::clone(remote));
+        }
         if !self
             .store
             .join(region.as_str())
