@@ -1,42 +1,44 @@
 //! The HSM: one region's keys behind the service's control plane, with policy and audit.
 //!
 //! [`Hsm`] owns a [`Store`], the region and account its ARNs name, a [`Clock`] and the
-//! region's [`AuditLog`]. The control-plane operations live here; the data-plane operations
-//! (card validation data, PIN, MAC, data encryption) are in [`crate::ops`]. Every method takes
-//! the service's request shape (deserialised from JSON with the service's member names) and
-//! returns the service's response as JSON, so the CLI and the HTTP emulator are thin.
+//! region's [`AuditLog`]; this module is its state and the one way an operation runs
+//! ([`Hsm::run`]: self-test state, audit), reads keys (deletion deadlines carried out) and
+//! writes them (compare-and-swap with retries). The operations are elsewhere: the key
+//! lifecycle in [`crate::lifecycle`], key exchange in [`crate::exchange`], the data plane in
+//! [`crate::ops`]. Every operation takes the service's request shape (deserialised from JSON
+//! with the service's member names) and returns the service's response as JSON, so the CLI
+//! and the HTTP emulator are thin.
 //!
-//! Before it serves anything the HSM runs its self-tests; if one fails it stays in an error
-//! state in which every operation returns `ServiceUnavailableException`.
+//! Before it serves anything the HSM runs its power-on self-tests, and before its first RSA
+//! operation the RSA ones; if one fails it stays in an error state in which every operation
+//! returns `ServiceUnavailableException`.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, OnceLock},
+};
 
 use payhsm_core::{
     kcv::{self, KcvMethod},
-    key::{Algorithm, KeyAlgorithm, KeyAttributes, KeyClass},
-    rng::{OsRandom, RandomSource},
-    secret::SecretVec,
+    key::{KeyAttributes, KeyClass},
+    rng::OsRandom,
 };
-use payhsm_tr34::{cert::Certificate, rsa::SoftwareRsaKey};
+use payhsm_tr34::{cert::Certificate, rsa::RsaPrivateKey};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
-    Error, Rule,
-    arn::{AccountId, AliasName, KeyArn, KeyIdentifier, Region, new_key_id},
+    Error,
+    arn::{AccountId, KeyArn, KeyIdentifier, Region, new_key_id},
     audit::{AuditEvent, AuditLog},
     clock::{Clock, SystemClock, Timestamp},
-    model::{
-        AliasRecord, KeyAttributesInput, KeyOrigin, KeyRecord, KeyState, TagInput, parse_tags,
-        tags_json,
-    },
-    policy,
-    selftest::{self, KnownAnswer},
-    store::{Store, failpoint, software_key},
+    model::{KeyOrigin, KeyRecord, KeyState},
+    selftest::{self, KnownAnswer, When},
+    store::{Store, failpoint},
 };
 
 /// How many times a write is retried when another writer changed the record first.
-const MAX_RETRIES: usize = 64;
+pub(crate) const MAX_RETRIES: usize = 64;
 
 /// Whether a key id names one of the HSM's own keys (the region CA, the TR-34 import and
 /// export parameters). Callers' key ids are lower-case ([`new_key_id`]); internal ones start
@@ -56,7 +58,7 @@ pub struct HsmConfig {
     pub clock: Arc<dyn Clock>,
     /// The region's audit log.
     pub audit: AuditLog,
-    /// The known answers checked at start.
+    /// The known answers: checked at power-on or before the first RSA operation.
     pub self_tests: Vec<KnownAnswer>,
 }
 
@@ -77,12 +79,17 @@ impl HsmConfig {
 
 /// One region's HSM.
 pub struct Hsm<S: Store> {
-    store: S,
-    region: Region,
-    account: AccountId,
-    clock: Arc<dyn Clock>,
-    audit: AuditLog,
-    self_test: Result<(), Error>,
+    pub(crate) store: S,
+    pub(crate) region: Region,
+    pub(crate) account: AccountId,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) audit: AuditLog,
+    /// The power-on self-tests' outcome.
+    pub(crate) self_test: Result<(), Error>,
+    /// The known answers, for the conditional (RSA) ones still to run.
+    self_tests: Vec<KnownAnswer>,
+    /// The RSA self-tests' outcome, once they have run.
+    rsa_self_test: OnceLock<Result<(), Error>>,
 }
 
 impl<S: Store> std::fmt::Debug for Hsm<S> {
@@ -90,6 +97,7 @@ impl<S: Store> std::fmt::Debug for Hsm<S> {
         f.debug_struct("Hsm")
             .field("region", &self.region)
             .field("self_test", &self.self_test)
+            .field("rsa_self_test", &self.rsa_self_test.get())
             .finish_non_exhaustive()
     }
 }
@@ -158,135 +166,11 @@ fn redact(message: &str) -> String {
     out
 }
 
-/// `CreateKey`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct CreateKeyInput {
-    /// The key's attributes.
-    pub key_attributes: KeyAttributesInput,
-    /// Whether it may be exported.
-    pub exportable: bool,
-    /// `ANSI_X9_24`, `CMAC` or `HMAC`; the algorithm's default if absent.
-    pub key_check_value_algorithm: Option<String>,
-    /// Whether it starts enabled (default true).
-    pub enabled: Option<bool>,
-    /// Tags.
-    pub tags: Option<Vec<TagInput>>,
-    /// Usage of keys derived by ECDH (not offered).
-    pub derive_key_usage: Option<String>,
-    /// Replication regions (not offered).
-    pub replication_regions: Option<Vec<String>>,
-}
-
-/// `GetKey`, `RestoreKey`, `StartKeyUsage`, `StopKeyUsage`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct KeyIdentifierInput {
-    /// A key ARN, alias ARN or alias name.
-    pub key_identifier: String,
-}
-
-/// `DeleteKey`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct DeleteKeyInput {
-    /// A key ARN, alias ARN or alias name.
-    pub key_identifier: String,
-    /// Days until the key is deleted: 3 to 180, default 7.
-    pub delete_key_in_days: Option<i64>,
-}
-
-/// `ListKeys`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct ListKeysInput {
-    /// Only keys in this state.
-    pub key_state: Option<String>,
-    /// From a previous page.
-    pub next_token: Option<String>,
-    /// 1 to 100, default 50.
-    pub max_results: Option<i64>,
-}
-
-/// `CreateAlias`, `UpdateAlias`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct AliasInput {
-    /// `alias/…`.
-    pub alias_name: String,
-    /// The key's ARN; absent for an alias that points nowhere.
-    pub key_arn: Option<String>,
-}
-
-/// `GetAlias`, `DeleteAlias`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct AliasNameInput {
-    /// `alias/…`.
-    pub alias_name: String,
-}
-
-/// `ListAliases`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct ListAliasesInput {
-    /// Only aliases of this key.
-    pub key_arn: Option<String>,
-    /// From a previous page.
-    pub next_token: Option<String>,
-    /// 1 to 100, default 50.
-    pub max_results: Option<i64>,
-}
-
-/// `TagResource`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct TagResourceInput {
-    /// The key's ARN.
-    pub resource_arn: String,
-    /// Tags to add or replace.
-    pub tags: Vec<TagInput>,
-}
-
-/// `UntagResource`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct UntagResourceInput {
-    /// The key's ARN.
-    pub resource_arn: String,
-    /// Tag keys to remove.
-    pub tag_keys: Vec<String>,
-}
-
-/// `ListTagsForResource`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct ListTagsInput {
-    /// The key's ARN.
-    pub resource_arn: String,
-    /// From a previous page.
-    pub next_token: Option<String>,
-    /// 1 to 100, default 50.
-    pub max_results: Option<i64>,
-}
-
-/// Key material entered in a key ceremony, for [`Hsm::import_clear_key`]: the only way clear
-/// key material enters the HSM. Build it only from components entered by their custodians.
-pub struct CeremonyKey {
-    /// The attributes the key gets.
-    pub attributes: KeyAttributes,
-    /// Whether it may be exported.
-    pub exportable: bool,
-    /// The key, combined from its components.
-    pub material: SecretVec,
-    /// The KCV the ceremony's paperwork states; the import is refused unless it matches.
-    pub expected_check_value: String,
-}
-
 impl<S: Store> Hsm<S> {
-    /// An HSM over `store`. Runs the self-tests: on failure the HSM is in its error state.
+    /// An HSM over `store`. Runs the power-on self-tests: on failure the HSM is in its error
+    /// state. The RSA ones run before its first RSA operation.
     pub fn new(store: S, config: HsmConfig) -> Self {
-        let self_test = selftest::run(&config.self_tests);
+        let self_test = selftest::run(&config.self_tests, When::PowerOn);
         Self {
             store,
             region: config.region,
@@ -294,6 +178,8 @@ impl<S: Store> Hsm<S> {
             clock: config.clock,
             audit: config.audit,
             self_test,
+            self_tests: config.self_tests,
+            rsa_self_test: OnceLock::new(),
         }
     }
 
@@ -317,9 +203,32 @@ impl<S: Store> Hsm<S> {
         &self.audit
     }
 
-    /// The self-test outcome: `Err` is the error state.
+    /// The self-test outcome so far: `Err` is the error state, entered when a power-on test
+    /// failed or, once they have run, an RSA test.
     pub fn self_test_result(&self) -> Result<(), Error> {
-        self.self_test.clone()
+        self.self_test.clone()?;
+        match self.rsa_self_test.get() {
+            Some(Err(e)) => Err(e.clone()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs the RSA self-tests the first time RSA is needed (later calls return their
+    /// outcome). Every RSA operation calls this before it uses RSA: a failure refuses it and
+    /// puts the HSM in its error state.
+    pub(crate) fn rsa_self_test(&self) -> Result<(), Error> {
+        self.rsa_self_test
+            .get_or_init(|| selftest::run(&self.self_tests, When::FirstRsaUse))
+            .clone()
+    }
+
+    /// The RSA private key of a stored key pair, after the RSA self-tests.
+    pub(crate) fn private_key(
+        &self,
+        record: &KeyRecord,
+    ) -> Result<Box<dyn RsaPrivateKey + '_>, Error> {
+        self.rsa_self_test()?;
+        self.store.private_key(record)
     }
 
     /// The ARN of key `key_id` here.
@@ -340,7 +249,7 @@ impl<S: Store> Hsm<S> {
         request_parameters: Value,
         f: impl FnOnce() -> Result<(T, Vec<String>), Error>,
     ) -> Result<T, Error> {
-        let result = self.self_test.clone().and_then(|()| f());
+        let result = self.self_test_result().and_then(|()| f());
         let (error, resources) = match &result {
             Ok((_, resources)) => (None, resources.clone()),
             Err(e) => (Some(e), Vec::new()),
@@ -406,14 +315,14 @@ impl<S: Store> Hsm<S> {
             .and_then(|r| r.ok_or_else(|| Error::not_found(identifier)))
     }
 
-    fn load_id(&self, key_id: &str) -> Result<Option<KeyRecord>, Error> {
+    pub(crate) fn load_id(&self, key_id: &str) -> Result<Option<KeyRecord>, Error> {
         for _ in 0..MAX_RETRIES {
             let Some(record) = self.store.get_key(key_id)? else {
                 return Ok(None);
             };
             match self.complete_deletion(&record)? {
                 Completion::NotDue => return Ok(Some(record)),
-                Completion::Done(r) => return Ok(Some(r)),
+                Completion::Done(r) => return Ok(Some(*r)),
                 Completion::Raced => {}
             }
         }
@@ -426,7 +335,7 @@ impl<S: Store> Hsm<S> {
         match (record.state, record.delete_pending_timestamp) {
             (KeyState::DeletePending, Some(deadline)) if self.now() >= deadline => {
                 Ok(match self.destroy(record, deadline)? {
-                    Some(done) => Completion::Done(done),
+                    Some(done) => Completion::Done(Box::new(done)),
                     None => Completion::Raced,
                 })
             }
@@ -446,6 +355,7 @@ impl<S: Store> Hsm<S> {
         done.state = KeyState::DeleteComplete;
         done.enabled = false;
         done.key_block = None;
+        done.resource_policy = None;
         done.delete_pending_timestamp = None;
         done.delete_timestamp = Some(at);
         done.revision += 1;
@@ -473,7 +383,7 @@ impl<S: Store> Hsm<S> {
 
     /// Changes a key by `change` (which sees the current record and the time), retrying on
     /// concurrent changes. `change` refuses by returning an error; nothing is written then.
-    fn update(
+    pub(crate) fn update(
         &self,
         identifier: &str,
         field: &str,
@@ -495,7 +405,7 @@ impl<S: Store> Hsm<S> {
         Err(Error::conflict("the key is changing too often; retry"))
     }
 
-    fn key_output(&self, record: &KeyRecord) -> Result<(Value, Vec<String>), Error> {
+    pub(crate) fn key_output(&self, record: &KeyRecord) -> Result<(Value, Vec<String>), Error> {
         let arn = self.arn(&record.key_id)?;
         Ok((
             json!({ "Key": record.key_json(&arn) }),
@@ -526,6 +436,10 @@ impl<S: Store> Hsm<S> {
             tags,
             origin,
         } = key;
+        if attributes.key_class != KeyClass::SymmetricKey {
+            // An RSA key pair is generated or parsed, a certificate's RSA key parsed.
+            self.rsa_self_test()?;
+        }
         let key_block = match material {
             Some(m) => self.store.seal(&key_id, &attributes, exportable, m)?,
             None => self.store.generate(&key_id, &attributes, exportable)?,
@@ -546,6 +460,7 @@ impl<S: Store> Hsm<S> {
             delete_pending_timestamp: None,
             delete_timestamp: None,
             tags,
+            resource_policy: None,
             key_block: Some(key_block),
             revision: 1,
         };
@@ -569,7 +484,7 @@ impl<S: Store> Hsm<S> {
     /// The KCV of a key just persisted, from what the store holds: through the key's handle
     /// for a symmetric key (inside the token, for a token store); for an RSA key pair or an
     /// imported certificate, the SHA-1 of the public key.
-    fn stored_check_value(&self, record: &KeyRecord) -> Result<String, Error> {
+    pub(crate) fn stored_check_value(&self, record: &KeyRecord) -> Result<String, Error> {
         let corrupt = |_| Error::internal("stored key material does not parse");
         let public = match record.attributes.key_class {
             KeyClass::SymmetricKey => {
@@ -589,438 +504,10 @@ impl<S: Store> Hsm<S> {
                     .public_key()
                     .to_pkcs1_der()
             }
-            _ => self.store.private_key(record)?.public_key().to_pkcs1_der(),
+            _ => self.private_key(record)?.public_key().to_pkcs1_der(),
         }
         .map_err(corrupt)?;
         Ok(kcv::public_key_kcv(&public).to_string())
-    }
-
-    /// `CreateKey`: a key generated inside the HSM.
-    pub fn create_key(&self, input: CreateKeyInput) -> Result<Value, Error> {
-        let params = json!({
-            "keyAttributes": input.key_attributes.audit_json(),
-            "exportable": input.exportable,
-            "enabled": input.enabled,
-        });
-        self.run("CreateKey", Audit::Write, params, || {
-            unsupported_extras(
-                input.derive_key_usage.as_ref(),
-                input.replication_regions.as_ref(),
-            )?;
-            let attributes = input.key_attributes.parse("KeyAttributes")?;
-            policy::check_attributes(&attributes)?;
-            if attributes.key_class == KeyClass::PublicKey {
-                return Err(Error::policy(
-                    Rule::KeyClass,
-                    "a PUBLIC_KEY is imported in a certificate (ImportKey with \
-                     RootCertificatePublicKey or TrustedCertificatePublicKey), not created",
-                ));
-            }
-            let kcv_method = kcv_method(input.key_check_value_algorithm.as_deref(), &attributes)?;
-            let tags = parse_tags(input.tags.as_deref().unwrap_or_default(), "Tags")?;
-            let record = self.add_key(
-                NewKey {
-                    attributes,
-                    exportable: input.exportable,
-                    kcv_method,
-                    enabled: input.enabled.unwrap_or(true),
-                    tags,
-                    origin: KeyOrigin::AwsPaymentCryptography,
-                },
-                None,
-            )?;
-            self.key_output(&record)
-        })
-    }
-
-    /// Imports clear key material from a key ceremony (the explicit clear-key path): checks
-    /// the attributes, the key's strength and the ceremony's KCV, then stores the key.
-    pub fn import_clear_key(&self, key: CeremonyKey) -> Result<Value, Error> {
-        let params = json!({
-            "keyMaterial": "KeyCeremonyComponents",
-            "keyAttributes": crate::model::attributes_json(&key.attributes),
-            "exportable": key.exportable,
-        });
-        self.run("ImportKey", Audit::Write, params, || {
-            policy::check_attributes(&key.attributes)?;
-            check_material(key.attributes.key_algorithm, key.material.expose_secret())?;
-            let kcv_method = KcvMethod::default_for(key.attributes.key_algorithm)
-                .map_err(|e| Error::validation("KeyAttributes", e.to_string()))?;
-            let handle = software_key(key.attributes.key_algorithm, key.material.expose_secret())?;
-            let actual = kcv::compute(&handle, kcv_method, kcv::DEFAULT_KCV_LEN)
-                .map_err(|e| Error::internal(e.to_string()))?
-                .to_string();
-            if !actual.eq_ignore_ascii_case(key.expected_check_value.trim()) {
-                return Err(Error::validation(
-                    "KeyCheckValue",
-                    "the combined key's KCV does not match the ceremony's",
-                ));
-            }
-            let record = self.add_key(
-                NewKey {
-                    attributes: key.attributes,
-                    exportable: key.exportable,
-                    kcv_method,
-                    enabled: true,
-                    tags: BTreeMap::new(),
-                    origin: KeyOrigin::External,
-                },
-                Some(key.material.expose_secret()),
-            )?;
-            self.key_output(&record)
-        })
-    }
-
-    /// `GetKey`.
-    pub fn get_key(&self, input: KeyIdentifierInput) -> Result<Value, Error> {
-        let params = json!({ "keyIdentifier": input.key_identifier });
-        self.run("GetKey", Audit::Read, params, || {
-            let record = self.load(&input.key_identifier, "KeyIdentifier")?;
-            self.key_output(&record)
-        })
-    }
-
-    /// `ListKeys`: paginated, optionally filtered by state.
-    pub fn list_keys(&self, input: ListKeysInput) -> Result<Value, Error> {
-        let params = json!({ "keyState": input.key_state, "maxResults": input.max_results });
-        self.run("ListKeys", Audit::Read, params, || {
-            let state = input
-                .key_state
-                .as_deref()
-                .map(KeyState::from_name)
-                .transpose()?;
-            let page = Page::parse(input.next_token.as_deref(), input.max_results)?;
-            let mut after = page.after;
-            let mut keys = Vec::new();
-            let mut last = None;
-            'scan: loop {
-                let batch = self.store.list_keys(after.as_deref(), page.limit)?;
-                let exhausted = batch.len() < page.limit;
-                for stored in batch {
-                    let id = stored.key_id.clone();
-                    after = Some(id.clone());
-                    if is_internal(&id) {
-                        continue;
-                    }
-                    let record = self.load_id(&id)?.unwrap_or(stored);
-                    if state.is_none_or(|s| s == record.state) {
-                        keys.push(record.summary_json(&self.arn(&id)?));
-                        if keys.len() == page.limit {
-                            last = Some(id);
-                            break 'scan;
-                        }
-                    }
-                }
-                if exhausted {
-                    break;
-                }
-            }
-            let mut out = json!({ "Keys": keys });
-            if let Some(last) = last
-                && !self.store.list_keys(Some(&last), 1)?.is_empty()
-            {
-                out["NextToken"] = json!(Page::token(&last));
-            }
-            Ok((out, Vec::new()))
-        })
-    }
-
-    /// `DeleteKey`: schedules deletion in 3 to 180 days (default 7). The key is unusable at
-    /// once; `RestoreKey` cancels before the deadline.
-    pub fn delete_key(&self, input: DeleteKeyInput) -> Result<Value, Error> {
-        let params = json!({
-            "keyIdentifier": input.key_identifier,
-            "deleteKeyInDays": input.delete_key_in_days,
-        });
-        self.run("DeleteKey", Audit::Write, params, || {
-            let days = input.delete_key_in_days.unwrap_or(7);
-            if !(3..=180).contains(&days) {
-                return Err(Error::validation("DeleteKeyInDays", "expected 3 to 180"));
-            }
-            let record = self.update(&input.key_identifier, "KeyIdentifier", |r, now| {
-                match r.state {
-                    KeyState::DeletePending => Ok(None),
-                    KeyState::CreateComplete => {
-                        let mut next = r.clone();
-                        next.state = KeyState::DeletePending;
-                        next.enabled = false;
-                        next.usage_stop_timestamp = Some(now);
-                        next.delete_pending_timestamp = Some(now.plus_days(days));
-                        Ok(Some(next))
-                    }
-                    s => Err(Error::conflict(format!("the key is {}", s.name()))),
-                }
-            })?;
-            self.key_output(&record)
-        })
-    }
-
-    /// `RestoreKey`: cancels a scheduled deletion before its deadline. The key comes back
-    /// `CREATE_COMPLETE` and disabled; `StartKeyUsage` enables it.
-    pub fn restore_key(&self, input: KeyIdentifierInput) -> Result<Value, Error> {
-        let params = json!({ "keyIdentifier": input.key_identifier });
-        self.run("RestoreKey", Audit::Write, params, || {
-            let record = self.update(&input.key_identifier, "KeyIdentifier", |r, _| {
-                if r.state != KeyState::DeletePending {
-                    return Err(Error::conflict(format!(
-                        "only a DELETE_PENDING key can be restored; the key is {}",
-                        r.state.name()
-                    )));
-                }
-                let mut next = r.clone();
-                next.state = KeyState::CreateComplete;
-                next.delete_pending_timestamp = None;
-                Ok(Some(next))
-            })?;
-            self.key_output(&record)
-        })
-    }
-
-    fn set_usage(&self, event: &str, identifier: &str, enabled: bool) -> Result<Value, Error> {
-        let params = json!({ "keyIdentifier": identifier });
-        self.run(event, Audit::Write, params, || {
-            let record = self.update(identifier, "KeyIdentifier", |r, now| {
-                if r.state != KeyState::CreateComplete {
-                    return Err(Error::conflict(format!(
-                        "the key is {}; usage can change only on a CREATE_COMPLETE key",
-                        r.state.name()
-                    )));
-                }
-                let mut next = r.clone();
-                next.enabled = enabled;
-                if enabled {
-                    next.usage_start_timestamp = Some(now);
-                } else {
-                    next.usage_stop_timestamp = Some(now);
-                }
-                Ok(Some(next))
-            })?;
-            self.key_output(&record)
-        })
-    }
-
-    /// `StartKeyUsage`: enables a key.
-    pub fn start_key_usage(&self, input: KeyIdentifierInput) -> Result<Value, Error> {
-        self.set_usage("StartKeyUsage", &input.key_identifier, true)
-    }
-
-    /// `StopKeyUsage`: disables a key.
-    pub fn stop_key_usage(&self, input: KeyIdentifierInput) -> Result<Value, Error> {
-        self.set_usage("StopKeyUsage", &input.key_identifier, false)
-    }
-
-    fn alias_json(&self, alias: &AliasRecord) -> Result<Value, Error> {
-        let mut out = json!({ "AliasName": alias.alias_name });
-        if let Some(id) = &alias.key_id {
-            out["KeyArn"] = json!(self.arn(id)?.to_string());
-        }
-        Ok(out)
-    }
-
-    /// The key id of an alias's target ARN, which must name an existing key here.
-    fn alias_target(&self, key_arn: Option<&str>) -> Result<Option<String>, Error> {
-        let Some(arn) = key_arn else {
-            return Ok(None);
-        };
-        match KeyIdentifier::parse(arn, "KeyArn", &self.region, &self.account)? {
-            KeyIdentifier::Key(k) if is_internal(k.key_id()) => Err(Error::not_found(arn)),
-            KeyIdentifier::Key(k) => {
-                let record = self
-                    .load_id(k.key_id())?
-                    .ok_or_else(|| Error::not_found(arn))?;
-                if record.state == KeyState::DeleteComplete {
-                    return Err(Error::conflict("the key is DELETE_COMPLETE"));
-                }
-                Ok(Some(record.key_id))
-            }
-            KeyIdentifier::Alias(_) => Err(Error::validation("KeyArn", "expected a key ARN")),
-        }
-    }
-
-    /// `CreateAlias`.
-    pub fn create_alias(&self, input: AliasInput) -> Result<Value, Error> {
-        let params = json!({ "aliasName": input.alias_name, "keyArn": input.key_arn });
-        self.run("CreateAlias", Audit::Write, params, || {
-            let name = AliasName::new(&input.alias_name)?;
-            let alias = AliasRecord {
-                alias_name: name.as_str().to_owned(),
-                key_id: self.alias_target(input.key_arn.as_deref())?,
-                revision: 1,
-            };
-            failpoint("hsm.create_alias.before_insert");
-            self.store.insert_alias(&alias)?;
-            let resources = input.key_arn.iter().cloned().collect();
-            Ok((json!({ "Alias": self.alias_json(&alias)? }), resources))
-        })
-    }
-
-    /// `GetAlias`.
-    pub fn get_alias(&self, input: AliasNameInput) -> Result<Value, Error> {
-        let params = json!({ "aliasName": input.alias_name });
-        self.run("GetAlias", Audit::Read, params, || {
-            let name = AliasName::new(&input.alias_name)?;
-            let alias = self
-                .store
-                .get_alias(name.as_str())?
-                .ok_or_else(|| Error::not_found(name.as_str()))?;
-            Ok((json!({ "Alias": self.alias_json(&alias)? }), Vec::new()))
-        })
-    }
-
-    /// `UpdateAlias`: points an alias at another key (or at none).
-    pub fn update_alias(&self, input: AliasInput) -> Result<Value, Error> {
-        let params = json!({ "aliasName": input.alias_name, "keyArn": input.key_arn });
-        self.run("UpdateAlias", Audit::Write, params, || {
-            let name = AliasName::new(&input.alias_name)?;
-            let target = self.alias_target(input.key_arn.as_deref())?;
-            for _ in 0..MAX_RETRIES {
-                let current = self
-                    .store
-                    .get_alias(name.as_str())?
-                    .ok_or_else(|| Error::not_found(name.as_str()))?;
-                let next = AliasRecord {
-                    key_id: target.clone(),
-                    revision: current.revision + 1,
-                    ..current
-                };
-                failpoint("hsm.update_alias.before_update");
-                if self.store.update_alias(&next)? {
-                    let resources = input.key_arn.iter().cloned().collect();
-                    return Ok((json!({ "Alias": self.alias_json(&next)? }), resources));
-                }
-            }
-            Err(Error::conflict("the alias is changing too often; retry"))
-        })
-    }
-
-    /// `DeleteAlias`.
-    pub fn delete_alias(&self, input: AliasNameInput) -> Result<Value, Error> {
-        let params = json!({ "aliasName": input.alias_name });
-        self.run("DeleteAlias", Audit::Write, params, || {
-            let name = AliasName::new(&input.alias_name)?;
-            if self.store.delete_alias(name.as_str())? {
-                Ok((json!({}), Vec::new()))
-            } else {
-                Err(Error::not_found(name.as_str()))
-            }
-        })
-    }
-
-    /// `ListAliases`: paginated, optionally only those of one key.
-    pub fn list_aliases(&self, input: ListAliasesInput) -> Result<Value, Error> {
-        let params = json!({ "keyArn": input.key_arn, "maxResults": input.max_results });
-        self.run("ListAliases", Audit::Read, params, || {
-            let key_id = input
-                .key_arn
-                .as_deref()
-                .map(|arn| {
-                    match KeyIdentifier::parse(arn, "KeyArn", &self.region, &self.account)? {
-                        KeyIdentifier::Key(k) => Ok(k.key_id().to_owned()),
-                        KeyIdentifier::Alias(_) => {
-                            Err(Error::validation("KeyArn", "expected a key ARN"))
-                        }
-                    }
-                })
-                .transpose()?;
-            let page = Page::parse(input.next_token.as_deref(), input.max_results)?;
-            let mut after = page.after;
-            let mut aliases = Vec::new();
-            let mut last = None;
-            'scan: loop {
-                let batch = self.store.list_aliases(after.as_deref(), page.limit)?;
-                let exhausted = batch.len() < page.limit;
-                for a in batch {
-                    after = Some(a.alias_name.clone());
-                    if key_id.is_none() || a.key_id == key_id {
-                        aliases.push(self.alias_json(&a)?);
-                        if aliases.len() == page.limit {
-                            last = Some(a.alias_name);
-                            break 'scan;
-                        }
-                    }
-                }
-                if exhausted {
-                    break;
-                }
-            }
-            let mut out = json!({ "Aliases": aliases });
-            if let Some(last) = last
-                && !self.store.list_aliases(Some(&last), 1)?.is_empty()
-            {
-                out["NextToken"] = json!(Page::token(&last));
-            }
-            Ok((out, Vec::new()))
-        })
-    }
-
-    fn resource_key_id(&self, resource_arn: &str) -> Result<String, Error> {
-        match KeyIdentifier::parse(resource_arn, "ResourceArn", &self.region, &self.account)? {
-            KeyIdentifier::Key(k) if is_internal(k.key_id()) => Err(Error::not_found(resource_arn)),
-            KeyIdentifier::Key(k) => Ok(k.key_id().to_owned()),
-            KeyIdentifier::Alias(_) => Err(Error::validation("ResourceArn", "expected a key ARN")),
-        }
-    }
-
-    /// `TagResource`: adds or replaces tags.
-    pub fn tag_resource(&self, input: TagResourceInput) -> Result<Value, Error> {
-        let keys: Vec<&str> = input.tags.iter().map(|t| t.key.as_str()).collect();
-        let params = json!({ "resourceArn": input.resource_arn, "tagKeys": keys });
-        self.run("TagResource", Audit::Write, params, || {
-            let key_id = self.resource_key_id(&input.resource_arn)?;
-            let tags = parse_tags(&input.tags, "Tags")?;
-            self.update(&input.resource_arn, "ResourceArn", |r, _| {
-                let mut next = r.clone();
-                next.tags.extend(tags.clone());
-                if next.tags.len() > 200 {
-                    return Err(Error::validation("Tags", "a key has at most 200 tags"));
-                }
-                Ok(Some(next))
-            })?;
-            Ok((json!({}), vec![self.arn(&key_id)?.to_string()]))
-        })
-    }
-
-    /// `UntagResource`.
-    pub fn untag_resource(&self, input: UntagResourceInput) -> Result<Value, Error> {
-        let params = json!({ "resourceArn": input.resource_arn, "tagKeys": input.tag_keys });
-        self.run("UntagResource", Audit::Write, params, || {
-            let key_id = self.resource_key_id(&input.resource_arn)?;
-            self.update(&input.resource_arn, "ResourceArn", |r, _| {
-                let mut next = r.clone();
-                for k in &input.tag_keys {
-                    next.tags.remove(k);
-                }
-                Ok(Some(next))
-            })?;
-            Ok((json!({}), vec![self.arn(&key_id)?.to_string()]))
-        })
-    }
-
-    /// `ListTagsForResource`.
-    pub fn list_tags_for_resource(&self, input: ListTagsInput) -> Result<Value, Error> {
-        let params = json!({ "resourceArn": input.resource_arn });
-        self.run("ListTagsForResource", Audit::Read, params, || {
-            self.resource_key_id(&input.resource_arn)?;
-            let record = self.load(&input.resource_arn, "ResourceArn")?;
-            let page = Page::parse(input.next_token.as_deref(), input.max_results)?;
-            let rest: BTreeMap<String, String> = record
-                .tags
-                .into_iter()
-                .filter(|(k, _)| page.after.as_deref().is_none_or(|a| k.as_str() > a))
-                .collect();
-            let shown: BTreeMap<String, String> = rest
-                .iter()
-                .take(page.limit)
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            let mut out = json!({ "Tags": tags_json(&shown) });
-            if rest.len() > shown.len()
-                && let Some(last) = shown.keys().next_back()
-            {
-                out["NextToken"] = json!(Page::token(last));
-            }
-            Ok((out, Vec::new()))
-        })
     }
 }
 
@@ -1047,96 +534,8 @@ pub(crate) enum Audit {
 
 enum Completion {
     NotDue,
-    Done(KeyRecord),
+    Done(Box<KeyRecord>),
     Raced,
-}
-
-fn unsupported_extras(
-    derive_key_usage: Option<&String>,
-    replication_regions: Option<&Vec<String>>,
-) -> Result<(), Error> {
-    if derive_key_usage.is_some() {
-        return Err(Error::validation(
-            "DeriveKeyUsage",
-            "ECDH key derivation is not offered by this HSM",
-        ));
-    }
-    if replication_regions.is_some_and(|r| !r.is_empty()) {
-        return Err(Error::validation(
-            "ReplicationRegions",
-            "multi-region replication is not offered by this HSM yet",
-        ));
-    }
-    Ok(())
-}
-
-/// The KCV method: the requested one if it fits the algorithm, else the algorithm's default.
-pub(crate) fn kcv_method(requested: Option<&str>, a: &KeyAttributes) -> Result<KcvMethod, Error> {
-    let default = KcvMethod::default_for(a.key_algorithm)
-        .map_err(|e| Error::validation("KeyAttributes.KeyAlgorithm", e.to_string()))?;
-    let Some(name) = requested else {
-        return Ok(default);
-    };
-    let m = KcvMethod::from_name(name)
-        .map_err(|e| Error::validation("KeyCheckValueAlgorithm", e.to_string()))?;
-    let fits = match a.key_algorithm.tr31_algorithm() {
-        Algorithm::TDES => matches!(m, KcvMethod::AnsiX924 | KcvMethod::Cmac),
-        Algorithm::AES => m == KcvMethod::Cmac,
-        Algorithm::HMAC => m == KcvMethod::Hmac,
-        _ => m == KcvMethod::Sha1,
-    };
-    if fits {
-        Ok(m)
-    } else {
-        Err(Error::validation(
-            "KeyCheckValueAlgorithm",
-            format!("{} does not fit a {} key", m.name(), a.key_algorithm),
-        ))
-    }
-}
-
-/// New random key material for `algorithm`: TDES keys get odd parity and are redrawn until
-/// no part is weak and no two parts are equal; an RSA key pair is its PKCS #1 private key.
-pub(crate) fn generate_material(algorithm: KeyAlgorithm) -> Result<SecretVec, Error> {
-    if let Some(size) = crate::pki::rsa_size(algorithm) {
-        return SoftwareRsaKey::generate(size)
-            .and_then(|k| k.to_pkcs1_der())
-            .map_err(|e| Error::internal(format!("RSA key generation: {e}")));
-    }
-    let len = algorithm.key_len().ok_or_else(|| {
-        Error::policy(
-            Rule::KeyAttributes,
-            "this HSM generates TDES, AES, HMAC and RSA keys",
-        )
-    })?;
-    loop {
-        let mut m = SecretVec::zeroed(len);
-        OsRandom
-            .fill(m.expose_secret_mut())
-            .map_err(|_| Error::internal("the random source failed"))?;
-        if algorithm.tr31_algorithm() == Algorithm::TDES {
-            payhsm_core::crypto::tdes::set_odd_parity(m.expose_secret_mut());
-            if payhsm_core::crypto::tdes::check_strength(m.expose_secret()).is_err() {
-                continue;
-            }
-        }
-        return Ok(m);
-    }
-}
-
-/// Checks imported key material: its length fits the algorithm, and a TDES key is not weak.
-pub(crate) fn check_material(algorithm: KeyAlgorithm, material: &[u8]) -> Result<(), Error> {
-    if algorithm.key_len() != Some(material.len()) {
-        return Err(Error::validation(
-            "KeyMaterial",
-            format!("a {algorithm} key is {:?} bytes", algorithm.key_len()),
-        ));
-    }
-    if algorithm.tr31_algorithm() == Algorithm::TDES {
-        payhsm_core::crypto::tdes::check_strength(material)
-            .map_err(|e| crate::error::core_error("KeyMaterial", e))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -4,10 +4,13 @@
 //! - [`Hsm`] holds one region's keys in a [`Store`] and offers the service's control plane
 //!   (CreateKey, ImportKey, ExportKey with TR-31 and TR-34, GetParametersForImport/Export,
 //!   GetPublicKeyCertificate, GetKey, ListKeys, DeleteKey, RestoreKey, Start/Stop KeyUsage,
-//!   aliases, tags) and data plane ([`ops`]: card validation data, PIN, MAC, data
+//!   aliases, tags, resource policies) and data plane ([`ops`]: card validation data, PIN, MAC, data
 //!   encryption, EMV), each taking and returning the service's JSON shapes;
 //!   [`api::dispatch`] calls them by name.
-//! - [`pki`] holds the asymmetric keys: RSA key pairs, imported certificates, the region's CA.
+//! - [`lifecycle`] has the key lifecycle (create, get, list, delete, restore, usage), aliases
+//!   and tags; [`exchange`] has key exchange on top of it (`ImportKey`, `ExportKey` with TR-31
+//!   and TR-34, the import and export parameters) and [`exchange::pki`], the asymmetric keys:
+//!   RSA key pairs, imported certificates, the region's CA.
 //! - [`policy`] is the one place that says which keys may exist and which key may do what; it
 //!   runs before any cryptography.
 //! - [`store`] has the [`Store`] trait, the embedded [`SqliteStore`] (one database per region,
@@ -43,30 +46,31 @@ pub mod arn;
 pub mod audit;
 pub mod clock;
 mod error;
+pub mod exchange;
 mod hsm;
+pub mod lifecycle;
 pub mod master_key;
+mod material;
 pub mod model;
 pub mod ops;
-pub mod pki;
 pub mod policy;
 pub mod selftest;
 pub mod store;
-mod tr34;
-mod transfer;
 
 pub use error::{Error, Rule, ValidationField, VerificationFailedReason};
-pub use hsm::{
-    AliasInput, AliasNameInput, CeremonyKey, CreateKeyInput, DeleteKeyInput, Hsm, HsmConfig,
-    KeyIdentifierInput, ListAliasesInput, ListKeysInput, ListTagsInput, TagResourceInput,
-    UntagResourceInput,
-};
-pub use pki::{RootCertificatePublicKey, TrustedCertificatePublicKey};
-pub use store::{MemoryStore, SqliteStore, Store};
-pub use tr34::{
+pub use exchange::pki::{RootCertificatePublicKey, TrustedCertificatePublicKey};
+pub use exchange::tr34::{
     ExportTr34KeyBlock, GetParametersForExportInput, GetParametersForImportInput,
     ImportTr34KeyBlock, TOKEN_VALIDITY_DAYS,
 };
-pub use transfer::{
+pub use exchange::{
     ExportKeyInput, ExportKeyMaterial, ExportTr31KeyBlock, ImportKeyInput, ImportKeyMaterial,
     ImportTr31KeyBlock, KeyBlockHeaders,
 };
+pub use hsm::{Hsm, HsmConfig};
+pub use lifecycle::{
+    AliasInput, AliasNameInput, CeremonyKey, CreateKeyInput, DeleteKeyInput, KeyIdentifierInput,
+    ListAliasesInput, ListKeysInput, ListTagsInput, PutResourcePolicyInput, ResourceArnInput,
+    TagResourceInput, UntagResourceInput,
+};
+pub use store::{MemoryStore, SqliteStore, Store};

@@ -122,6 +122,8 @@ pub struct KeyRecord {
     pub delete_timestamp: Option<Timestamp>,
     /// Tags.
     pub tags: BTreeMap<String, String>,
+    /// The resource-based policy (`PutResourcePolicy`), as the JSON text given.
+    pub resource_policy: Option<String>,
     /// The persisted key material; `None` once destroyed.
     pub key_block: Option<String>,
     /// Increases by one with every change; stores refuse an update from a stale revision.

@@ -179,6 +179,27 @@ const COMMANDS: &[Spec] = &[
         params: &[("resource-arn", "ResourceArn", Str, true), PAGE[0], PAGE[1]],
     },
     Spec {
+        name: "put-resource-policy",
+        operation: "PutResourcePolicy",
+        about: "Attaches or replaces a key's resource-based policy",
+        params: &[
+            ("resource-arn", "ResourceArn", Str, true),
+            ("policy", "Policy", Str, true),
+        ],
+    },
+    Spec {
+        name: "get-resource-policy",
+        operation: "GetResourcePolicy",
+        about: "Shows a key's resource-based policy",
+        params: &[("resource-arn", "ResourceArn", Str, true)],
+    },
+    Spec {
+        name: "delete-resource-policy",
+        operation: "DeleteResourcePolicy",
+        about: "Removes a key's resource-based policy",
+        params: &[("resource-arn", "ResourceArn", Str, true)],
+    },
+    Spec {
         name: "import-key",
         operation: "ImportKey",
         about: "Imports a key: a TR-31 block under a stored KEK or KBPK, a TR-34 token, or a \
@@ -579,6 +600,22 @@ const COMMANDS: &[Spec] = &[
                 "auth-response-attributes",
                 "AuthResponseAttributes",
                 Struct,
+                false,
+            ),
+        ],
+    },
+    Spec {
+        name: "translate-key-material",
+        operation: "TranslateKeyMaterial",
+        about: "Re-wraps a TR-31 key block from one key encryption key to another without \
+                storing the key",
+        params: &[
+            ("incoming-key-material", "IncomingKeyMaterial", Struct, true),
+            ("outgoing-key-material", "OutgoingKeyMaterial", Struct, true),
+            (
+                "key-check-value-algorithm",
+                "KeyCheckValueAlgorithm",
+                Str,
                 false,
             ),
         ],

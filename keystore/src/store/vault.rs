@@ -15,7 +15,7 @@ use payhsm_core::{
 use payhsm_tr31::{BlockId, Kbpk, OptionalBlock, UnwrapOptions, WrapOptions};
 
 use super::Vault;
-use crate::{Error, hsm::generate_material, master_key::MasterKey, model::KeyRecord, policy};
+use crate::{Error, master_key::MasterKey, material::generate_material, model::KeyRecord, policy};
 
 /// Seals key material under the master key and opens it again, caching the handles.
 ///

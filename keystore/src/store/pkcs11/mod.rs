@@ -91,7 +91,7 @@ pub use token::{Pin, SOFTHSM2_MODULE, Token, TokenConfig, TokenSelector};
 use zeroize::Zeroizing;
 
 use super::{SqliteStore, Vault};
-use crate::{Error, hsm::generate_material, model::KeyRecord};
+use crate::{Error, material::generate_material, model::KeyRecord};
 
 /// The embedded SQLite store with its key material in a PKCS#11 token.
 pub type Pkcs11Store = SqliteStore<TokenVault>;
@@ -173,7 +173,7 @@ impl TokenVault {
         attributes: &KeyAttributes,
         exportable: bool,
     ) -> Result<String, Error> {
-        let bits = crate::pki::rsa_size(attributes.key_algorithm)
+        let bits = crate::material::rsa_size(attributes.key_algorithm)
             .ok_or_else(|| Error::internal("not an RSA algorithm"))?
             .bits();
         let id = self.new_id()?;

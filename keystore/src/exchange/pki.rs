@@ -4,7 +4,7 @@
 //!
 //! - A key pair's private key rests like every key, sealed under the master key (its PKCS #1
 //!   `RSAPrivateKey` in a TR-31 D block), and is used only through
-//!   [`Store::private_key`](crate::Store::private_key), behind the TR-34 `RsaPrivateKey` trait.
+//!   [`Store::private_key`], behind the TR-34 `RsaPrivateKey` trait.
 //! - An imported public key rests as its certificate, sealed the same way. A root certificate
 //!   (`RootCertificatePublicKey`) must be a self-signed CA valid now; a trusted certificate
 //!   (`TrustedCertificatePublicKey`) must chain to an imported CA, for signing (S0, `Verify`)
@@ -31,7 +31,7 @@ use payhsm_core::{
 use payhsm_tr34::{
     DateTime,
     cert::{self, Certificate, CertificateTemplate, Issuer, Purpose, Role},
-    rsa::{RsaKeySize, RsaPrivateKey, RsaPublicKey},
+    rsa::{RsaPrivateKey, RsaPublicKey},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -40,11 +40,12 @@ use sha2::{Digest, Sha256};
 use crate::{
     Error, Rule,
     clock::Timestamp,
-    hsm::{Audit, Hsm, KeyIdentifierInput, NewKey},
+    exchange::Incoming,
+    hsm::{Audit, Hsm, NewKey},
+    lifecycle::KeyIdentifierInput,
     model::{KeyAttributesInput, KeyOrigin, KeyRecord, KeyState},
     policy::{self, KeyRole, roles},
     store::Store,
-    transfer::Incoming,
 };
 
 /// The key id of the region CA. Internal key ids start with an upper-case letter
@@ -81,17 +82,6 @@ pub struct TrustedCertificatePublicKey {
     pub public_key_certificate: String,
     /// The imported CA the certificate must chain to.
     pub certificate_authority_public_key_identifier: String,
-}
-
-/// The RSA key size of an algorithm, if it is an RSA one.
-pub(crate) fn rsa_size(algorithm: KeyAlgorithm) -> Option<RsaKeySize> {
-    [
-        RsaKeySize::Rsa2048,
-        RsaKeySize::Rsa3072,
-        RsaKeySize::Rsa4096,
-    ]
-    .into_iter()
-    .find(|s| s.key_algorithm() == algorithm)
 }
 
 /// A certificate as the service sends it (base64 of the PEM text), or PEM text.
@@ -220,7 +210,7 @@ impl<S: Store> Hsm<S> {
             }
         };
         policy::check_usable(&record)?;
-        let key = self.store().private_key(&record)?;
+        let key = self.private_key(&record)?;
         let not_after = record.create_timestamp.plus_days(CA_VALIDITY_DAYS);
         let template = CertificateTemplate {
             role: Role::Ca,
@@ -288,6 +278,8 @@ impl<S: Store> Hsm<S> {
         field: &str,
         role: &KeyRole,
     ) -> Result<(KeyRecord, Certificate), Error> {
+        // Every certificate check starts from a CA's certificate (or is a root's own).
+        self.rsa_self_test()?;
         let record = self.load(identifier, field)?;
         policy::check_key(role, &record)?;
         let der = self.store().reveal(&record)?;
@@ -320,7 +312,7 @@ impl<S: Store> Hsm<S> {
                 ));
             }
             let ca = self.authority()?;
-            let public = self.store().private_key(&record)?.public_key().clone();
+            let public = self.private_key(&record)?.public_key().clone();
             let certificate = self.certify(&ca, &record, &public, ca.not_after)?;
             Ok((
                 json!({
@@ -338,6 +330,7 @@ impl<S: Store> Hsm<S> {
         &self,
         input: &RootCertificatePublicKey,
     ) -> Result<Incoming, Error> {
+        self.rsa_self_test()?;
         let base = "KeyMaterial.RootCertificatePublicKey";
         let attributes = public_key_attributes(&input.key_attributes, base)?;
         if !policy::fits(&roles::TR34_IMPORT_CA, &attributes) {
@@ -422,6 +415,7 @@ impl Incoming {
             attributes,
             exportable: false,
             material: SecretVec::from_slice(certificate.to_der()),
+            nonce: None,
         }
     }
 }

@@ -1,6 +1,9 @@
-//! `ImportKey` and `ExportKey`: keys in and out of the HSM as TR-31 key blocks under a stored
-//! key encryption key (K0) or key block protection key (K1), as TR-34 tokens
-//! ([`crate::tr34`]), and public keys in certificates ([`crate::pki`]).
+//! Key exchange: `ImportKey` and `ExportKey`, keys in and out of the HSM as TR-31 key blocks
+//! under a stored key encryption key (K0) or key block protection key (K1), as TR-34 tokens
+//! ([`tr34`]), and public keys in certificates ([`pki`]).
+//!
+//! This folder uses the HSM's core ([`Hsm`], the store, the policy) and is used by
+//! nothing below it: replication and the wire protocols build on it.
 //!
 //! Import checks the wrapping key's role (usage, `Unwrap`, fit for the block's version) before
 //! the block is opened, then, for every way in, the imported key's attributes against the
@@ -9,6 +12,9 @@
 //! wrapping key is at least as strong as the key; only then are the key's bytes read from the
 //! store.
 
+pub mod pki;
+pub mod tr34;
+
 use std::collections::BTreeMap;
 
 use payhsm_core::{
@@ -16,21 +22,24 @@ use payhsm_core::{
     secret::SecretVec,
 };
 use payhsm_tr31::{
-    BlockId, Header, Kbpk, KeyBlock, OptionalBlock, UnwrapOptions, Version, WrapOptions,
+    BlockId, Header, Kbpk, KeyBlock, OptionalBlock, UnwrapOptions, Unwrapped, Version, WrapOptions,
     policy::{Direction, check_kbpk},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+pub use pki::{RootCertificatePublicKey, TrustedCertificatePublicKey};
+pub use tr34::{ExportTr34KeyBlock, ImportTr34KeyBlock};
+
 use crate::{
     Error, Rule,
+    clock::Timestamp,
     error::tr31_error,
-    hsm::{Audit, Hsm, NewKey, check_material, kcv_method},
+    hsm::{Audit, Hsm, NewKey},
+    material::{check_material, kcv_method},
     model::{KeyOrigin, KeyRecord, TagInput, parse_tags},
-    pki::{RootCertificatePublicKey, TrustedCertificatePublicKey},
-    policy::{self, roles},
+    policy::{self, KeyRole, roles},
     store::Store,
-    tr34::{ExportTr34KeyBlock, ImportTr34KeyBlock},
 };
 
 /// `ImportKey`.
@@ -144,6 +153,46 @@ pub(crate) struct Incoming {
     pub(crate) exportable: bool,
     /// What the store seals: a symmetric key, or a public key's certificate.
     pub(crate) material: SecretVec,
+    /// A TR-34 nonce the import consumes, once per import token, just before the key is
+    /// stored (so that a refused import consumes nothing).
+    pub(crate) nonce: Option<ConsumedNonce>,
+}
+
+/// The two-pass nonce of a TR-34 import and the import token it came with.
+pub(crate) struct ConsumedNonce {
+    /// The key id of the token's KRD key pair.
+    pub(crate) token_key_id: String,
+    /// When the token expires: until then the nonce is remembered.
+    pub(crate) expires: Timestamp,
+    pub(crate) nonce: Vec<u8>,
+    /// The request member that carried it.
+    pub(crate) field: String,
+}
+
+impl Incoming {
+    /// The key a TR-31 block (the request member `field`) carries, as its header states it.
+    pub(crate) fn from_tr31(unwrapped: Unwrapped, field: &str) -> Result<Self, Error> {
+        let h = &unwrapped.header;
+        let algorithm = KeyAlgorithm::from_block_cipher(h.algorithm(), unwrapped.key.len())
+            .map_err(|e| Error::validation(field, e.to_string()))?;
+        Ok(Self {
+            attributes: KeyAttributes::from_tr31(h.key_usage(), h.mode_of_use(), algorithm)
+                .map_err(|e| Error::validation(field, e.to_string()))?,
+            exportable: h.exportability() != Exportability::NON_EXPORTABLE,
+            material: unwrapped.key,
+            nonce: None,
+        })
+    }
+
+    /// The checks every key coming in shares: the attribute table and, for a symmetric key,
+    /// its algorithm's length and no weak TDES key.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        policy::check_attributes(&self.attributes)?;
+        if self.attributes.key_class == KeyClass::SymmetricKey {
+            check_material(self.attributes.key_algorithm, self.material.expose_secret())?;
+        }
+        Ok(())
+    }
 }
 
 impl<S: Store> Hsm<S> {
@@ -184,16 +233,26 @@ impl<S: Store> Hsm<S> {
                     return Err(not_offered("As2805KeyCryptogram"));
                 }
             };
+            incoming.check()?;
             let Incoming {
                 attributes,
                 exportable,
                 material,
+                nonce,
             } = incoming;
-            policy::check_attributes(&attributes)?;
-            if attributes.key_class == KeyClass::SymmetricKey {
-                check_material(attributes.key_algorithm, material.expose_secret())?;
-            }
             let kcv = kcv_method(input.key_check_value_algorithm.as_deref(), &attributes)?;
+            if let Some(n) = nonce {
+                let fresh =
+                    self.store()
+                        .consume_nonce(&n.token_key_id, &n.nonce, n.expires, self.now())?;
+                if !fresh {
+                    return Err(Error::validation(
+                        &n.field,
+                        "this nonce was already used with this import token: a TR-34 key \
+                         block imports once; send a new key block with a new RandomNonce",
+                    ));
+                }
+            }
             let record = self.add_key(
                 NewKey {
                     attributes,
@@ -213,44 +272,62 @@ impl<S: Store> Hsm<S> {
         })
     }
 
-    /// A TR-31 key block under a stored K0 or K1 key. The wrapping key's role and fit for the
-    /// block's version are checked before the block is opened.
+    /// A TR-31 key block under a stored K0 or K1 key.
     fn import_tr31(&self, b: &ImportTr31KeyBlock) -> Result<Incoming, Error> {
         let field = "KeyMaterial.Tr31KeyBlock.WrappedKeyBlock";
-        // Structure and policy before any cryptography.
-        let parsed = KeyBlock::parse(&b.wrapped_key_block).map_err(|e| tr31_error(field, e))?;
-        let version = parsed.version();
         let wrapping = self.load(
             &b.wrapping_key_identifier,
             "KeyMaterial.Tr31KeyBlock.WrappingKeyIdentifier",
         )?;
-        policy::check_key(&roles::TR31_UNWRAP, &wrapping)?;
-        check_kbpk(&wrapping.attributes, version, Direction::Unwrap)
+        let unwrapped =
+            self.open_tr31(&wrapping, &roles::TR31_UNWRAP, &b.wrapped_key_block, field)?;
+        Incoming::from_tr31(unwrapped, field)
+    }
+
+    /// Opens a TR-31 key block (the request member `field`) under the stored `wrapping` key
+    /// playing `role`. The block's structure, the wrapping key's role and its fit for the
+    /// block's version are checked before the block is opened.
+    pub(crate) fn open_tr31(
+        &self,
+        wrapping: &KeyRecord,
+        role: &KeyRole,
+        block: &str,
+        field: &str,
+    ) -> Result<Unwrapped, Error> {
+        // Structure and policy before any cryptography.
+        let parsed = KeyBlock::parse(block).map_err(|e| tr31_error(field, e))?;
+        policy::check_key(role, wrapping)?;
+        check_kbpk(&wrapping.attributes, parsed.version(), Direction::Unwrap)
             .map_err(|e| Error::policy(Rule::KeyAlgorithm, e.to_string()))?;
-        let header = parsed.header();
-        let algorithm_ok = matches!(header.algorithm().code(), [b'T'] | [b'A']);
-        if !algorithm_ok {
+        if !matches!(parsed.header().algorithm().code(), [b'T'] | [b'A']) {
             return Err(Error::validation(
                 field,
                 "this HSM imports TDES and AES keys from TR-31 blocks",
             ));
         }
-        let handle = self.store().open(&wrapping)?;
-        let unwrapped = payhsm_tr31::unwrap(
+        let handle = self.store().open(wrapping)?;
+        payhsm_tr31::unwrap(Kbpk::Key(&*handle), block, &UnwrapOptions::default())
+            .map_err(|e| tr31_error(field, e))
+    }
+
+    /// Wraps `key` under the stored `wrapping` key with `header` (already checked); `field`
+    /// names the request member errors are about.
+    pub(crate) fn wrap_tr31(
+        &self,
+        wrapping: &KeyRecord,
+        header: &Header,
+        key: &[u8],
+        field: &str,
+    ) -> Result<String, Error> {
+        let handle = self.store().open(wrapping)?;
+        payhsm_tr31::wrap(
             Kbpk::Key(&*handle),
-            &b.wrapped_key_block,
-            &UnwrapOptions::default(),
+            header,
+            key,
+            &WrapOptions::default(),
+            &mut payhsm_core::rng::OsRandom,
         )
-        .map_err(|e| tr31_error(field, e))?;
-        let h = &unwrapped.header;
-        let algorithm = KeyAlgorithm::from_block_cipher(h.algorithm(), unwrapped.key.len())
-            .map_err(|e| Error::validation(field, e.to_string()))?;
-        Ok(Incoming {
-            attributes: KeyAttributes::from_tr31(h.key_usage(), h.mode_of_use(), algorithm)
-                .map_err(|e| Error::validation(field, e.to_string()))?,
-            exportable: h.exportability() != Exportability::NON_EXPORTABLE,
-            material: unwrapped.key,
-        })
+        .map_err(|e| tr31_error(field, e))
     }
 
     /// `ExportKey`: a TR-31 block under a stored KEK or KBPK, or a TR-34 token to a KRD
@@ -292,33 +369,33 @@ impl<S: Store> Hsm<S> {
             &b.wrapping_key_identifier,
             "KeyMaterial.Tr31KeyBlock.WrappingKeyIdentifier",
         )?;
-        // Version D under an AES wrapping key, B under a TDES one.
-        let version = match wrapping.attributes.key_algorithm.tr31_algorithm().code() {
-            [b'A'] => Version::D,
-            _ => Version::B,
-        };
         let header = export_header(
             key,
-            version,
+            tr31_version_for(&wrapping),
             b.key_block_headers.as_ref(),
             "KeyMaterial.Tr31KeyBlock.KeyBlockHeaders",
         )?;
         policy::check_export(key, &wrapping, &header)?;
-        let handle = self.store().open(&wrapping)?;
         let bytes = self.store().reveal(key)?;
-        let block = payhsm_tr31::wrap(
-            Kbpk::Key(&*handle),
+        let block = self.wrap_tr31(
+            &wrapping,
             &header,
             bytes.expose_secret(),
-            &WrapOptions::default(),
-            &mut payhsm_core::rng::OsRandom,
-        )
-        .map_err(|e| tr31_error("KeyMaterial.Tr31KeyBlock", e))?;
+            "KeyMaterial.Tr31KeyBlock",
+        )?;
         let wrapping_arn = self.arn(&wrapping.key_id)?.to_string();
         Ok((
             wrapped_key(key, &wrapping_arn, "TR31_KEY_BLOCK", block),
             vec![self.arn(&key.key_id)?.to_string(), wrapping_arn],
         ))
+    }
+}
+
+/// The TR-31 version a block under `wrapping` gets: D under an AES key, B under a TDES one.
+pub(crate) fn tr31_version_for(wrapping: &KeyRecord) -> Version {
+    match wrapping.attributes.key_algorithm.tr31_algorithm().code() {
+        [b'A'] => Version::D,
+        _ => Version::B,
     }
 }
 
