@@ -46,9 +46,10 @@ def done(name, count):
     sys.stdout.flush()
 
 
-def raw(method, path, body, headers=None, sign=True, secret=None, region=REGION):
+def raw(method, path, body, headers=None, sign=True, secret=None, region=REGION, sent=None):
     """A request built and (unless `sign` is false) SigV4-signed by botocore's own signer, for
-    what boto3's clients would refuse to send. Returns (status, headers, parsed JSON body)."""
+    what boto3's clients would refuse to send; `sent` replaces the body after signing. Returns
+    (status, headers, parsed JSON body)."""
     import http.client
     import json
     import urllib.parse
@@ -66,7 +67,8 @@ def raw(method, path, body, headers=None, sign=True, secret=None, region=REGION)
         SigV4Auth(creds, "payment-cryptography", region).add_auth(request)
     parts = urllib.parse.urlsplit(ENDPOINT)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    conn.request(method, path, body=data, headers=dict(request.headers.items()))
+    conn.request(method, path, body=data if sent is None else sent,
+                 headers=dict(request.headers.items()))
     response = conn.getresponse()
     text = response.read()
     conn.close()
