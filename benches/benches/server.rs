@@ -188,7 +188,11 @@ fn main() {
     let mac = json!({ "KeyIdentifier": mac_key, "MessageData": "00112233445566778899AABBCCDDEEFF",
         "GenerationAttributes": { "Algorithm": "ISO9797_ALGORITHM3" } });
     let cases = [
-        ("VerifyCardValidationData", "/cardvalidationdata/verify", verify),
+        (
+            "VerifyCardValidationData",
+            "/cardvalidationdata/verify",
+            verify,
+        ),
         ("GenerateMac", "/mac/generate", mac),
     ];
 

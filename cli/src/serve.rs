@@ -5,7 +5,7 @@ use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use clap::{Args, Subcommand};
 use payhsm_keystore::{
-    api::Regions as _,
+    api::{Regions as _, Service},
     arn::{AccountId, Region},
 };
 use payhsm_server::{Auth, Config, Limits, credentials::CredentialsFile, remote::RemoteService};
@@ -101,7 +101,7 @@ pub(crate) fn serve(
             max_skew: Duration::from_secs(15 * 60),
         }
     };
-    let mut regions = StoreRegions::new(store, backend, account.clone());
+    let mut remote: Vec<Arc<dyn Service>> = Vec::new();
     for spec in &args.region_endpoint {
         let (name, url) = spec.split_once('=').ok_or_else(|| {
             CliError::invalid("--region-endpoint", "expected REGION=http://HOST:PORT")
@@ -115,10 +115,11 @@ pub(crate) fn serve(
                     Some("Create one with `payhsm credentials create` and import it into the other store with `payhsm credentials import`."),
                 )
             })?;
-        let remote = RemoteService::new(region_name(name)?, url, signer)
+        let remote_region = RemoteService::new(region_name(name)?, url, signer)
             .map_err(|e| CliError::invalid("--region-endpoint", e.message()))?;
-        regions = regions.with_remote(Arc::new(remote));
+        remote.push(Arc::new(remote_region));
     }
+    let regions = StoreRegions::with_remote(store, backend, account.clone(), remote);
     // Open every local region now: a master key from components is entered at start, and a
     // store that does not open stops the server before it listens.
     let names = regions.names()?;
@@ -147,7 +148,7 @@ pub(crate) fn serve(
     };
     let signed = !args.allow_unsigned;
     let region_list: Vec<&str> = names.iter().map(Region::as_str).collect();
-    payhsm_server::serve_until_signal(args.listen, config, Arc::new(regions), |addr| {
+    payhsm_server::serve_until_signal(args.listen, config, regions, |addr| {
         println!(
             "{}",
             json!({

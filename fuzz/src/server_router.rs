@@ -23,7 +23,13 @@ struct FixedKey;
 impl AccessKeys for FixedKey {
     fn lookup(&self, access_key_id: &str) -> Option<Credentials> {
         (access_key_id == "PHSMFUZZFUZZFUZZFUZZ").then(|| {
-            Credentials::new(access_key_id, "fuzz/secret/key/0123456789", None, None, "fuzz")
+            Credentials::new(
+                access_key_id,
+                "fuzz/secret/key/0123456789",
+                None,
+                None,
+                "fuzz",
+            )
         })
     }
 }
@@ -41,7 +47,9 @@ fn parse(data: &[u8]) -> (String, String, HeaderMap, &[u8]) {
     let (method, target) = first.split_once(' ').unwrap_or((first, "/"));
     let mut headers = HeaderMap::new();
     for line in lines {
-        let Some((name, value)) = line.split_once(':') else { continue };
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
         if let (Ok(n), Ok(v)) = (
             HeaderName::from_bytes(name.trim().as_bytes()),
             HeaderValue::from_str(value.trim()),

@@ -122,7 +122,7 @@ fn keys_persist_and_the_wrong_master_key_touches_nothing() {
 }
 
 /// A store of schema version 1 (before resource policies) opens, keeps its keys, and is
-/// upgraded in place to version 2.
+/// upgraded in place to the current version.
 #[test]
 fn a_version_1_store_is_upgraded_when_opened() {
     let dir = tempfile::tempdir().unwrap();
@@ -139,6 +139,7 @@ fn a_version_1_store_is_upgraded_when_opened() {
     let conn = rusqlite::Connection::open(&db).unwrap();
     conn.execute_batch(
         "ALTER TABLE keys DROP COLUMN resource_policy;
+         ALTER TABLE keys DROP COLUMN multi_region; DROP TABLE outbox; DROP TABLE settings;
          UPDATE meta SET value = '1' WHERE name = 'schema_version';",
     )
     .unwrap();
@@ -162,7 +163,7 @@ fn a_version_1_store_is_upgraded_when_opened() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(version, "2");
+    assert_eq!(version, "3");
     drop(conn);
     let h = hsm(SqliteStore::open(&db, read_dev_key_file(&key_file).unwrap()).unwrap());
     let got = api::dispatch(&h, "GetResourcePolicy", json!({ "ResourceArn": arn })).unwrap();
@@ -200,7 +201,9 @@ fn consumed_nonces_persist_per_token_until_the_token_expires() {
     // A store from before the table: it is added on open, and nothing else changes.
     let conn = rusqlite::Connection::open(&db).unwrap();
     conn.execute_batch(
-        "DROP TABLE nonces; ALTER TABLE keys DROP COLUMN resource_policy;\n         UPDATE meta SET value = '1' WHERE name = 'schema_version';",
+        "DROP TABLE nonces; ALTER TABLE keys DROP COLUMN resource_policy;
+         ALTER TABLE keys DROP COLUMN multi_region; DROP TABLE outbox; DROP TABLE settings;
+         UPDATE meta SET value = '1' WHERE name = 'schema_version';",
     )
     .unwrap();
     drop(conn);
@@ -219,7 +222,7 @@ fn consumed_nonces_persist_per_token_until_the_token_expires() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(version, "2");
+    assert_eq!(version, "3");
 
     // Persisted across opens; forgotten once the token expired.
     let reopened = SqliteStore::open(&db, read_dev_key_file(&key_file).unwrap()).unwrap();
@@ -233,4 +236,63 @@ fn consumed_nonces_persist_per_token_until_the_token_expires() {
             .consume_nonce("IMPORT1", b"nonce 1", Timestamp(9_000), expires)
             .unwrap()
     );
+}
+
+/// A store of schema version 2 (before multi-region keys) opens, keeps its keys, and gains the
+/// multi-region column, the outbox and the settings (version 3).
+#[test]
+fn a_version_2_store_gains_the_replication_tables_when_opened() {
+    use payhsm_keystore::model::{OutboxItem, Setting};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("keys.db");
+    let key_file = dir.path().join("master.key");
+    let master = write_dev_key_file(&key_file, &mut OsRandom).unwrap();
+    let h = hsm(SqliteStore::create(&db, master).unwrap());
+    let created = api::dispatch(&h, "CreateKey", json!({
+        "KeyAttributes": { "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "TDES_2KEY", "KeyModesOfUse": { "Generate": true, "Verify": true } },
+        "Exportable": true })).unwrap();
+    let arn = created["Key"]["KeyArn"].as_str().unwrap().to_owned();
+    drop(h);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "ALTER TABLE keys DROP COLUMN multi_region; DROP TABLE outbox; DROP TABLE settings;
+         UPDATE meta SET value = '2' WHERE name = 'schema_version';",
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&db, read_dev_key_file(&key_file).unwrap()).unwrap();
+    let id = arn.rsplit('/').next().unwrap();
+    let mut record = store.get_key(id).unwrap().unwrap();
+    assert_eq!(record.multi_region, None);
+    record.revision += 1;
+    let item = OutboxItem {
+        key_id: id.to_owned(),
+        region: "us-west-2".to_owned(),
+    };
+    assert!(
+        store
+            .update_key(&record, std::slice::from_ref(&item))
+            .unwrap()
+    );
+    assert_eq!(store.outbox(None, 10).unwrap()[0].item, item);
+    let setting = Setting {
+        name: "n".to_owned(),
+        value: "[]".to_owned(),
+        revision: 1,
+    };
+    assert!(store.put_setting(&setting).unwrap());
+    assert!(
+        !store.put_setting(&setting).unwrap(),
+        "a stale setting write changed it"
+    );
+    drop(store);
+    let version: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT value FROM meta WHERE name = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(version, "3");
 }

@@ -15,6 +15,7 @@ use std::{
 };
 
 use aws_credential_types::Credentials;
+use payhsm_core::rng::{OsRandom, RandomSource};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -271,7 +272,9 @@ impl AccessKeys for CredentialsFile {
 fn random_text(len: usize, alphabet: &[u8]) -> io::Result<Zeroizing<String>> {
     debug_assert!(alphabet.len().is_power_of_two() && alphabet.len() <= 256);
     let mut bytes = Zeroizing::new(vec![0u8; len]);
-    getrandom::fill(&mut bytes).map_err(|e| io::Error::other(e.to_string()))?;
+    OsRandom
+        .fill(&mut bytes)
+        .map_err(|e| io::Error::other(format!("the random source failed: {e:?}")))?;
     // A power-of-two alphabet: the low bits of a uniform byte are uniform.
     let mask = alphabet.len() - 1;
     Ok(Zeroizing::new(

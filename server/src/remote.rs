@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::{
     auth::sign_request,
-    operations::{self, Plane, TARGET_PREFIX},
+    operations::{self, Plane},
     wire::error_from_wire,
 };
 
@@ -128,7 +128,7 @@ impl RemoteService {
             ("host", authority),
             ("content-type", op.plane.content_type()),
         ];
-        let target = format!("{TARGET_PREFIX}.{}", op.name);
+        let target = format!("{}.{}", op.target_prefix, op.name);
         if op.plane == Plane::Control {
             headers.push(("x-amz-target", &target));
         }

@@ -18,11 +18,11 @@ use http::{Request, Response};
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use payhsm_keystore::{Error, api::Regions, arn::AccountId};
+use payhsm_keystore::{Error, api::Regions, arn::AccountId, replication::Retry};
 use serde_json::{Value, json};
 use tokio::{
     net::TcpListener,
-    sync::{Semaphore, watch},
+    sync::{Notify, Semaphore, watch},
 };
 
 use crate::{
@@ -85,6 +85,8 @@ struct State {
     config: Config,
     regions: Arc<dyn Regions>,
     in_flight: Semaphore,
+    /// Wakes the background replication drain.
+    replication: Notify,
 }
 
 /// Serves `listener` until `shutdown` completes, then stops accepting, lets the requests in
@@ -100,9 +102,11 @@ pub async fn serve(
         in_flight: Semaphore::new(limits.max_in_flight),
         config,
         regions,
+        replication: Notify::new(),
     });
-    let connections = Arc::new(Semaphore::new(limits.max_connections));
     let (stop, stopped) = watch::channel(false);
+    let replication = tokio::spawn(replicate(Arc::clone(&state), stopped.clone()));
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -139,6 +143,7 @@ pub async fn serve(
     {
         log_line(&json!({ "event": "shutdown-grace-expired" }));
     }
+    let _ = replication.await;
     Ok(())
 }
 
@@ -351,20 +356,94 @@ async fn read_body(
 
 /// Runs the call on the caller's region, on the blocking pool.
 async fn run(state: &State, caller: Caller, call: route::Call) -> Result<Value, Failure> {
+    if call.operation.is_internal() && caller.access_key_id.is_none() {
+        return Err(Failure::Auth {
+            name: "AccessDeniedException",
+            message: format!(
+                "{} is payhsm's region-to-region operation and is served to signed requests only",
+                call.operation.name
+            ),
+        });
+    }
     let _slot = tokio::time::timeout(state.config.limits.queue_timeout, state.in_flight.acquire())
         .await
         .map_err(|_| Failure::Throttled)?
         .map_err(|_| Failure::Throttled)?;
     let regions = Arc::clone(&state.regions);
     let name = call.operation.name;
-    tokio::task::spawn_blocking(move || {
+    let result = tokio::task::spawn_blocking(move || {
         regions
             .open(&caller.region)
             .and_then(|service| service.call(name, call.input))
     })
     .await
     .unwrap_or_else(|_| Err(Error::internal(format!("{name} failed inside the server"))))
-    .map_err(Failure::Service)
+    .map_err(Failure::Service);
+    if call.operation.plane == Plane::Control {
+        // A key change may have left replication work in the outbox.
+        state.replication.notify_one();
+    }
+    result
+}
+
+/// Drains every local region's replication outbox in the background: when a control-plane
+/// call may have added work, and every [`REPLICATION_INTERVAL`] (retrying what failed, and
+/// what another process left), until `stopped`. A drain in progress finishes before this
+/// returns, so shutdown never cuts one short.
+async fn replicate(state: Arc<State>, mut stopped: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = state.replication.notified() => {}
+            () = tokio::time::sleep(REPLICATION_INTERVAL) => {}
+            _ = stopped.changed() => return,
+        }
+        let regions = Arc::clone(&state.regions);
+        let drained = tokio::task::spawn_blocking(move || drain_all(regions.as_ref())).await;
+        if let Ok(lines) = drained {
+            for line in lines {
+                log_line(&line);
+            }
+        }
+        if *stopped.borrow() {
+            return;
+        }
+    }
+}
+
+/// How often the background drain runs without being asked.
+const REPLICATION_INTERVAL: Duration = Duration::from_secs(2);
+
+/// How long one background drain of one region may take.
+const DRAIN_BOUND: Duration = Duration::from_secs(10);
+
+/// One drain of every region; a log line for each region that did or failed something.
+fn drain_all(regions: &dyn Regions) -> Vec<Value> {
+    let names = match regions.names() {
+        Ok(names) => names,
+        Err(e) => return vec![json!({ "event": "replication", "error": e.to_string() })],
+    };
+    let mut lines = Vec::new();
+    for region in names {
+        let outcome = regions.open(&region).and_then(|service| {
+            service.drain_replication(&Retry::default(), Instant::now() + DRAIN_BOUND)
+        });
+        match outcome {
+            Ok(d) if d.synchronized == 0 && d.is_complete() => {}
+            Ok(d) => lines.push(json!({
+                "event": "replication",
+                "region": region.as_str(),
+                "synchronized": d.synchronized,
+                "failed": d.failed,
+                "remaining": d.remaining,
+            })),
+            Err(e) => lines.push(json!({
+                "event": "replication",
+                "region": region.as_str(),
+                "error": e.to_string(),
+            })),
+        }
+    }
+    lines
 }
 
 fn ping(state: &State, request_id: &str) -> Response<Full<Bytes>> {

@@ -31,7 +31,10 @@ impl Rng {
 /// A GenerateMac request signed with the fuzz body's key at its fixed time.
 fn signed_seed() -> Vec<u8> {
     let body = br#"{"KeyIdentifier":"alias/m","MessageData":"00112233","GenerationAttributes":{"Algorithm":"CMAC"}}"#;
-    let headers = [("content-type", "application/json"), ("host", "127.0.0.1:8080")];
+    let headers = [
+        ("content-type", "application/json"),
+        ("host", "127.0.0.1:8080"),
+    ];
     let creds = Credentials::new(
         "PHSMFUZZFUZZFUZZFUZZ",
         "fuzz/secret/key/0123456789",

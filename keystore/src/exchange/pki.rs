@@ -53,7 +53,7 @@ use crate::{
 pub(crate) const CA_KEY_ID: &str = "REGIONCA00000001";
 
 /// The region CA's key size.
-const CA_ALGORITHM: KeyAlgorithm = KeyAlgorithm::Rsa3072;
+pub(crate) const CA_ALGORITHM: KeyAlgorithm = KeyAlgorithm::Rsa3072;
 
 /// How long the region CA's certificate is valid.
 const CA_VALIDITY_DAYS: i64 = 7305;
@@ -430,6 +430,7 @@ impl NewKey {
             enabled: true,
             tags: std::collections::BTreeMap::new(),
             origin: KeyOrigin::AwsPaymentCryptography,
+            multi_region: None,
         }
     }
 }

@@ -36,7 +36,7 @@ pub struct CreateKeyInput {
     pub tags: Option<Vec<TagInput>>,
     /// Usage of keys derived by ECDH (not offered).
     pub derive_key_usage: Option<String>,
-    /// Replication regions (not offered).
+    /// Regions to replicate the key to (the account's defaults apply if absent).
     pub replication_regions: Option<Vec<String>>,
 }
 
@@ -90,12 +90,15 @@ impl<S: Store> Hsm<S> {
             "keyAttributes": input.key_attributes.audit_json(),
             "exportable": input.exportable,
             "enabled": input.enabled,
+            "replicationRegions": input.replication_regions,
         });
         self.run("CreateKey", Audit::Write, params, || {
-            unsupported_extras(
-                input.derive_key_usage.as_ref(),
-                input.replication_regions.as_ref(),
-            )?;
+            if input.derive_key_usage.is_some() {
+                return Err(Error::validation(
+                    "DeriveKeyUsage",
+                    "ECDH key derivation is not offered by this HSM",
+                ));
+            }
             let attributes = input.key_attributes.parse("KeyAttributes")?;
             policy::check_attributes(&attributes)?;
             if attributes.key_class == KeyClass::PublicKey {
@@ -107,6 +110,11 @@ impl<S: Store> Hsm<S> {
             }
             let kcv_method = kcv_method(input.key_check_value_algorithm.as_deref(), &attributes)?;
             let tags = parse_tags(input.tags.as_deref().unwrap_or_default(), "Tags")?;
+            let multi_region = self.replication_plan(
+                input.replication_regions.as_deref(),
+                &attributes,
+                input.exportable,
+            )?;
             let record = self.add_key(
                 NewKey {
                     attributes,
@@ -115,6 +123,7 @@ impl<S: Store> Hsm<S> {
                     enabled: input.enabled.unwrap_or(true),
                     tags,
                     origin: KeyOrigin::AwsPaymentCryptography,
+                    multi_region,
                 },
                 None,
             )?;
@@ -153,6 +162,7 @@ impl<S: Store> Hsm<S> {
                     enabled: true,
                     tags: BTreeMap::new(),
                     origin: KeyOrigin::External,
+                    multi_region: None,
                 },
                 Some(key.material.expose_secret()),
             )?;
@@ -215,7 +225,8 @@ impl<S: Store> Hsm<S> {
     }
 
     /// `DeleteKey`: schedules deletion in 3 to 180 days (default 7). The key is unusable at
-    /// once; `RestoreKey` cancels before the deadline.
+    /// once; `RestoreKey` cancels before the deadline. A primary's replicas are deleted at
+    /// once (and not restored with it).
     pub fn delete_key(&self, input: DeleteKeyInput) -> Result<Value, Error> {
         let params = json!({
             "keyIdentifier": input.key_identifier,
@@ -227,6 +238,7 @@ impl<S: Store> Hsm<S> {
                 return Err(Error::validation("DeleteKeyInDays", "expected 3 to 180"));
             }
             let record = self.update(&input.key_identifier, "KeyIdentifier", |r, now| {
+                policy::check_writable(r)?;
                 match r.state {
                     KeyState::DeletePending => Ok(None),
                     KeyState::CreateComplete => {
@@ -235,6 +247,7 @@ impl<S: Store> Hsm<S> {
                         next.enabled = false;
                         next.usage_stop_timestamp = Some(now);
                         next.delete_pending_timestamp = Some(now.plus_days(days));
+                        next.delete_replicas();
                         Ok(Some(next))
                     }
                     s => Err(Error::conflict(format!("the key is {}", s.name()))),
@@ -250,6 +263,7 @@ impl<S: Store> Hsm<S> {
         let params = json!({ "keyIdentifier": input.key_identifier });
         self.run("RestoreKey", Audit::Write, params, || {
             let record = self.update(&input.key_identifier, "KeyIdentifier", |r, _| {
+                policy::check_writable(r)?;
                 if r.state != KeyState::DeletePending {
                     return Err(Error::conflict(format!(
                         "only a DELETE_PENDING key can be restored; the key is {}",
@@ -269,6 +283,7 @@ impl<S: Store> Hsm<S> {
         let params = json!({ "keyIdentifier": identifier });
         self.run(event, Audit::Write, params, || {
             let record = self.update(identifier, "KeyIdentifier", |r, now| {
+                policy::check_writable(r)?;
                 if r.state != KeyState::CreateComplete {
                     return Err(Error::conflict(format!(
                         "the key is {}; usage can change only on a CREATE_COMPLETE key",
@@ -282,6 +297,7 @@ impl<S: Store> Hsm<S> {
                 } else {
                     next.usage_stop_timestamp = Some(now);
                 }
+                next.update_replicas();
                 Ok(Some(next))
             })?;
             self.key_output(&record)
@@ -297,23 +313,4 @@ impl<S: Store> Hsm<S> {
     pub fn stop_key_usage(&self, input: KeyIdentifierInput) -> Result<Value, Error> {
         self.set_usage("StopKeyUsage", &input.key_identifier, false)
     }
-}
-
-fn unsupported_extras(
-    derive_key_usage: Option<&String>,
-    replication_regions: Option<&Vec<String>>,
-) -> Result<(), Error> {
-    if derive_key_usage.is_some() {
-        return Err(Error::validation(
-            "DeriveKeyUsage",
-            "ECDH key derivation is not offered by this HSM",
-        ));
-    }
-    if replication_regions.is_some_and(|r| !r.is_empty()) {
-        return Err(Error::validation(
-            "ReplicationRegions",
-            "multi-region replication is not offered by this HSM yet",
-        ));
-    }
-    Ok(())
 }

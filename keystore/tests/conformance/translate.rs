@@ -2,7 +2,8 @@
 //!
 //! The wrapping keys are of known value, so every outgoing block is opened here in software
 //! under the clear key, independently of the HSM, and must hold the incoming key with the
-//! incoming header's attributes.
+//! incoming header's attributes. With `PAYHSM_PYTHON`, psec (an independent TR-31
+//! implementation) makes the incoming blocks and opens the outgoing ones as well.
 
 use payhsm_core::{
     crypto::SoftwareKey,
@@ -15,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::{
     Harness, KNOWN_CVK, KNOWN_KBPK, KNOWN_KEK, assert_policy, assert_validation, import_known,
-    software_block,
+    pki::python, software_block,
 };
 
 /// An AES-256 data key, for the wrapping-strength refusal.
@@ -129,6 +130,10 @@ pub fn translate_key_material<S: Store>(h: Harness<S>) {
             .collect::<Vec<_>>(),
         ["KS"]
     );
+
+    if let Some(python) = python() {
+        psec_round_trip(&h, &python, &kek, &kbpk);
+    }
 
     // What an export refuses, a translation refuses.
     let non_exportable = software_block(
@@ -264,4 +269,81 @@ pub fn translate_key_material<S: Store>(h: Harness<S>) {
         !text.contains(&under_kbpk[16..]) && !text.contains(&under_kek[16..]),
         "{text}"
     );
+}
+
+/// psec wraps the CVK under the clear KEK (version B) and the KBPK (version D); the HSM
+/// translates each to the other key; psec opens the results.
+fn psec_round_trip<S: Store>(h: &Harness<S>, python: &std::path::Path, kek: &str, kbpk: &str) {
+    let psec = |op: &str, cases: Value| -> Vec<Value> {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tr31/tests/interop/psec_tr31.py");
+        let mut child = std::process::Command::new(python)
+            .arg(script)
+            .arg(op)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(cases.to_string().as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "psec_tr31.py {op}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let results: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+        for r in &results {
+            assert!(r.get("error").is_none(), "psec {op}: {r}");
+        }
+        results
+    };
+    let made = psec(
+        "wrap",
+        json!([
+            { "kbpk": KNOWN_KEK, "header": "B0000C0TG00E0000", "key": KNOWN_CVK },
+            { "kbpk": KNOWN_KBPK, "header": "D0000C0TV00N0000", "key": KNOWN_CVK },
+        ]),
+    );
+    let to_kbpk = h.ok(
+        "TranslateKeyMaterial",
+        request(kek, made[0]["key_block"].as_str().unwrap(), kbpk),
+    );
+    // A non-exportable block does not leave; an exportable one does.
+    assert_policy(
+        h.call(
+            "TranslateKeyMaterial",
+            request(kbpk, made[1]["key_block"].as_str().unwrap(), kek),
+        ),
+        Rule::Exportability,
+    );
+    let to_kek = h.ok(
+        "TranslateKeyMaterial",
+        request(
+            kbpk,
+            to_kbpk["WrappedKey"]["WrappedKeyMaterial"]
+                .as_str()
+                .unwrap(),
+            kek,
+        ),
+    );
+    let opened = psec(
+        "unwrap",
+        json!([
+            { "kbpk": KNOWN_KBPK, "key_block": to_kbpk["WrappedKey"]["WrappedKeyMaterial"] },
+            { "kbpk": KNOWN_KEK, "key_block": to_kek["WrappedKey"]["WrappedKeyMaterial"] },
+        ]),
+    );
+    for (o, version) in opened.iter().zip(["D", "B"]) {
+        assert_eq!(o["key"], KNOWN_CVK);
+        let header = o["header"].as_str().unwrap();
+        assert!(header.starts_with(version), "{header}");
+        assert_eq!(&header[5..12], "C0TG00E", "{header}");
+    }
 }
