@@ -247,7 +247,7 @@ fn boto3_every_operation() {
 #[test]
 fn aws_cli_v1_walkthrough() {
     let Some(python) = python() else { return };
-    let store = Store::new(&["us-east-1"]);
+    let store = Store::new(&["us-east-1", "us-west-2"]);
     let server = Server::start(&store, &[]);
     script(&python, "aws_cli.py", &server, &store, &[]);
     server.stop();
@@ -345,6 +345,20 @@ fn unsigned_mode_is_loopback_only_and_warns() {
         "GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     assert!(status.contains("200") && ping["Signed"] == false, "{ping}");
+    // payhsm's region-to-region operation is never served unsigned.
+    let body = r#"{"KeyId":"abcdefghijklmnop","PrimaryRegion":"us-west-2"}"#;
+    let (status, out) = http(
+        server.port(),
+        &format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Amz-Target: PayhsmInternal.ImportKeyReplica\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(
+        status.contains("400") || status.contains("403"),
+        "{status} {out}"
+    );
+    assert_eq!(out["__type"], "AccessDeniedException", "{out}");
     let log = server.stop();
     assert!(log.contains("warning: --allow-unsigned"), "{log}");
 }

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 from common import ENDPOINT, check, done
 
@@ -27,15 +28,28 @@ def aws(*args, expect=0):
     return json.loads(run.stdout) if run.stdout.strip() else run.stderr
 
 
-def create(usage, modes):
+def create(usage, modes, *extra):
     return aws("payment-cryptography", "create-key", "--exportable", "--key-attributes",
-               f"KeyAlgorithm=TDES_2KEY,KeyUsage={usage},KeyClass=SYMMETRIC_KEY,KeyModesOfUse={{{modes}}}")["Key"]
+               f"KeyAlgorithm=TDES_2KEY,KeyUsage={usage},KeyClass=SYMMETRIC_KEY,KeyModesOfUse={{{modes}}}",
+               *extra)["Key"]
 
 
-cvk = create("TR31_C0_CARD_VERIFICATION_KEY", "Generate=true,Verify=true")
-got = aws("payment-cryptography", "get-key", "--key-identifier", cvk["KeyArn"])["Key"]
-check(got["KeyCheckValue"] == cvk["KeyCheckValue"] and got["KeyState"] == "CREATE_COMPLETE", got)
+# The seed walkthrough: a CVK replicated to us-west-2, then get-key in both regions.
+cvk = create("TR31_C0_CARD_VERIFICATION_KEY", "Generate=true,Verify=true",
+             "--replication-regions", "us-west-2")
+check(cvk["MultiRegionKeyType"] == "PRIMARY", cvk)
 check(cvk["KeyArn"].startswith("arn:aws:payment-cryptography:us-east-1:111122223333:key/"), cvk)
+deadline = time.time() + 30
+while True:
+    got = aws("payment-cryptography", "get-key", "--key-identifier", cvk["KeyArn"])["Key"]
+    if got["ReplicationStatus"]["us-west-2"]["Status"] == "SYNCHRONIZED":
+        break
+    check(time.time() < deadline, got)
+    time.sleep(0.3)
+check(got["KeyCheckValue"] == cvk["KeyCheckValue"] and got["KeyState"] == "CREATE_COMPLETE", got)
+west = aws("payment-cryptography", "get-key", "--region", "us-west-2", "--key-identifier",
+           cvk["KeyArn"].replace(":us-east-1:", ":us-west-2:"))["Key"]
+check(west["KeyCheckValue"] == cvk["KeyCheckValue"] and west["MultiRegionKeyType"] == "REPLICA", west)
 
 PAN = "171234567890123"
 cvv = aws("payment-cryptography-data", "generate-card-validation-data", "--key-identifier",

@@ -58,4 +58,32 @@ ok("B's errors come back through A with their shape and members")
 aliases = west_via_a_cp.create_alias(AliasName="alias/remote", KeyArn=key["KeyArn"])
 check(west_b_cp.get_alias(AliasName="alias/remote")["Alias"]["KeyArn"] == key["KeyArn"], aliases)
 ok("CreateAlias through A is B's alias")
+# A multi-region key whose replica region is another process's: A's background drain runs the
+# TR-34 KEK exchange and sends the TR-31 replica to B over the service's API, signed.
+import time
+
+primary = east_cp.create_key(
+    KeyAttributes={"KeyAlgorithm": "TDES_2KEY", "KeyClass": "SYMMETRIC_KEY",
+                   "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY",
+                   "KeyModesOfUse": {"Generate": True, "Verify": True}},
+    Exportable=True, ReplicationRegions=["us-west-2"])["Key"]
+deadline = time.time() + 30
+while True:
+    got = east_cp.get_key(KeyIdentifier=primary["KeyArn"])["Key"]
+    status = got["ReplicationStatus"]["us-west-2"]
+    if status["Status"] == "SYNCHRONIZED":
+        break
+    check(status["Status"] == "IN_PROGRESS" and time.time() < deadline, got)
+    time.sleep(0.2)
+replica = west_b_cp.get_key(KeyIdentifier=primary["KeyArn"].replace(":us-east-1:", ":us-west-2:"))["Key"]
+check(replica["KeyCheckValue"] == primary["KeyCheckValue"]
+      and replica["MultiRegionKeyType"] == "REPLICA" and replica["PrimaryRegion"] == "us-east-1", replica)
+east_dp = boto3.Session(region_name="us-east-1").client(
+    "payment-cryptography-data", endpoint_url=os.environ["PAYHSM_ENDPOINT"])
+cvv_a = east_dp.generate_card_validation_data(
+    KeyIdentifier=primary["KeyArn"], PrimaryAccountNumber="5413330089020011", GenerationAttributes=attrs)
+cvv_b = west_b_dp.generate_card_validation_data(
+    KeyIdentifier=replica["KeyArn"], PrimaryAccountNumber="5413330089020011", GenerationAttributes=attrs)
+check(cvv_a["ValidationData"] == cvv_b["ValidationData"], (cvv_a, cvv_b))
+ok("a key of A's us-east-1 replicates to B's us-west-2: same KCV, same CVV2")
 done("cross_process", count)

@@ -405,4 +405,80 @@ check(want.hex().upper().startswith(change["Mac"]) and len(change["Mac"]) >= 8, 
 check(change["NewPinPekKeyCheckValue"] == tdes_kcv(PEK1), change)
 ok("GenerateMacEmvPinChange EMV2000: the enciphered PIN and the script MAC are pyemv's")
 
+# --- Multi-region keys: the server replicates in the background ------------------------------
+import time
+
+import botocore.exceptions
+
+west_cp, west_dp = clients("us-west-2")
+
+
+def synchronized(arn, region="us-west-2", timeout=30):
+    """The primary's key once its replica in `region` is SYNCHRONIZED (the server drains its
+    outbox in the background: nothing here asks it to)."""
+    deadline = time.time() + timeout
+    while True:
+        key = cp.get_key(KeyIdentifier=arn)["Key"]
+        status = key.get("ReplicationStatus", {}).get(region, {}).get("Status")
+        if status == "SYNCHRONIZED":
+            return key
+        check(status == "IN_PROGRESS" and time.time() < deadline, key)
+        time.sleep(0.2)
+
+
+CVK_ATTRS = {"KeyAlgorithm": "TDES_2KEY", "KeyClass": "SYMMETRIC_KEY",
+             "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY",
+             "KeyModesOfUse": {"Generate": True, "Verify": True}}
+multi = cp.create_key(KeyAttributes=CVK_ATTRS, Exportable=True,
+                      ReplicationRegions=["us-west-2"])["Key"]
+check(multi["MultiRegionKeyType"] == "PRIMARY"
+      and multi["ReplicationStatus"]["us-west-2"]["Status"] == "IN_PROGRESS", multi)
+primary = synchronized(multi["KeyArn"])
+replica_arn = multi["KeyArn"].replace(":us-east-1:", ":us-west-2:")
+replica = west_cp.get_key(KeyIdentifier=replica_arn)["Key"]
+check(replica["KeyCheckValue"] == primary["KeyCheckValue"]
+      and replica["MultiRegionKeyType"] == "REPLICA" and replica["PrimaryRegion"] == "us-east-1"
+      and replica["KeyAttributes"] == primary["KeyAttributes"], replica)
+cvv_attrs = {"CardVerificationValue2": {"CardExpiryDate": "1230"}}
+check(west_dp.generate_card_validation_data(KeyIdentifier=replica_arn, PrimaryAccountNumber=PAN,
+                                            GenerationAttributes=cvv_attrs)["ValidationData"]
+      == dp.generate_card_validation_data(KeyIdentifier=multi["KeyArn"], PrimaryAccountNumber=PAN,
+                                          GenerationAttributes=cvv_attrs)["ValidationData"], "cvv")
+try:
+    west_cp.stop_key_usage(KeyIdentifier=replica_arn)
+    raise AssertionError("StopKeyUsage on a replica succeeded")
+except botocore.exceptions.ClientError as e:
+    check("us-east-1" in e.response["Error"]["Message"], e.response)
+ok("CreateKey ReplicationRegions: the replica in us-west-2 has the KCV, the CVV2; it is read-only")
+
+removed = cp.remove_key_replication_regions(KeyIdentifier=multi["KeyArn"],
+                                            ReplicationRegions=["us-west-2"])["Key"]
+check(removed.get("ReplicationStatus", {}).get("us-west-2", {}).get("Status")
+      in (None, "DELETE_IN_PROGRESS"), removed)
+deadline = time.time() + 30
+while west_cp.get_key(KeyIdentifier=replica_arn)["Key"]["KeyState"] != "DELETE_COMPLETE":
+    check(time.time() < deadline, "the replica is still there")
+    time.sleep(0.2)
+fails("ValidationException", west_dp.generate_card_validation_data, KeyIdentifier=replica_arn,
+      PrimaryAccountNumber=PAN, GenerationAttributes=cvv_attrs)
+ok("RemoveKeyReplicationRegions: the replica is deleted (DELETE_COMPLETE) and refuses use")
+added = cp.add_key_replication_regions(KeyIdentifier=multi["KeyArn"],
+                                       ReplicationRegions=["us-west-2"])["Key"]
+check(added["ReplicationStatus"]["us-west-2"]["Status"] in ("IN_PROGRESS", "SYNCHRONIZED"), added)
+check(synchronized(multi["KeyArn"])["KeyCheckValue"]
+      == west_cp.get_key(KeyIdentifier=replica_arn)["Key"]["KeyCheckValue"], "re-added")
+ok("AddKeyReplicationRegions: the replica is back")
+
+check(cp.get_default_key_replication_regions()["EnabledReplicationRegions"] == [], "no defaults")
+enabled = cp.enable_default_key_replication_regions(ReplicationRegions=["us-west-2"])
+check(enabled["EnabledReplicationRegions"] == ["us-west-2"], enabled)
+by_default = cp.create_key(KeyAttributes=CVK_ATTRS, Exportable=True)["Key"]
+check(by_default.get("UsingDefaultReplicationRegions") is True, by_default)
+synchronized(by_default["KeyArn"])
+disabled = cp.disable_default_key_replication_regions(ReplicationRegions=["us-west-2"])
+check(disabled["EnabledReplicationRegions"] == [], disabled)
+check("ReplicationStatus" not in cp.create_key(KeyAttributes=CVK_ATTRS, Exportable=True)["Key"],
+      "defaults off")
+ok("Enable/Get/DisableDefaultKeyReplicationRegions: a key made between them replicates")
+
 done("every_operation", count)
