@@ -77,11 +77,11 @@ fn create(hsm: &Hsm<SqliteStore>, usage: &str) -> String {
 }
 
 /// Percentile `p` (0..=100) of sorted `samples`, in microseconds.
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
+fn percentile(sorted: &[Duration], p: usize) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    let rank = (p * (sorted.len() - 1) + 50) / 100;
     sorted[rank.min(sorted.len() - 1)].as_secs_f64() * 1e6
 }
 
@@ -245,10 +245,10 @@ fn main() {
             name,
             dispatch.as_secs_f64() * 1e6,
             rps,
-            percentile(&closed, 50.0),
-            percentile(&closed, 99.0),
-            percentile(&open, 50.0),
-            percentile(&open, 99.0),
+            percentile(&closed, 50),
+            percentile(&closed, 99),
+            percentile(&open, 50),
+            percentile(&open, 99),
         );
     }
     let _ = stop.send(());
