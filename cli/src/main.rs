@@ -169,10 +169,8 @@ fn main() -> ExitCode {
                 Command::ImportKeyComponents(a) => hsm::Backend::from_matches(&matches)
                     .and_then(|backend| {
                         hsm::ceremony::import(
-                            &cli.store,
-                            &cli.region,
-                            &account_id(&cli.account)?,
-                            backend,
+                            hsm::Home::new(&cli.store, &cli.region, backend)?
+                                .with_account(account_id(&cli.account)?),
                             a.components,
                             &a.key_attributes,
                             a.exportable,

@@ -90,7 +90,7 @@ fn seeds_and_mutations_never_panic() {
     for seed in &seeds {
         let _ = server_router::run(seed);
     }
-    let mut rng = Rng(0x5EED_0F_5E4E_u64);
+    let mut rng = Rng(0x005E_ED0F_5E4E_u64);
     for _ in 0..4000 {
         let mut data = seeds[rng.below(seeds.len())].clone();
         for _ in 0..=rng.below(4) {
