@@ -45,6 +45,7 @@ pub mod api;
 pub mod arn;
 pub mod audit;
 pub mod clock;
+pub mod ecc;
 mod error;
 pub mod exchange;
 mod hsm;

@@ -122,6 +122,9 @@ pub struct KeyRecord {
     pub delete_timestamp: Option<Timestamp>,
     /// Tags.
     pub tags: BTreeMap<String, String>,
+    /// The usage of the keys an ECC key pair derives by ECDH (`DeriveKeyUsage`, TR-31 A.5.2);
+    /// fixed at creation.
+    pub derive_key_usage: Option<KeyUsage>,
     /// The persisted key material; `None` once destroyed.
     pub key_block: Option<String>,
     /// Increases by one with every change; stores refuse an update from a stale revision.
@@ -274,6 +277,9 @@ impl KeyRecord {
             if let Some(t) = t {
                 key[name] = json!(t.as_epoch_seconds());
             }
+        }
+        if let Some(usage) = self.derive_key_usage {
+            key["DeriveKeyUsage"] = json!(usage.to_string());
         }
         key
     }

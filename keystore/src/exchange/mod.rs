@@ -12,12 +12,15 @@
 //! wrapping key is at least as strong as the key; only then are the key's bytes read from the
 //! store.
 
+pub mod ecdh;
 pub mod pki;
 pub mod tr34;
+pub(crate) mod x509;
 
 use std::collections::BTreeMap;
 
 use payhsm_core::{
+    crypto::SymmetricKey,
     key::{Exportability, KeyAlgorithm, KeyAttributes, KeyClass, KeyModesOfUse},
     secret::SecretVec,
 };
@@ -28,6 +31,7 @@ use payhsm_tr31::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+pub use ecdh::{ExportDiffieHellmanTr31KeyBlock, ImportDiffieHellmanTr31KeyBlock};
 pub use pki::{RootCertificatePublicKey, TrustedCertificatePublicKey};
 pub use tr34::{ExportTr34KeyBlock, ImportTr34KeyBlock};
 
@@ -72,7 +76,8 @@ pub enum ImportKeyMaterial {
     /// A certificate that chains to an imported CA.
     TrustedCertificatePublicKey(TrustedCertificatePublicKey),
     KeyCryptogram(Value),
-    DiffieHellmanTr31KeyBlock(Value),
+    /// A TR-31 block under a key derived by ECDH.
+    DiffieHellmanTr31KeyBlock(ImportDiffieHellmanTr31KeyBlock),
     As2805KeyCryptogram(Value),
 }
 
@@ -107,7 +112,8 @@ pub enum ExportKeyMaterial {
     /// A TR-34 token to a KRD certified by an imported CA.
     Tr34KeyBlock(ExportTr34KeyBlock),
     KeyCryptogram(Value),
-    DiffieHellmanTr31KeyBlock(Value),
+    /// A TR-31 block under a key derived by ECDH.
+    DiffieHellmanTr31KeyBlock(ExportDiffieHellmanTr31KeyBlock),
     As2805KeyCryptogram(Value),
 }
 
@@ -185,9 +191,7 @@ impl<S: Store> Hsm<S> {
                     self.import_trusted_certificate(c)?
                 }
                 ImportKeyMaterial::KeyCryptogram(_) => return Err(not_offered("KeyCryptogram")),
-                ImportKeyMaterial::DiffieHellmanTr31KeyBlock(_) => {
-                    return Err(not_offered("DiffieHellmanTr31KeyBlock"));
-                }
+                ImportKeyMaterial::DiffieHellmanTr31KeyBlock(b) => self.import_ecdh_tr31(b)?,
                 ImportKeyMaterial::As2805KeyCryptogram(_) => {
                     return Err(not_offered("As2805KeyCryptogram"));
                 }
@@ -210,6 +214,7 @@ impl<S: Store> Hsm<S> {
                     enabled: input.enabled.unwrap_or(true),
                     tags,
                     origin: KeyOrigin::External,
+                    derive_key_usage: None,
                 },
                 Some(material.expose_secret()),
             )?;
@@ -226,39 +231,15 @@ impl<S: Store> Hsm<S> {
     fn import_tr31(&self, b: &ImportTr31KeyBlock) -> Result<Incoming, Error> {
         let field = "KeyMaterial.Tr31KeyBlock.WrappedKeyBlock";
         // Structure and policy before any cryptography.
-        let parsed = KeyBlock::parse(&b.wrapped_key_block).map_err(|e| tr31_error(field, e))?;
-        let version = parsed.version();
+        KeyBlock::parse(&b.wrapped_key_block).map_err(|e| tr31_error(field, e))?;
         let wrapping = self.load(
             &b.wrapping_key_identifier,
             "KeyMaterial.Tr31KeyBlock.WrappingKeyIdentifier",
         )?;
         policy::check_key(&roles::TR31_UNWRAP, &wrapping)?;
-        check_kbpk(&wrapping.attributes, version, Direction::Unwrap)
-            .map_err(|e| Error::policy(Rule::KeyAlgorithm, e.to_string()))?;
-        let header = parsed.header();
-        let algorithm_ok = matches!(header.algorithm().code(), [b'T'] | [b'A']);
-        if !algorithm_ok {
-            return Err(Error::validation(
-                field,
-                "this HSM imports TDES and AES keys from TR-31 blocks",
-            ));
-        }
+        check_tr31_import(field, &b.wrapped_key_block, &wrapping.attributes)?;
         let handle = self.store().open(&wrapping)?;
-        let unwrapped = payhsm_tr31::unwrap(
-            Kbpk::Key(&*handle),
-            &b.wrapped_key_block,
-            &UnwrapOptions::default(),
-        )
-        .map_err(|e| tr31_error(field, e))?;
-        let h = &unwrapped.header;
-        let algorithm = KeyAlgorithm::from_block_cipher(h.algorithm(), unwrapped.key.len())
-            .map_err(|e| Error::validation(field, e.to_string()))?;
-        Ok(Incoming {
-            attributes: KeyAttributes::from_tr31(h.key_usage(), h.mode_of_use(), algorithm)
-                .map_err(|e| Error::validation(field, e.to_string()))?,
-            exportable: h.exportability() != Exportability::NON_EXPORTABLE,
-            material: unwrapped.key,
-        })
+        unwrap_tr31(field, &b.wrapped_key_block, &*handle)
     }
 
     /// `ExportKey`: a TR-31 block under a stored KEK or KBPK, or a TR-34 token to a KRD
@@ -280,9 +261,7 @@ impl<S: Store> Hsm<S> {
                 ExportKeyMaterial::Tr31KeyBlock(b) => self.export_tr31(&key, b),
                 ExportKeyMaterial::Tr34KeyBlock(b) => self.export_tr34(&key, b),
                 ExportKeyMaterial::KeyCryptogram(_) => Err(not_offered("KeyCryptogram")),
-                ExportKeyMaterial::DiffieHellmanTr31KeyBlock(_) => {
-                    Err(not_offered("DiffieHellmanTr31KeyBlock"))
-                }
+                ExportKeyMaterial::DiffieHellmanTr31KeyBlock(b) => self.export_ecdh_tr31(&key, b),
                 ExportKeyMaterial::As2805KeyCryptogram(_) => {
                     Err(not_offered("As2805KeyCryptogram"))
                 }
@@ -300,34 +279,91 @@ impl<S: Store> Hsm<S> {
             &b.wrapping_key_identifier,
             "KeyMaterial.Tr31KeyBlock.WrappingKeyIdentifier",
         )?;
-        // Version D under an AES wrapping key, B under a TDES one.
-        let version = match wrapping.attributes.key_algorithm.tr31_algorithm().code() {
-            [b'A'] => Version::D,
-            _ => Version::B,
-        };
-        let header = export_header(
-            key,
-            version,
-            b.key_block_headers.as_ref(),
-            "KeyMaterial.Tr31KeyBlock.KeyBlockHeaders",
-        )?;
-        policy::check_export(key, &wrapping, &header)?;
+        policy::check_key(&roles::TR31_WRAP, &wrapping)?;
         let handle = self.store().open(&wrapping)?;
-        let bytes = self.store().reveal(key)?;
-        let block = payhsm_tr31::wrap(
-            Kbpk::Key(&*handle),
-            &header,
-            bytes.expose_secret(),
-            &WrapOptions::default(),
-            &mut payhsm_core::rng::OsRandom,
-        )
-        .map_err(|e| tr31_error("KeyMaterial.Tr31KeyBlock", e))?;
+        let block = self.wrap_tr31(
+            key,
+            &wrapping.attributes,
+            &*handle,
+            b.key_block_headers.as_ref(),
+            "KeyMaterial.Tr31KeyBlock",
+        )?;
         let wrapping_arn = self.arn(&wrapping.key_id)?.to_string();
         Ok((
             wrapped_key(key, &wrapping_arn, "TR31_KEY_BLOCK", block),
             vec![self.arn(&key.key_id)?.to_string(), wrapping_arn],
         ))
     }
+}
+
+impl<S: Store> Hsm<S> {
+    /// `key` as a TR-31 block under the KBPK `kbpk` (stored, or derived by ECDH) whose
+    /// attributes are `kbpk_attributes`: version D under an AES KBPK, B under a TDES one, the
+    /// header narrowed by `headers` (the request member at `path`.KeyBlockHeaders). The key's
+    /// bytes are read only once the export's checks have passed.
+    pub(crate) fn wrap_tr31(
+        &self,
+        key: &KeyRecord,
+        kbpk_attributes: &KeyAttributes,
+        kbpk: &dyn SymmetricKey,
+        headers: Option<&KeyBlockHeaders>,
+        path: &str,
+    ) -> Result<String, Error> {
+        let version = match kbpk_attributes.key_algorithm.tr31_algorithm().code() {
+            [b'A'] => Version::D,
+            _ => Version::B,
+        };
+        let header = export_header(key, version, headers, &format!("{path}.KeyBlockHeaders"))?;
+        policy::check_export_under(key, kbpk_attributes, &header)?;
+        let bytes = self.store().reveal(key)?;
+        payhsm_tr31::wrap(
+            Kbpk::Key(kbpk),
+            &header,
+            bytes.expose_secret(),
+            &WrapOptions::default(),
+            &mut payhsm_core::rng::OsRandom,
+        )
+        .map_err(|e| tr31_error(path, e))
+    }
+}
+
+/// Checks a TR-31 block (the request member `field`) before it is opened under a KBPK with
+/// attributes `kbpk`: it parses, the KBPK fits its version, and it carries a TDES or AES key.
+pub(crate) fn check_tr31_import(
+    field: &str,
+    block: &str,
+    kbpk: &KeyAttributes,
+) -> Result<(), Error> {
+    let parsed = KeyBlock::parse(block).map_err(|e| tr31_error(field, e))?;
+    check_kbpk(kbpk, parsed.version(), Direction::Unwrap)
+        .map_err(|e| Error::policy(Rule::KeyAlgorithm, e.to_string()))?;
+    if !matches!(parsed.header().algorithm().code(), [b'T'] | [b'A']) {
+        return Err(Error::validation(
+            field,
+            "this HSM imports TDES and AES keys from TR-31 blocks",
+        ));
+    }
+    Ok(())
+}
+
+/// Opens a checked TR-31 block (the request member `field`) under `kbpk`: the key and the
+/// attributes its header gives it.
+pub(crate) fn unwrap_tr31(
+    field: &str,
+    block: &str,
+    kbpk: &dyn SymmetricKey,
+) -> Result<Incoming, Error> {
+    let unwrapped = payhsm_tr31::unwrap(Kbpk::Key(kbpk), block, &UnwrapOptions::default())
+        .map_err(|e| tr31_error(field, e))?;
+    let h = &unwrapped.header;
+    let algorithm = KeyAlgorithm::from_block_cipher(h.algorithm(), unwrapped.key.len())
+        .map_err(|e| Error::validation(field, e.to_string()))?;
+    Ok(Incoming {
+        attributes: KeyAttributes::from_tr31(h.key_usage(), h.mode_of_use(), algorithm)
+            .map_err(|e| Error::validation(field, e.to_string()))?,
+        exportable: h.exportability() != Exportability::NON_EXPORTABLE,
+        material: unwrapped.key,
+    })
 }
 
 /// The service's `WrappedKey`.
@@ -367,7 +403,16 @@ impl ImportKeyMaterial {
                 "certificateAuthorityPublicKeyIdentifier": c.certificate_authority_public_key_identifier,
             } }),
             Self::KeyCryptogram(_) => json!("KeyCryptogram"),
-            Self::DiffieHellmanTr31KeyBlock(_) => json!("DiffieHellmanTr31KeyBlock"),
+            Self::DiffieHellmanTr31KeyBlock(b) => json!({ "diffieHellmanTr31KeyBlock": {
+                "derivation": ecdh::audit_json(
+                    &b.private_key_identifier,
+                    &b.certificate_authority_public_key_identifier,
+                    &b.derive_key_algorithm,
+                    &b.key_derivation_function,
+                    &b.key_derivation_hash_algorithm,
+                ),
+                "header": b.wrapped_key_block.get(..16),
+            } }),
             Self::As2805KeyCryptogram(_) => json!("As2805KeyCryptogram"),
         }
     }
@@ -385,7 +430,15 @@ impl ExportKeyMaterial {
                 "keyBlockFormat": b.key_block_format,
             } }),
             Self::KeyCryptogram(_) => json!("KeyCryptogram"),
-            Self::DiffieHellmanTr31KeyBlock(_) => json!("DiffieHellmanTr31KeyBlock"),
+            Self::DiffieHellmanTr31KeyBlock(b) => json!({ "diffieHellmanTr31KeyBlock": {
+                "derivation": ecdh::audit_json(
+                    &b.private_key_identifier,
+                    &b.certificate_authority_public_key_identifier,
+                    &b.derive_key_algorithm,
+                    &b.key_derivation_function,
+                    &b.key_derivation_hash_algorithm,
+                ),
+            } }),
             Self::As2805KeyCryptogram(_) => json!("As2805KeyCryptogram"),
         }
     }

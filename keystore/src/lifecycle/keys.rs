@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use payhsm_core::{
     kcv::{self, KcvMethod},
-    key::{KeyAttributes, KeyClass},
+    key::{KeyAttributes, KeyClass, KeyUsage},
     secret::SecretVec,
 };
 use serde::Deserialize;
@@ -34,7 +34,8 @@ pub struct CreateKeyInput {
     pub enabled: Option<bool>,
     /// Tags.
     pub tags: Option<Vec<TagInput>>,
-    /// Usage of keys derived by ECDH (not offered).
+    /// The usage of the keys an ECC key pair for key agreement (K3) derives by ECDH:
+    /// required for one, refused for any other key.
     pub derive_key_usage: Option<String>,
     /// Replication regions (not offered).
     pub replication_regions: Option<Vec<String>>,
@@ -92,12 +93,11 @@ impl<S: Store> Hsm<S> {
             "enabled": input.enabled,
         });
         self.run("CreateKey", Audit::Write, params, || {
-            unsupported_extras(
-                input.derive_key_usage.as_ref(),
-                input.replication_regions.as_ref(),
-            )?;
+            unsupported_extras(input.replication_regions.as_ref())?;
             let attributes = input.key_attributes.parse("KeyAttributes")?;
             policy::check_attributes(&attributes)?;
+            let derive_key_usage =
+                derive_key_usage(&attributes, input.derive_key_usage.as_deref())?;
             if attributes.key_class == KeyClass::PublicKey {
                 return Err(Error::policy(
                     Rule::KeyClass,
@@ -115,6 +115,7 @@ impl<S: Store> Hsm<S> {
                     enabled: input.enabled.unwrap_or(true),
                     tags,
                     origin: KeyOrigin::AwsPaymentCryptography,
+                    derive_key_usage,
                 },
                 None,
             )?;
@@ -153,6 +154,7 @@ impl<S: Store> Hsm<S> {
                     enabled: true,
                     tags: BTreeMap::new(),
                     origin: KeyOrigin::External,
+                    derive_key_usage: None,
                 },
                 Some(key.material.expose_secret()),
             )?;
@@ -299,16 +301,36 @@ impl<S: Store> Hsm<S> {
     }
 }
 
-fn unsupported_extras(
-    derive_key_usage: Option<&String>,
-    replication_regions: Option<&Vec<String>>,
-) -> Result<(), Error> {
-    if derive_key_usage.is_some() {
-        return Err(Error::validation(
+/// `DeriveKeyUsage`: required for an ECC key pair for key agreement (K3), one of
+/// [`policy::DERIVE_KEY_USAGES`]; refused for every other key.
+fn derive_key_usage(a: &KeyAttributes, requested: Option<&str>) -> Result<Option<KeyUsage>, Error> {
+    let agreement = a.key_usage == KeyUsage::K3 && a.key_class == KeyClass::AsymmetricKeyPair;
+    match requested {
+        None if agreement => Err(Error::validation(
             "DeriveKeyUsage",
-            "ECDH key derivation is not offered by this HSM",
-        ));
+            "an ECC key pair for key agreement (TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT) needs \
+             the usage of the keys it derives",
+        )),
+        None => Ok(None),
+        Some(_) if !agreement => Err(Error::validation(
+            "DeriveKeyUsage",
+            "only an ECC key pair for key agreement (TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT) \
+             derives keys by ECDH",
+        )),
+        Some(name) => KeyUsage::from_name(name)
+            .ok()
+            .filter(|u| policy::DERIVE_KEY_USAGES.contains(u))
+            .map(Some)
+            .ok_or_else(|| {
+                Error::validation(
+                    "DeriveKeyUsage",
+                    "not a usage a derived key may have (the TR-31 symmetric key usages less M0)",
+                )
+            }),
     }
+}
+
+fn unsupported_extras(replication_regions: Option<&Vec<String>>) -> Result<(), Error> {
     if replication_regions.is_some_and(|r| !r.is_empty()) {
         return Err(Error::validation(
             "ReplicationRegions",

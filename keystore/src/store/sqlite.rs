@@ -55,7 +55,8 @@ CREATE TABLE keys (
     delete_pending_timestamp  INTEGER,
     delete_timestamp          INTEGER,
     tags                      TEXT NOT NULL,
-    key_block                 TEXT
+    key_block                 TEXT,
+    derive_key_usage          TEXT
 ) STRICT;
 CREATE TABLE aliases (
     alias_name TEXT PRIMARY KEY,
@@ -67,7 +68,7 @@ CREATE TABLE aliases (
 const KEY_COLUMNS: &str = "key_id, revision, key_usage, key_class, key_algorithm, \
     key_modes_of_use, exportable, key_check_value, key_check_value_algorithm, enabled, \
     key_state, key_origin, create_timestamp, usage_start_timestamp, usage_stop_timestamp, \
-    delete_pending_timestamp, delete_timestamp, tags, key_block";
+    delete_pending_timestamp, delete_timestamp, tags, key_block, derive_key_usage";
 
 /// A region's keys in one SQLite database file, their material in the vault `V`.
 #[derive(Debug)]
@@ -75,6 +76,20 @@ pub struct SqliteStore<V: Vault = SoftwareVault> {
     path: PathBuf,
     vault: V,
     conn: Mutex<Connection>,
+}
+
+/// Adds the `derive_key_usage` column to a store made before ECC key pairs existed; its keys
+/// have none (NULL).
+fn add_derive_key_usage(conn: &Connection) -> Result<(), Error> {
+    let present: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('keys') WHERE name = 'derive_key_usage')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !present {
+        conn.execute("ALTER TABLE keys ADD COLUMN derive_key_usage TEXT", [])?;
+    }
+    Ok(())
 }
 
 fn configure(conn: &Connection) -> Result<(), Error> {
@@ -161,6 +176,7 @@ impl<V: Vault> SqliteStore<V> {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         configure(&conn)?;
+        add_derive_key_usage(&conn)?;
         Ok(Self {
             path: path.to_owned(),
             vault,
@@ -287,6 +303,10 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         delete_timestamp: r.get::<_, Option<i64>>(16)?.map(Timestamp),
         tags,
         key_block: r.get(18)?,
+        derive_key_usage: r
+            .get::<_, Option<String>>(19)?
+            .map(|u| KeyUsage::from_name(&u).map_err(|_| corrupt("derive key usage")))
+            .transpose()?,
     })
 }
 
@@ -345,7 +365,7 @@ impl<V: Vault> Store for SqliteStore<V> {
             tx.execute(
                 &format!(
                     "INSERT INTO keys ({KEY_COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
                 ),
                 params![
                     record.key_id,
@@ -367,6 +387,7 @@ impl<V: Vault> Store for SqliteStore<V> {
                     ts(record.delete_timestamp),
                     tags,
                     record.key_block,
+                    record.derive_key_usage.map(|u| u.to_string()),
                 ],
             )?;
             Ok(())
