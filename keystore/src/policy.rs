@@ -682,7 +682,6 @@ pub const KEY_ROLES: &[KeyRole] = &[
     roles::PIN_CHANGE_AC,
     roles::ECDH_KEY_PAIR,
     roles::ECDH_CA,
-    roles::ROOT_CA,
 ];
 
 /// Checks that an ECC key pair's `DeriveKeyUsage` and the requested algorithm allow the key

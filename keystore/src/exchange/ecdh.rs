@@ -180,9 +180,9 @@ pub(crate) struct DerivedKey {
 }
 
 impl<S: Store> Hsm<S> {
-    /// Derives the key `agreement` describes, for `rule`: the key pair's role and
-    /// `DeriveKeyUsage`, the algorithm, the KDF and the shared information are checked, and
-    /// the other party's certificate against its CA, before the private key is used.
+    /// Derives the key `agreement` describes, for `rule`. Before the private key is used: the
+    /// request's KDF, hash and shared information, the CA's role and the other party's
+    /// certificate against it, then the key pair's role, `DeriveKeyUsage` and the algorithm.
     pub(crate) fn agree(
         &self,
         agreement: &Agreement<'_>,
@@ -218,13 +218,6 @@ impl<S: Store> Hsm<S> {
             .ok()
             .filter(|b| (1..=1024).contains(&b.len()))
             .ok_or_else(|| Error::validation(&info_field, "expected 2 to 2048 hex digits"))?;
-        let (identifier, field) = &agreement.private_key;
-        let key_pair = self.load(identifier, field)?;
-        policy::check_key(&roles::ECDH_KEY_PAIR, &key_pair)?;
-        policy::check_derived(rule, key_pair.derive_key_usage, algorithm)?;
-        let len = algorithm
-            .key_len()
-            .ok_or_else(|| Error::internal("a derived key is symmetric"))?;
         let certificate_field = member("PublicKeyCertificate");
         let certificate = self.trusted_certificate(
             agreement.ca,
@@ -240,6 +233,13 @@ impl<S: Store> Hsm<S> {
                 "ECDH needs a certificate of an ECC key",
             ));
         };
+        let (identifier, field) = &agreement.private_key;
+        let key_pair = self.load(identifier, field)?;
+        policy::check_key(&roles::ECDH_KEY_PAIR, &key_pair)?;
+        policy::check_derived(rule, key_pair.derive_key_usage, algorithm)?;
+        let len = algorithm
+            .key_len()
+            .ok_or_else(|| Error::internal("a derived key is symmetric"))?;
         let z = self.store().ec_private_key(&key_pair)?.agree(peer)?;
         let material = derive(kdf, hash, z.expose_secret(), &shared_info, len);
         let usage = key_pair
