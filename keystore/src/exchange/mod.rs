@@ -1,6 +1,7 @@
 //! Key exchange: `ImportKey` and `ExportKey`, keys in and out of the HSM as TR-31 key blocks
-//! under a stored key encryption key (K0) or key block protection key (K1), as TR-34 tokens
-//! ([`tr34`]), and public keys in certificates ([`pki`]).
+//! under a stored key encryption key (K0) or key block protection key (K1) or under a KBPK
+//! derived by ECDH ([`ecdh`]), as TR-34 tokens ([`tr34`]), and public keys in certificates of
+//! RSA or ECC keys ([`pki`], `x509`).
 //!
 //! This folder uses the HSM's core ([`Hsm`], the store, the policy) and is used by
 //! nothing below it: replication and the wire protocols build on it.
@@ -144,8 +145,8 @@ pub struct KeyBlockHeaders {
 fn not_offered(member: &str) -> Error {
     Error::validation(
         &format!("KeyMaterial.{member}"),
-        "this way of moving keys is not offered by this HSM yet; use Tr31KeyBlock or \
-         Tr34KeyBlock",
+        "this way of moving keys is not offered by this HSM yet; use Tr31KeyBlock, \
+         Tr34KeyBlock or DiffieHellmanTr31KeyBlock",
     )
 }
 

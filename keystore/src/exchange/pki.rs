@@ -103,7 +103,7 @@ fn certificate_pem(path: &str, text: &str) -> Result<String, Error> {
 pub(crate) fn certificate_der(path: &str, text: &str) -> Result<Vec<u8>, Error> {
     let pem = certificate_pem(path, text)?;
     match der::pem::decode_vec(pem.as_bytes()) {
-        Ok((label, der)) if label == "CERTIFICATE" => Ok(der),
+        Ok(("CERTIFICATE", der)) => Ok(der),
         _ => Err(Error::validation(path, "expected a PEM CERTIFICATE")),
     }
 }
