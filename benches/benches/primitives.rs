@@ -1,4 +1,5 @@
-//! Block ciphers through key handles, key expansion and KCV.
+//! Block ciphers through key handles, key expansion and KCV; and, as references in the same
+//! run, the RustCrypto `aes` and `des` crates called directly.
 //!
 //! `baseline/aes128_block` is the unit every figure is reported against (benches/ratios.py).
 
@@ -27,6 +28,28 @@ fn baseline(c: &mut Criterion) {
         let mut block = [0u8; 16];
         b.iter(|| k.encrypt_ecb(black_box(&mut block)).unwrap());
     });
+}
+
+/// The RustCrypto ciphers without a key handle around them.
+fn reference(c: &mut Criterion) {
+    use cipher::{Array, BlockCipherEncrypt, KeyInit};
+    let mut g = c.benchmark_group("reference");
+    let material = KeyMaterial::from_hex("key", TDES2).unwrap();
+    let tdes = des::TdesEde2::new_from_slice(material.expose_secret()).unwrap();
+    g.bench_function("des_crate_tdes2_block", |b| {
+        let mut block = Array::from([0u8; 8]);
+        b.iter(|| tdes.encrypt_block(black_box(&mut block)));
+    });
+    g.bench_function("des_crate_tdes2_new", |b| {
+        b.iter(|| des::TdesEde2::new_from_slice(black_box(material.expose_secret())).unwrap());
+    });
+    let material = KeyMaterial::from_hex("key", AES128).unwrap();
+    let aes = aes::Aes128::new_from_slice(material.expose_secret()).unwrap();
+    g.bench_function("aes_crate_aes128_block", |b| {
+        let mut block = Array::from([0u8; 16]);
+        b.iter(|| aes.encrypt_block(black_box(&mut block)));
+    });
+    g.finish();
 }
 
 fn blocks(c: &mut Criterion) {
@@ -83,5 +106,5 @@ fn kcvs(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, baseline, blocks, expansion, kcvs);
+criterion_group!(benches, baseline, reference, blocks, expansion, kcvs);
 criterion_main!(benches);

@@ -33,27 +33,30 @@ impl CliError {
         )
     }
 
-    /// Prints the error and returns the exit code: 1 for a verification mismatch, 255 for
-    /// another error of the HSM (as the AWS CLI exits on a service error), 2 otherwise.
-    pub(crate) fn report(&self) -> ExitCode {
+    /// The one line the CLI prints for this error.
+    pub(crate) fn describe(&self) -> String {
         match self {
             Self::Failed { message, hint } => {
                 let message = message.trim_end_matches('.');
                 match hint {
-                    Some(hint) => eprintln!("error: {message}. {hint}"),
-                    None => eprintln!("error: {message}."),
+                    Some(hint) => format!("error: {message}. {hint}"),
+                    None => format!("error: {message}."),
                 }
-                ExitCode::from(2)
             }
-            Self::Verification { reason } => {
-                eprintln!("VerificationFailedException: {reason}");
-                ExitCode::from(1)
-            }
-            Self::Service { name, message } => {
-                eprintln!("{name}: {message}");
-                ExitCode::from(255)
-            }
+            Self::Verification { reason } => format!("VerificationFailedException: {reason}"),
+            Self::Service { name, message } => format!("{name}: {message}"),
         }
+    }
+
+    /// Prints the error and returns the exit code: 1 for a verification mismatch, 255 for
+    /// another error of the HSM (as the AWS CLI exits on a service error), 2 otherwise.
+    pub(crate) fn report(&self) -> ExitCode {
+        eprintln!("{}", self.describe());
+        ExitCode::from(match self {
+            Self::Failed { .. } => 2,
+            Self::Verification { .. } => 1,
+            Self::Service { .. } => 255,
+        })
     }
 }
 

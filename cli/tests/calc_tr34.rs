@@ -90,6 +90,7 @@ fn a_tdes_key_goes_from_kdh_to_krd_in_the_service_form() {
     let run = import(&dir, &block, &nonce);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let v = run.json();
+    assert_eq!(v["KeyBlockFormat"], "X9_TR34_2012");
     assert_eq!(v["Header"], "D0000K0TB00E0000");
     assert_eq!(v["Key"], "0123456789ABCDEFFEDCBA9876543210");
     assert_eq!(v["KeyCheckValue"], "08D7B4");
@@ -144,6 +145,15 @@ fn an_aes_key_needs_rsa_3072_and_one_pass_needs_the_2019_form() {
     let run = import(&dir, &block, &form);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json()["KeyCheckValue"], "08793E");
+    // Without --form, the format is read from the key block.
+    let run = import(&dir, &block, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["KeyBlockFormat"], "X9_TR34_2019");
+    // The other format is refused for its SignedData version; an unknown one by clap.
+    let run = import(&dir, &block, &["--form", "X9_TR34_2012"]);
+    assert!(run.one_line_error().contains("SignedData version"));
+    let run = import(&dir, &block, &["--form", "X9_TR34_2020"]);
+    assert!(run.one_line_error().contains("'X9_TR34_2020' for '--form"));
     // The service's form is two-pass only.
     let run = export(
         &dir,
@@ -155,40 +165,56 @@ fn an_aes_key_needs_rsa_3072_and_one_pass_needs_the_2019_form() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-#[test]
-fn the_annex_b_samples_are_trusted_only_at_a_time_they_were_valid() {
+/// A field of a TR-34 Annex B sample (`vectors/data/tr34.json`).
+fn annex_b(id: &str, name: &str) -> Vec<u8> {
     let vectors: serde_json::Value =
         serde_json::from_str(include_str!("../../vectors/data/tr34.json")).unwrap();
-    let field = |id: &str, name: &str| {
-        let entry = vectors
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|v| v["id"] == id)
-            .unwrap();
-        payhsm_core::hex::decode("hex", entry["inputs"][name].as_str().unwrap()).unwrap()
-    };
-    let dir = scratch("annex-b");
-    std::fs::create_dir_all(&dir).unwrap();
-    let cert = |id: &str| {
-        Certificate::from_der(&field(id, "certificate_der"))
-            .unwrap()
-            .to_pem()
-            .unwrap()
-    };
-    let key = |id: &str| {
-        let key = SoftwareRsaKey::from_pkcs8_der(&field(id, "private_key_pkcs8_der")).unwrap();
-        key.to_pkcs8_pem().unwrap().to_string()
-    };
-    for (file, text) in [
-        ("kdh.pem", cert("TR34-sample-KDH-1-cert")),
-        ("kdh.key.pem", key("TR34-sample-KDH-1-cert")),
-        ("krd.pem", cert("TR34-sample-KRD-1-cert")),
-        ("krd.key.pem", key("TR34-sample-KRD-1-cert")),
-        ("ca.pem", cert("TR34-sample-CA-KDH-cert")),
-    ] {
+    let entry = vectors
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == id)
+        .unwrap();
+    payhsm_core::hex::decode("hex", entry["inputs"][name].as_str().unwrap()).unwrap()
+}
+
+/// Writes Annex B sample files into `dir`: (file name, sample id, certificate or key).
+fn write_annex_b(dir: &Path, files: &[(&str, &str, bool)]) {
+    std::fs::create_dir_all(dir).unwrap();
+    for &(file, id, private) in files {
+        let text = if private {
+            SoftwareRsaKey::from_pkcs8_der(&annex_b(id, "private_key_pkcs8_der"))
+                .unwrap()
+                .to_pkcs8_pem()
+                .unwrap()
+                .to_string()
+        } else {
+            Certificate::from_der(&annex_b(id, "certificate_der"))
+                .unwrap()
+                .to_pem()
+                .unwrap()
+        };
         std::fs::write(dir.join(file), text).unwrap();
     }
+}
+
+const KDH_1: &str = "TR34-sample-KDH-1-cert";
+const KRD_1: &str = "TR34-sample-KRD-1-cert";
+const CA_KDH: &str = "TR34-sample-CA-KDH-cert";
+
+#[test]
+fn the_annex_b_samples_are_trusted_only_at_a_time_they_were_valid() {
+    let dir = scratch("annex-b");
+    write_annex_b(
+        &dir,
+        &[
+            ("kdh.pem", KDH_1, false),
+            ("kdh.key.pem", KDH_1, true),
+            ("krd.pem", KRD_1, false),
+            ("krd.key.pem", KRD_1, true),
+            ("ca.pem", CA_KDH, false),
+        ],
+    );
     // The KRD 1 certificate does not chain to CA-KDH: the export refuses it with --ca-cert.
     let nonce = ["--nonce", "A1A2A3A4A5A6A7A8"];
     let run = export(
@@ -237,5 +263,46 @@ fn the_annex_b_samples_are_trusted_only_at_a_time_they_were_valid() {
         &[&nonce[..], &["--verification-time", "yesterday"]].concat(),
     );
     assert!(run.one_line_error().contains("--verification-time"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A token in the layout AWS Payment Cryptography's samples build (the fixed tokens of
+/// `tr34/tests/data/tokens.json`, made by the independent implementation), in both forms.
+#[test]
+fn the_sample_layout_tokens_import_with_and_without_form() {
+    let tokens: serde_json::Value =
+        serde_json::from_str(include_str!("../../tr34/tests/data/tokens.json")).unwrap();
+    let dir = scratch("samples-layout");
+    write_annex_b(
+        &dir,
+        &[
+            ("kdh.pem", KDH_1, false),
+            ("ca.pem", CA_KDH, false),
+            ("krd.key.pem", KRD_1, true),
+        ],
+    );
+    for name in ["tdes2-2012", "tdes3-2012", "tdes2-2019"] {
+        let token = tokens["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap();
+        let form = token["form"].as_str().unwrap();
+        let nonce = ["--nonce", token["nonce"].as_str().unwrap()];
+        let time = ["--verification-time", "2015-06-01T00:00:00Z"];
+        for extra in [&["--form", form][..], &[]] {
+            let run = import(
+                &dir,
+                token["token"].as_str().unwrap(),
+                &[&nonce[..], &time, extra].concat(),
+            );
+            assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+            let v = run.json();
+            assert_eq!(v["KeyBlockFormat"], form);
+            assert_eq!(v["Key"], token["key"], "{name}");
+            assert_eq!(v["Header"], token["header"], "{name}");
+        }
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }

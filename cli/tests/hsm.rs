@@ -792,3 +792,110 @@ fn tr34_asymmetric_and_emv_pin_change_commands() {
         refused.stderr
     );
 }
+
+#[test]
+fn resource_policy_and_translate_key_material_commands() {
+    let (_dir, home) = dev_home();
+    let key = ok(
+        &home,
+        &[
+            "create-key",
+            "--no-exportable",
+            "--key-attributes",
+            CVK_ATTRS,
+        ],
+    )["Key"]["KeyArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let policy = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:root"},"Action":"payment-cryptography:GenerateCardValidationData","Resource":"*"}]}"#;
+    let put = ok(
+        &home,
+        &[
+            "put-resource-policy",
+            "--resource-arn",
+            &key,
+            "--policy",
+            policy,
+        ],
+    );
+    assert_eq!(put["Policy"], policy);
+    assert_eq!(
+        ok(&home, &["get-resource-policy", "--resource-arn", &key])["Policy"],
+        policy
+    );
+    let public =
+        r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#;
+    let refused = run_in(
+        &home,
+        &[
+            "put-resource-policy",
+            "--resource-arn",
+            &key,
+            "--policy",
+            public,
+        ],
+        None,
+    );
+    assert!(
+        refused.error_line().contains("PublicPolicyException"),
+        "{}",
+        refused.stderr
+    );
+    ok(&home, &["delete-resource-policy", "--resource-arn", &key]);
+    let gone = run_in(
+        &home,
+        &["get-resource-policy", "--resource-arn", &key],
+        None,
+    );
+    assert!(
+        gone.error_line().contains("ResourceNotFoundException"),
+        "{}",
+        gone.stderr
+    );
+
+    // A CVK exported under one KEK, translated to another, imports under it with its KCV.
+    let kek = |alg: &str| {
+        ok(&home, &["create-key", "--no-exportable", "--key-attributes",
+            &format!("KeyAlgorithm={alg},KeyUsage=TR31_K0_KEY_ENCRYPTION_KEY,KeyClass=SYMMETRIC_KEY,KeyModesOfUse={{Encrypt=true,Decrypt=true,Wrap=true,Unwrap=true}}")])["Key"]["KeyArn"]
+            .as_str().unwrap().to_owned()
+    };
+    let (tdes, aes) = (kek("TDES_3KEY"), kek("AES_256"));
+    let cvk = ok(
+        &home,
+        &["create-key", "--exportable", "--key-attributes", CVK_ATTRS],
+    )["Key"]
+        .clone();
+    let cvk_arn = cvk["KeyArn"].as_str().unwrap();
+    let block = ok(
+        &home,
+        &[
+            "export-key",
+            "--export-key-identifier",
+            cvk_arn,
+            "--key-material",
+            &format!("Tr31KeyBlock={{WrappingKeyIdentifier={tdes}}}"),
+        ],
+    )["WrappedKey"]["KeyMaterial"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let incoming = serde_json::json!({ "Tr31KeyBlock": { "WrappingKeyIdentifier": tdes, "WrappedKeyBlock": block } }).to_string();
+    let translated = ok(
+        &home,
+        &[
+            "translate-key-material",
+            "--incoming-key-material",
+            &incoming,
+            "--outgoing-key-material",
+            &format!("Tr31KeyBlock={{WrappingKeyIdentifier={aes}}}"),
+        ],
+    );
+    let wrapped = &translated["WrappedKey"];
+    assert_eq!(wrapped["KeyCheckValue"], cvk["KeyCheckValue"]);
+    let out_block = wrapped["WrappedKeyMaterial"].as_str().unwrap();
+    assert!(out_block.starts_with('D'), "{out_block}");
+    let imported = ok(&home, &["import-key", "--key-material",
+        &serde_json::json!({ "Tr31KeyBlock": { "WrappingKeyIdentifier": aes, "WrappedKeyBlock": out_block } }).to_string()]);
+    assert_eq!(imported["Key"]["KeyCheckValue"], cvk["KeyCheckValue"]);
+}

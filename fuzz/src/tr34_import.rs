@@ -1,9 +1,9 @@
 //! The body of the `tr34_import` fuzz target (T-34-10): no input may panic.
 //!
-//! Arbitrary bytes go to the certificate, request, key block header and key block parsers, and
-//! to `token::import` in both forms with a fixed setup from the TR-34 Annex B samples (KRD 1's
-//! key, KDH 1's certificate under CA-KDH, at a time they were valid), so that seeds signed by
-//! KDH 1 exercise the path up to the signature.
+//! Arbitrary bytes go to the certificate, request, key block header and key block parsers, to
+//! `Form::detect`, and to `token::import` in both forms with a fixed setup from the TR-34
+//! Annex B samples (KRD 1's key, KDH 1's certificate under CA-KDH, at a time they were valid),
+//! so that seeds signed by KDH 1 exercise the path up to the signature.
 
 use std::sync::OnceLock;
 
@@ -79,6 +79,7 @@ pub fn run(data: &[u8]) {
         let again = key_block::encode(&content.kdh, &content.key, &content.header).unwrap();
         assert_eq!(again.expose_secret(), data);
     }
+    let _ = Form::detect(data);
     let s = setup();
     for form in Form::ALL {
         let request = ImportRequest {

@@ -64,6 +64,9 @@ pub const CONTROL_PLANE: &[&str] = &[
     "TagResource",
     "UntagResource",
     "ListTagsForResource",
+    "PutResourcePolicy",
+    "GetResourcePolicy",
+    "DeleteResourcePolicy",
 ];
 
 /// The data-plane operations [`dispatch`] serves.
@@ -81,6 +84,7 @@ pub const DATA_PLANE: &[&str] = &[
     "GenerateAuthRequestCryptogram",
     "VerifyAuthRequestCryptogram",
     "GenerateMacEmvPinChange",
+    "TranslateKeyMaterial",
 ];
 
 /// Runs `operation` with the request `input`. In the error state every operation fails
@@ -108,6 +112,9 @@ pub fn dispatch<S: Store>(hsm: &Hsm<S>, operation: &str, input: Value) -> Result
         "TagResource" => hsm.tag_resource(req(hsm, operation, input)?),
         "UntagResource" => hsm.untag_resource(req(hsm, operation, input)?),
         "ListTagsForResource" => hsm.list_tags_for_resource(req(hsm, operation, input)?),
+        "PutResourcePolicy" => hsm.put_resource_policy(req(hsm, operation, input)?),
+        "GetResourcePolicy" => hsm.get_resource_policy(req(hsm, operation, input)?),
+        "DeleteResourcePolicy" => hsm.delete_resource_policy(req(hsm, operation, input)?),
         "GenerateCardValidationData" => {
             hsm.generate_card_validation_data(req(hsm, operation, input)?)
         }
@@ -127,6 +134,7 @@ pub fn dispatch<S: Store>(hsm: &Hsm<S>, operation: &str, input: Value) -> Result
             hsm.verify_auth_request_cryptogram(req(hsm, operation, input)?)
         }
         "GenerateMacEmvPinChange" => hsm.generate_mac_emv_pin_change(req(hsm, operation, input)?),
+        "TranslateKeyMaterial" => hsm.translate_key_material(req(hsm, operation, input)?),
         other => Err(Error::validation(
             "Operation",
             format!("{other} is not an operation this HSM offers"),

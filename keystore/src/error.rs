@@ -153,6 +153,11 @@ pub enum Error {
         /// What was being done, and the token's return value.
         message: String,
     },
+    /// A resource-based policy would grant access to everyone (`PublicPolicyException`).
+    PublicPolicy {
+        /// Which statement does.
+        message: String,
+    },
     /// The store's device has no mechanism for this operation on its keys, and the key never
     /// leaves the device to do it elsewhere (`ValidationException`).
     NotSupported {
@@ -215,6 +220,7 @@ impl Error {
             Self::VerificationFailed { .. } => "VerificationFailedException",
             Self::ErrorState { .. } | Self::Token { .. } => "ServiceUnavailableException",
             Self::Internal { .. } => "InternalServerException",
+            Self::PublicPolicy { .. } => "PublicPolicyException",
         }
     }
 
@@ -230,6 +236,7 @@ impl Error {
             | Self::AccessDenied { message }
             | Self::Internal { message }
             | Self::Token { message, .. }
+            | Self::PublicPolicy { message }
             | Self::NotSupported { message } => message.clone(),
             Self::VerificationFailed { reason } => {
                 format!("verification failed: {}", reason.name())

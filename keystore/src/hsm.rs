@@ -9,10 +9,14 @@
 //! with the service's member names) and returns the service's response as JSON, so the CLI
 //! and the HTTP emulator are thin.
 //!
-//! Before it serves anything the HSM runs its self-tests; if one fails it stays in an error
-//! state in which every operation returns `ServiceUnavailableException`.
+//! Before it serves anything the HSM runs its power-on self-tests, and before its first RSA
+//! operation the RSA ones; if one fails it stays in an error state in which every operation
+//! returns `ServiceUnavailableException`.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, OnceLock},
+};
 
 use der::Decode as _;
 use payhsm_core::{
@@ -20,6 +24,7 @@ use payhsm_core::{
     key::{KeyAttributes, KeyClass, KeyUsage},
     rng::OsRandom,
 };
+use payhsm_tr34::rsa::RsaPrivateKey;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -29,7 +34,7 @@ use crate::{
     audit::{AuditEvent, AuditLog},
     clock::{Clock, SystemClock, Timestamp},
     model::{KeyOrigin, KeyRecord, KeyState},
-    selftest::{self, KnownAnswer},
+    selftest::{self, KnownAnswer, When},
     store::{Store, failpoint},
 };
 
@@ -54,7 +59,7 @@ pub struct HsmConfig {
     pub clock: Arc<dyn Clock>,
     /// The region's audit log.
     pub audit: AuditLog,
-    /// The known answers checked at start.
+    /// The known answers: checked at power-on or before the first RSA operation.
     pub self_tests: Vec<KnownAnswer>,
 }
 
@@ -80,7 +85,12 @@ pub struct Hsm<S: Store> {
     pub(crate) account: AccountId,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) audit: AuditLog,
+    /// The power-on self-tests' outcome.
     pub(crate) self_test: Result<(), Error>,
+    /// The known answers, for the conditional (RSA) ones still to run.
+    self_tests: Vec<KnownAnswer>,
+    /// The RSA self-tests' outcome, once they have run.
+    rsa_self_test: OnceLock<Result<(), Error>>,
 }
 
 impl<S: Store> std::fmt::Debug for Hsm<S> {
@@ -88,6 +98,7 @@ impl<S: Store> std::fmt::Debug for Hsm<S> {
         f.debug_struct("Hsm")
             .field("region", &self.region)
             .field("self_test", &self.self_test)
+            .field("rsa_self_test", &self.rsa_self_test.get())
             .finish_non_exhaustive()
     }
 }
@@ -157,9 +168,10 @@ fn redact(message: &str) -> String {
 }
 
 impl<S: Store> Hsm<S> {
-    /// An HSM over `store`. Runs the self-tests: on failure the HSM is in its error state.
+    /// An HSM over `store`. Runs the power-on self-tests: on failure the HSM is in its error
+    /// state. The RSA ones run before its first RSA operation.
     pub fn new(store: S, config: HsmConfig) -> Self {
-        let self_test = selftest::run(&config.self_tests);
+        let self_test = selftest::run(&config.self_tests, When::PowerOn);
         Self {
             store,
             region: config.region,
@@ -167,6 +179,8 @@ impl<S: Store> Hsm<S> {
             clock: config.clock,
             audit: config.audit,
             self_test,
+            self_tests: config.self_tests,
+            rsa_self_test: OnceLock::new(),
         }
     }
 
@@ -190,9 +204,32 @@ impl<S: Store> Hsm<S> {
         &self.audit
     }
 
-    /// The self-test outcome: `Err` is the error state.
+    /// The self-test outcome so far: `Err` is the error state, entered when a power-on test
+    /// failed or, once they have run, an RSA test.
     pub fn self_test_result(&self) -> Result<(), Error> {
-        self.self_test.clone()
+        self.self_test.clone()?;
+        match self.rsa_self_test.get() {
+            Some(Err(e)) => Err(e.clone()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs the RSA self-tests the first time RSA is needed (later calls return their
+    /// outcome). Every RSA operation calls this before it uses RSA: a failure refuses it and
+    /// puts the HSM in its error state.
+    pub(crate) fn rsa_self_test(&self) -> Result<(), Error> {
+        self.rsa_self_test
+            .get_or_init(|| selftest::run(&self.self_tests, When::FirstRsaUse))
+            .clone()
+    }
+
+    /// The RSA private key of a stored key pair, after the RSA self-tests.
+    pub(crate) fn private_key(
+        &self,
+        record: &KeyRecord,
+    ) -> Result<Box<dyn RsaPrivateKey + '_>, Error> {
+        self.rsa_self_test()?;
+        self.store.private_key(record)
     }
 
     /// The ARN of key `key_id` here.
@@ -213,7 +250,7 @@ impl<S: Store> Hsm<S> {
         request_parameters: Value,
         f: impl FnOnce() -> Result<(T, Vec<String>), Error>,
     ) -> Result<T, Error> {
-        let result = self.self_test.clone().and_then(|()| f());
+        let result = self.self_test_result().and_then(|()| f());
         let (error, resources) = match &result {
             Ok((_, resources)) => (None, resources.clone()),
             Err(e) => (Some(e), Vec::new()),
@@ -286,7 +323,7 @@ impl<S: Store> Hsm<S> {
             };
             match self.complete_deletion(&record)? {
                 Completion::NotDue => return Ok(Some(record)),
-                Completion::Done(r) => return Ok(Some(r)),
+                Completion::Done(r) => return Ok(Some(*r)),
                 Completion::Raced => {}
             }
         }
@@ -299,7 +336,7 @@ impl<S: Store> Hsm<S> {
         match (record.state, record.delete_pending_timestamp) {
             (KeyState::DeletePending, Some(deadline)) if self.now() >= deadline => {
                 Ok(match self.destroy(record, deadline)? {
-                    Some(done) => Completion::Done(done),
+                    Some(done) => Completion::Done(Box::new(done)),
                     None => Completion::Raced,
                 })
             }
@@ -319,6 +356,7 @@ impl<S: Store> Hsm<S> {
         done.state = KeyState::DeleteComplete;
         done.enabled = false;
         done.key_block = None;
+        done.resource_policy = None;
         done.delete_pending_timestamp = None;
         done.delete_timestamp = Some(at);
         done.revision += 1;
@@ -400,6 +438,10 @@ impl<S: Store> Hsm<S> {
             origin,
             derive_key_usage,
         } = key;
+        if attributes.key_class != KeyClass::SymmetricKey {
+            // An RSA key pair is generated or parsed, a certificate's RSA key parsed.
+            self.rsa_self_test()?;
+        }
         let key_block = match material {
             Some(m) => self.store.seal(&key_id, &attributes, exportable, m)?,
             None => self.store.generate(&key_id, &attributes, exportable)?,
@@ -421,6 +463,7 @@ impl<S: Store> Hsm<S> {
             delete_timestamp: None,
             tags,
             derive_key_usage,
+            resource_policy: None,
             key_block: Some(key_block),
             revision: 1,
         };
@@ -476,7 +519,6 @@ impl<S: Store> Hsm<S> {
                 .map_err(|e| crate::error::core_error("KeyCheckValueAlgorithm", e));
             }
             _ => self
-                .store
                 .private_key(record)?
                 .public_key()
                 .to_pkcs1_der()
@@ -511,7 +553,7 @@ pub(crate) enum Audit {
 
 enum Completion {
     NotDue,
-    Done(KeyRecord),
+    Done(Box<KeyRecord>),
     Raced,
 }
 

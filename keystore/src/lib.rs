@@ -4,7 +4,7 @@
 //! - [`Hsm`] holds one region's keys in a [`Store`] and offers the service's control plane
 //!   (CreateKey, ImportKey, ExportKey with TR-31 and TR-34, GetParametersForImport/Export,
 //!   GetPublicKeyCertificate, GetKey, ListKeys, DeleteKey, RestoreKey, Start/Stop KeyUsage,
-//!   aliases, tags) and data plane ([`ops`]: card validation data, PIN, MAC, data
+//!   aliases, tags, resource policies) and data plane ([`ops`]: card validation data, PIN, MAC, data
 //!   encryption, EMV), each taking and returning the service's JSON shapes;
 //!   [`api::dispatch`] calls them by name.
 //! - [`lifecycle`] has the key lifecycle (create, get, list, delete, restore, usage), aliases
@@ -72,6 +72,7 @@ pub use exchange::{
 pub use hsm::{Hsm, HsmConfig};
 pub use lifecycle::{
     AliasInput, AliasNameInput, CeremonyKey, CreateKeyInput, DeleteKeyInput, KeyIdentifierInput,
-    ListAliasesInput, ListKeysInput, ListTagsInput, TagResourceInput, UntagResourceInput,
+    ListAliasesInput, ListKeysInput, ListTagsInput, PutResourcePolicyInput, ResourceArnInput,
+    TagResourceInput, UntagResourceInput,
 };
 pub use store::{MemoryStore, SqliteStore, Store};

@@ -125,6 +125,8 @@ pub struct KeyRecord {
     /// The usage of the keys an ECC key pair derives by ECDH (`DeriveKeyUsage`, TR-31 A.5.2);
     /// fixed at creation.
     pub derive_key_usage: Option<KeyUsage>,
+    /// The resource-based policy (`PutResourcePolicy`), as the JSON text given.
+    pub resource_policy: Option<String>,
     /// The persisted key material; `None` once destroyed.
     pub key_block: Option<String>,
     /// Increases by one with every change; stores refuse an update from a stale revision.

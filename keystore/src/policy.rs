@@ -576,6 +576,20 @@ pub mod roles {
         TDES_AES,
         Mode::Unwrap,
     );
+    /// TranslateKeyMaterial: the KEK or KBPK the incoming TR-31 block is under.
+    pub const TRANSLATE_UNWRAP: KeyRole = role(
+        "TranslateKeyMaterial/Tr31KeyBlock: IncomingWrappingKey",
+        &[KeyUsage::K0, KeyUsage::K1],
+        TDES_AES,
+        Mode::Unwrap,
+    );
+    /// TranslateKeyMaterial: the KEK or KBPK the outgoing TR-31 block is wrapped under.
+    pub const TRANSLATE_WRAP: KeyRole = role(
+        "TranslateKeyMaterial/Tr31KeyBlock: OutgoingWrappingKey",
+        &[KeyUsage::K0, KeyUsage::K1],
+        TDES_AES,
+        Mode::Wrap,
+    );
     /// The CA a TR-34 import's KDH certificate must chain to.
     pub const TR34_IMPORT_CA: KeyRole =
         ca_role("ImportKey/Tr34KeyBlock: CertificateAuthorityPublicKey", RSA);
@@ -667,6 +681,8 @@ pub const KEY_ROLES: &[KeyRole] = &[
     roles::MAC_AS2805_VERIFY,
     roles::TR31_WRAP,
     roles::TR31_UNWRAP,
+    roles::TRANSLATE_UNWRAP,
+    roles::TRANSLATE_WRAP,
     roles::ARQC,
     roles::DUKPT_BDK,
     roles::TR34_IMPORT_CA,
@@ -767,6 +783,23 @@ pub fn check_key(role: &KeyRole, record: &KeyRecord) -> Result<(), Error> {
     check_attributes_for(role, &record.attributes)
 }
 
+/// The states in which a key's resource-based policy may be put or deleted: while the key
+/// exists or can be restored (`PutResourcePolicy`, `DeleteResourcePolicy`).
+pub const RESOURCE_POLICY_STATES: &[KeyState] =
+    &[KeyState::CreateComplete, KeyState::DeletePending];
+
+/// Checks that `operation` may change a key in its state (`ConflictException` otherwise).
+pub fn check_state(operation: &str, allowed: &[KeyState], record: &KeyRecord) -> Result<(), Error> {
+    if allowed.contains(&record.state) {
+        Ok(())
+    } else {
+        Err(Error::conflict(format!(
+            "{operation}: the key is {}",
+            record.state.name()
+        )))
+    }
+}
+
 /// Checks that a stored key may be used at all: `CREATE_COMPLETE` and enabled.
 pub fn check_usable(record: &KeyRecord) -> Result<(), Error> {
     match record.state {
@@ -807,10 +840,39 @@ pub fn check_export_under(
     kbpk: &KeyAttributes,
     export: &Header,
 ) -> Result<(), Error> {
-    tr31_policy::check_kbpk(kbpk, export.version(), Direction::Wrap)
-        .map_err(|e| Error::policy(Rule::KeyAlgorithm, e.to_string()))?;
+    check_kbpk_wraps(kbpk, export)?;
     check_exportable(key, export)?;
     check_wrapping_strength(kbpk.key_algorithm, key)
+}
+
+/// Checks a TranslateKeyMaterial re-wrap of a key that arrived with the `incoming` header,
+/// under `wrapping_key` with the `outgoing` header: the checks of an export
+/// ([`check_export`]) with the incoming block's header in place of a stored key's.
+pub fn check_translation(
+    incoming: &Header,
+    key_algorithm: KeyAlgorithm,
+    wrapping_key: &KeyRecord,
+    outgoing: &Header,
+) -> Result<(), Error> {
+    check_tr31_wrapping_key(&roles::TRANSLATE_WRAP, wrapping_key, outgoing)?;
+    check_narrowing(incoming, outgoing)?;
+    check_algorithm_strength(wrapping_key.attributes.key_algorithm, key_algorithm)
+}
+
+/// Checks that a stored key may play `role`, wrapping a block with the `export` header.
+fn check_tr31_wrapping_key(
+    role: &KeyRole,
+    wrapping_key: &KeyRecord,
+    export: &Header,
+) -> Result<(), Error> {
+    check_key(role, wrapping_key)?;
+    check_kbpk_wraps(&wrapping_key.attributes, export)
+}
+
+/// Checks that a KBPK with attributes `kbpk` may wrap a block with the `export` header.
+fn check_kbpk_wraps(kbpk: &KeyAttributes, export: &Header) -> Result<(), Error> {
+    tr31_policy::check_kbpk(kbpk, export.version(), Direction::Wrap)
+        .map_err(|e| Error::policy(Rule::KeyAlgorithm, e.to_string()))
 }
 
 /// Checks that `key` may leave the HSM with the `export` header, whatever wraps it: usable, a
@@ -824,14 +886,19 @@ pub fn check_exportable(key: &KeyRecord, export: &Header) -> Result<(), Error> {
             "only symmetric keys are exported",
         ));
     }
-    if !key.exportable {
+    check_narrowing(&stored_header(key)?, export)
+}
+
+/// Checks that a key whose attributes `from` states may leave with the header `to`: it is
+/// exportable, and `to` only narrows `from`.
+fn check_narrowing(from: &Header, to: &Header) -> Result<(), Error> {
+    if from.exportability() == Exportability::NON_EXPORTABLE {
         return Err(Error::policy(
             Rule::Exportability,
             "the key is not exportable",
         ));
     }
-    let stored = stored_header(key)?;
-    tr31_policy::check_export(&stored, export)
+    tr31_policy::check_export(from, to)
         .map_err(|e| Error::policy(Rule::ExportWidening, e.to_string()))
 }
 
@@ -839,7 +906,11 @@ pub fn check_exportable(key: &KeyRecord, export: &Header) -> Result<(), Error> {
 /// KRD certificate) is at least as strong as `key`: so RSA-2048 carries TDES keys and
 /// RSA-3072 and RSA-4096 carry keys up to AES-128.
 pub fn check_wrapping_strength(wrapping: KeyAlgorithm, key: &KeyRecord) -> Result<(), Error> {
-    tr31_policy::check_wrapping_strength(wrapping, key.attributes.key_algorithm)
+    check_algorithm_strength(wrapping, key.attributes.key_algorithm)
+}
+
+fn check_algorithm_strength(wrapping: KeyAlgorithm, key: KeyAlgorithm) -> Result<(), Error> {
+    tr31_policy::check_wrapping_strength(wrapping, key)
         .map_err(|e| Error::policy(Rule::WrappingStrength, e.to_string()))
 }
 

@@ -17,6 +17,7 @@ use payhsm_core::rng::OsRandom;
 use payhsm_keystore::{
     Error, Hsm, HsmConfig, MemoryStore, Rule, SqliteStore, Store, api,
     arn::Region,
+    clock::Timestamp,
     master_key::MasterKey,
     model::{AliasRecord, KeyRecord, KeyState},
 };
@@ -105,6 +106,15 @@ impl<S: Store> Store for Recording<S> {
     }
     fn delete_alias(&self, alias_name: &str) -> Result<bool, Error> {
         self.inner.delete_alias(alias_name)
+    }
+    fn consume_nonce(
+        &self,
+        token_key_id: &str,
+        nonce: &[u8],
+        expires: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, Error> {
+        self.inner.consume_nonce(token_key_id, nonce, expires, now)
     }
 }
 

@@ -25,6 +25,7 @@ use payhsm_core::{
 };
 use payhsm_keystore::{
     Error, Hsm, Store,
+    clock::Timestamp,
     model::{AliasRecord, KeyRecord},
     policy,
     store::pkcs11::{Pkcs11Store, SOFTHSM2_MODULE, TokenConfig, TokenVault, softhsm, template},
@@ -606,6 +607,15 @@ impl Store for FailingInsert {
     }
     fn delete_alias(&self, alias_name: &str) -> Result<bool, Error> {
         self.0.delete_alias(alias_name)
+    }
+    fn consume_nonce(
+        &self,
+        token_key_id: &str,
+        nonce: &[u8],
+        expires: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, Error> {
+        self.0.consume_nonce(token_key_id, nonce, expires, now)
     }
 }
 

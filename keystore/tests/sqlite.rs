@@ -120,3 +120,117 @@ fn keys_persist_and_the_wrong_master_key_touches_nothing() {
         .is_err()
     );
 }
+
+/// A store of schema version 1 (before resource policies) opens, keeps its keys, and is
+/// upgraded in place to version 2.
+#[test]
+fn a_version_1_store_is_upgraded_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("keys.db");
+    let key_file = dir.path().join("master.key");
+    let master = write_dev_key_file(&key_file, &mut OsRandom).unwrap();
+    let h = hsm(SqliteStore::create(&db, master).unwrap());
+    let created = api::dispatch(&h, "CreateKey", json!({
+        "KeyAttributes": { "KeyUsage": "TR31_M6_ISO_9797_5_CMAC_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "AES_256", "KeyModesOfUse": { "Generate": true, "Verify": true } },
+        "Exportable": false })).unwrap();
+    let arn = created["Key"]["KeyArn"].as_str().unwrap().to_owned();
+    drop(h);
+    // Back to the version 1 layout, as an older payhsm wrote it.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "ALTER TABLE keys DROP COLUMN resource_policy;
+         UPDATE meta SET value = '1' WHERE name = 'schema_version';",
+    )
+    .unwrap();
+    drop(conn);
+
+    let h = hsm(SqliteStore::open(&db, read_dev_key_file(&key_file).unwrap()).unwrap());
+    api::dispatch(&h, "GetKey", json!({ "KeyIdentifier": arn })).unwrap();
+    let policy = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:root"},"Action":"payment-cryptography:GenerateMac","Resource":"*"}]}"#;
+    api::dispatch(
+        &h,
+        "PutResourcePolicy",
+        json!({ "ResourceArn": arn, "Policy": policy }),
+    )
+    .unwrap();
+    drop(h);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let version: String = conn
+        .query_row(
+            "SELECT value FROM meta WHERE name = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(version, "2");
+    drop(conn);
+    let h = hsm(SqliteStore::open(&db, read_dev_key_file(&key_file).unwrap()).unwrap());
+    let got = api::dispatch(&h, "GetResourcePolicy", json!({ "ResourceArn": arn })).unwrap();
+    assert_eq!(got["Policy"], policy);
+}
+
+/// The consumed TR-34 nonces persist, are per import token, and are forgotten once the token
+/// has expired; a version 1 store gains their table when opened.
+#[test]
+fn consumed_nonces_persist_per_token_until_the_token_expires() {
+    use payhsm_keystore::clock::Timestamp;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("keys.db");
+    let key_file = dir.path().join("master.key");
+    let master = write_dev_key_file(&key_file, &mut OsRandom).unwrap();
+    let (now, expires) = (Timestamp(1_000), Timestamp(5_000));
+    let store = SqliteStore::create(&db, master).unwrap();
+    assert!(
+        store
+            .consume_nonce("IMPORT1", b"nonce 1", expires, now)
+            .unwrap()
+    );
+    assert!(
+        !store
+            .consume_nonce("IMPORT1", b"nonce 1", expires, now)
+            .unwrap()
+    );
+    assert!(
+        store
+            .consume_nonce("IMPORT2", b"nonce 1", expires, now)
+            .unwrap()
+    );
+    drop(store);
+
+    // A store from before the table: it is added on open, and nothing else changes.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "DROP TABLE nonces; ALTER TABLE keys DROP COLUMN resource_policy;\n         UPDATE meta SET value = '1' WHERE name = 'schema_version';",
+    )
+    .unwrap();
+    drop(conn);
+    let reopened = SqliteStore::open(&db, read_dev_key_file(&key_file).unwrap()).unwrap();
+    assert!(
+        reopened
+            .consume_nonce("IMPORT1", b"nonce 1", expires, now)
+            .unwrap()
+    );
+    drop(reopened);
+    let version: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT value FROM meta WHERE name = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(version, "2");
+
+    // Persisted across opens; forgotten once the token expired.
+    let reopened = SqliteStore::open(&db, read_dev_key_file(&key_file).unwrap()).unwrap();
+    assert!(
+        !reopened
+            .consume_nonce("IMPORT1", b"nonce 1", expires, now)
+            .unwrap()
+    );
+    assert!(
+        reopened
+            .consume_nonce("IMPORT1", b"nonce 1", Timestamp(9_000), expires)
+            .unwrap()
+    );
+}

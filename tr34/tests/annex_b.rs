@@ -3,31 +3,17 @@
 
 mod common;
 
-use common::{hex, time};
+use common::{
+    annex_b_cert as cert, annex_b_entry as entry, annex_b_vectors as vectors, field, hex, time,
+};
 use payhsm_core::{key::KeyAlgorithm, secret::KeyMaterial};
 use payhsm_tr34::{
     Error, KeyBlockHeader,
-    cert::{Certificate, Purpose, verify_chain},
+    cert::{Purpose, verify_chain},
     rsa::{RsaKeySize, RsaPrivateKey, SoftwareRsaKey},
     token::key_block::{self, ContentCipher},
 };
 use serde_json::Value;
-
-fn vectors() -> Vec<Value> {
-    serde_json::from_str(include_str!("../../vectors/data/tr34.json")).unwrap()
-}
-
-fn entry(id: &str) -> Value {
-    vectors().into_iter().find(|v| v["id"] == id).unwrap()
-}
-
-fn field<'a>(v: &'a Value, path: &[&str]) -> &'a str {
-    path.iter().fold(v, |v, k| &v[*k]).as_str().unwrap()
-}
-
-fn cert(id: &str) -> Certificate {
-    Certificate::from_der(&hex(field(&entry(id), &["inputs", "certificate_der"]))).unwrap()
-}
 
 const ROOT: &str = "TR34-sample-root-CA-cert";
 const CA_KDH: &str = "TR34-sample-CA-KDH-cert";

@@ -2,7 +2,8 @@
 //!
 //! - `certificate` creates a test CA, with a KDH and a KRD under it (keys and certificates as
 //!   PEM files), so that both sides can be set up with payhsm alone.
-//! - `export` builds a key block on the KDH side, `import` opens one on the KRD side.
+//! - `export` builds a key block on the KDH side, `import` opens one on the KRD side, in the
+//!   form given by `--form` or, on import without it, read from the key block.
 
 use std::{
     fs,
@@ -81,9 +82,10 @@ pub(crate) struct ExportArgs {
     /// one-pass token signed now (X9_TR34_2019 only).
     #[arg(long)]
     nonce: Option<String>,
-    /// The key block format.
-    #[arg(long, default_value = "X9_TR34_2012")]
-    form: String,
+    /// The key block format: X9_TR34_2012 (AWS Payment Cryptography's) or X9_TR34_2019 (RFC
+    /// 5652 CMS).
+    #[arg(long, value_enum, default_value = "X9_TR34_2012")]
+    form: KeyBlockFormat,
 }
 
 #[derive(Args)]
@@ -112,9 +114,30 @@ pub(crate) struct ImportArgs {
     /// of now.
     #[arg(long)]
     verification_time: Option<String>,
-    /// The key block format.
-    #[arg(long, default_value = "X9_TR34_2012")]
-    form: String,
+    /// The key block format: X9_TR34_2012 (AWS Payment Cryptography's) or X9_TR34_2019 (RFC
+    /// 5652 CMS). Without it, the format is read from the key block: the X9_TR34_2012 envelope
+    /// holds the EnvelopedData's fields (first an INTEGER), the X9_TR34_2019 one a complete
+    /// EnvelopedData (a SEQUENCE).
+    #[arg(long, value_enum)]
+    form: Option<KeyBlockFormat>,
+}
+
+/// The service's `KeyBlockFormat` values.
+#[derive(Clone, Copy, ValueEnum)]
+enum KeyBlockFormat {
+    #[value(name = "X9_TR34_2012")]
+    X9Tr34_2012,
+    #[value(name = "X9_TR34_2019")]
+    X9Tr34_2019,
+}
+
+impl From<KeyBlockFormat> for Form {
+    fn from(format: KeyBlockFormat) -> Self {
+        match format {
+            KeyBlockFormat::X9Tr34_2012 => Self::X9Tr34_2012,
+            KeyBlockFormat::X9Tr34_2019 => Self::X9Tr34_2019,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -190,10 +213,6 @@ fn read_ca(option: &str, path: &Path) -> Result<(Certificate, Vec<Certificate>),
         .pop()
         .ok_or_else(|| CliError::invalid(option, "the file holds no certificate"))?;
     Ok((ca, certs))
-}
-
-fn form(value: &str) -> Result<Form, CliError> {
-    value.parse().map_err(|e| CliError::invalid("--form", e))
 }
 
 fn nonce(value: Option<&str>) -> Result<Option<Vec<u8>>, CliError> {
@@ -350,7 +369,7 @@ fn export(args: &ExportArgs) -> Result<Value, CliError> {
     };
     let time = now()?;
     let request = ExportRequest {
-        form: form(&args.form)?,
+        form: args.form.into(),
         kdh_certificate: &kdh,
         krd_certificate: &krd,
         krd_trust: ca.as_ref().map(|(ca, intermediates)| Trust {
@@ -392,8 +411,12 @@ fn import(args: &ImportArgs) -> Result<Value, CliError> {
             after: DateTime::from_unix_duration(Duration::ZERO).map_err(failed_time)?,
         },
     };
+    let form = match args.form {
+        Some(format) => format.into(),
+        None => Form::detect(&block).map_err(failed)?,
+    };
     let request = ImportRequest {
-        form: form(&args.form)?,
+        form,
         kdh_certificate: &kdh,
         kdh_trust: Trust {
             ca: &ca,
@@ -407,6 +430,7 @@ fn import(args: &ImportArgs) -> Result<Value, CliError> {
     let imported = token::import(&block, &krd_key, &request).map_err(failed)?;
     let kcv = imported.key_check_value().map_err(failed)?;
     Ok(json!({
+        "KeyBlockFormat": form.name(),
         "Header": imported.header().as_str(),
         "Key": hex::encode(imported.key().expose_secret()),
         "KeyCheckValue": kcv.to_string(),

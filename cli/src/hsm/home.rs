@@ -16,12 +16,13 @@ use std::{
     fs,
     io::{BufRead as _, IsTerminal as _, Write as _},
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
 use payhsm_core::{rng::OsRandom, secret::KeyMaterial};
 use payhsm_keystore::{
     CeremonyKey, Hsm, HsmConfig, SqliteStore, api,
-    arn::Region,
+    arn::{AccountId, Region},
     audit::AuditLog,
     master_key::{
         Component, DEV_KEY_WARNING, MASTER_KEY_LEN, MasterKey, component_check_value,
@@ -109,15 +110,11 @@ pub(crate) enum OpenHsm {
 }
 
 impl OpenHsm {
-    /// Calls an operation by name.
-    pub(crate) fn dispatch(
-        &self,
-        operation: &str,
-        request: Value,
-    ) -> Result<Value, payhsm_keystore::Error> {
+    /// The region's service, to share.
+    pub(crate) fn into_service(self) -> Arc<dyn api::Service> {
         match self {
-            Self::Software(h) => api::dispatch(&**h, operation, request),
-            Self::Pkcs11(h) => api::dispatch(&**h, operation, request),
+            Self::Software(h) => Arc::new(*h),
+            Self::Pkcs11(h) => Arc::new(*h),
         }
     }
 
@@ -137,6 +134,7 @@ impl OpenHsm {
 pub(crate) struct Home {
     dir: PathBuf,
     region: Region,
+    account: Option<AccountId>,
     backend: Backend,
 }
 
@@ -155,8 +153,23 @@ impl Home {
         Ok(Self {
             dir: store.join(region.as_str()),
             region,
+            account: None,
             backend,
         })
+    }
+
+    /// The file whose presence makes a folder of the store a region.
+    pub(crate) const INFO_FILE: &str = "master-key.json";
+
+    /// The region.
+    pub(crate) fn region(&self) -> &Region {
+        &self.region
+    }
+
+    /// ARNs name `account` instead of the default one.
+    pub(crate) fn with_account(mut self, account: AccountId) -> Self {
+        self.account = Some(account);
+        self
     }
 
     fn db(&self) -> PathBuf {
@@ -164,7 +177,7 @@ impl Home {
     }
 
     fn info_path(&self) -> PathBuf {
-        self.dir.join("master-key.json")
+        self.dir.join(Self::INFO_FILE)
     }
 
     fn dev_key(&self) -> PathBuf {
@@ -309,6 +322,9 @@ impl Home {
     /// The region's HSM over `store`, with its audit log, after the self-tests.
     fn hsm<S: payhsm_keystore::Store>(&self, store: S) -> Result<Hsm<S>, CliError> {
         let mut config = HsmConfig::new(self.region.clone());
+        if let Some(account) = &self.account {
+            config.account = account.clone();
+        }
         config.audit = AuditLog::file(&self.dir.join("audit.jsonl"))?;
         let hsm = Hsm::new(store, config);
         hsm.self_test_result()?;

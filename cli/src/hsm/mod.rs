@@ -9,14 +9,17 @@
 
 pub(crate) mod ceremony;
 mod home;
+mod regions;
 mod shorthand;
 
 use std::path::Path;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
+use payhsm_keystore::arn::AccountId;
 use serde_json::{Map, Value};
 
 pub(crate) use home::{Backend, Home};
+pub(crate) use regions::StoreRegions;
 
 use crate::error::CliError;
 
@@ -174,6 +177,27 @@ const COMMANDS: &[Spec] = &[
         operation: "ListTagsForResource",
         about: "Lists a key's tags",
         params: &[("resource-arn", "ResourceArn", Str, true), PAGE[0], PAGE[1]],
+    },
+    Spec {
+        name: "put-resource-policy",
+        operation: "PutResourcePolicy",
+        about: "Attaches or replaces a key's resource-based policy",
+        params: &[
+            ("resource-arn", "ResourceArn", Str, true),
+            ("policy", "Policy", Str, true),
+        ],
+    },
+    Spec {
+        name: "get-resource-policy",
+        operation: "GetResourcePolicy",
+        about: "Shows a key's resource-based policy",
+        params: &[("resource-arn", "ResourceArn", Str, true)],
+    },
+    Spec {
+        name: "delete-resource-policy",
+        operation: "DeleteResourcePolicy",
+        about: "Removes a key's resource-based policy",
+        params: &[("resource-arn", "ResourceArn", Str, true)],
     },
     Spec {
         name: "import-key",
@@ -580,6 +604,22 @@ const COMMANDS: &[Spec] = &[
             ),
         ],
     },
+    Spec {
+        name: "translate-key-material",
+        operation: "TranslateKeyMaterial",
+        about: "Re-wraps a TR-31 key block from one key encryption key to another without \
+                storing the key",
+        params: &[
+            ("incoming-key-material", "IncomingKeyMaterial", Struct, true),
+            ("outgoing-key-material", "OutgoingKeyMaterial", Struct, true),
+            (
+                "key-check-value-algorithm",
+                "KeyCheckValueAlgorithm",
+                Str,
+                false,
+            ),
+        ],
+    },
 ];
 
 /// Adds the key-id commands to the CLI.
@@ -657,8 +697,8 @@ pub(crate) fn run(
         .find(|s| s.name == name)
         .ok_or_else(|| CliError::new(format!("unknown command {name}"), None))?;
     let request = build_request(spec, matches)?;
-    let hsm = Home::new(store, region, backend)?.open()?;
-    let response = hsm.dispatch(spec.operation, request)?;
+    let regions = StoreRegions::new(store, backend, AccountId::new(AccountId::DEFAULT)?);
+    let response = regions.service(region)?.call(spec.operation, request)?;
     render(
         &response,
         matches.get_one::<String>("query").map(String::as_str),

@@ -5,6 +5,7 @@
 //! token-held key (PKCS#11) runs the same code as [`SoftwareKey`], which keeps the RustCrypto
 //! key schedule and so expands a key once however often it is used.
 
+pub(crate) mod des;
 mod software;
 pub mod tdes;
 

@@ -6,14 +6,12 @@
 //! this module takes the BDK (or an initial key) as [`KeyMaterial`] and says so in its
 //! signatures; a token backend would run the same steps with its own derivation mechanisms.
 
-use cipher::{Array, BlockCipherEncrypt, KeyInit, consts::U8};
-use des::Des;
 use zeroize::Zeroizing;
 
 use super::ksn::TdesKsn;
 use crate::{
-    Error, crypto::SoftwareKey, crypto::SymmetricKey, derived::DerivedKey, key::KeyAlgorithm,
-    secret::KeyMaterial,
+    Error, crypto::SoftwareKey, crypto::SymmetricKey, crypto::des::Des, derived::DerivedKey,
+    key::KeyAlgorithm, secret::KeyMaterial,
 };
 
 /// The key variant that turns the BDK into the key for the initial key's right half, and
@@ -163,13 +161,13 @@ pub fn working_key(
 
 /// Single DES of one block under an 8-byte key half.
 fn des_encrypt(key: &[u8], block: &mut [u8; 8]) -> Result<(), Error> {
-    let des = Des::new_from_slice(key).map_err(|_| Error::InvalidLength {
+    let key: [u8; 8] = key.try_into().map_err(|_| Error::InvalidLength {
         field: "DES key",
         expected: "8 bytes",
         actual: key.len(),
     })?;
-    let block = <&mut Array<u8, U8>>::from(block);
-    des.encrypt_block(block);
+    let des = Des::new(key);
+    *block = des.encrypt(*block);
     Ok(())
 }
 

@@ -17,7 +17,7 @@
 //! for the one operation; Z is zeroized with it.
 //!
 //! Import runs the checks every import shares ([`Hsm::import_key`]); export the checks every
-//! TR-31 export runs ([`Hsm::wrap_tr31`]) with the derived key as the KBPK.
+//! TR-31 export runs (`policy::check_export_under`) with the derived key as the KBPK.
 
 use payhsm_core::{
     crypto::SoftwareKey,
@@ -30,7 +30,8 @@ use serde_json::{Value, json};
 use crate::{
     Error,
     exchange::{
-        Incoming, KeyBlockHeaders, check_tr31_import, unwrap_tr31, wrapped_key,
+        Incoming, KeyBlockHeaders, check_tr31_import, export_header, open_tr31_under, tr31_version,
+        wrap_tr31_under, wrapped_key,
         x509::{Purpose, SubjectKey},
     },
     hsm::Hsm,
@@ -289,8 +290,11 @@ impl<S: Store> Hsm<S> {
             },
             &derived::TR31_KBPK,
         )?;
-        check_tr31_import(&field, &b.wrapped_key_block, &kbpk.attributes)?;
-        unwrap_tr31(&field, &b.wrapped_key_block, &kbpk.key)
+        check_tr31_import(&kbpk.attributes, &b.wrapped_key_block, &field)?;
+        Incoming::from_tr31(
+            open_tr31_under(&kbpk.key, &b.wrapped_key_block, &field)?,
+            &field,
+        )
     }
 
     /// `ExportKey` with `DiffieHellmanTr31KeyBlock`: `key` as a TR-31 block under the derived
@@ -320,13 +324,17 @@ impl<S: Store> Hsm<S> {
             },
             &derived::TR31_KBPK,
         )?;
-        let block = self.wrap_tr31(
+        // The checks of every TR-31 export, with the derived key as the KBPK; only then are
+        // the key's bytes read.
+        let header = export_header(
             key,
-            &kbpk.attributes,
-            &kbpk.key,
+            tr31_version(kbpk.attributes.key_algorithm),
             b.key_block_headers.as_ref(),
-            BASE,
+            &format!("{BASE}.KeyBlockHeaders"),
         )?;
+        policy::check_export_under(key, &kbpk.attributes, &header)?;
+        let bytes = self.store().reveal(key)?;
+        let block = wrap_tr31_under(&kbpk.key, &header, bytes.expose_secret(), BASE)?;
         let pair_arn = self.arn(&kbpk.key_pair.key_id)?.to_string();
         Ok((
             wrapped_key(key, &pair_arn, "TR31_KEY_BLOCK", block),

@@ -26,7 +26,7 @@ use payhsm_core::{
     secret::SecretVec,
 };
 use payhsm_tr31::{
-    BlockId, Header, Kbpk, KeyBlock, OptionalBlock, UnwrapOptions, Version, WrapOptions,
+    BlockId, Header, Kbpk, KeyBlock, OptionalBlock, UnwrapOptions, Unwrapped, Version, WrapOptions,
     policy::{Direction, check_kbpk},
 };
 use serde::Deserialize;
@@ -38,11 +38,12 @@ pub use tr34::{ExportTr34KeyBlock, ImportTr34KeyBlock};
 
 use crate::{
     Error, Rule,
+    clock::Timestamp,
     error::tr31_error,
     hsm::{Audit, Hsm, NewKey},
     material::{check_material, kcv_method},
     model::{KeyOrigin, KeyRecord, TagInput, parse_tags},
-    policy::{self, roles},
+    policy::{self, KeyRole, roles},
     store::Store,
 };
 
@@ -159,6 +160,46 @@ pub(crate) struct Incoming {
     pub(crate) exportable: bool,
     /// What the store seals: a symmetric key, or a public key's certificate.
     pub(crate) material: SecretVec,
+    /// A TR-34 nonce the import consumes, once per import token, just before the key is
+    /// stored (so that a refused import consumes nothing).
+    pub(crate) nonce: Option<ConsumedNonce>,
+}
+
+/// The two-pass nonce of a TR-34 import and the import token it came with.
+pub(crate) struct ConsumedNonce {
+    /// The key id of the token's KRD key pair.
+    pub(crate) token_key_id: String,
+    /// When the token expires: until then the nonce is remembered.
+    pub(crate) expires: Timestamp,
+    pub(crate) nonce: Vec<u8>,
+    /// The request member that carried it.
+    pub(crate) field: String,
+}
+
+impl Incoming {
+    /// The key a TR-31 block (the request member `field`) carries, as its header states it.
+    pub(crate) fn from_tr31(unwrapped: Unwrapped, field: &str) -> Result<Self, Error> {
+        let h = &unwrapped.header;
+        let algorithm = KeyAlgorithm::from_block_cipher(h.algorithm(), unwrapped.key.len())
+            .map_err(|e| Error::validation(field, e.to_string()))?;
+        Ok(Self {
+            attributes: KeyAttributes::from_tr31(h.key_usage(), h.mode_of_use(), algorithm)
+                .map_err(|e| Error::validation(field, e.to_string()))?,
+            exportable: h.exportability() != Exportability::NON_EXPORTABLE,
+            material: unwrapped.key,
+            nonce: None,
+        })
+    }
+
+    /// The checks every key coming in shares: the attribute table and, for a symmetric key,
+    /// its algorithm's length and no weak TDES key.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        policy::check_attributes(&self.attributes)?;
+        if self.attributes.key_class == KeyClass::SymmetricKey {
+            check_material(self.attributes.key_algorithm, self.material.expose_secret())?;
+        }
+        Ok(())
+    }
 }
 
 impl<S: Store> Hsm<S> {
@@ -197,16 +238,26 @@ impl<S: Store> Hsm<S> {
                     return Err(not_offered("As2805KeyCryptogram"));
                 }
             };
+            incoming.check()?;
             let Incoming {
                 attributes,
                 exportable,
                 material,
+                nonce,
             } = incoming;
-            policy::check_attributes(&attributes)?;
-            if attributes.key_class == KeyClass::SymmetricKey {
-                check_material(attributes.key_algorithm, material.expose_secret())?;
-            }
             let kcv = kcv_method(input.key_check_value_algorithm.as_deref(), &attributes)?;
+            if let Some(n) = nonce {
+                let fresh =
+                    self.store()
+                        .consume_nonce(&n.token_key_id, &n.nonce, n.expires, self.now())?;
+                if !fresh {
+                    return Err(Error::validation(
+                        &n.field,
+                        "this nonce was already used with this import token: a TR-34 key \
+                         block imports once; send a new key block with a new RandomNonce",
+                    ));
+                }
+            }
             let record = self.add_key(
                 NewKey {
                     attributes,
@@ -227,20 +278,47 @@ impl<S: Store> Hsm<S> {
         })
     }
 
-    /// A TR-31 key block under a stored K0 or K1 key. The wrapping key's role and fit for the
-    /// block's version are checked before the block is opened.
+    /// A TR-31 key block under a stored K0 or K1 key.
     fn import_tr31(&self, b: &ImportTr31KeyBlock) -> Result<Incoming, Error> {
         let field = "KeyMaterial.Tr31KeyBlock.WrappedKeyBlock";
-        // Structure and policy before any cryptography.
-        KeyBlock::parse(&b.wrapped_key_block).map_err(|e| tr31_error(field, e))?;
         let wrapping = self.load(
             &b.wrapping_key_identifier,
             "KeyMaterial.Tr31KeyBlock.WrappingKeyIdentifier",
         )?;
-        policy::check_key(&roles::TR31_UNWRAP, &wrapping)?;
-        check_tr31_import(field, &b.wrapped_key_block, &wrapping.attributes)?;
-        let handle = self.store().open(&wrapping)?;
-        unwrap_tr31(field, &b.wrapped_key_block, &*handle)
+        let unwrapped =
+            self.open_tr31(&wrapping, &roles::TR31_UNWRAP, &b.wrapped_key_block, field)?;
+        Incoming::from_tr31(unwrapped, field)
+    }
+
+    /// Opens a TR-31 key block (the request member `field`) under the stored `wrapping` key
+    /// playing `role`. The block's structure, the wrapping key's role and its fit for the
+    /// block's version are checked before the block is opened.
+    pub(crate) fn open_tr31(
+        &self,
+        wrapping: &KeyRecord,
+        role: &KeyRole,
+        block: &str,
+        field: &str,
+    ) -> Result<Unwrapped, Error> {
+        // Structure and policy before any cryptography.
+        KeyBlock::parse(block).map_err(|e| tr31_error(field, e))?;
+        policy::check_key(role, wrapping)?;
+        check_tr31_import(&wrapping.attributes, block, field)?;
+        let handle = self.store().open(wrapping)?;
+        open_tr31_under(&*handle, block, field)
+    }
+
+    /// Wraps `key` under the stored `wrapping` key with `header` (already checked); `field`
+    /// names the request member errors are about.
+    pub(crate) fn wrap_tr31(
+        &self,
+        wrapping: &KeyRecord,
+        header: &Header,
+        key: &[u8],
+        field: &str,
+    ) -> Result<String, Error> {
+        let handle = self.store().open(wrapping)?;
+        wrap_tr31_under(&*handle, header, key, field)
     }
 
     /// `ExportKey`: a TR-31 block under a stored KEK or KBPK, or a TR-34 token to a KRD
@@ -280,13 +358,18 @@ impl<S: Store> Hsm<S> {
             &b.wrapping_key_identifier,
             "KeyMaterial.Tr31KeyBlock.WrappingKeyIdentifier",
         )?;
-        policy::check_key(&roles::TR31_WRAP, &wrapping)?;
-        let handle = self.store().open(&wrapping)?;
-        let block = self.wrap_tr31(
+        let header = export_header(
             key,
-            &wrapping.attributes,
-            &*handle,
+            tr31_version_for(&wrapping),
             b.key_block_headers.as_ref(),
+            "KeyMaterial.Tr31KeyBlock.KeyBlockHeaders",
+        )?;
+        policy::check_export(key, &wrapping, &header)?;
+        let bytes = self.store().reveal(key)?;
+        let block = self.wrap_tr31(
+            &wrapping,
+            &header,
+            bytes.expose_secret(),
             "KeyMaterial.Tr31KeyBlock",
         )?;
         let wrapping_arn = self.arn(&wrapping.key_id)?.to_string();
@@ -297,43 +380,25 @@ impl<S: Store> Hsm<S> {
     }
 }
 
-impl<S: Store> Hsm<S> {
-    /// `key` as a TR-31 block under the KBPK `kbpk` (stored, or derived by ECDH) whose
-    /// attributes are `kbpk_attributes`: version D under an AES KBPK, B under a TDES one, the
-    /// header narrowed by `headers` (the request member at `path`.KeyBlockHeaders). The key's
-    /// bytes are read only once the export's checks have passed.
-    pub(crate) fn wrap_tr31(
-        &self,
-        key: &KeyRecord,
-        kbpk_attributes: &KeyAttributes,
-        kbpk: &dyn SymmetricKey,
-        headers: Option<&KeyBlockHeaders>,
-        path: &str,
-    ) -> Result<String, Error> {
-        let version = match kbpk_attributes.key_algorithm.tr31_algorithm().code() {
-            [b'A'] => Version::D,
-            _ => Version::B,
-        };
-        let header = export_header(key, version, headers, &format!("{path}.KeyBlockHeaders"))?;
-        policy::check_export_under(key, kbpk_attributes, &header)?;
-        let bytes = self.store().reveal(key)?;
-        payhsm_tr31::wrap(
-            Kbpk::Key(kbpk),
-            &header,
-            bytes.expose_secret(),
-            &WrapOptions::default(),
-            &mut payhsm_core::rng::OsRandom,
-        )
-        .map_err(|e| tr31_error(path, e))
+/// The TR-31 version a block under `wrapping` gets: D under an AES key, B under a TDES one.
+pub(crate) fn tr31_version_for(wrapping: &KeyRecord) -> Version {
+    tr31_version(wrapping.attributes.key_algorithm)
+}
+
+/// The TR-31 version a block under a KBPK of `algorithm` gets: D under AES, B under TDES.
+pub(crate) fn tr31_version(algorithm: KeyAlgorithm) -> Version {
+    match algorithm.tr31_algorithm().code() {
+        [b'A'] => Version::D,
+        _ => Version::B,
     }
 }
 
 /// Checks a TR-31 block (the request member `field`) before it is opened under a KBPK with
 /// attributes `kbpk`: it parses, the KBPK fits its version, and it carries a TDES or AES key.
 pub(crate) fn check_tr31_import(
-    field: &str,
-    block: &str,
     kbpk: &KeyAttributes,
+    block: &str,
+    field: &str,
 ) -> Result<(), Error> {
     let parsed = KeyBlock::parse(block).map_err(|e| tr31_error(field, e))?;
     check_kbpk(kbpk, parsed.version(), Direction::Unwrap)
@@ -347,24 +412,31 @@ pub(crate) fn check_tr31_import(
     Ok(())
 }
 
-/// Opens a checked TR-31 block (the request member `field`) under `kbpk`: the key and the
-/// attributes its header gives it.
-pub(crate) fn unwrap_tr31(
-    field: &str,
-    block: &str,
+/// Opens a checked TR-31 block (the request member `field`) under `kbpk`.
+pub(crate) fn open_tr31_under(
     kbpk: &dyn SymmetricKey,
-) -> Result<Incoming, Error> {
-    let unwrapped = payhsm_tr31::unwrap(Kbpk::Key(kbpk), block, &UnwrapOptions::default())
-        .map_err(|e| tr31_error(field, e))?;
-    let h = &unwrapped.header;
-    let algorithm = KeyAlgorithm::from_block_cipher(h.algorithm(), unwrapped.key.len())
-        .map_err(|e| Error::validation(field, e.to_string()))?;
-    Ok(Incoming {
-        attributes: KeyAttributes::from_tr31(h.key_usage(), h.mode_of_use(), algorithm)
-            .map_err(|e| Error::validation(field, e.to_string()))?,
-        exportable: h.exportability() != Exportability::NON_EXPORTABLE,
-        material: unwrapped.key,
-    })
+    block: &str,
+    field: &str,
+) -> Result<Unwrapped, Error> {
+    payhsm_tr31::unwrap(Kbpk::Key(kbpk), block, &UnwrapOptions::default())
+        .map_err(|e| tr31_error(field, e))
+}
+
+/// Wraps `key` under `kbpk` with `header` (already checked).
+pub(crate) fn wrap_tr31_under(
+    kbpk: &dyn SymmetricKey,
+    header: &Header,
+    key: &[u8],
+    field: &str,
+) -> Result<String, Error> {
+    payhsm_tr31::wrap(
+        Kbpk::Key(kbpk),
+        header,
+        key,
+        &WrapOptions::default(),
+        &mut payhsm_core::rng::OsRandom,
+    )
+    .map_err(|e| tr31_error(field, e))
 }
 
 /// The service's `WrappedKey`.

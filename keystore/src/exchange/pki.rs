@@ -210,7 +210,7 @@ impl<S: Store> Hsm<S> {
             }
         };
         policy::check_usable(&record)?;
-        let key = self.store().private_key(&record)?;
+        let key = self.private_key(&record)?;
         let not_after = record.create_timestamp.plus_days(CA_VALIDITY_DAYS);
         let template = CertificateTemplate {
             role: Role::Ca,
@@ -311,6 +311,8 @@ impl<S: Store> Hsm<S> {
         field: &str,
         role: &KeyRole,
     ) -> Result<(KeyRecord, Certificate), Error> {
+        // Every certificate check starts from a CA's certificate (or is a root's own).
+        self.rsa_self_test()?;
         let record = self.load(identifier, field)?;
         policy::check_key(role, &record)?;
         let der = self.store().reveal(&record)?;
@@ -351,7 +353,7 @@ impl<S: Store> Hsm<S> {
                     .to_spki()?;
                 self.certify_key_agreement(&ca, &record, &public)?
             } else {
-                let public = self.store().private_key(&record)?.public_key().clone();
+                let public = self.private_key(&record)?.public_key().clone();
                 self.certify(&ca, &record, &public, ca.not_after)?
                     .to_der()
                     .to_vec()
@@ -372,6 +374,7 @@ impl<S: Store> Hsm<S> {
         &self,
         input: &RootCertificatePublicKey,
     ) -> Result<Incoming, Error> {
+        self.rsa_self_test()?;
         let base = "KeyMaterial.RootCertificatePublicKey";
         let attributes = public_key_attributes(&input.key_attributes, base)?;
         if !policy::fits(&roles::ROOT_CA, &attributes) {
@@ -468,6 +471,7 @@ impl Incoming {
             attributes,
             exportable: false,
             material: SecretVec::from_slice(certificate),
+            nonce: None,
         }
     }
 }

@@ -15,13 +15,17 @@
 //!
 //! The random nonce is the caller's (`RandomNonce`, 16 to 32 hex digits, required): the
 //! service's API carries it in the request rather than issuing it, so it proves that the
-//! token was made for this request, not that it was never used before. Tokens are reusable,
-//! so replay protection is the caller's choice of a fresh nonce per key.
+//! token was made for this request. Import tokens are reusable, so the HSM also remembers, per
+//! import token and until it expires, the nonces of the imports it accepted (in the store, so
+//! that a restart does not forget them), and refuses a key block whose nonce was consumed
+//! with that token before: a ValidationException naming `RandomNonce`. The nonce is consumed
+//! only when the key is stored, after every other check; a refused import consumes nothing.
 //!
 //! Import checks, before the KRD's private key runs: the CA's role (an imported S0 public key
 //! with `Verify`), the token, the KDH certificate's chain to the CA and its signature over the
 //! token, the nonce and the recipient; after it, the key's attributes from the key block
-//! header against the attribute table, like every import. Export checks the CA's role, the
+//! header against the attribute table, like every import, and last that the nonce is new for
+//! the token. Export checks the CA's role, the
 //! key's exportability and narrowing ([`policy::check_exportable`]), that the KRD's RSA key is
 //! strong enough for the key ([`policy::check_wrapping_strength`]: RSA-2048 carries TDES keys,
 //! RSA-3072 and RSA-4096 up to AES-128), and the KRD certificate's chain to the CA (with
@@ -48,7 +52,7 @@ use crate::{
     arn::new_key_id,
     clock::Timestamp,
     exchange::{
-        Incoming, KeyBlockHeaders, export_header,
+        ConsumedNonce, Incoming, KeyBlockHeaders, export_header,
         pki::{certificate_text, parse_certificate, tr34_error},
         wrapped_key,
     },
@@ -335,7 +339,7 @@ impl<S: Store> Hsm<S> {
             }
         };
         let valid_until = expiry(&record);
-        let public = self.store().private_key(&record)?.public_key().clone();
+        let public = self.private_key(&record)?.public_key().clone();
         let certificate = self.certify(&ca, &record, &public, valid_until)?;
         Ok(Parameters {
             certificate: certificate_text(&certificate)?,
@@ -419,7 +423,7 @@ impl<S: Store> Hsm<S> {
         let kdh_certificate =
             parse_certificate(&p("SigningKeyCertificate"), &b.signing_key_certificate)?;
         let authority = self.authority()?;
-        let krd_key = self.store().private_key(&krd)?;
+        let krd_key = self.private_key(&krd)?;
         let krd_certificate = self.certify(&authority, &krd, krd_key.public_key(), expiry(&krd))?;
         let request = ImportRequest {
             form: Form::X9Tr34_2012,
@@ -439,6 +443,12 @@ impl<S: Store> Hsm<S> {
             exportable: imported.header().exportability()
                 != payhsm_core::key::Exportability::NON_EXPORTABLE,
             material: SecretVec::from_slice(imported.key().expose_secret()),
+            nonce: Some(ConsumedNonce {
+                token_key_id: krd.key_id.clone(),
+                expires: expiry(&krd),
+                nonce,
+                field: p("RandomNonce"),
+            }),
         })
     }
 
@@ -481,7 +491,7 @@ impl<S: Store> Hsm<S> {
         .map_err(|e| tr34_error(&p("WrappingKeyCertificate"), e))?;
         let kdh = self.token_key(Side::Export, token, &p("ExportToken"))?;
         let authority = self.authority()?;
-        let kdh_key = self.store().private_key(&kdh)?;
+        let kdh_key = self.private_key(&kdh)?;
         let kdh_certificate = self.certify(&authority, &kdh, kdh_key.public_key(), expiry(&kdh))?;
         let header = KeyBlockHeader::from_str(&header.to_string())
             .map_err(|e| Error::internal(format!("TR-34 header: {e}")))?;

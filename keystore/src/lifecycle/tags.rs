@@ -46,7 +46,8 @@ pub struct ListTagsInput {
 }
 
 impl<S: Store> Hsm<S> {
-    fn resource_key_id(&self, resource_arn: &str) -> Result<String, Error> {
+    /// The key id of a `ResourceArn` (a key ARN; aliases are refused).
+    pub(crate) fn resource_key_id(&self, resource_arn: &str) -> Result<String, Error> {
         match KeyIdentifier::parse(resource_arn, "ResourceArn", &self.region, &self.account)? {
             KeyIdentifier::Key(k) if is_internal(k.key_id()) => Err(Error::not_found(resource_arn)),
             KeyIdentifier::Key(k) => Ok(k.key_id().to_owned()),

@@ -60,13 +60,13 @@ pub enum CardAttributes {
     CardVerificationValue1(ExpiryAndServiceCode),
     /// CVV2 / CVC2.
     CardVerificationValue2(ExpiryOnly),
-    /// 3-D Secure CAVV by the service's EMV method (not offered).
+    /// The service's cardholder authentication verification value (not offered: unpublished).
     CardHolderVerificationValue(Value),
     /// Mastercard dynamic CVC3.
     DynamicCardVerificationCode(DynamicCode),
     /// Visa dCVV.
     DynamicCardVerificationValue(DynamicValue),
-    /// Discover dynamic CVV (not offered).
+    /// Discover dynamic CVC (not offered: unpublished).
     DiscoverDynamicCardVerificationCode(Value),
 }
 
@@ -127,10 +127,15 @@ fn service_code(base: &str, member: &str, text: &str) -> Result<ServiceCode, Err
     ServiceCode::new(text).map_err(|e| core_error(&format!("{base}.{member}.ServiceCode"), e))
 }
 
+/// The service's two methods whose algorithms are the card schemes' own and unpublished: the
+/// service documents their inputs and keys (E6 for the cardholder authentication value), not
+/// how the value is computed, and no published vector or independent implementation (pyemv,
+/// psec) has them, so this HSM cannot compute them and says so.
 fn not_offered(base: &str, member: &str) -> Error {
     Error::validation(
         &format!("{base}.{member}"),
-        "this card validation method is not offered by this HSM",
+        "this card validation method is not offered by this HSM: its algorithm is the card \
+         scheme's own and not published, so it cannot be computed or checked here",
     )
 }
 

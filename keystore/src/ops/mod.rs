@@ -9,6 +9,7 @@ mod card;
 mod data;
 mod dukpt;
 mod emv;
+mod key_material;
 mod mac;
 mod pin;
 mod pin_change;
@@ -22,6 +23,9 @@ pub use dukpt::{DukptEncryptionAttributes, DukptMacAttributes, DukptPinAttribute
 pub use emv::{
     AuthResponseAttributes, GenerateAuthRequestCryptogramInput, SessionKeyDerivationAttributes,
     VerifyAuthRequestCryptogramInput,
+};
+pub use key_material::{
+    IncomingKeyMaterial, OutgoingKeyMaterial, OutgoingTr31KeyBlock, TranslateKeyMaterialInput,
 };
 pub use mac::{
     EmvMacAttributes, GenerateMacInput, MacAttributes, SessionKeyDerivationValueInput,

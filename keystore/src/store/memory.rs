@@ -10,6 +10,7 @@ use payhsm_core::crypto::SoftwareKey;
 use super::{SoftwareVault, Store};
 use crate::{
     Error,
+    clock::Timestamp,
     master_key::MasterKey,
     model::{AliasRecord, KeyRecord},
 };
@@ -25,6 +26,8 @@ pub struct MemoryStore {
 struct Data {
     keys: BTreeMap<String, KeyRecord>,
     aliases: BTreeMap<String, AliasRecord>,
+    /// (import token's key id, nonce) → the token's expiry.
+    nonces: BTreeMap<(String, Vec<u8>), Timestamp>,
 }
 
 impl MemoryStore {
@@ -119,5 +122,22 @@ impl Store for MemoryStore {
 
     fn delete_alias(&self, alias_name: &str) -> Result<bool, Error> {
         Ok(self.data().aliases.remove(alias_name).is_some())
+    }
+
+    fn consume_nonce(
+        &self,
+        token_key_id: &str,
+        nonce: &[u8],
+        expires: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, Error> {
+        let mut d = self.data();
+        d.nonces.retain(|_, e| *e > now);
+        let key = (token_key_id.to_owned(), nonce.to_vec());
+        if d.nonces.contains_key(&key) {
+            return Ok(false);
+        }
+        d.nonces.insert(key, expires);
+        Ok(true)
     }
 }

@@ -1,7 +1,8 @@
 //! Where keys rest: the [`Store`] trait, [`MemoryStore`] (tests and examples) and
 //! [`SqliteStore`] (the default, one database per region).
 //!
-//! A store persists [`KeyRecord`]s and [`AliasRecord`]s and turns a record into a usable key
+//! A store persists [`KeyRecord`]s, [`AliasRecord`]s and the nonces TR-34 imports consumed,
+//! and turns a record into a usable key
 //! handle through its [`Vault`]. It never holds a clear key: the [`SoftwareVault`] keeps each
 //! key as a TR-31 version D key block under the region's master key, and the PKCS#11 vault
 //! (`pkcs11::TokenVault`, feature `pkcs11`) keeps a reference to a token object instead, so
@@ -30,6 +31,7 @@ use payhsm_tr34::rsa::{RsaPrivateKey, SoftwareRsaKey};
 
 use crate::{
     Error,
+    clock::Timestamp,
     ecc::{Curve, EcPrivateKey, SoftwareEcKey},
     model::{AliasRecord, KeyRecord},
 };
@@ -79,6 +81,18 @@ pub trait Store: Send + Sync {
 
     /// Removes an alias; whether it existed.
     fn delete_alias(&self, alias_name: &str) -> Result<bool, Error>;
+
+    /// Records that a TR-34 import under the import token of key pair `token_key_id` used
+    /// `nonce`, until `expires` (the token's expiry), and forgets the nonces of tokens expired
+    /// at `now`. `false`, recording nothing, when `nonce` was recorded for that token before.
+    /// Atomic: of concurrent calls with the same token and nonce, one returns `true`.
+    fn consume_nonce(
+        &self,
+        token_key_id: &str,
+        nonce: &[u8],
+        expires: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, Error>;
 
     /// The persisted form of new key material for key `key_id`.
     fn seal(

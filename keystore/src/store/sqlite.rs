@@ -3,7 +3,8 @@
 //! Metadata sits in columns; the key material is whatever the store's [`Vault`] persists: a
 //! TR-31 version D key block under the region's master key ([`SoftwareVault`], the default),
 //! or a reference to a token object (the PKCS#11 vault). The `meta` table records what the
-//! material is bound to (the master key's KCV, or the token). The database runs in WAL mode
+//! material is bound to (the master key's KCV, or the token), and `nonces` the TR-34 nonces
+//! consumed per import token. The database runs in WAL mode
 //! with `synchronous=FULL` (a commit is on disk when it returns) and `secure_delete=ON` (freed
 //! pages, such as a destroyed key block, are overwritten with zeros). Every write is one
 //! `BEGIN IMMEDIATE` transaction, and updates are compare-and-swap on the revision column.
@@ -29,7 +30,9 @@ use crate::{
     model::{AliasRecord, KeyOrigin, KeyRecord, KeyState},
 };
 
-const SCHEMA_VERSION: &str = "1";
+/// Version 2 added the `nonces` table and `keys.resource_policy`; a version 1 store gains
+/// them when opened.
+const SCHEMA_VERSION: &str = "2";
 
 const SCHEMA: &str = "
 CREATE TABLE meta (
@@ -56,6 +59,7 @@ CREATE TABLE keys (
     delete_timestamp          INTEGER,
     tags                      TEXT NOT NULL,
     key_block                 TEXT,
+    resource_policy           TEXT,
     derive_key_usage          TEXT
 ) STRICT;
 CREATE TABLE aliases (
@@ -65,10 +69,21 @@ CREATE TABLE aliases (
 ) STRICT;
 ";
 
+/// The nonces TR-34 imports consumed, per import token, until the token expires.
+const NONCES: &str = "
+CREATE TABLE IF NOT EXISTS nonces (
+    token_key_id TEXT NOT NULL,
+    nonce        BLOB NOT NULL,
+    expires      INTEGER NOT NULL,
+    PRIMARY KEY (token_key_id, nonce)
+) STRICT;
+";
+
 const KEY_COLUMNS: &str = "key_id, revision, key_usage, key_class, key_algorithm, \
     key_modes_of_use, exportable, key_check_value, key_check_value_algorithm, enabled, \
     key_state, key_origin, create_timestamp, usage_start_timestamp, usage_stop_timestamp, \
-    delete_pending_timestamp, delete_timestamp, tags, key_block, derive_key_usage";
+    delete_pending_timestamp, delete_timestamp, tags, key_block, resource_policy, \
+    derive_key_usage";
 
 /// A region's keys in one SQLite database file, their material in the vault `V`.
 #[derive(Debug)]
@@ -132,6 +147,7 @@ impl<V: Vault> SqliteStore<V> {
         configure(&conn)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
         tx.execute_batch(SCHEMA)?;
+        tx.execute_batch(NONCES)?;
         tx.execute(
             "INSERT INTO meta (name, value) VALUES ('schema_version', ?1), ('key_binding', ?2)",
             params![SCHEMA_VERSION, vault.binding()],
@@ -164,18 +180,21 @@ impl<V: Vault> SqliteStore<V> {
             .map_err(|e| {
                 Error::internal(format!("{} is not a payhsm key store: {e}", path.display()))
             })?;
-        if version != SCHEMA_VERSION {
+        if version != SCHEMA_VERSION && version != "1" {
             return Err(Error::internal(format!(
-                "{} has schema version {version}; this payhsm reads {SCHEMA_VERSION}",
+                "{} has schema version {version}; this payhsm reads 1 and {SCHEMA_VERSION}",
                 path.display()
             )));
         }
         vault.check_binding(&binding, path)?;
-        let conn = Connection::open_with_flags(
+        let mut conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         configure(&conn)?;
+        if version == "1" {
+            upgrade_from_1(&mut conn)?;
+        }
         add_derive_key_usage(&conn)?;
         Ok(Self {
             path: path.to_owned(),
@@ -213,6 +232,27 @@ impl<V: Vault> SqliteStore<V> {
         failpoint(&format!("sqlite.{op}.after_commit"));
         Ok(out)
     }
+}
+
+/// Upgrades a version 1 store to version 2 in one transaction: the nonces table and the
+/// resource policy column.
+fn upgrade_from_1(conn: &mut Connection) -> Result<(), Error> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+    let version: String = tx.query_row(
+        "SELECT value FROM meta WHERE name = 'schema_version'",
+        [],
+        |r| r.get(0),
+    )?;
+    // Another process may have upgraded it since the version was read.
+    if version == "1" {
+        tx.execute_batch(NONCES)?;
+        tx.execute_batch(
+            "ALTER TABLE keys ADD COLUMN resource_policy TEXT;
+             UPDATE meta SET value = '2' WHERE name = 'schema_version';",
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 /// The schema version and key binding, read on a read-only connection.
@@ -303,8 +343,9 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         delete_timestamp: r.get::<_, Option<i64>>(16)?.map(Timestamp),
         tags,
         key_block: r.get(18)?,
+        resource_policy: r.get(19)?,
         derive_key_usage: r
-            .get::<_, Option<String>>(19)?
+            .get::<_, Option<String>>(20)?
             .map(|u| KeyUsage::from_name(&u).map_err(|_| corrupt("derive key usage")))
             .transpose()?,
     })
@@ -365,7 +406,7 @@ impl<V: Vault> Store for SqliteStore<V> {
             tx.execute(
                 &format!(
                     "INSERT INTO keys ({KEY_COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
                 ),
                 params![
                     record.key_id,
@@ -387,6 +428,7 @@ impl<V: Vault> Store for SqliteStore<V> {
                     ts(record.delete_timestamp),
                     tags,
                     record.key_block,
+                    record.resource_policy,
                     record.derive_key_usage.map(|u| u.to_string()),
                 ],
             )?;
@@ -413,7 +455,7 @@ impl<V: Vault> Store for SqliteStore<V> {
                 "UPDATE keys SET revision = ?2, enabled = ?3, key_state = ?4, \
                  usage_start_timestamp = ?5, usage_stop_timestamp = ?6, \
                  delete_pending_timestamp = ?7, delete_timestamp = ?8, tags = ?9, \
-                 key_block = ?10 WHERE key_id = ?1 AND revision = ?11",
+                 key_block = ?10, resource_policy = ?12 WHERE key_id = ?1 AND revision = ?11",
                 params![
                     record.key_id,
                     revision_to(record.revision)?,
@@ -426,6 +468,7 @@ impl<V: Vault> Store for SqliteStore<V> {
                     tags,
                     record.key_block,
                     revision_to(record.revision)? - 1,
+                    record.resource_policy,
                 ],
             )?;
             if changed == 1 {
@@ -518,6 +561,23 @@ impl<V: Vault> Store for SqliteStore<V> {
     fn delete_alias(&self, alias_name: &str) -> Result<bool, Error> {
         self.write("delete_alias", |tx| {
             Ok(tx.execute("DELETE FROM aliases WHERE alias_name = ?1", [alias_name])? == 1)
+        })
+    }
+
+    fn consume_nonce(
+        &self,
+        token_key_id: &str,
+        nonce: &[u8],
+        expires: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, Error> {
+        self.write("consume_nonce", |tx| {
+            tx.execute("DELETE FROM nonces WHERE expires <= ?1", [now.0])?;
+            let added = tx.execute(
+                "INSERT OR IGNORE INTO nonces (token_key_id, nonce, expires) VALUES (?1, ?2, ?3)",
+                params![token_key_id, nonce, expires.0],
+            )?;
+            Ok(added == 1)
         })
     }
 }

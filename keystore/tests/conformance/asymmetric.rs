@@ -522,6 +522,14 @@ fn kdh_token(
     payhsm_core::hex::encode(&token::export(&key, &request, &kdh.key, &mut OsRandom).unwrap())
 }
 
+/// The `ImportKey` request of a TR-34 key block.
+fn tr34_request(ca_arn: &str, kdh: &Certificate, token: &str, block: &str, nonce: &str) -> Value {
+    json!({ "KeyMaterial": { "Tr34KeyBlock": {
+        "CertificateAuthorityPublicKeyIdentifier": ca_arn, "SigningKeyCertificate": b64(kdh),
+        "ImportToken": token, "WrappedKeyBlock": block, "KeyBlockFormat": "X9_TR34_2012",
+        "RandomNonce": nonce } } })
+}
+
 fn tr34_import<S: Store>(
     h: &Harness<S>,
     ca_arn: &str,
@@ -530,13 +538,57 @@ fn tr34_import<S: Store>(
     block: &str,
     nonce: &str,
 ) -> Result<Value, Error> {
-    h.call(
-        "ImportKey",
-        json!({ "KeyMaterial": { "Tr34KeyBlock": {
-        "CertificateAuthorityPublicKeyIdentifier": ca_arn, "SigningKeyCertificate": b64(kdh),
-        "ImportToken": token, "WrappedKeyBlock": block, "KeyBlockFormat": "X9_TR34_2012",
-        "RandomNonce": nonce } } }),
-    )
+    h.call("ImportKey", tr34_request(ca_arn, kdh, token, block, nonce))
+}
+
+/// The refusal of a key block whose nonce was consumed with its import token before.
+#[track_caller]
+pub fn assert_nonce_replayed(r: Result<Value, Error>) {
+    match r {
+        Err(Error::Validation { field_list, .. }) => {
+            assert_eq!(field_list[0].path, "KeyMaterial.Tr34KeyBlock.RandomNonce");
+            assert!(
+                field_list[0]
+                    .message
+                    .contains("already used with this import token"),
+                "{}",
+                field_list[0].message
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Sets the harness's clock to the system time.
+fn at_system_time<S: Store>(h: &Harness<S>) {
+    use payhsm_keystore::clock::{Clock as _, SystemClock};
+    h.clock.advance_ms(SystemClock.now().0 - h.clock.now().0);
+}
+
+/// Imports one TR-34 key block (at the system time) and returns the `ImportKey` request, for
+/// a replay after a restart ([`assert_nonce_replayed`]).
+pub fn tr34_import_once<S: Store>(h: &Harness<S>) -> Value {
+    at_system_time(h);
+    let ca_arn = import_root(h, &pki::ca().cert);
+    let p = import_parameters(h, "RSA_2048", false);
+    let tdes = "0123456789ABCDEFFEDCBA9876543210";
+    let block = kdh_token(
+        &p.krd,
+        &p.chain,
+        hsm_time(h),
+        "D0000C0TC00E0000",
+        tdes,
+        NONCE,
+    );
+    let request = tr34_request(&ca_arn, &pki::kdh().cert, &p.token, &block, NONCE);
+    h.ok("ImportKey", request.clone());
+    request
+}
+
+/// Replays `request` on an HSM at the system time: refused for its consumed nonce.
+pub fn tr34_replay_is_refused<S: Store>(h: &Harness<S>, request: Value) {
+    at_system_time(h);
+    assert_nonce_replayed(h.call("ImportKey", request));
 }
 
 fn kcv_of(algorithm: KeyAlgorithm, hex: &str) -> String {
@@ -551,10 +603,7 @@ pub fn tr34_import_by_key_id<S: Store>(h: Harness<S>) {
         return super::assert_key_pairs_refused(&h);
     }
     // The Python builder certifies its KDH from the real time on; so does this HSM's clock.
-    {
-        use payhsm_keystore::clock::{Clock as _, SystemClock};
-        h.clock.advance_ms(SystemClock.now().0 - h.clock.now().0);
-    }
+    at_system_time(&h);
     let ca_arn = import_root(&h, &pki::ca().cert);
     let now = hsm_time(&h);
     let p = import_parameters(&h, "RSA_2048", false);
@@ -605,9 +654,33 @@ pub fn tr34_import_by_key_id<S: Store>(h: Harness<S>) {
     )
     .unwrap();
     assert_eq!(kek["Key"]["Exportable"], false);
+    // But a key block imports once: replayed with its nonce and token it is refused, naming
+    // the nonce, with nothing stored.
+    let stored = h.all_keys(None).len();
+    for (replayed, nonce) in [(&block, NONCE), (&again, "00112233445566778899AABB")] {
+        assert_nonce_replayed(tr34_import(
+            &h,
+            &ca_arn,
+            &pki::kdh().cert,
+            &p.token,
+            replayed,
+            nonce,
+        ));
+    }
+    assert_eq!(h.all_keys(None).len(), stored);
+    // A refused import consumes nothing: its nonce still serves the next key block.
+    let fresh = "A1A2A3A4A5A6A7A8";
+    let refused = kdh_token(&p.krd, &p.chain, now, "D0000C0TB00E0000", tdes, fresh);
+    assert_policy(
+        tr34_import(&h, &ca_arn, &pki::kdh().cert, &p.token, &refused, fresh),
+        Rule::KeyAttributes,
+    );
+    let accepted = kdh_token(&p.krd, &p.chain, now, "D0000C0TC00E0000", tdes, fresh);
+    tr34_import(&h, &ca_arn, &pki::kdh().cert, &p.token, &accepted, fresh).unwrap();
     assert_eq!(import_parameters(&h, "RSA_2048", true).token, p.token);
     assert_ne!(import_parameters(&h, "RSA_2048", false).token, p.token);
-    // AES-128 needs an RSA-3072 or larger KRD key.
+    // AES-128 needs an RSA-3072 or larger KRD key. (The nonce is remembered per import
+    // token: this token has not seen NONCE.)
     let aes = "00112233445566778899AABBCCDDEEFF";
     let p3 = import_parameters(&h, "RSA_3072", false);
     let aes_block = kdh_token(&p3.krd, &p3.chain, now, "D0000K0AB00E0000", aes, NONCE);

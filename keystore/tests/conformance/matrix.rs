@@ -189,6 +189,11 @@ fn run_role<S: Store>(
                 "PrimaryAccountNumber": PAN, "PanSequenceNumber": "00",
                 "ApplicationTransactionCounter": "0042", "AuthorizationRequestKeyIdentifier": ac } } }))
     };
+    let translate = |incoming: &str, block: &str, outgoing: &str| {
+        h.call("TranslateKeyMaterial", json!({
+            "IncomingKeyMaterial": { "Tr31KeyBlock": { "WrappingKeyIdentifier": incoming, "WrappedKeyBlock": block } },
+            "OutgoingKeyMaterial": { "Tr31KeyBlock": { "WrappingKeyIdentifier": outgoing } } }))
+    };
     let tr34_import = json!({ "Tr34KeyBlock": { "CertificateAuthorityPublicKeyIdentifier": k,
         "SigningKeyCertificate": "x", "ImportToken": "import-token-IMPORT000000000000000000000",
         "WrappedKeyBlock": "00", "KeyBlockFormat": "X9_TR34_2012", "RandomNonce": "0011223344556677" } });
@@ -260,6 +265,11 @@ fn run_role<S: Store>(
             let block = if aes { &x.block_d } else { &x.block_b };
             (h.call("ImportKey", json!({ "KeyMaterial": { "Tr31KeyBlock": { "WrappingKeyIdentifier": k, "WrappedKeyBlock": block } } })), PassesPolicy)
         }
+        "TranslateKeyMaterial/Tr31KeyBlock: IncomingWrappingKey" => {
+            let block = if aes { &x.block_d } else { &x.block_b };
+            (translate(k, block, &x.kbpk_aes), PassesPolicy)
+        }
+        "TranslateKeyMaterial/Tr31KeyBlock: OutgoingWrappingKey" => (translate(&x.kbpk_aes, &x.block_d, k), if x.exports { Succeeds } else { PassesPolicy }),
         "AuthRequestCryptogram: IssuerMasterKey" => (h.call("GenerateAuthRequestCryptogram", json!({
             "KeyIdentifier": k, "TransactionData": "0000000010000000000000000710000000000007101302050030901B6A3C00005503A4A082",
             "MajorKeyDerivationMode": "EMV_OPTION_A",

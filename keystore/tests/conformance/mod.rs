@@ -22,12 +22,16 @@ pub mod ecdh;
 pub mod emv_sm;
 pub mod matrix;
 pub mod pki;
+pub mod resource_policy;
+pub mod translate;
 
 pub use asymmetric::{
     asymmetric_keys, certificate_imports, tr34_export_by_key_id, tr34_import_by_key_id,
 };
 pub use ecdh::ecdh_key_agreement;
 pub use emv_sm::{emv_data_encryption, emv_pin_change, emv_script_mac};
+pub use resource_policy::resource_policies;
+pub use translate::translate_key_material;
 
 use payhsm_core::{
     key::{KeyAlgorithm, KeyAttributes, KeyClass, KeyModesOfUse, KeyUsage},
@@ -81,6 +85,8 @@ macro_rules! conformance_tests {
                 emv_data_encryption,
                 emv_pin_change,
                 rsa_self_test_failure_refuses_everything,
+                translate_key_material,
+                resource_policies,
                 ecdh_key_agreement,
             );
         }
@@ -1693,42 +1699,66 @@ pub fn error_state_refuses_everything<S: Store>(h: Harness<S>) {
 }
 
 /// A failed RSA known answer (signature or OAEP) refuses every operation, the RSA ones too.
+/// The RSA tests are conditional: they run before the HSM's first RSA operation, which they
+/// refuse, so no RSA key is made or used with an RSA implementation that failed them; from
+/// then on the HSM is in its error state.
 pub fn rsa_self_test_failure_refuses_everything<S: Store>(h: Harness<S>) {
     let Harness { hsm, .. } = h;
     let mut store = Some(hsm_store(hsm));
-    for name in ["RSA-PKCS1", "RSA-OAEP"] {
-        let mut config = HsmConfig::new(Region::new("us-east-1").unwrap());
-        let test = config
-            .self_tests
-            .iter_mut()
-            .find(|t| t.name == name)
-            .unwrap();
-        test.expected = "00";
-        let broken = Hsm::new(store.take().unwrap(), config);
-        for op in api::CONTROL_PLANE.iter().chain(api::DATA_PLANE) {
-            let e = api::dispatch(&broken, op, json!({})).unwrap_err();
-            assert_eq!(e, Error::ErrorState { test: name.into() }, "{op}");
-        }
-        let e = api::dispatch(
-            &broken,
+    let rsa_pair = json!({ "KeyAttributes": {
+        "KeyUsage": "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE", "KeyClass": "ASYMMETRIC_KEY_PAIR",
+        "KeyAlgorithm": "RSA_2048", "KeyModesOfUse": { "Sign": true } }, "Exportable": false });
+    let first_rsa_uses = [
+        (
             "GetParametersForImport",
             json!({ "KeyMaterialType": "TR34_KEY_BLOCK", "WrappingKeyAlgorithm": "RSA_2048" }),
-        )
-        .unwrap_err();
-        assert_eq!(e.name(), "ServiceUnavailableException");
-        assert!(
-            broken.store().list_keys(None, 10).unwrap().is_empty(),
-            "no CA, no token"
-        );
-        store = Some(hsm_store(broken));
+        ),
+        (
+            "GetParametersForExport",
+            json!({ "KeyMaterialType": "TR34_KEY_BLOCK", "SigningKeyAlgorithm": "RSA_2048" }),
+        ),
+        ("CreateKey", rsa_pair),
+    ];
+    for name in ["RSA-PKCS1", "RSA-OAEP"] {
+        for (first_op, request) in &first_rsa_uses {
+            let mut config = HsmConfig::new(Region::new("us-east-1").unwrap());
+            let test = config
+                .self_tests
+                .iter_mut()
+                .find(|t| t.name == name)
+                .unwrap();
+            test.expected = "00";
+            let broken = Hsm::new(store.take().unwrap(), config);
+            // Until RSA is needed, the RSA tests have not run.
+            assert!(broken.self_test_result().is_ok());
+            let e = api::dispatch(&broken, first_op, request.clone()).unwrap_err();
+            assert_eq!(e, Error::ErrorState { test: name.into() }, "{first_op}");
+            assert_eq!(e.name(), "ServiceUnavailableException");
+            assert_eq!(
+                broken.self_test_result(),
+                Err(Error::ErrorState { test: name.into() })
+            );
+            for op in api::CONTROL_PLANE.iter().chain(api::DATA_PLANE) {
+                let e = api::dispatch(&broken, op, json!({})).unwrap_err();
+                assert_eq!(e, Error::ErrorState { test: name.into() }, "{op}");
+            }
+            assert!(
+                broken.store().list_keys(None, 10).unwrap().is_empty(),
+                "no CA, no token, no key pair"
+            );
+            store = Some(hsm_store(broken));
+        }
     }
-    // With the known answers intact, the same store serves again.
+    // With the known answers intact, the same store serves again, RSA included.
     let healthy = Hsm::new(
         store.unwrap(),
         HsmConfig::new(Region::new("us-east-1").unwrap()),
     );
     assert!(healthy.self_test_result().is_ok());
     api::dispatch(&healthy, "ListKeys", json!({})).unwrap();
+    let (op, request) = &first_rsa_uses[0];
+    api::dispatch(&healthy, op, request.clone()).unwrap();
+    assert!(healthy.self_test_result().is_ok());
 }
 
 fn hsm_store<S: Store>(hsm: Hsm<S>) -> S {

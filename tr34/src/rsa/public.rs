@@ -221,21 +221,13 @@ pub(crate) fn algorithm_with_null(oid: der::asn1::ObjectIdentifier) -> Algorithm
     }
 }
 
-/// Hands out pre-drawn random bytes to the `rsa` crate; notes if it asks for more.
+/// Hands out pre-drawn random bytes to the `rsa` crate (one SHA-256 output: the OAEP seed);
+/// notes if it asks for more.
+#[derive(Default)]
 struct SeedRng {
-    bytes: [u8; 64],
+    bytes: [u8; 32],
     used: usize,
     overdrawn: bool,
-}
-
-impl Default for SeedRng {
-    fn default() -> Self {
-        Self {
-            bytes: [0; 64],
-            used: 0,
-            overdrawn: false,
-        }
-    }
 }
 
 impl RngCore for SeedRng {

@@ -2,8 +2,9 @@
 //!
 //! See the [token module](super) for the structure.
 //!
-//! The two forms differ in how the envelope sits in its OCTET STRING, in the OAEP parameters
-//! and in the signature algorithm; see [`Form`](super::Form).
+//! The two forms differ in how the envelope sits in its OCTET STRING, in the shape of its
+//! `EncryptedContentInfo`, in the OAEP parameters, the order of the signed attributes and the
+//! signature algorithm; see [`Form`](super::Form).
 
 use der::{
     Sequence, ValueOrd,
@@ -76,8 +77,8 @@ pub(super) struct SignerInfo {
 }
 
 /// `EnvelopedData` (RFC 5652 §6.1) without originator information or unprotected attributes,
-/// which TR-34 does not use.
-#[derive(Sequence)]
+/// which TR-34 does not use. Not DER-derived: its encoding depends on the
+/// [`Form`](super::Form) (see `Form::encode_envelope`).
 pub(super) struct EnvelopedData {
     pub(super) version: u8,
     pub(super) recipient_infos: SetOfVec<KeyTransRecipientInfo>,
@@ -93,13 +94,31 @@ pub(super) struct KeyTransRecipientInfo {
     pub(super) encrypted_key: OctetString,
 }
 
-/// `EncryptedContentInfo` (RFC 5652 §6.1).
+/// `EncryptedContentInfo` (RFC 5652 §6.1), the `X9_TR34_2019` encoding: the ciphertext
+/// follows the algorithm identifier, whose parameter is the IV.
 #[derive(Sequence)]
 pub(super) struct EncryptedContentInfo {
     pub(super) content_type: ObjectIdentifier,
     pub(super) content_encryption_algorithm: AlgorithmIdentifierOwned,
     #[asn1(context_specific = "0", tag_mode = "IMPLICIT", optional = "true")]
     pub(super) encrypted_content: Option<OctetString>,
+}
+
+/// `EncryptedContentInfo` in the `X9_TR34_2012` encoding, as AWS Payment Cryptography's
+/// samples build and parse it: cipher, IV and ciphertext in one SEQUENCE.
+#[derive(Sequence)]
+pub(super) struct NestedEncryptedContentInfo {
+    pub(super) content_type: ObjectIdentifier,
+    pub(super) content: NestedEncryptedContent,
+}
+
+/// `SEQUENCE { cipher OID, OCTET STRING iv, [0] IMPLICIT OCTET STRING ciphertext }`.
+#[derive(Sequence)]
+pub(super) struct NestedEncryptedContent {
+    pub(super) cipher: ObjectIdentifier,
+    pub(super) iv: OctetString,
+    #[asn1(context_specific = "0", tag_mode = "IMPLICIT")]
+    pub(super) ciphertext: OctetString,
 }
 
 /// The TR-34 key block: the plaintext of the encrypted content. The key is borrowed from the

@@ -8,6 +8,7 @@ use der::{
 };
 use x509_cert::{attr::Attribute, time::Time};
 
+use super::Form;
 use crate::{DateTime, Error, KeyBlockHeader, oid};
 
 /// The signed attributes TR-34 defines. Others (such as the `signingTime` and
@@ -28,14 +29,13 @@ pub(super) struct SignedAttributes {
 const FIELD: &str = "signedAttrs";
 
 impl SignedAttributes {
-    /// The DER `SET OF Attribute` the KDH signs, elements in DER order (X.690 §11.6).
-    pub(super) fn to_der(&self) -> Result<Vec<u8>, Error> {
+    /// The `SET OF Attribute` the KDH signs, in the form's order: in `X9_TR34_2019` DER order
+    /// (X.690 §11.6); in `X9_TR34_2012` the order AWS Payment Cryptography's samples write and
+    /// read (contentType, randomNonce, key block header, messageDigest), which is DER order
+    /// only for nonces up to 14 bytes and headers up to 32 characters.
+    pub(super) fn to_der(&self, form: Form) -> Result<Vec<u8>, Error> {
         let mut attributes = Vec::new();
         attributes.push(attribute(oid::CONTENT_TYPE, &oid::ENVELOPED_DATA)?);
-        attributes.push(attribute(
-            oid::MESSAGE_DIGEST,
-            &octets(&self.message_digest)?,
-        )?);
         if let Some(nonce) = &self.nonce {
             attributes.push(attribute(oid::RANDOM_NONCE, &octets(nonce)?)?);
         }
@@ -44,15 +44,23 @@ impl SignedAttributes {
             attributes.push(attribute(oid::SIGNING_TIME, &time)?);
         }
         attributes.push(attribute(oid::DATA, &octets(self.header.as_bytes())?)?);
-        attributes.sort();
+        attributes.push(attribute(
+            oid::MESSAGE_DIGEST,
+            &octets(&self.message_digest)?,
+        )?);
+        if form.der_sorted_attributes() {
+            attributes.sort();
+        }
         Any::new(Tag::Set, attributes.concat())
             .and_then(|set| set.to_der())
             .map_err(Error::der(FIELD))
     }
 
     /// Reads the signed attributes from the *contents* of the received `[0] IMPLICIT SET`.
-    /// Elements must be in DER order, and no attribute type may repeat.
-    pub(super) fn from_der_contents(contents: &[u8]) -> Result<Self, Error> {
+    /// No attribute type may repeat; in `X9_TR34_2019` the elements must be in DER order. In
+    /// `X9_TR34_2012` any order is read, since the service's samples write theirs unsorted
+    /// (the signature covers the attributes as received either way).
+    pub(super) fn from_der_contents(contents: &[u8], form: Form) -> Result<Self, Error> {
         let mut reader = SliceReader::new(contents).map_err(Error::der(FIELD))?;
         let mut previous: Option<&[u8]> = None;
         let mut seen: Vec<ObjectIdentifier> = Vec::new();
@@ -60,7 +68,7 @@ impl SignedAttributes {
             (None, None, None, None, None);
         while !reader.is_finished() {
             let element = reader.tlv_bytes().map_err(Error::der(FIELD))?;
-            if previous.is_some_and(|p| p >= element) {
+            if form.der_sorted_attributes() && previous.is_some_and(|p| p >= element) {
                 return Err(Error::malformed(FIELD, "SET OF not in DER order"));
             }
             previous = Some(element);
@@ -192,60 +200,103 @@ mod tests {
         &der[der.len() - u32::from(header.length()) as usize..]
     }
 
-    #[test]
-    fn round_trips_in_der_order() {
-        let der = sample().to_der().unwrap();
-        let back = SignedAttributes::from_der_contents(contents(&der)).unwrap();
-        assert_eq!(back.message_digest, sample().message_digest);
-        assert_eq!(back.nonce, sample().nonce);
-        assert_eq!(back.header, sample().header);
-        // With an 8-byte nonce and a 16-byte header, DER order is the order AWS Payment
-        // Cryptography's samples write: contentType, randomNonce, header, messageDigest.
-        let mut reader = SliceReader::new(contents(&der)).unwrap();
+    fn oids(set: &[u8]) -> Vec<ObjectIdentifier> {
+        let mut reader = SliceReader::new(contents(set)).unwrap();
         let mut oids = Vec::new();
         while !reader.is_finished() {
-            let a = Attribute::from_der(reader.tlv_bytes().unwrap()).unwrap();
-            oids.push(a.oid);
+            oids.push(
+                Attribute::from_der(reader.tlv_bytes().unwrap())
+                    .unwrap()
+                    .oid,
+            );
         }
-        assert_eq!(
-            oids,
-            [
-                oid::CONTENT_TYPE,
-                oid::RANDOM_NONCE,
-                oid::DATA,
-                oid::MESSAGE_DIGEST
-            ]
-        );
+        oids
     }
 
-    #[test]
-    fn rejects_unsorted_and_duplicate_attributes() {
-        let der = sample().to_der().unwrap();
-        let mut reader = SliceReader::new(contents(&der)).unwrap();
+    fn elements(set: &[u8]) -> Vec<Vec<u8>> {
+        let mut reader = SliceReader::new(contents(set)).unwrap();
         let mut elements = Vec::new();
         while !reader.is_finished() {
             elements.push(reader.tlv_bytes().unwrap().to_vec());
         }
-        let mut swapped = elements.clone();
-        swapped.swap(0, 1);
+        elements
+    }
+
+    const SAMPLES_ORDER: [ObjectIdentifier; 4] = [
+        oid::CONTENT_TYPE,
+        oid::RANDOM_NONCE,
+        oid::DATA,
+        oid::MESSAGE_DIGEST,
+    ];
+
+    #[test]
+    fn each_form_writes_its_order_and_reads_it_back() {
+        // An 8-byte nonce and a 16-byte header: DER order is the samples' order.
+        for form in Form::ALL {
+            let der = sample().to_der(form).unwrap();
+            assert_eq!(oids(&der), SAMPLES_ORDER, "{form}");
+            let back = SignedAttributes::from_der_contents(contents(&der), form).unwrap();
+            assert_eq!(back.message_digest, sample().message_digest);
+            assert_eq!(back.nonce, sample().nonce);
+            assert_eq!(back.header, sample().header);
+        }
+        // A 16-byte nonce (32 hex digits, the service's longest) sorts after the header in
+        // DER; the X9_TR34_2012 form keeps the samples' order.
+        let long = SignedAttributes {
+            nonce: Some(alloc::vec![0xC3; 16]),
+            ..sample()
+        };
+        let samples = long.to_der(Form::X9Tr34_2012).unwrap();
+        assert_eq!(oids(&samples), SAMPLES_ORDER);
+        let der = long.to_der(Form::X9Tr34_2019).unwrap();
+        assert_eq!(
+            oids(&der),
+            [
+                oid::CONTENT_TYPE,
+                oid::DATA,
+                oid::RANDOM_NONCE,
+                oid::MESSAGE_DIGEST
+            ]
+        );
+        for (form, set) in [(Form::X9Tr34_2012, &samples), (Form::X9Tr34_2019, &der)] {
+            let back = SignedAttributes::from_der_contents(contents(set), form).unwrap();
+            assert_eq!(back.nonce, long.nonce, "{form}");
+        }
+        // DER order is required in X9_TR34_2019 only.
+        assert!(SignedAttributes::from_der_contents(contents(&der), Form::X9Tr34_2012).is_ok());
         assert!(matches!(
-            SignedAttributes::from_der_contents(&swapped.concat()),
+            SignedAttributes::from_der_contents(contents(&samples), Form::X9Tr34_2019),
             Err(Error::Malformed {
                 reason: "SET OF not in DER order",
                 ..
             })
         ));
-        let mut doubled = elements.clone();
-        doubled.insert(1, elements[0].clone());
-        assert!(SignedAttributes::from_der_contents(&doubled.concat()).is_err());
-        let missing_header: Vec<u8> =
-            [&elements[0][..], &elements[1][..], &elements[3][..]].concat();
-        assert!(matches!(
-            SignedAttributes::from_der_contents(&missing_header),
-            Err(Error::Malformed {
-                reason: "the key block header attribute is missing",
-                ..
-            })
-        ));
+    }
+
+    #[test]
+    fn rejects_duplicate_and_missing_attributes_in_both_forms() {
+        for form in Form::ALL {
+            let elements = elements(&sample().to_der(form).unwrap());
+            let mut doubled = elements.clone();
+            doubled.push(elements[0].clone());
+            assert!(matches!(
+                SignedAttributes::from_der_contents(&doubled.concat(), form),
+                Err(Error::Malformed {
+                    reason: "an attribute type occurs twice" | "SET OF not in DER order",
+                    ..
+                })
+            ));
+            let missing_header: Vec<u8> =
+                [&elements[0][..], &elements[1][..], &elements[3][..]].concat();
+            assert!(matches!(
+                SignedAttributes::from_der_contents(&missing_header, form),
+                Err(Error::Malformed {
+                    reason: "the key block header attribute is missing",
+                    ..
+                })
+            ));
+            let missing_type: Vec<u8> = elements[1..].concat();
+            assert!(SignedAttributes::from_der_contents(&missing_type, form).is_err());
+        }
     }
 }

@@ -123,7 +123,7 @@ pub fn export(
         signing_time,
         header: header.clone(),
     }
-    .to_der()?;
+    .to_der(request.form)?;
     let signature = kdh_key.sign_pkcs1_sha256(&attrs)?;
     let attrs_set = Any::from_der(&attrs).map_err(Error::der("signedAttrs"))?;
     let signed_attrs = Any::new(

@@ -1,15 +1,17 @@
-//! The two token forms and the three places where they differ.
+//! The two token forms and the places where they differ.
 
 use alloc::vec::Vec;
 use core::{fmt, str::FromStr};
 
 use der::{
-    Decode, Encode, EncodeValue, Header, Length, Reader, Sequence, SliceReader, SliceWriter, Tag,
-    asn1::{Any, OctetString},
+    Decode, Encode, Reader, Sequence, SliceReader, Tag, Tagged,
+    asn1::{Any, AnyRef, OctetString, SetOfVec},
 };
 use spki::AlgorithmIdentifierOwned;
 
-use super::asn1::EnvelopedData;
+use super::asn1::{
+    EncryptedContentInfo, EnvelopedData, NestedEncryptedContent, NestedEncryptedContentInfo,
+};
 use crate::{
     Error, oid,
     rsa::{OaepHash, algorithm_with_null, null_or_absent},
@@ -20,16 +22,22 @@ use crate::{
 /// | | `X9_TR34_2012` (default) | `X9_TR34_2019` |
 /// |---|---|---|
 /// | envelope in `eContent` | the *contents* of `EnvelopedData`, without its SEQUENCE tag and length | a complete DER `EnvelopedData` |
+/// | `encryptedContentInfo` | `SEQUENCE { id-data, SEQUENCE { cipher, OCTET STRING iv, [0] IMPLICIT ciphertext } }` | RFC 5652: `SEQUENCE { id-data, SEQUENCE { cipher, OCTET STRING iv }, [0] IMPLICIT ciphertext }` |
 /// | RSAES-OAEP parameters | `SEQUENCE { hashAlg, maskGenAlg, pSourceAlg }`, untagged, all present | RFC 8017 `RSAES-OAEP-params` with `[0]`/`[1]`/`[2]` tags, defaults omitted |
+/// | signed attributes | in the samples' order: contentType, randomNonce, key block header, messageDigest; read in any order | DER `SET OF` order (RFC 5652 §5.3), required on import |
 /// | signature algorithm | `rsaEncryption` | `sha256WithRSAEncryption` |
 /// | `SignedData` version | 1 | 3 (RFC 5652 §5.1: `eContentType` is not `id-data`) |
 ///
 /// `X9_TR34_2012` is the form AWS Payment Cryptography imports and exports (its
-/// `KeyBlockFormat`), following the TR-34 Annex B samples as the service's published samples
-/// build and parse them. `X9_TR34_2019` is the same message as plain RFC 5652 CMS. On import,
-/// the envelope, OAEP encoding and `SignedData` version must match the form; either signature
-/// algorithm identifier is accepted in both forms (general CMS libraries write
-/// `rsaEncryption` too), since the digest algorithm is fixed to SHA-256 either way.
+/// `KeyBlockFormat`), byte for byte as the service's published samples build an import token
+/// and parse its `ExportKey` output (`key-import-export/tr34/` in
+/// aws-samples/samples-for-payment-cryptography-service). `X9_TR34_2019` is the same message
+/// as plain RFC 5652 CMS. In both, the `SignedData` carries no certificates, CRLs or unsigned
+/// attributes (read and ignored on import), the digest algorithms are `sha256` without
+/// parameters, and the signature algorithm has NULL parameters. On import, the envelope, the
+/// `encryptedContentInfo`, the OAEP encoding and the `SignedData` version must match the form;
+/// either signature algorithm identifier is accepted in both forms (general CMS libraries
+/// write `rsaEncryption` too), since the digest algorithm is fixed to SHA-256 either way.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Form {
     /// The AWS Payment Cryptography form (`KeyBlockFormat` `X9_TR34_2012`).
@@ -51,6 +59,31 @@ impl Form {
         }
     }
 
+    /// The form a token is written in.
+    ///
+    /// The two forms cannot be confused: in `X9_TR34_2012` the `eContent` holds the fields of
+    /// the `EnvelopedData`, which begin with its version, an INTEGER (`02`); in `X9_TR34_2019`
+    /// it holds the complete `EnvelopedData`, a SEQUENCE (`30`). The first octet of the
+    /// envelope tells them apart; [`import`](super::import) then checks everything else
+    /// against the form, the `SignedData` version (1 or 3) first.
+    pub fn detect(token: &[u8]) -> Result<Self, Error> {
+        let signed = super::import::signed_data(token)?;
+        match signed
+            .encap_content_info
+            .e_content
+            .as_ref()
+            .map(|c| c.as_bytes())
+        {
+            Some([0x02, ..]) => Ok(Self::X9Tr34_2012),
+            Some([0x30, ..]) => Ok(Self::X9Tr34_2019),
+            Some(_) => Err(Error::malformed(
+                "eContent",
+                "neither EnvelopedData fields (X9_TR34_2012) nor an EnvelopedData (X9_TR34_2019)",
+            )),
+            None => Err(Error::malformed("eContent", "the envelope is missing")),
+        }
+    }
+
     pub(super) const fn signed_data_version(self) -> u8 {
         match self {
             Self::X9Tr34_2012 => 1,
@@ -65,38 +98,65 @@ impl Form {
         }
     }
 
+    /// Whether the signed attributes are a DER `SET OF` (sorted), or in the samples' order.
+    pub(super) const fn der_sorted_attributes(self) -> bool {
+        matches!(self, Self::X9Tr34_2019)
+    }
+
     /// Writes the envelope as this form places it in `eContent`.
     pub(super) fn encode_envelope(self, envelope: &EnvelopedData) -> Result<Vec<u8>, Error> {
-        let field = Error::der("EnvelopedData");
+        const FIELD: &str = "EnvelopedData";
+        let eci = &envelope.encrypted_content_info;
+        let eci = match self {
+            Self::X9Tr34_2012 => nest(eci)?.to_der(),
+            Self::X9Tr34_2019 => eci.to_der(),
+        }
+        .map_err(Error::der("encryptedContentInfo"))?;
+        let fields = [
+            envelope.version.to_der().map_err(Error::der(FIELD))?,
+            envelope
+                .recipient_infos
+                .to_der()
+                .map_err(Error::der(FIELD))?,
+            eci,
+        ]
+        .concat();
         match self {
-            Self::X9Tr34_2012 => {
-                let len = envelope.value_len().map_err(Error::der("EnvelopedData"))?;
-                let mut out = alloc::vec![0; usize::try_from(u32::from(len)).unwrap_or(0)];
-                let mut writer = SliceWriter::new(&mut out);
-                envelope.encode_value(&mut writer).map_err(field)?;
-                writer.finish().map_err(Error::der("EnvelopedData"))?;
-                Ok(out)
-            }
-            Self::X9Tr34_2019 => envelope.to_der().map_err(field),
+            Self::X9Tr34_2012 => Ok(fields),
+            Self::X9Tr34_2019 => Any::new(Tag::Sequence, fields)
+                .and_then(|envelope| envelope.to_der())
+                .map_err(Error::der(FIELD)),
         }
     }
 
     /// Reads the envelope from `eContent`.
     pub(super) fn decode_envelope(self, content: &[u8]) -> Result<EnvelopedData, Error> {
-        let field = Error::der("EnvelopedData");
-        match self {
-            Self::X9Tr34_2012 => {
-                let mut reader = SliceReader::new(content).map_err(field)?;
-                let length =
-                    Length::try_from(content.len()).map_err(Error::der("EnvelopedData"))?;
-                let header = Header::new(Tag::Sequence, length);
-                let envelope = der::DecodeValue::decode_value(&mut reader, header)
-                    .map_err(Error::der("EnvelopedData"))?;
-                reader.finish().map_err(Error::der("EnvelopedData"))?;
-                Ok(envelope)
+        const FIELD: &str = "EnvelopedData";
+        let fields = match self {
+            Self::X9Tr34_2012 => content,
+            Self::X9Tr34_2019 => {
+                let envelope = AnyRef::from_der(content).map_err(Error::der(FIELD))?;
+                if envelope.tag() != Tag::Sequence {
+                    return Err(Error::malformed(FIELD, "not a SEQUENCE"));
+                }
+                envelope.value()
             }
-            Self::X9Tr34_2019 => EnvelopedData::from_der(content).map_err(field),
+        };
+        let mut reader = SliceReader::new(fields).map_err(Error::der(FIELD))?;
+        let version = u8::decode(&mut reader).map_err(Error::der(FIELD))?;
+        let recipient_infos =
+            SetOfVec::decode(&mut reader).map_err(Error::der("recipientInfos"))?;
+        let encrypted_content_info = match self {
+            Self::X9Tr34_2012 => NestedEncryptedContentInfo::decode(&mut reader).and_then(unnest),
+            Self::X9Tr34_2019 => EncryptedContentInfo::decode(&mut reader),
         }
+        .map_err(Error::der("encryptedContentInfo"))?;
+        reader.finish().map_err(Error::der(FIELD))?;
+        Ok(EnvelopedData {
+            version,
+            recipient_infos,
+            encrypted_content_info,
+        })
     }
 
     /// The `id-RSAES-OAEP` algorithm identifier with SHA-256 and MGF1-SHA-256.
@@ -251,6 +311,50 @@ impl fmt::Display for Form {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// The `X9_TR34_2012` shape of an `EncryptedContentInfo`: the IV (the algorithm's parameter,
+/// an OCTET STRING) and the ciphertext move into the cipher's SEQUENCE.
+fn nest(eci: &EncryptedContentInfo) -> Result<NestedEncryptedContentInfo, Error> {
+    let alg = &eci.content_encryption_algorithm;
+    let iv = alg
+        .parameters
+        .as_ref()
+        .ok_or(Error::malformed(
+            "contentEncryptionAlgorithm",
+            "the IV is missing",
+        ))?
+        .decode_as::<OctetString>()
+        .map_err(Error::der("contentEncryptionAlgorithm"))?;
+    Ok(NestedEncryptedContentInfo {
+        content_type: eci.content_type,
+        content: NestedEncryptedContent {
+            cipher: alg.oid,
+            iv,
+            ciphertext: eci
+                .encrypted_content
+                .clone()
+                .ok_or(Error::malformed("encryptedContent", "missing"))?,
+        },
+    })
+}
+
+/// The RFC 5652 view of an `X9_TR34_2012` `EncryptedContentInfo`, which the rest of the
+/// import reads.
+fn unnest(eci: NestedEncryptedContentInfo) -> der::Result<EncryptedContentInfo> {
+    let NestedEncryptedContent {
+        cipher,
+        iv,
+        ciphertext,
+    } = eci.content;
+    Ok(EncryptedContentInfo {
+        content_type: eci.content_type,
+        content_encryption_algorithm: AlgorithmIdentifierOwned {
+            oid: cipher,
+            parameters: Some(Any::encode_from(&iv)?),
+        },
+        encrypted_content: Some(ciphertext),
+    })
 }
 
 /// `RSAES-OAEP-params` (RFC 8017 A.2.1).

@@ -30,17 +30,7 @@ pub fn import(
     krd_key: &dyn RsaPrivateKey,
     request: &ImportRequest<'_>,
 ) -> Result<ImportedKey, Error> {
-    if token.len() > MAX_TOKEN_LEN {
-        return Err(Error::unsupported("token", "longer than 16 KiB"));
-    }
-    let content_info = ContentInfo::from_der(token).map_err(Error::der("ContentInfo"))?;
-    if content_info.content_type != oid::SIGNED_DATA {
-        return Err(Error::unsupported("contentType", "must be id-signedData"));
-    }
-    let signed: SignedData = content_info
-        .content
-        .decode_as()
-        .map_err(Error::der("SignedData"))?;
+    let signed = signed_data(token)?;
     if signed.version != request.form.signed_data_version() {
         return Err(Error::unsupported(
             "SignedData version",
@@ -123,7 +113,7 @@ pub fn import(
     kdh_cert
         .public_key()
         .verify_pkcs1_sha256(&to_verify, signer.signature.as_bytes())?;
-    let attrs = SignedAttributes::from_der_contents(signed_attrs.value())?;
+    let attrs = SignedAttributes::from_der_contents(signed_attrs.value(), request.form)?;
     if !bool::from(
         attrs
             .message_digest
@@ -245,6 +235,21 @@ pub fn import(
         kdh: decrypted.kdh,
         signing_time: attrs.signing_time,
     })
+}
+
+/// The token's `SignedData`, from a `ContentInfo` of at most [`MAX_TOKEN_LEN`] bytes.
+pub(super) fn signed_data(token: &[u8]) -> Result<SignedData, Error> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(Error::unsupported("token", "longer than 16 KiB"));
+    }
+    let content_info = ContentInfo::from_der(token).map_err(Error::der("ContentInfo"))?;
+    if content_info.content_type != oid::SIGNED_DATA {
+        return Err(Error::unsupported("contentType", "must be id-signedData"));
+    }
+    content_info
+        .content
+        .decode_as()
+        .map_err(Error::der("SignedData"))
 }
 
 fn is_sha256(alg: &spki::AlgorithmIdentifierOwned) -> bool {

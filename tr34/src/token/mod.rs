@@ -5,22 +5,25 @@
 //! an ephemeral TDES or AES-128 key, which travels under the KRD's RSA key with RSAES-OAEP.
 //! The signed attributes carry the header and, in the two-pass protocol, the KRD's random
 //! nonce; in the one-pass protocol, a signing time. [`Form`] describes the two encodings of
-//! this structure:
+//! this structure (no certificates, CRLs or unsigned attributes are written):
 //!
 //! ```text
 //! ContentInfo { id-signedData, [0] SignedData {
-//!     version, digestAlgorithms { sha256 },
+//!     version (1 | 3), digestAlgorithms { sha256 },
 //!     encapContentInfo { id-envelopedData, [0] OCTET STRING <envelope> },
 //!     signerInfos { SignerInfo {
 //!         version 1, sid IssuerAndSerialNumber (KDH), digestAlgorithm sha256,
-//!         signedAttrs [0] { contentType, messageDigest, randomNonce | signingTime,
-//!                           keyBlockHeader (type id-data, value OCTET STRING) },
+//!         signedAttrs [0] { contentType, randomNonce | signingTime,
+//!                           keyBlockHeader (type id-data, value OCTET STRING), messageDigest },
 //!         signatureAlgorithm, signature } } } }
 //!
-//! <envelope> = EnvelopedData { version 0,
+//! <envelope> = EnvelopedData { version 0,   (2012: its fields without the SEQUENCE header)
 //!     recipientInfos { KeyTransRecipientInfo {
 //!         version 0, rid IssuerAndSerialNumber (KRD), RSAES-OAEP, encryptedKey } },
-//!     encryptedContentInfo { id-data, des-ede3-cbc | aes128-CBC (IV), [0] ciphertext } }
+//!     encryptedContentInfo }
+//!
+//! encryptedContentInfo (2012) = { id-data, { des-ede3-cbc | aes128-CBC, IV, [0] ciphertext } }
+//! encryptedContentInfo (2019) = { id-data, { des-ede3-cbc | aes128-CBC, IV }, [0] ciphertext }
 //!
 //! ciphertext = CBC(ephemeral key, PKCS #7 padded KeyBlock)
 //! KeyBlock ::= SEQUENCE { version 1, kdh IssuerAndSerialNumber, key OCTET STRING,

@@ -1,4 +1,5 @@
-//! Shared fixtures: a small PKI (CA, KDH, KRD) per RSA size, built with payhsm alone.
+//! Shared fixtures: a small PKI (CA, KDH, KRD) per RSA size, built with payhsm alone, and the
+//! TR-34 Annex B sample credentials of `vectors/data/tr34.json`.
 #![allow(dead_code, unreachable_pub)]
 
 use std::{collections::HashMap, sync::Mutex, sync::OnceLock};
@@ -101,4 +102,40 @@ pub fn pki(kdh: RsaKeySize, krd: RsaKeySize) -> &'static Pki {
 
 pub fn hex(s: &str) -> Vec<u8> {
     payhsm_core::hex::decode("hex", s).unwrap()
+}
+
+/// The entries of `vectors/data/tr34.json` (the TR-34 Annex B samples).
+pub fn annex_b_vectors() -> Vec<serde_json::Value> {
+    serde_json::from_str(include_str!("../../../vectors/data/tr34.json")).unwrap()
+}
+
+/// The entry `id` of `vectors/data/tr34.json`.
+pub fn annex_b_entry(id: &str) -> serde_json::Value {
+    annex_b_vectors()
+        .into_iter()
+        .find(|v| v["id"] == id)
+        .unwrap()
+}
+
+/// A string at `path` in a JSON value.
+pub fn field<'a>(v: &'a serde_json::Value, path: &[&str]) -> &'a str {
+    path.iter().fold(v, |v, k| &v[*k]).as_str().unwrap()
+}
+
+/// An Annex B sample certificate.
+pub fn annex_b_cert(id: &str) -> Certificate {
+    Certificate::from_der(&hex(field(
+        &annex_b_entry(id),
+        &["inputs", "certificate_der"],
+    )))
+    .unwrap()
+}
+
+/// The private key of an Annex B sample certificate (KDH 1 and KRD 1 have one).
+pub fn annex_b_key(id: &str) -> SoftwareRsaKey {
+    SoftwareRsaKey::from_pkcs8_der(&hex(field(
+        &annex_b_entry(id),
+        &["inputs", "private_key_pkcs8_der"],
+    )))
+    .unwrap()
 }

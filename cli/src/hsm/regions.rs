@@ -1,0 +1,149 @@
+//! The store directory as an account's regions: each subfolder with a `master-key.json` is a
+//! region, opened once when first asked for and shared from then on.
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+};
+
+use payhsm_keystore::{
+    Error,
+    api::{Regions, Service},
+    arn::{AccountId, Region},
+};
+
+use super::{Backend, Home};
+use crate::error::CliError;
+
+/// The regions of the store in one directory (`<store>/<region>/…`).
+pub(crate) struct StoreRegions {
+    store: PathBuf,
+    backend: Backend,
+    account: AccountId,
+    open: Mutex<BTreeMap<Region, Arc<dyn Service>>>,
+}
+
+impl StoreRegions {
+    /// The regions under `store`, opened on `backend` with ARNs naming `account`.
+    pub(crate) fn new(store: &Path, backend: Backend, account: AccountId) -> Self {
+        Self {
+            store: store.to_owned(),
+            backend,
+            account,
+            open: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The service of the region named `region`, with the CLI's error and hint when it has no
+    /// store or does not open.
+    pub(crate) fn service(&self, region: &str) -> Result<Arc<dyn Service>, CliError> {
+        let home = Home::new(&self.store, region, self.backend.clone())?;
+        // Held while opening, so two callers never open one region's database twice.
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(service) = open.get(home.region()) {
+            return Ok(Arc::clone(service));
+        }
+        let service = home
+            .with_account(self.account.clone())
+            .open()?
+            .into_service();
+        open.insert(service.region().clone(), Arc::clone(&service));
+        Ok(service)
+    }
+}
+
+impl Regions for StoreRegions {
+    fn names(&self) -> Result<Vec<Region>, Error> {
+        let entries = fs::read_dir(&self.store)
+            .map_err(|e| Error::internal(format!("cannot read {}: {e}", self.store.display())))?;
+        let mut names: Vec<Region> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.path().join(Home::INFO_FILE).is_file())
+            .filter_map(|e| Region::new(e.file_name().to_str()?).ok())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    fn open(&self, region: &Region) -> Result<Arc<dyn Service>, Error> {
+        if !self
+            .store
+            .join(region.as_str())
+            .join(Home::INFO_FILE)
+            .is_file()
+        {
+            return Err(Error::not_found(region.as_str()));
+        }
+        self.service(region.as_str())
+            .map_err(|e| Error::internal(format!("region {region}: {}", e.describe())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account() -> AccountId {
+        AccountId::new(AccountId::DEFAULT).unwrap()
+    }
+
+    fn init(store: &Path, region: &str) {
+        Home::new(store, region, Backend::Software)
+            .unwrap()
+            .init(true, None)
+            .unwrap();
+    }
+
+    #[test]
+    fn names_are_the_initialised_regions_and_each_opens_once() {
+        let dir = tempfile::tempdir().unwrap();
+        init(dir.path(), "us-east-1");
+        init(dir.path(), "eu-west-2");
+        fs::create_dir(dir.path().join("not-a-region")).unwrap();
+        fs::create_dir(dir.path().join("us-west-2")).unwrap();
+        let regions = StoreRegions::new(dir.path(), Backend::Software, account());
+        let names: Vec<String> = regions
+            .names()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().to_owned())
+            .collect();
+        assert_eq!(names, ["eu-west-2", "us-east-1"]);
+
+        let east = Region::new("us-east-1").unwrap();
+        let a = regions.open(&east).unwrap();
+        let b = regions.open(&east).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(a.region(), &east);
+        let key = a
+            .call(
+                "CreateKey",
+                serde_json::json!({
+                    "KeyAttributes": {
+                        "KeyUsage": "TR31_M3_ISO_9797_3_MAC_KEY", "KeyClass": "SYMMETRIC_KEY",
+                        "KeyAlgorithm": "TDES_2KEY",
+                        "KeyModesOfUse": { "Generate": true, "Verify": true }
+                    },
+                    "Exportable": false
+                }),
+            )
+            .unwrap();
+        let arn = key["Key"]["KeyArn"].as_str().unwrap();
+        assert!(arn.starts_with("arn:aws:payment-cryptography:us-east-1:111122223333:key/"));
+    }
+
+    #[test]
+    fn a_region_without_a_store_is_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        init(dir.path(), "us-east-1");
+        fs::create_dir(dir.path().join("us-west-2")).unwrap();
+        let regions = StoreRegions::new(dir.path(), Backend::Software, account());
+        let err = regions
+            .open(&Region::new("us-west-2").unwrap())
+            .err()
+            .unwrap();
+        assert_eq!(err.name(), "ResourceNotFoundException");
+    }
+}
