@@ -271,25 +271,7 @@ impl<S: Store> Hsm<S> {
     ) -> Result<Incoming, Error> {
         const BASE: &str = "KeyMaterial.DiffieHellmanTr31KeyBlock";
         let field = format!("{BASE}.WrappedKeyBlock");
-        let DerivationData::SharedInformation(shared_info) = &b.derivation_data;
-        let kbpk = self.agree(
-            &Agreement {
-                base: BASE,
-                private_key: (
-                    &b.private_key_identifier,
-                    format!("{BASE}.PrivateKeyIdentifier"),
-                ),
-                ca: &b.certificate_authority_public_key_identifier,
-                certificate: &b.public_key_certificate,
-                algorithm: &b.derive_key_algorithm,
-                algorithm_member: "DeriveKeyAlgorithm",
-                kdf: &b.key_derivation_function,
-                hash: &b.key_derivation_hash_algorithm,
-                shared_info,
-                shared_info_member: "DerivationData.SharedInformation",
-            },
-            &derived::TR31_KBPK,
-        )?;
+        let kbpk = self.agree(&b.agreement(), &derived::TR31_KBPK)?;
         check_tr31_import(&kbpk.attributes, &b.wrapped_key_block, &field)?;
         Incoming::from_tr31(
             open_tr31_under(&kbpk.key, &b.wrapped_key_block, &field)?,
@@ -305,25 +287,7 @@ impl<S: Store> Hsm<S> {
         b: &ExportDiffieHellmanTr31KeyBlock,
     ) -> Result<(Value, Vec<String>), Error> {
         const BASE: &str = "KeyMaterial.DiffieHellmanTr31KeyBlock";
-        let DerivationData::SharedInformation(shared_info) = &b.derivation_data;
-        let kbpk = self.agree(
-            &Agreement {
-                base: BASE,
-                private_key: (
-                    &b.private_key_identifier,
-                    format!("{BASE}.PrivateKeyIdentifier"),
-                ),
-                ca: &b.certificate_authority_public_key_identifier,
-                certificate: &b.public_key_certificate,
-                algorithm: &b.derive_key_algorithm,
-                algorithm_member: "DeriveKeyAlgorithm",
-                kdf: &b.key_derivation_function,
-                hash: &b.key_derivation_hash_algorithm,
-                shared_info,
-                shared_info_member: "DerivationData.SharedInformation",
-            },
-            &derived::TR31_KBPK,
-        )?;
+        let kbpk = self.agree(&b.agreement(), &derived::TR31_KBPK)?;
         // The checks of every TR-31 export, with the derived key as the KBPK; only then are
         // the key's bytes read.
         let header = export_header(
@@ -343,23 +307,49 @@ impl<S: Store> Hsm<S> {
     }
 }
 
-/// What the audit log keeps of an ECDH exchange: the identifiers and the derivation's
-/// parameters (not the certificate, not the shared information).
-pub(crate) fn audit_json(
-    private_key: &str,
-    ca: &str,
-    algorithm: &str,
-    kdf: &str,
-    hash: &str,
-) -> Value {
-    json!({
-        "privateKeyIdentifier": private_key,
-        "certificateAuthorityPublicKeyIdentifier": ca,
-        "deriveKeyAlgorithm": algorithm,
-        "keyDerivationFunction": kdf,
-        "keyDerivationHashAlgorithm": hash,
-    })
+/// The agreement and the audit record of the two `DiffieHellmanTr31KeyBlock` shapes, whose
+/// derivation members are the same.
+macro_rules! tr31_derivation {
+    ($shape:ty) => {
+        impl $shape {
+            fn agreement(&self) -> Agreement<'_> {
+                const BASE: &str = "KeyMaterial.DiffieHellmanTr31KeyBlock";
+                let DerivationData::SharedInformation(shared_info) = &self.derivation_data;
+                Agreement {
+                    base: BASE,
+                    private_key: (
+                        &self.private_key_identifier,
+                        format!("{BASE}.PrivateKeyIdentifier"),
+                    ),
+                    ca: &self.certificate_authority_public_key_identifier,
+                    certificate: &self.public_key_certificate,
+                    algorithm: &self.derive_key_algorithm,
+                    algorithm_member: "DeriveKeyAlgorithm",
+                    kdf: &self.key_derivation_function,
+                    hash: &self.key_derivation_hash_algorithm,
+                    shared_info,
+                    shared_info_member: "DerivationData.SharedInformation",
+                }
+            }
+
+            /// What the audit log keeps: the identifiers and the derivation's parameters (not
+            /// the certificate, not the shared information).
+            pub(crate) fn audit_json(&self) -> Value {
+                json!({
+                    "privateKeyIdentifier": self.private_key_identifier,
+                    "certificateAuthorityPublicKeyIdentifier":
+                        self.certificate_authority_public_key_identifier,
+                    "deriveKeyAlgorithm": self.derive_key_algorithm,
+                    "keyDerivationFunction": self.key_derivation_function,
+                    "keyDerivationHashAlgorithm": self.key_derivation_hash_algorithm,
+                })
+            }
+        }
+    };
 }
+
+tr31_derivation!(ImportDiffieHellmanTr31KeyBlock);
+tr31_derivation!(ExportDiffieHellmanTr31KeyBlock);
 
 #[cfg(test)]
 mod tests {

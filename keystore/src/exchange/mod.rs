@@ -477,13 +477,7 @@ impl ImportKeyMaterial {
             } }),
             Self::KeyCryptogram(_) => json!("KeyCryptogram"),
             Self::DiffieHellmanTr31KeyBlock(b) => json!({ "diffieHellmanTr31KeyBlock": {
-                "derivation": ecdh::audit_json(
-                    &b.private_key_identifier,
-                    &b.certificate_authority_public_key_identifier,
-                    &b.derive_key_algorithm,
-                    &b.key_derivation_function,
-                    &b.key_derivation_hash_algorithm,
-                ),
+                "derivation": b.audit_json(),
                 "header": b.wrapped_key_block.get(..16),
             } }),
             Self::As2805KeyCryptogram(_) => json!("As2805KeyCryptogram"),
@@ -504,13 +498,7 @@ impl ExportKeyMaterial {
             } }),
             Self::KeyCryptogram(_) => json!("KeyCryptogram"),
             Self::DiffieHellmanTr31KeyBlock(b) => json!({ "diffieHellmanTr31KeyBlock": {
-                "derivation": ecdh::audit_json(
-                    &b.private_key_identifier,
-                    &b.certificate_authority_public_key_identifier,
-                    &b.derive_key_algorithm,
-                    &b.key_derivation_function,
-                    &b.key_derivation_hash_algorithm,
-                ),
+                "derivation": b.audit_json(),
             } }),
             Self::As2805KeyCryptogram(_) => json!("As2805KeyCryptogram"),
         }

@@ -248,23 +248,9 @@ impl<S: Store> Hsm<S> {
         } else {
             Role::Krd
         };
-        let template = CertificateTemplate {
-            role,
-            not_before: date(record.create_timestamp)?,
-            not_after: date(until.min(ca.not_after))?,
-            serial_number: Some(serial_number(&record.key_id)),
-        };
-        cert::issue(
-            &self.subject_of(record),
-            public,
-            &template,
-            Issuer::Ca {
-                certificate: &ca.certificate,
-                key: &*ca.key,
-            },
-            &mut OsRandom,
-        )
-        .map_err(|e| Error::internal(format!("certifying key {}: {e}", record.key_id)))
+        self.issue_by_ca(ca, record, role, until, |subject, template, issuer| {
+            cert::issue(subject, public, template, issuer, &mut OsRandom)
+        })
     }
 
     /// The certificate (DER) the region CA issues for the ECC key pair `record`, whose public
@@ -276,32 +262,44 @@ impl<S: Store> Hsm<S> {
         record: &KeyRecord,
         public: &SubjectPublicKeyInfoOwned,
     ) -> Result<Vec<u8>, Error> {
-        let template = CertificateTemplate {
-            role: Role::KeyAgreement,
-            not_before: date(record.create_timestamp)?,
-            not_after: date(ca.not_after)?,
-            serial_number: Some(serial_number(&record.key_id)),
-        };
-        cert::issue_der(
-            &self.subject_of(record),
-            public,
-            &template,
-            Issuer::Ca {
-                certificate: &ca.certificate,
-                key: &*ca.key,
+        self.issue_by_ca(
+            ca,
+            record,
+            Role::KeyAgreement,
+            ca.not_after,
+            |subject, template, issuer| {
+                cert::issue_der(subject, public, template, issuer, &mut OsRandom)
             },
-            &mut OsRandom,
         )
-        .map_err(|e| Error::internal(format!("certifying key {}: {e}", record.key_id)))
     }
 
-    /// The subject name of the certificate of a key pair.
-    fn subject_of(&self, record: &KeyRecord) -> String {
-        format!(
+    /// A certificate of the key pair `record` for `role` from the region CA, valid from the
+    /// key's creation until `until` (or the CA's own expiry, if sooner), built by `issue`.
+    fn issue_by_ca<T>(
+        &self,
+        ca: &Authority<'_>,
+        record: &KeyRecord,
+        role: Role,
+        until: Timestamp,
+        issue: impl FnOnce(&str, &CertificateTemplate, Issuer<'_>) -> Result<T, payhsm_tr34::Error>,
+    ) -> Result<T, Error> {
+        let template = CertificateTemplate {
+            role,
+            not_before: date(record.create_timestamp)?,
+            not_after: date(until.min(ca.not_after))?,
+            serial_number: Some(serial_number(&record.key_id)),
+        };
+        let subject = format!(
             "CN={},OU={},O=payhsm",
             record.key_id,
             self.region().as_str()
-        )
+        );
+        let issuer = Issuer::Ca {
+            certificate: &ca.certificate,
+            key: &*ca.key,
+        };
+        issue(&subject, &template, issuer)
+            .map_err(|e| Error::internal(format!("certifying key {}: {e}", record.key_id)))
     }
 
     /// An imported CA public key, checked for `role`, and its certificate.
