@@ -3,7 +3,8 @@
 
 Each round runs payhsm's criterion benches, psec, `openssl speed` and the CLI, one after the
 other; the table shows the median of the rounds and each figure as a ratio to the peer it is
-compared with in the same run. Usage: compare.py PYTHON_WITH_PSEC PAYHSM_BINARY ROUNDS
+compared with in the same run. Usage: compare.py PYTHON_WITH_PSEC PAYHSM_BINARY ROUNDS (the rounds' figures go to stderr,
+one JSON line each), or compare.py --report FILE to print the table of such lines again.
 """
 import json
 import os
@@ -64,7 +65,6 @@ for name, f in cases.items():
 
 
 def criterion_round():
-    out = {}
     for target in sorted({t for t, _ in CRITERION.values()}):
         ids = [i for t, i in CRITERION.values() if t == target]
         pattern = "^(" + "|".join(re.escape(i) for i in ids) + ")$"
@@ -72,11 +72,11 @@ def criterion_round():
             ["cargo", "bench", "-q", "-p", "payhsm-benches", "--bench", target, "--",
              "--warm-up-time", "1", "--measurement-time", "2", pattern],
             cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for name, (_, bench_id) in CRITERION.items():
-        group, function = bench_id.split("/", 1)  # criterion writes group/function_id
-        est = TARGET / "criterion" / group / function.replace("/", "_") / "new" / "estimates.json"
-        out[name] = json.loads(est.read_text())["median"]["point_estimate"]
-    return out
+    medians = {}
+    for est in (TARGET / "criterion").glob("**/new/estimates.json"):
+        full_id = json.loads((est.parent / "benchmark.json").read_text())["full_id"]
+        medians[full_id] = json.loads(est.read_text())["median"]["point_estimate"]
+    return {name: medians[bench_id] for name, (_, bench_id) in CRITERION.items()}
 
 
 def psec_round(python):
@@ -149,8 +149,15 @@ def main():
             s.update({f"openssl_{k}": v for k, v in openssl_round().items()})
             s.update(cli_round(payhsm, d, arn))
             samples.append(s)
+            print(json.dumps(s), file=sys.stderr)
+    report(samples)
+
+
+def report(samples):
+    """Prints the table of the medians of `samples` (one dict per round)."""
     m = {k: statistics.median(s[k] for s in samples) for k in samples[0]}
-    print(f"CPU: {cpu_model()}; {os.cpu_count()} cores; medians of {rounds} interleaved rounds\n")
+    print(f"CPU: {cpu_model()}; {os.cpu_count()} cores; medians of {len(samples)} interleaved "
+          "rounds\n")
     print("| measure | payhsm | peer, same run | ratio |")
     print("|---|---|---|---|")
     for label, ours, peer, name in [
@@ -179,4 +186,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--report"]:  # the per-round lines a run printed to stderr
+        report([json.loads(line) for line in open(sys.argv[2]) if line.startswith("{")])
+    else:
+        main()

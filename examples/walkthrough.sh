@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # payhsm in five minutes, on the embedded default store: create a store, a card verification
 # key, PIN encryption keys and a MAC key; generate and verify a CVV; translate a PIN block;
-# generate and verify a MAC. CI runs this script: every step must succeed.
+# generate and verify a MAC; replicate a key to a second region. CI runs this script: every
+# step must succeed.
 #
 #   PAYHSM=target/debug/payhsm bash examples/walkthrough.sh
 set -euo pipefail
@@ -68,4 +69,30 @@ if payhsm verify-mac --key-identifier "$MAC_KEY" --message-data 4E6F772069732074
   --verification-attributes Algorithm=CMAC --mac 00000000; then
   echo "a wrong MAC verified" >&2; exit 1
 fi
+# 7. A multi-region key: replicated from us-east-1 to us-west-2 (a second region of the store)
+#    with a KEK the regions exchange once with TR-34, then as a TR-31 block under it. The
+#    command returns with the replica IN_PROGRESS and drains the replication before it exits.
+payhsm --region us-west-2 init --dev-master-key
+payhsm --region us-east-1 create-key --exportable --key-attributes KeyAlgorithm=TDES_2KEY,KeyUsage=TR31_C0_CARD_VERIFICATION_KEY,KeyClass=SYMMETRIC_KEY,KeyModesOfUse='{Generate=true,Verify=true}' --replication-regions us-west-2 > "$PAYHSM_HOME/primary.json"
+PRIMARY=$(sed -n 's/.*"KeyArn": "\([^"]*\)".*/\1/p' "$PAYHSM_HOME/primary.json")
+REPLICA=${PRIMARY/:us-east-1:/:us-west-2:}
+payhsm replicate --wait
+payhsm --region us-east-1 get-key --key-identifier "$PRIMARY"
+payhsm --region us-west-2 get-key --key-identifier "$REPLICA"
+test "$(payhsm --region us-east-1 get-key --key-identifier "$PRIMARY" \
+  --query Key.ReplicationStatus.us-west-2.Status --output text)" = SYNCHRONIZED
+test "$(payhsm --region us-west-2 get-key --key-identifier "$REPLICA" \
+  --query Key.MultiRegionKeyType --output text)" = REPLICA
+#    The replica computes the same CVV2 as the primary, and is read-only.
+cvv2() {
+  payhsm --region "$1" generate-card-validation-data --key-identifier "$2" \
+    --primary-account-number 4111111111111111 \
+    --generation-attributes CardVerificationValue2='{CardExpiryDate=1230}' \
+    --query ValidationData --output text
+}
+test "$(cvv2 us-east-1 "$PRIMARY")" = "$(cvv2 us-west-2 "$REPLICA")"
+if payhsm --region us-west-2 stop-key-usage --key-identifier "$REPLICA"; then
+  echo "a replica was changed" >&2; exit 1
+fi
+
 echo "walkthrough: all steps passed"

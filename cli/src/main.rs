@@ -74,6 +74,19 @@ enum Command {
     Calc(calc::Calc),
     /// Runs the published known-answer vectors and prints a table (the auditors' command).
     Vectors(vectors::Args),
+    /// Drains every region's replication outbox: replicas of multi-region keys are made,
+    /// updated or deleted. Every key-id command does this for its region before it exits.
+    Replicate(ReplicateArgs),
+}
+
+#[derive(Args)]
+struct ReplicateArgs {
+    /// Keep trying until every outbox is empty (or the timeout passes: then exit non-zero).
+    #[arg(long)]
+    wait: bool,
+    /// How long to try, in seconds.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
 }
 
 #[derive(Args)]
@@ -138,6 +151,16 @@ fn main() -> ExitCode {
                     .and_then(|v| print_json(&v)),
                 Command::Calc(cmd) => calc::run(cmd).and_then(|v| print_json(&v)),
                 Command::Vectors(args) => vectors::run(&args),
+                Command::Replicate(a) => hsm::Backend::from_matches(&matches)
+                    .and_then(|backend| {
+                        hsm::replicate(
+                            &cli.store,
+                            backend,
+                            a.wait,
+                            std::time::Duration::from_secs(a.timeout),
+                        )
+                    })
+                    .and_then(|v| print_json(&v)),
             },
             Err(e) => return error::report_usage(&e),
         },

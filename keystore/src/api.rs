@@ -3,12 +3,22 @@
 //! [`dispatch`] takes an operation name (`CreateKey`, `GenerateMac`, …) and the request as the
 //! service's JSON, and returns the response JSON or the service's error.
 
-use std::sync::Arc;
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, PoisonError, RwLock, Weak},
+    time::Instant,
+};
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::{Error, arn::Region, hsm::Hsm, store::Store};
+use crate::{
+    Error,
+    arn::Region,
+    hsm::{Hsm, HsmConfig},
+    replication::{self, Drained, Retry},
+    store::Store,
+};
 
 /// One region's HSM as the service's API: operations called by name with the service's JSON.
 ///
@@ -21,6 +31,13 @@ pub trait Service: Send + Sync {
 
     /// Runs `operation` with the request `input` (see [`dispatch`]).
     fn call(&self, operation: &str, input: Value) -> Result<Value, Error>;
+
+    /// Drains the region's replication outbox until `deadline` ([`replication::drain`]) if
+    /// this process holds the region's store; a region served elsewhere drains its own.
+    fn drain_replication(&self, retry: &Retry, deadline: Instant) -> Result<Drained, Error> {
+        let _ = (retry, deadline);
+        Ok(Drained::default())
+    }
 }
 
 impl<S: Store> Service for Hsm<S> {
@@ -31,6 +48,10 @@ impl<S: Store> Service for Hsm<S> {
     fn call(&self, operation: &str, input: Value) -> Result<Value, Error> {
         dispatch(self, operation, input)
     }
+
+    fn drain_replication(&self, retry: &Retry, deadline: Instant) -> Result<Drained, Error> {
+        replication::drain(self, retry, deadline)
+    }
 }
 
 /// The regions of one account: each region's [`Service`], opened when first asked for.
@@ -40,6 +61,86 @@ pub trait Regions: Send + Sync {
 
     /// The service of `region`; `ResourceNotFoundException` when no store exists for it.
     fn open(&self, region: &Region) -> Result<Arc<dyn Service>, Error>;
+}
+
+/// Regions in this process: each region's [`Service`], added by the caller
+/// ([`LocalRegions::add_hsm`] makes an HSM that reaches the others and adds it).
+#[derive(Default)]
+pub struct LocalRegions {
+    services: RwLock<BTreeMap<String, Arc<dyn Service>>>,
+}
+
+impl std::fmt::Debug for LocalRegions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<String> = self.read().keys().cloned().collect();
+        f.debug_struct("LocalRegions")
+            .field("regions", &names)
+            .finish()
+    }
+}
+
+impl LocalRegions {
+    /// No regions yet.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// What an HSM keeps to reach its sibling regions.
+    pub fn weak(self: &Arc<Self>) -> Weak<dyn Regions> {
+        let weak: Weak<Self> = Arc::downgrade(self);
+        weak
+    }
+
+    /// An HSM over `store` for `config`'s region that reaches these regions, added to them.
+    pub fn add_hsm<S: Store + 'static>(
+        self: &Arc<Self>,
+        store: S,
+        config: HsmConfig,
+    ) -> Arc<Hsm<S>> {
+        let hsm = Arc::new(Hsm::new(
+            store,
+            HsmConfig {
+                regions: Some(self.weak()),
+                ..config
+            },
+        ));
+        self.add(hsm.clone());
+        hsm
+    }
+
+    /// Adds (or replaces) the service of its region.
+    pub fn add(&self, service: Arc<dyn Service>) {
+        let name = service.region().as_str().to_owned();
+        self.services
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name, service);
+    }
+
+    /// Takes a region away (its store gone); its service, if it had one.
+    pub fn remove(&self, region: &Region) -> Option<Arc<dyn Service>> {
+        self.services
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(region.as_str())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<dyn Service>>> {
+        self.services.read().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Regions for LocalRegions {
+    fn names(&self) -> Result<Vec<Region>, Error> {
+        self.read().keys().map(|r| Region::new(r)).collect()
+    }
+
+    fn open(&self, region: &Region) -> Result<Arc<dyn Service>, Error> {
+        self.read()
+            .get(region.as_str())
+            .cloned()
+            .ok_or_else(|| Error::not_found(region.as_str()))
+    }
 }
 
 /// The control-plane operations [`dispatch`] serves.
@@ -64,10 +165,20 @@ pub const CONTROL_PLANE: &[&str] = &[
     "TagResource",
     "UntagResource",
     "ListTagsForResource",
+    "AddKeyReplicationRegions",
+    "RemoveKeyReplicationRegions",
+    "EnableDefaultKeyReplicationRegions",
+    "DisableDefaultKeyReplicationRegions",
+    "GetDefaultKeyReplicationRegions",
     "PutResourcePolicy",
     "GetResourcePolicy",
     "DeleteResourcePolicy",
 ];
+
+/// The operations [`dispatch`] serves to other payhsm regions, not to the service's clients:
+/// `ImportKeyReplica`, by which a primary region installs a replica (see
+/// [`replication::replica`]). A server routes them for its peers only.
+pub const INTERNAL: &[&str] = &["ImportKeyReplica"];
 
 /// The data-plane operations [`dispatch`] serves.
 pub const DATA_PLANE: &[&str] = &[
@@ -112,6 +223,20 @@ pub fn dispatch<S: Store>(hsm: &Hsm<S>, operation: &str, input: Value) -> Result
         "TagResource" => hsm.tag_resource(req(hsm, operation, input)?),
         "UntagResource" => hsm.untag_resource(req(hsm, operation, input)?),
         "ListTagsForResource" => hsm.list_tags_for_resource(req(hsm, operation, input)?),
+        "AddKeyReplicationRegions" => hsm.add_key_replication_regions(req(hsm, operation, input)?),
+        "RemoveKeyReplicationRegions" => {
+            hsm.remove_key_replication_regions(req(hsm, operation, input)?)
+        }
+        "EnableDefaultKeyReplicationRegions" => {
+            hsm.enable_default_key_replication_regions(req(hsm, operation, input)?)
+        }
+        "DisableDefaultKeyReplicationRegions" => {
+            hsm.disable_default_key_replication_regions(req(hsm, operation, input)?)
+        }
+        "GetDefaultKeyReplicationRegions" => {
+            hsm.get_default_key_replication_regions(req(hsm, operation, input)?)
+        }
+        "ImportKeyReplica" => hsm.import_key_replica(req(hsm, operation, input)?),
         "PutResourcePolicy" => hsm.put_resource_policy(req(hsm, operation, input)?),
         "GetResourcePolicy" => hsm.get_resource_policy(req(hsm, operation, input)?),
         "DeleteResourcePolicy" => hsm.delete_resource_policy(req(hsm, operation, input)?),

@@ -100,7 +100,7 @@ pub fn new_key_id(rng: &mut dyn RandomSource) -> Result<String, Error> {
     Ok(id)
 }
 
-fn is_key_id(id: &str) -> bool {
+pub(crate) fn is_key_id(id: &str) -> bool {
     (16..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 

@@ -88,19 +88,7 @@ impl AuditLog {
         now: Timestamp,
         event: &AuditEvent<'_>,
     ) -> Result<(), Error> {
-        let mut id = [0u8; 16];
-        OsRandom
-            .fill(&mut id)
-            .map_err(|_| Error::internal("the random source failed"))?;
-        let hex = payhsm_core::hex::encode(&id).to_ascii_lowercase();
-        let event_id = format!(
-            "{}-{}-{}-{}-{}",
-            &hex[..8],
-            &hex[8..12],
-            &hex[12..16],
-            &hex[16..20],
-            &hex[20..]
-        );
+        let event_id = random_uuid()?;
         let mut line = json!({
             "eventVersion": "1.09",
             "eventTime": iso8601(now),
@@ -162,6 +150,25 @@ pub fn iso8601(t: Timestamp) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// A random (version 4) UUID: the audit log's event ids and the server's request ids.
+pub fn random_uuid() -> Result<String, Error> {
+    let mut b = [0u8; 16];
+    OsRandom
+        .fill(&mut b)
+        .map_err(|_| Error::internal("the random source failed"))?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex = payhsm_core::hex::encode(&b).to_ascii_lowercase();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    ))
 }
 
 #[cfg(test)]

@@ -73,6 +73,8 @@ pub enum Rule {
     KeyAttributes,
     /// A TDES key that reduces to single DES, or a DES weak key.
     WeakKey,
+    /// The key is a read-only replica; its primary region holds all management authority.
+    ReplicaReadOnly,
 }
 
 impl Rule {
@@ -91,6 +93,7 @@ impl Rule {
             Self::PinRule => "PinRule",
             Self::KeyAttributes => "KeyAttributes",
             Self::WeakKey => "WeakKey",
+            Self::ReplicaReadOnly => "ReplicaReadOnly",
         }
     }
 }

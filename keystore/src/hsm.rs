@@ -15,7 +15,7 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{Arc, OnceLock},
+    sync::{Arc, OnceLock, Weak},
 };
 
 use der::Decode as _;
@@ -30,10 +30,11 @@ use serde_json::{Value, json};
 
 use crate::{
     Error,
+    api::Regions,
     arn::{AccountId, KeyArn, KeyIdentifier, Region, new_key_id},
     audit::{AuditEvent, AuditLog},
     clock::{Clock, SystemClock, Timestamp},
-    model::{KeyOrigin, KeyRecord, KeyState},
+    model::{KeyOrigin, KeyRecord, KeyState, MultiRegion},
     selftest::{self, KnownAnswer, When},
     store::{Store, failpoint},
 };
@@ -61,6 +62,9 @@ pub struct HsmConfig {
     pub audit: AuditLog,
     /// The known answers: checked at power-on or before the first RSA operation.
     pub self_tests: Vec<KnownAnswer>,
+    /// The account's other regions, for multi-region keys (`None`: this region alone). Weak,
+    /// because the regions hold this HSM.
+    pub regions: Option<Weak<dyn Regions>>,
 }
 
 impl HsmConfig {
@@ -74,6 +78,7 @@ impl HsmConfig {
             clock: Arc::new(SystemClock),
             audit: AuditLog::memory(),
             self_tests: selftest::KNOWN_ANSWERS.to_vec(),
+            regions: None,
         }
     }
 }
@@ -91,6 +96,8 @@ pub struct Hsm<S: Store> {
     self_tests: Vec<KnownAnswer>,
     /// The RSA self-tests' outcome, once they have run.
     rsa_self_test: OnceLock<Result<(), Error>>,
+    /// The account's other regions, if it has them.
+    pub(crate) regions: Option<Weak<dyn Regions>>,
 }
 
 impl<S: Store> std::fmt::Debug for Hsm<S> {
@@ -181,6 +188,7 @@ impl<S: Store> Hsm<S> {
             self_test,
             self_tests: config.self_tests,
             rsa_self_test: OnceLock::new(),
+            regions: config.regions,
         }
     }
 
@@ -202,6 +210,11 @@ impl<S: Store> Hsm<S> {
     /// The audit log.
     pub fn audit(&self) -> &AuditLog {
         &self.audit
+    }
+
+    /// The account's regions this HSM replicates to, if it was given them.
+    pub fn regions(&self) -> Option<Arc<dyn Regions>> {
+        self.regions.as_ref().and_then(Weak::upgrade)
     }
 
     /// The self-test outcome so far: `Err` is the error state, entered when a power-on test
@@ -256,21 +269,45 @@ impl<S: Store> Hsm<S> {
             Err(e) => (Some(e), Vec::new()),
         };
         if error.is_some() || kind != Audit::FailuresOnly {
-            self.audit.record(
-                self.region.as_str(),
-                self.account.as_str(),
-                self.now(),
-                &AuditEvent {
-                    event_name,
-                    read_only: kind == Audit::Read,
-                    resources,
-                    request_parameters,
-                    error,
-                    service_event: false,
-                },
-            )?;
+            self.record(&AuditEvent {
+                event_name,
+                read_only: kind == Audit::Read,
+                resources,
+                request_parameters,
+                error,
+                service_event: kind == Audit::Service,
+            })?;
         }
         result.map(|(value, _)| value)
+    }
+
+    /// Audits what the HSM did on its own (`AwsServiceEvent`): a deletion coming due, a
+    /// replication step.
+    pub(crate) fn audit_service_event(
+        &self,
+        event_name: &str,
+        resources: Vec<String>,
+        request_parameters: Value,
+        error: Option<&Error>,
+    ) -> Result<(), Error> {
+        self.record(&AuditEvent {
+            event_name,
+            read_only: false,
+            resources,
+            request_parameters,
+            error,
+            service_event: true,
+        })
+    }
+
+    /// Writes one event to the region's audit log.
+    fn record(&self, event: &AuditEvent<'_>) -> Result<(), Error> {
+        self.audit.record(
+            self.region.as_str(),
+            self.account.as_str(),
+            self.now(),
+            event,
+        )
     }
 
     /// Audits a request refused before it could be read (malformed JSON, a missing member).
@@ -278,19 +315,14 @@ impl<S: Store> Hsm<S> {
     /// safe to log.
     pub(crate) fn audit_rejected(&self, event_name: &str, error: &Error) {
         // The request has already failed; a log failure cannot make it fail more.
-        let _ = self.audit.record(
-            self.region.as_str(),
-            self.account.as_str(),
-            self.now(),
-            &AuditEvent {
-                event_name,
-                read_only: false,
-                resources: Vec::new(),
-                request_parameters: Value::Null,
-                error: Some(error),
-                service_event: false,
-            },
-        );
+        let _ = self.record(&AuditEvent {
+            event_name,
+            read_only: false,
+            resources: Vec::new(),
+            request_parameters: Value::Null,
+            error: Some(error),
+            service_event: false,
+        });
     }
 
     /// The key id an identifier names (resolving aliases).
@@ -361,23 +393,19 @@ impl<S: Store> Hsm<S> {
         done.delete_timestamp = Some(at);
         done.revision += 1;
         failpoint("hsm.complete_deletion.before_update");
-        if !self.store.update_key(&done)? {
+        if !self
+            .store
+            .update_key(&done, &done.owed_replications(Some(record)))?
+        {
             return Ok(None);
         }
         self.store.forget_handle(&record.key_id);
         let arn = self.arn(&record.key_id)?.to_string();
-        self.audit.record(
-            self.region.as_str(),
-            self.account.as_str(),
-            self.now(),
-            &AuditEvent {
-                event_name: "DeleteKey",
-                read_only: false,
-                resources: vec![arn],
-                request_parameters: json!({ "keyState": KeyState::DeleteComplete.name() }),
-                error: None,
-                service_event: true,
-            },
+        self.audit_service_event(
+            "DeleteKey",
+            vec![arn],
+            json!({ "keyState": KeyState::DeleteComplete.name() }),
+            None,
         )?;
         Ok(Some(done))
     }
@@ -399,7 +427,11 @@ impl<S: Store> Hsm<S> {
                 return Ok(current);
             };
             next.revision = current.revision + 1;
-            if self.store.update_key(&next)? {
+            // The replication work the change owes commits with it (the outbox).
+            if self
+                .store
+                .update_key(&next, &next.owed_replications(Some(&current)))?
+            {
                 return Ok(next);
             }
         }
@@ -437,6 +469,7 @@ impl<S: Store> Hsm<S> {
             tags,
             origin,
             derive_key_usage,
+            multi_region,
         } = key;
         if attributes.key_class != KeyClass::SymmetricKey {
             // An RSA key pair is generated or parsed, a certificate's RSA key parsed.
@@ -465,12 +498,15 @@ impl<S: Store> Hsm<S> {
             derive_key_usage,
             resource_policy: None,
             key_block: Some(key_block),
+            multi_region,
             revision: 1,
         };
         let registered = self.stored_check_value(&record).and_then(|kcv| {
             record.key_check_value = kcv;
             failpoint("hsm.add_key.before_insert");
-            self.store.insert_key(&record)
+            // A primary's replication work commits with it (the outbox).
+            self.store
+                .insert_key(&record, &record.owed_replications(None))
         });
         if let Err(e) = registered {
             self.store.forget_handle(&record.key_id);
@@ -538,6 +574,7 @@ pub(crate) struct NewKey {
     pub(crate) origin: KeyOrigin,
     /// An ECC key pair's `DeriveKeyUsage`.
     pub(crate) derive_key_usage: Option<KeyUsage>,
+    pub(crate) multi_region: Option<MultiRegion>,
 }
 
 /// What an operation writes to the audit log.
@@ -549,6 +586,8 @@ pub(crate) enum Audit {
     Write,
     /// A data-plane operation: logged when it fails.
     FailuresOnly,
+    /// A key-management action the HSM takes on its own (`AwsServiceEvent`): logged.
+    Service,
 }
 
 enum Completion {

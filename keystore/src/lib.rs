@@ -56,6 +56,7 @@ mod material;
 pub mod model;
 pub mod ops;
 pub mod policy;
+pub mod replication;
 pub mod selftest;
 pub mod store;
 

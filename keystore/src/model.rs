@@ -1,5 +1,6 @@
 //! What the HSM keeps about a key and an alias, and the service's JSON for them (`Key`,
-//! `KeySummary`, `Alias`, `KeyAttributes`).
+//! `KeySummary`, `Alias`, `KeyAttributes`); a key's part in multi-region replication, the
+//! replication outbox's items and the region's settings.
 
 use std::collections::BTreeMap;
 
@@ -7,7 +8,7 @@ use payhsm_core::{
     kcv::KcvMethod,
     key::{KeyAlgorithm, KeyAttributes, KeyClass, KeyModesOfUse, KeyUsage},
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::{Error, arn::KeyArn, clock::Timestamp};
@@ -129,7 +130,112 @@ pub struct KeyRecord {
     pub resource_policy: Option<String>,
     /// The persisted key material; `None` once destroyed.
     pub key_block: Option<String>,
+    /// The key's part in multi-region replication, if it has one.
+    pub multi_region: Option<MultiRegion>,
     /// Increases by one with every change; stores refuse an update from a stale revision.
+    pub revision: u64,
+}
+
+/// A key's part in multi-region replication (`MultiRegionKeyType`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MultiRegion {
+    /// The primary key, which holds all management authority.
+    Primary(Primary),
+    /// A read-only replica of the key of the same id in `primary_region`.
+    Replica {
+        /// The primary key's region.
+        primary_region: String,
+        /// The primary's [`Primary::generation`] this replica was last synchronised to; an
+        /// older synchronisation arriving late changes nothing.
+        generation: u64,
+    },
+}
+
+/// What a primary key knows of its replicas.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Primary {
+    /// Each replica region and its status (`ReplicationStatus`).
+    pub replicas: BTreeMap<String, ReplicaStatus>,
+    /// Whether the regions came from the account's defaults (`UsingDefaultReplicationRegions`).
+    pub using_defaults: bool,
+    /// Increases with every change the replicas must follow (created, enabled, disabled,
+    /// deleted, a region added or removed); status updates leave it alone.
+    pub generation: u64,
+}
+
+/// One replica region's `ReplicationStatus` entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaStatus {
+    /// `Status`.
+    pub state: ReplicationState,
+    /// `StatusMessage`: why the last attempt failed.
+    pub message: Option<String>,
+}
+
+/// `KeyReplicationState`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReplicationState {
+    /// The replica is being created or brought up to date.
+    InProgress,
+    /// The replica is being deleted (its region removed, or the primary deleted).
+    DeleteInProgress,
+    /// The last attempts failed; the next drain of the outbox tries again.
+    Failed,
+    /// The replica matches the primary.
+    Synchronized,
+}
+
+impl ReplicationState {
+    /// The service's name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::InProgress => "IN_PROGRESS",
+            Self::DeleteInProgress => "DELETE_IN_PROGRESS",
+            Self::Failed => "FAILED",
+            Self::Synchronized => "SYNCHRONIZED",
+        }
+    }
+}
+
+impl ReplicaStatus {
+    /// A status with no message.
+    pub const fn new(state: ReplicationState) -> Self {
+        Self {
+            state,
+            message: None,
+        }
+    }
+}
+
+/// A replication work item: bring the replica of key `key_id` in `region` up to date with the
+/// primary. Committed in the transaction that changes the primary (the outbox), so no change
+/// the replicas must follow is ever left without one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxItem {
+    /// The primary key.
+    pub key_id: String,
+    /// The replica region.
+    pub region: String,
+}
+
+/// An [`OutboxItem`] as the store holds it, in commit order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// Its place in the outbox (increasing).
+    pub seq: u64,
+    /// The work.
+    pub item: OutboxItem,
+}
+
+/// A stored setting of the region (the account's default replication regions, the region
+/// links): a name and a JSON value, replaced by compare-and-swap like a key record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Setting {
+    /// The name.
+    pub name: String,
+    /// The value, JSON text.
+    pub value: String,
+    /// Increases by one with every change.
     pub revision: u64,
 }
 
@@ -257,6 +363,51 @@ pub fn tags_json(tags: &BTreeMap<String, String>) -> Value {
 }
 
 impl KeyRecord {
+    /// The replication work this record owes once it replaces `before` (`None`: once it is
+    /// inserted): one item per replica that is to be created, updated or deleted, when the
+    /// change is one the replicas must follow (the primary's generation increased).
+    pub fn owed_replications(&self, before: Option<&Self>) -> Vec<OutboxItem> {
+        let Some(MultiRegion::Primary(p)) = &self.multi_region else {
+            return Vec::new();
+        };
+        let before = match before.and_then(|b| b.multi_region.as_ref()) {
+            Some(MultiRegion::Primary(b)) => b.generation,
+            _ => 0,
+        };
+        if p.generation <= before {
+            return Vec::new();
+        }
+        p.replicas
+            .iter()
+            .filter(|(_, s)| {
+                matches!(
+                    s.state,
+                    ReplicationState::InProgress | ReplicationState::DeleteInProgress
+                )
+            })
+            .map(|(region, _)| OutboxItem {
+                key_id: self.key_id.clone(),
+                region: region.clone(),
+            })
+            .collect()
+    }
+
+    /// `MultiRegionKeyType` and `PrimaryRegion` (the key's own region, from `arn`, for a
+    /// primary) as the service's `Key` and `KeySummary` show them.
+    fn multi_region_json(&self, arn: &KeyArn, out: &mut Value) {
+        match &self.multi_region {
+            None => {}
+            Some(MultiRegion::Primary(_)) => {
+                out["MultiRegionKeyType"] = json!("PRIMARY");
+                out["PrimaryRegion"] = json!(arn.region().as_str());
+            }
+            Some(MultiRegion::Replica { primary_region, .. }) => {
+                out["MultiRegionKeyType"] = json!("REPLICA");
+                out["PrimaryRegion"] = json!(primary_region);
+            }
+        }
+    }
+
     /// The service's `Key` structure.
     pub fn key_json(&self, arn: &KeyArn) -> Value {
         let mut key = json!({
@@ -283,18 +434,36 @@ impl KeyRecord {
         if let Some(usage) = self.derive_key_usage {
             key["DeriveKeyUsage"] = json!(usage.to_string());
         }
+        self.multi_region_json(arn, &mut key);
+        if let Some(MultiRegion::Primary(p)) = &self.multi_region {
+            let status: Map<String, Value> = p
+                .replicas
+                .iter()
+                .map(|(region, s)| {
+                    let mut entry = json!({ "Status": s.state.name() });
+                    if let Some(m) = &s.message {
+                        entry["StatusMessage"] = json!(m);
+                    }
+                    (region.clone(), entry)
+                })
+                .collect();
+            key["ReplicationStatus"] = Value::Object(status);
+            key["UsingDefaultReplicationRegions"] = json!(p.using_defaults);
+        }
         key
     }
 
     /// The service's `KeySummary` structure.
     pub fn summary_json(&self, arn: &KeyArn) -> Value {
-        json!({
+        let mut summary = json!({
             "KeyArn": arn.to_string(),
             "KeyState": self.state.name(),
             "KeyAttributes": attributes_json(&self.attributes),
             "KeyCheckValue": self.key_check_value,
             "Exportable": self.exportable,
             "Enabled": self.enabled,
-        })
+        });
+        self.multi_region_json(arn, &mut summary);
+        summary
     }
 }

@@ -16,6 +16,9 @@
 //! checks of `payhsm_tr31::policy`.
 //!
 //! A mode of use is allowed when its flag is set or `NoRestrictions` is (TR-31 mode `N`).
+//!
+//! Multi-region keys add two rules: [`check_replicable`] (which keys may have replicas) and
+//! [`check_writable`] (a replica is read-only).
 
 use payhsm_core::key::{
     Exportability, KeyAlgorithm, KeyAttributes, KeyClass, KeyModesOfUse, KeyUsage, ModeOfUse,
@@ -27,8 +30,25 @@ use payhsm_tr31::{
 
 use crate::{
     Error, Rule,
-    model::{KeyRecord, KeyState},
+    model::{KeyRecord, KeyState, MultiRegion},
 };
+
+/// The key-encrypting key two regions share to carry replicas: AES-128, a TR-31 key block
+/// protection key (K1) for version D blocks.
+///
+/// It is exchanged once per region pair with TR-34 under an RSA key of
+/// [`REPLICATION_KEK_TRANSPORT`], and the wrapping-strength rule holds at both steps: RSA-3072
+/// (128 bits) carries the AES-128 KEK, and the KEK carries keys of up to 128 bits (TDES and
+/// AES-128). No RSA size TR-34 offers reaches 192 or 256 bits (RSA-4096 is 152), so an
+/// AES-192, AES-256 or HMAC key cannot travel at its own strength by TR-34 and is not
+/// replicated ([`check_replicable`] says so at `CreateKey`) rather than be carried under a
+/// weaker key.
+pub const REPLICATION_KEK: KeyAlgorithm = KeyAlgorithm::Aes128;
+
+/// The RSA key size of the TR-34 exchange of the [`REPLICATION_KEK`] (the replica region's
+/// KRD key and the primary region's KDH signing key): RSA-3072, as strong as the KEK and as
+/// the region CAs that certify them.
+pub const REPLICATION_KEK_TRANSPORT: KeyAlgorithm = KeyAlgorithm::Rsa3072;
 
 /// One row of the attribute table: a usage and class, the algorithms it may have, and the
 /// TR-31 modes of use (each one a set of `KeyModesOfUse` flags) it may have.
@@ -880,6 +900,11 @@ fn check_kbpk_wraps(kbpk: &KeyAttributes, export: &Header) -> Result<(), Error> 
 /// narrows its attributes.
 pub fn check_exportable(key: &KeyRecord, export: &Header) -> Result<(), Error> {
     check_usable(key)?;
+    check_transportable(key, export)
+}
+
+/// The attribute checks of an export: a symmetric, exportable key, whose header only narrows.
+fn check_transportable(key: &KeyRecord, export: &Header) -> Result<(), Error> {
     if key.attributes.key_class != KeyClass::SymmetricKey {
         return Err(Error::policy(
             Rule::KeyClass,
@@ -900,6 +925,78 @@ fn check_narrowing(from: &Header, to: &Header) -> Result<(), Error> {
     }
     tr31_policy::check_export(from, to)
         .map_err(|e| Error::policy(Rule::ExportWidening, e.to_string()))
+}
+
+/// Checks that a key of `attributes` may have replicas in other regions: a symmetric key, that
+/// may leave the HSM, no stronger than the [`REPLICATION_KEK`] it travels under. Each refusal
+/// says why.
+pub fn check_replicable(attributes: &KeyAttributes, exportable: bool) -> Result<(), Error> {
+    if attributes.key_class != KeyClass::SymmetricKey {
+        return Err(Error::policy(
+            Rule::KeyClass,
+            format!(
+                "ReplicationRegions: only symmetric keys are replicated; a {} key of class {} \
+                 is not",
+                attributes.key_algorithm,
+                attributes.key_class.name()
+            ),
+        ));
+    }
+    if !exportable {
+        return Err(Error::policy(
+            Rule::Exportability,
+            "ReplicationRegions: only exportable keys are replicated (a replica travels as a \
+             TR-31 key block); create the key with Exportable true",
+        ));
+    }
+    tr31_policy::check_wrapping_strength(REPLICATION_KEK, attributes.key_algorithm).map_err(|_| {
+        Error::policy(
+            Rule::WrappingStrength,
+            format!(
+                "ReplicationRegions: a {} key is stronger than the {} key-encrypting key that \
+                 carries replicas between regions (the strongest TR-34 can exchange at full \
+                 strength); keys of up to 128 bits (TDES, AES_128) are replicated",
+                attributes.key_algorithm, REPLICATION_KEK
+            ),
+        )
+    })
+}
+
+/// Checks that a key may be changed here: a replica is read-only, and the message names the
+/// primary's region, where the change is made.
+pub fn check_writable(key: &KeyRecord) -> Result<(), Error> {
+    match &key.multi_region {
+        Some(MultiRegion::Replica { primary_region, .. }) => Err(Error::policy(
+            Rule::ReplicaReadOnly,
+            format!(
+                "key {} is a replica of the primary key in {primary_region}, which holds all \
+                 management authority: make this change in {primary_region}",
+                key.key_id
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Checks that `key` may travel to its replica under the [`REPLICATION_KEK`] `kek` with the
+/// `export` header: the checks of [`check_export`], except that a disabled key travels too
+/// (its replica is disabled as well); a key being deleted does not.
+pub fn check_replica_export(
+    key: &KeyRecord,
+    kek: &KeyRecord,
+    export: &Header,
+) -> Result<(), Error> {
+    if key.state != KeyState::CreateComplete {
+        return Err(Error::policy(
+            Rule::KeyState,
+            format!("the key is {} and is not replicated", key.state.name()),
+        ));
+    }
+    check_key(&roles::TR31_WRAP, kek)?;
+    tr31_policy::check_kbpk(&kek.attributes, export.version(), Direction::Wrap)
+        .map_err(|e| Error::policy(Rule::KeyAlgorithm, e.to_string()))?;
+    check_transportable(key, export)?;
+    check_wrapping_strength(kek.attributes.key_algorithm, key)
 }
 
 /// Checks that a wrapping key of algorithm `wrapping` (a TR-31 KEK, or the RSA key of a TR-34
@@ -960,6 +1057,20 @@ mod tests {
         for r in KEY_ROLES {
             assert!(all.iter().any(|a| fits(r, a)), "{}", r.name);
         }
+    }
+
+    #[test]
+    fn the_replication_kek_travels_and_carries_at_full_strength() {
+        tr31_policy::check_wrapping_strength(REPLICATION_KEK_TRANSPORT, REPLICATION_KEK).unwrap();
+        let key =
+            |a| KeyAttributes::from_tr31(KeyUsage::D0, ModeOfUse::ENCRYPT_DECRYPT, a).unwrap();
+        for a in [Tdes2Key, Tdes3Key, Aes128] {
+            check_replicable(&key(a), true).unwrap();
+        }
+        for a in [Aes192, Aes256] {
+            assert!(check_replicable(&key(a), true).is_err(), "{a}");
+        }
+        assert!(check_replicable(&key(Tdes2Key), false).is_err());
     }
 
     #[test]

@@ -19,7 +19,7 @@ use payhsm_keystore::{
     arn::Region,
     clock::Timestamp,
     master_key::MasterKey,
-    model::{AliasRecord, KeyRecord, KeyState},
+    model::{AliasRecord, KeyRecord, KeyState, OutboxEntry, OutboxItem, Setting},
 };
 use serde_json::{Value, json};
 
@@ -66,13 +66,13 @@ impl<S: Store> Store for Recording<S> {
     fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<KeyRecord>, Error> {
         self.inner.list_keys(after, limit)
     }
-    fn insert_key(&self, record: &KeyRecord) -> Result<(), Error> {
-        self.inner.insert_key(record)
+    fn insert_key(&self, record: &KeyRecord, outbox: &[OutboxItem]) -> Result<(), Error> {
+        self.inner.insert_key(record, outbox)
     }
-    fn update_key(&self, record: &KeyRecord) -> Result<bool, Error> {
+    fn update_key(&self, record: &KeyRecord, outbox: &[OutboxItem]) -> Result<bool, Error> {
         // The log's lock is held across the commit, so log order is commit order.
         let mut log = self.log();
-        let done = self.inner.update_key(record)?;
+        let done = self.inner.update_key(record, outbox)?;
         if done {
             log.push(Commit::Key {
                 thread: thread::current().id(),
@@ -81,6 +81,18 @@ impl<S: Store> Store for Recording<S> {
             });
         }
         Ok(done)
+    }
+    fn outbox(&self, after: Option<u64>, limit: usize) -> Result<Vec<OutboxEntry>, Error> {
+        self.inner.outbox(after, limit)
+    }
+    fn remove_outbox(&self, seq: u64) -> Result<(), Error> {
+        self.inner.remove_outbox(seq)
+    }
+    fn get_setting(&self, name: &str) -> Result<Option<Setting>, Error> {
+        self.inner.get_setting(name)
+    }
+    fn put_setting(&self, setting: &Setting) -> Result<bool, Error> {
+        self.inner.put_setting(setting)
     }
     fn get_alias(&self, alias_name: &str) -> Result<Option<AliasRecord>, Error> {
         let r = self.inner.get_alias(alias_name);

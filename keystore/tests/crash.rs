@@ -6,22 +6,30 @@
 //! announces that it reached the failpoint, the test kills it with SIGKILL, reopens the store and
 //! checks that every committed key is there and opens, and that the interrupted operation is
 //! either wholly there (it had committed) or wholly absent.
+//!
+//! Replication (issue 11): a child creates a key replicated to a second region and drains the
+//! outbox, and is killed after the outbox commit, after the export, after the replica import,
+//! before the status update (and while the regions link). The restart (the next process)
+//! drains again and must end with the replica `SYNCHRONIZED`, exactly one replica in the
+//! region, and the replica's KCV equal to the primary's.
 
 use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Command, Stdio},
     sync::{Arc, mpsc},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use payhsm_core::{kcv, rng::OsRandom};
 use payhsm_keystore::{
-    Hsm, HsmConfig, SqliteStore, Store, api,
+    Hsm, HsmConfig, SqliteStore, Store,
+    api::{self, LocalRegions},
     arn::Region,
     clock::{ManualClock, Timestamp},
     master_key::{read_dev_key_file, write_dev_key_file},
-    model::KeyState,
+    model::{KeyState, MultiRegion},
+    replication,
 };
 use serde_json::{Value, json};
 
@@ -174,13 +182,22 @@ fn crash_child_entry() {
     ) else {
         return;
     };
-    child_op(&op, Path::new(&dir), &serde_json::from_str(&setup).unwrap());
+    if op == "replicate" {
+        replicate(Path::new(&dir));
+    } else {
+        child_op(&op, Path::new(&dir), &serde_json::from_str(&setup).unwrap());
+    }
     eprintln!("DONE");
 }
 
 /// Runs `op` in a child stopped at `failpoint` (or to completion if `None`), SIGKILLs it there.
 fn run_child(s: &Setup, op: &str, failpoint: Option<&str>) {
     let setup = json!({ "kbpk": s.kbpk, "victim": s.victim, "pending": s.pending, "a": s.a, "b": s.b, "block": s.block });
+    run_child_in(&s.dir, op, &setup, failpoint);
+}
+
+/// Runs `op` on the store in `dir` in a child (see [`run_child`]).
+fn run_child_in(dir: &Path, op: &str, setup: &Value, failpoint: Option<&str>) {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
         "--exact",
@@ -189,7 +206,7 @@ fn run_child(s: &Setup, op: &str, failpoint: Option<&str>) {
         "--test-threads",
         "1",
     ])
-    .env("PAYHSM_CRASH_DIR", &s.dir)
+    .env("PAYHSM_CRASH_DIR", dir)
     .env("PAYHSM_CRASH_OP", op)
     .env("PAYHSM_CRASH_SETUP", setup.to_string())
     .env_remove("PAYHSM_FAILPOINT")
@@ -356,5 +373,121 @@ fn no_committed_key_is_lost_and_none_is_half_written() {
         let s = setup();
         run_child(&s, op, None);
         check(&s, op, true);
+    }
+}
+
+const EAST: &str = "us-east-1";
+const WEST: &str = "us-west-2";
+
+/// Both regions' stores in `dir/<region>/`, linked in this process.
+fn open_regions(
+    dir: &Path,
+) -> (
+    Arc<LocalRegions>,
+    Arc<Hsm<SqliteStore>>,
+    Arc<Hsm<SqliteStore>>,
+) {
+    let regions = LocalRegions::new();
+    let open = |name: &str| {
+        let store = SqliteStore::open(
+            &dir.join(name).join("keys.db"),
+            read_dev_key_file(&dir.join(name).join("master.key")).unwrap(),
+        )
+        .unwrap();
+        regions.add_hsm(store, HsmConfig::new(Region::new(name).unwrap()))
+    };
+    let east = open(EAST);
+    let west = open(WEST);
+    (regions, east, west)
+}
+
+fn drain(east: &Hsm<SqliteStore>) -> replication::Drained {
+    replication::drain(
+        east,
+        &replication::Retry::default(),
+        Instant::now() + Duration::from_secs(120),
+    )
+    .unwrap()
+}
+
+/// The child's work: a key replicated to `WEST`, and the drain.
+fn replicate(dir: &Path) {
+    let (_regions, east, _west) = open_regions(dir);
+    call(
+        &east,
+        "CreateKey",
+        json!({
+            "KeyAttributes": { "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "TDES_2KEY", "KeyModesOfUse": { "Generate": true, "Verify": true } },
+            "Exportable": true, "ReplicationRegions": [WEST],
+        }),
+    );
+    drain(&east);
+}
+
+#[test]
+fn replication_converges_after_a_crash_at_every_failpoint() {
+    let cases = [
+        // The key and its outbox item committed; nothing replicated yet.
+        "sqlite.insert_key.after_commit",
+        // The regions exchanged the KEK, and the link was not saved yet.
+        "sqlite.put_setting.before_commit",
+        "replication.after_export",
+        "replication.after_replica_import",
+        "replication.before_status_update",
+    ];
+    for failpoint in cases.into_iter().map(Some).chain([None]) {
+        let dir = tempfile::tempdir().unwrap().keep();
+        for region in [EAST, WEST] {
+            std::fs::create_dir(dir.join(region)).unwrap();
+            let master =
+                write_dev_key_file(&dir.join(region).join("master.key"), &mut OsRandom).unwrap();
+            SqliteStore::create(&dir.join(region).join("keys.db"), master).unwrap();
+        }
+        run_child_in(&dir, "replicate", &json!({}), failpoint);
+        // The restart: the next process drains what is left.
+        let (_regions, east, west) = open_regions(&dir);
+        let drained = drain(&east);
+        assert!(drained.is_complete(), "{failpoint:?}: {drained:?}");
+        for region in [EAST, WEST] {
+            let db = dir.join(region).join("keys.db");
+            assert_eq!(
+                rusqlite_check(&db),
+                "ok",
+                "{failpoint:?}: {region} integrity_check"
+            );
+        }
+        let primaries: Vec<_> = east
+            .store()
+            .list_keys(None, 1000)
+            .unwrap()
+            .into_iter()
+            .filter(|r| matches!(r.multi_region, Some(MultiRegion::Primary(_))))
+            .collect();
+        assert_eq!(primaries.len(), 1, "{failpoint:?}: the primary");
+        let primary = &primaries[0];
+        let arn = east.arn(&primary.key_id).unwrap().to_string();
+        let key = call(&east, "GetKey", json!({ "KeyIdentifier": arn }));
+        assert_eq!(
+            key["Key"]["ReplicationStatus"][WEST]["Status"], "SYNCHRONIZED",
+            "{failpoint:?}"
+        );
+        let replicas: Vec<_> = west
+            .store()
+            .list_keys(None, 1000)
+            .unwrap()
+            .into_iter()
+            .filter(|r| matches!(r.multi_region, Some(MultiRegion::Replica { .. })))
+            .collect();
+        assert_eq!(replicas.len(), 1, "{failpoint:?}: exactly one replica");
+        assert_eq!(replicas[0].key_id, primary.key_id);
+        assert_eq!(replicas[0].state, KeyState::CreateComplete);
+        let handle = west.store().open(&replicas[0]).unwrap();
+        let kcv = kcv::compute(&*handle, replicas[0].key_check_value_algorithm, 3).unwrap();
+        assert_eq!(
+            kcv.to_string(),
+            primary.key_check_value,
+            "{failpoint:?}: replica KCV"
+        );
+        assert!(east.store().outbox(None, 10).unwrap().is_empty());
     }
 }

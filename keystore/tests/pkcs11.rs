@@ -26,7 +26,7 @@ use payhsm_core::{
 use payhsm_keystore::{
     Error, Hsm, Store,
     clock::Timestamp,
-    model::{AliasRecord, KeyRecord},
+    model::{AliasRecord, KeyRecord, OutboxEntry, OutboxItem, Setting},
     policy,
     store::pkcs11::{Pkcs11Store, SOFTHSM2_MODULE, TokenConfig, TokenVault, softhsm, template},
 };
@@ -587,11 +587,23 @@ impl Store for FailingInsert {
     fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<KeyRecord>, Error> {
         self.0.list_keys(after, limit)
     }
-    fn insert_key(&self, _record: &KeyRecord) -> Result<(), Error> {
+    fn insert_key(&self, _record: &KeyRecord, _outbox: &[OutboxItem]) -> Result<(), Error> {
         Err(Error::internal("key store: disk I/O error"))
     }
-    fn update_key(&self, record: &KeyRecord) -> Result<bool, Error> {
-        self.0.update_key(record)
+    fn update_key(&self, record: &KeyRecord, outbox: &[OutboxItem]) -> Result<bool, Error> {
+        self.0.update_key(record, outbox)
+    }
+    fn outbox(&self, after: Option<u64>, limit: usize) -> Result<Vec<OutboxEntry>, Error> {
+        self.0.outbox(after, limit)
+    }
+    fn remove_outbox(&self, seq: u64) -> Result<(), Error> {
+        self.0.remove_outbox(seq)
+    }
+    fn get_setting(&self, name: &str) -> Result<Option<Setting>, Error> {
+        self.0.get_setting(name)
+    }
+    fn put_setting(&self, setting: &Setting) -> Result<bool, Error> {
+        self.0.put_setting(setting)
     }
     fn get_alias(&self, alias_name: &str) -> Result<Option<AliasRecord>, Error> {
         self.0.get_alias(alias_name)
@@ -950,4 +962,104 @@ fn t_p11_4_device_error_is_typed_and_creates_nothing() {
         other => panic!("{other:?}"),
     }
     assert_eq!(h.hsm.store().list_keys(None, 100).unwrap(), keys_before);
+}
+
+/// Multi-region keys and a token (issue 11): a token primary cannot export its keys, so it
+/// refuses replication when it is asked for, at `CreateKey` and `AddKeyReplicationRegions`,
+/// never later in the worker; a token region holds the replicas of a software primary.
+#[test]
+fn replication_with_a_token_region() {
+    use payhsm_keystore::{
+        HsmConfig, MemoryStore,
+        api::{self, LocalRegions},
+        arn::Region,
+        master_key::MasterKey,
+        replication::{self, Retry},
+    };
+    use std::time::Instant;
+
+    let Some(token_store) = pkcs11_store() else {
+        return;
+    };
+    let regions = LocalRegions::new();
+    let config = |name: &str| HsmConfig::new(Region::new(name).unwrap());
+    let software = MemoryStore::new(MasterKey::generate(&mut payhsm_core::rng::OsRandom).unwrap());
+    let east = regions.add_hsm(software, config("us-east-1"));
+    let west = regions.add_hsm(token_store, config("us-west-2"));
+    let cvk = |replicate: Value| {
+        json!({
+            "KeyAttributes": { "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "TDES_2KEY", "KeyModesOfUse": { "Generate": true, "Verify": true } },
+            "Exportable": true, "ReplicationRegions": replicate,
+        })
+    };
+    let not_supported = |r: Result<Value, Error>| match r {
+        Err(Error::NotSupported { message }) => {
+            assert!(message.contains("not supported by this token"), "{message}");
+        }
+        other => panic!("expected NotSupported, got {other:?}"),
+    };
+    let before = west.store().list_keys(None, 100).unwrap();
+    not_supported(api::dispatch(
+        &*west,
+        "CreateKey",
+        cvk(json!(["us-east-1"])),
+    ));
+    assert_eq!(west.store().list_keys(None, 100).unwrap(), before);
+    let local = api::dispatch(&*west, "CreateKey", cvk(json!([]))).unwrap();
+    not_supported(api::dispatch(
+        &*west,
+        "AddKeyReplicationRegions",
+        json!({ "KeyIdentifier": local["Key"]["KeyArn"], "ReplicationRegions": ["us-east-1"] }),
+    ));
+    assert!(west.store().outbox(None, 10).unwrap().is_empty());
+
+    // A software primary replicates into the token, if the token can be a TR-34 KRD (RSA-OAEP
+    // with SHA-256). SoftHSM2 offers OAEP with SHA-1 only: the replica then fails, before any
+    // key left the primary, with the token's reason in the status.
+    let primary = api::dispatch(&*east, "CreateKey", cvk(json!(["us-west-2"]))).unwrap();
+    let arn = primary["Key"]["KeyArn"].as_str().unwrap().to_owned();
+    let drained = replication::drain(
+        &east,
+        &Retry::default(),
+        Instant::now() + std::time::Duration::from_secs(120),
+    )
+    .unwrap();
+    let status = api::dispatch(&*east, "GetKey", json!({ "KeyIdentifier": arn })).unwrap()["Key"]
+        ["ReplicationStatus"]["us-west-2"]
+        .clone();
+    if !drained.is_complete() {
+        assert_eq!(status["Status"], "FAILED");
+        let message = status["StatusMessage"].as_str().unwrap();
+        assert!(message.contains("not supported by this token"), "{message}");
+        assert!(
+            !east
+                .audit()
+                .lines()
+                .iter()
+                .any(|l| l.contains("ExportKeyReplica")),
+            "a key was exported for a region that cannot receive the KEK"
+        );
+        return;
+    }
+    assert_eq!(status["Status"], "SYNCHRONIZED");
+    let replica_arn = arn.replace(":us-east-1:", ":us-west-2:");
+    let replica = api::dispatch(&*west, "GetKey", json!({ "KeyIdentifier": replica_arn })).unwrap();
+    assert_eq!(replica["Key"]["MultiRegionKeyType"], "REPLICA");
+    assert_eq!(
+        replica["Key"]["KeyCheckValue"],
+        primary["Key"]["KeyCheckValue"]
+    );
+    let record = west.store().get_key(key_id(&arn)).unwrap().unwrap();
+    assert!(
+        record.key_block.unwrap().starts_with("pkcs11:"),
+        "the replica is a token object"
+    );
+    let cvv =
+        |hsm: &dyn payhsm_keystore::api::Service, arn: &str| {
+            hsm.call("GenerateCardValidationData", json!({
+            "KeyIdentifier": arn, "PrimaryAccountNumber": "4111111111111111",
+            "GenerationAttributes": { "CardVerificationValue2": { "CardExpiryDate": "1230" } },
+        })).unwrap()["ValidationData"].clone()
+        };
+    assert_eq!(cvv(&*west, &replica_arn), cvv(&*east, &arn));
 }

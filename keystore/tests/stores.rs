@@ -24,6 +24,8 @@ fn sqlite() -> SqliteStore {
 
 conformance_tests!(memory, super::memory);
 conformance_tests!(sqlite, super::sqlite);
+replication_tests!(memory_regions, super::memory);
+replication_tests!(sqlite_regions, super::sqlite);
 
 /// The nonces of accepted TR-34 imports are in the database: after a restart, the replay of a
 /// key block with its nonce and import token is still refused.

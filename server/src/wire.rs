@@ -163,22 +163,11 @@ pub fn error_from_wire(error_type: Option<&str>, body: &Value) -> Error {
     }
 }
 
-/// A new request id: a random (version 4) UUID.
+/// A new request id: a random (version 4) UUID. The id only correlates logs: without
+/// randomness it is the nil UUID's version-4 form rather than no answer.
 pub fn request_id() -> String {
-    let mut b = [0u8; 16];
-    // The id only correlates logs; without randomness it is all zeros rather than no answer.
-    let _ = getrandom::fill(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    payhsm_keystore::audit::random_uuid()
+        .unwrap_or_else(|_| "00000000-0000-4000-8000-000000000000".to_owned())
 }
 
 /// The HTTP response for `outcome` on `plane`.

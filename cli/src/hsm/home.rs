@@ -16,7 +16,7 @@ use std::{
     fs,
     io::{BufRead as _, IsTerminal as _, Write as _},
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{Arc, Weak},
 };
 
 use payhsm_core::{rng::OsRandom, secret::KeyMaterial};
@@ -135,6 +135,7 @@ pub(crate) struct Home {
     dir: PathBuf,
     region: Region,
     account: Option<AccountId>,
+    regions: Option<Weak<dyn api::Regions>>,
     backend: Backend,
 }
 
@@ -154,6 +155,7 @@ impl Home {
             dir: store.join(region.as_str()),
             region,
             account: None,
+            regions: None,
             backend,
         })
     }
@@ -169,6 +171,12 @@ impl Home {
     /// ARNs name `account` instead of the default one.
     pub(crate) fn with_account(mut self, account: AccountId) -> Self {
         self.account = Some(account);
+        self
+    }
+
+    /// The HSM reaches the account's other regions through `regions` (multi-region keys).
+    pub(crate) fn with_regions(mut self, regions: Weak<dyn api::Regions>) -> Self {
+        self.regions = Some(regions);
         self
     }
 
@@ -325,6 +333,7 @@ impl Home {
         if let Some(account) = &self.account {
             config.account = account.clone();
         }
+        config.regions.clone_from(&self.regions);
         config.audit = AuditLog::file(&self.dir.join("audit.jsonl"))?;
         let hsm = Hsm::new(store, config);
         hsm.self_test_result()?;

@@ -12,7 +12,10 @@ mod home;
 mod regions;
 mod shorthand;
 
-use std::path::Path;
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use payhsm_keystore::arn::AccountId;
@@ -54,6 +57,7 @@ struct Spec {
 use Kind::{Bool, Int, Str, StrList, Struct, StructList};
 
 const KEY_ID: Param = ("key-identifier", "KeyIdentifier", Str, true);
+const REGIONS: Param = ("replication-regions", "ReplicationRegions", StrList, true);
 const PAGE: [Param; 2] = [
     ("next-token", "NextToken", Str, false),
     ("max-results", "MaxResults", Int, false),
@@ -217,6 +221,36 @@ const COMMANDS: &[Spec] = &[
             ("replication-regions", "ReplicationRegions", StrList, false),
             ("requester-comment", "RequesterComment", Str, false),
         ],
+    },
+    Spec {
+        name: "add-key-replication-regions",
+        operation: "AddKeyReplicationRegions",
+        about: "Replicates a key to more regions of the store",
+        params: &[KEY_ID, REGIONS],
+    },
+    Spec {
+        name: "remove-key-replication-regions",
+        operation: "RemoveKeyReplicationRegions",
+        about: "Deletes a key's replicas in these regions",
+        params: &[KEY_ID, REGIONS],
+    },
+    Spec {
+        name: "enable-default-key-replication-regions",
+        operation: "EnableDefaultKeyReplicationRegions",
+        about: "Replicates keys created from now on in this region to these regions too",
+        params: &[REGIONS],
+    },
+    Spec {
+        name: "disable-default-key-replication-regions",
+        operation: "DisableDefaultKeyReplicationRegions",
+        about: "Stops replicating new keys to these regions by default",
+        params: &[REGIONS],
+    },
+    Spec {
+        name: "get-default-key-replication-regions",
+        operation: "GetDefaultKeyReplicationRegions",
+        about: "Lists the regions new keys are replicated to by default",
+        params: &[],
     },
     Spec {
         name: "export-key",
@@ -622,6 +656,52 @@ const COMMANDS: &[Spec] = &[
     },
 ];
 
+/// How long a command drains its region's replication outbox before it exits.
+const DRAIN_BEFORE_EXIT: Duration = Duration::from_secs(10);
+
+/// `payhsm replicate`: drains every region's replication outbox once, or with `wait` until
+/// they are all empty or `timeout` passes (then it fails, after printing what is left).
+pub(crate) fn replicate(
+    store: &Path,
+    backend: Backend,
+    wait: bool,
+    timeout: Duration,
+) -> Result<Value, CliError> {
+    let regions = StoreRegions::new(store, backend, AccountId::new(AccountId::DEFAULT)?);
+    let deadline = Instant::now() + timeout;
+    let names = payhsm_keystore::api::Regions::names(&*regions)?;
+    let mut report = Map::new();
+    loop {
+        let mut complete = true;
+        for region in &names {
+            let d = regions.drain(region.as_str(), deadline)?;
+            complete &= d.is_complete();
+            let entry = report
+                .entry(region.as_str().to_owned())
+                .or_insert_with(|| serde_json::json!({ "Synchronized": 0 }));
+            let done = entry["Synchronized"].as_u64().unwrap_or(0) + d.synchronized as u64;
+            *entry = serde_json::json!({
+                "Synchronized": done, "Failed": d.failed, "Remaining": d.remaining,
+            });
+        }
+        if complete || !wait || Instant::now() >= deadline {
+            let out = serde_json::json!({ "Regions": report, "Complete": complete });
+            if wait && !complete {
+                println!("{out:#}");
+                return Err(CliError::new(
+                    format!(
+                        "replication did not complete within {} s",
+                        timeout.as_secs()
+                    ),
+                    Some("See each key's ReplicationStatus; the items stay in the outbox."),
+                ));
+            }
+            return Ok(out);
+        }
+        std::thread::sleep(Duration::from_secs(1).min(deadline - Instant::now()));
+    }
+}
+
 /// Adds the key-id commands to the CLI.
 pub(crate) fn register(mut cli: Command) -> Command {
     for spec in COMMANDS {
@@ -698,9 +778,21 @@ pub(crate) fn run(
         .ok_or_else(|| CliError::new(format!("unknown command {name}"), None))?;
     let request = build_request(spec, matches)?;
     let regions = StoreRegions::new(store, backend, AccountId::new(AccountId::DEFAULT)?);
-    let response = regions.service(region)?.call(spec.operation, request)?;
+    let response = regions.service(region)?.call(spec.operation, request);
+    // The replication work this command (or an earlier one) left: done now if it can be,
+    // within a bound; what is left stays IN_PROGRESS for `payhsm replicate`.
+    let deadline = Instant::now() + DRAIN_BEFORE_EXIT;
+    match regions.drain(region, deadline) {
+        Ok(d) if !d.is_complete() => eprintln!(
+            "payhsm: replication from {region}: {} item(s) failed and {} are waiting; they stay \
+             in the outbox (see ReplicationStatus) and `payhsm replicate` tries again",
+            d.failed, d.remaining
+        ),
+        Ok(_) => {}
+        Err(e) => eprintln!("payhsm: replication from {region}: {}", e.describe()),
+    }
     render(
-        &response,
+        &response?,
         matches.get_one::<String>("query").map(String::as_str),
         matches.get_one::<String>("output").map(String::as_str),
     )

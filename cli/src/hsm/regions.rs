@@ -1,17 +1,20 @@
 //! The store directory as an account's regions: each subfolder with a `master-key.json` is a
-//! region, opened once when first asked for and shared from then on.
+//! region, opened once when first asked for and shared from then on. Each region's HSM reaches
+//! the others through it, for multi-region keys.
 
 use std::{
     collections::BTreeMap,
     fs,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, Weak},
+    time::Instant,
 };
 
 use payhsm_keystore::{
     Error,
     api::{Regions, Service},
     arn::{AccountId, Region},
+    replication::{Drained, Retry},
 };
 
 use super::{Backend, Home};
@@ -23,17 +26,27 @@ pub(crate) struct StoreRegions {
     backend: Backend,
     account: AccountId,
     open: Mutex<BTreeMap<Region, Arc<dyn Service>>>,
+    /// Itself, for the HSMs it opens.
+    me: Weak<Self>,
 }
 
 impl StoreRegions {
     /// The regions under `store`, opened on `backend` with ARNs naming `account`.
-    pub(crate) fn new(store: &Path, backend: Backend, account: AccountId) -> Self {
-        Self {
+    pub(crate) fn new(store: &Path, backend: Backend, account: AccountId) -> Arc<Self> {
+        Arc::new_cyclic(|me| Self {
             store: store.to_owned(),
             backend,
             account,
             open: Mutex::new(BTreeMap::new()),
-        }
+            me: me.clone(),
+        })
+    }
+
+    /// Drains the replication outbox of `region` until `deadline`.
+    pub(crate) fn drain(&self, region: &str, deadline: Instant) -> Result<Drained, CliError> {
+        Ok(self
+            .service(region)?
+            .drain_replication(&Retry::default(), deadline)?)
     }
 
     /// The service of the region named `region`, with the CLI's error and hint when it has no
@@ -45,8 +58,10 @@ impl StoreRegions {
         if let Some(service) = open.get(home.region()) {
             return Ok(Arc::clone(service));
         }
+        let me: Weak<dyn Regions> = self.me.clone();
         let service = home
             .with_account(self.account.clone())
+            .with_regions(me)
             .open()?
             .into_service();
         open.insert(service.region().clone(), Arc::clone(&service));

@@ -59,7 +59,7 @@ pub struct ImportKeyInput {
     pub enabled: Option<bool>,
     /// Tags.
     pub tags: Option<Vec<TagInput>>,
-    /// Replication regions (not offered).
+    /// Regions to replicate the key to (the account's defaults apply if absent).
     pub replication_regions: Option<Vec<String>>,
     /// A comment for the audit trail.
     pub requester_comment: Option<String>,
@@ -210,18 +210,9 @@ impl<S: Store> Hsm<S> {
         let params = json!({
             "keyMaterial": input.key_material.audit_parameters(),
             "requesterComment": input.requester_comment,
+            "replicationRegions": input.replication_regions,
         });
         self.run("ImportKey", Audit::Write, params, || {
-            if input
-                .replication_regions
-                .as_ref()
-                .is_some_and(|r| !r.is_empty())
-            {
-                return Err(Error::validation(
-                    "ReplicationRegions",
-                    "multi-region replication is not offered by this HSM yet",
-                ));
-            }
             let tags = parse_tags(input.tags.as_deref().unwrap_or_default(), "Tags")?;
             let incoming = match &input.key_material {
                 ImportKeyMaterial::Tr31KeyBlock(b) => self.import_tr31(b)?,
@@ -246,6 +237,11 @@ impl<S: Store> Hsm<S> {
                 nonce,
             } = incoming;
             let kcv = kcv_method(input.key_check_value_algorithm.as_deref(), &attributes)?;
+            let multi_region = self.replication_plan(
+                input.replication_regions.as_deref(),
+                &attributes,
+                exportable,
+            )?;
             if let Some(n) = nonce {
                 let fresh =
                     self.store()
@@ -267,6 +263,7 @@ impl<S: Store> Hsm<S> {
                     tags,
                     origin: KeyOrigin::External,
                     derive_key_usage: None,
+                    multi_region,
                 },
                 Some(material.expose_secret()),
             )?;
@@ -279,7 +276,7 @@ impl<S: Store> Hsm<S> {
     }
 
     /// A TR-31 key block under a stored K0 or K1 key.
-    fn import_tr31(&self, b: &ImportTr31KeyBlock) -> Result<Incoming, Error> {
+    pub(crate) fn import_tr31(&self, b: &ImportTr31KeyBlock) -> Result<Incoming, Error> {
         let field = "KeyMaterial.Tr31KeyBlock.WrappedKeyBlock";
         let wrapping = self.load(
             &b.wrapping_key_identifier,

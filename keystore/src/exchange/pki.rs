@@ -56,7 +56,7 @@ use crate::{
 pub(crate) const CA_KEY_ID: &str = "REGIONCA00000001";
 
 /// The region CA's key size.
-const CA_ALGORITHM: KeyAlgorithm = KeyAlgorithm::Rsa3072;
+pub(crate) const CA_ALGORITHM: KeyAlgorithm = KeyAlgorithm::Rsa3072;
 
 /// How long the region CA's certificate is valid.
 const CA_VALIDITY_DAYS: i64 = 7305;
@@ -485,6 +485,7 @@ impl NewKey {
             tags: std::collections::BTreeMap::new(),
             origin: KeyOrigin::AwsPaymentCryptography,
             derive_key_usage: None,
+            multi_region: None,
         }
     }
 }

@@ -37,7 +37,7 @@ pub struct CreateKeyInput {
     /// The usage of the keys an ECC key pair for key agreement (K3) derives by ECDH:
     /// required for one, refused for any other key.
     pub derive_key_usage: Option<String>,
-    /// Replication regions (not offered).
+    /// Regions to replicate the key to (the account's defaults apply if absent).
     pub replication_regions: Option<Vec<String>>,
 }
 
@@ -91,9 +91,9 @@ impl<S: Store> Hsm<S> {
             "keyAttributes": input.key_attributes.audit_json(),
             "exportable": input.exportable,
             "enabled": input.enabled,
+            "replicationRegions": input.replication_regions,
         });
         self.run("CreateKey", Audit::Write, params, || {
-            unsupported_extras(input.replication_regions.as_ref())?;
             let attributes = input.key_attributes.parse("KeyAttributes")?;
             policy::check_attributes(&attributes)?;
             let derive_key_usage =
@@ -107,6 +107,11 @@ impl<S: Store> Hsm<S> {
             }
             let kcv_method = kcv_method(input.key_check_value_algorithm.as_deref(), &attributes)?;
             let tags = parse_tags(input.tags.as_deref().unwrap_or_default(), "Tags")?;
+            let multi_region = self.replication_plan(
+                input.replication_regions.as_deref(),
+                &attributes,
+                input.exportable,
+            )?;
             let record = self.add_key(
                 NewKey {
                     attributes,
@@ -116,6 +121,7 @@ impl<S: Store> Hsm<S> {
                     tags,
                     origin: KeyOrigin::AwsPaymentCryptography,
                     derive_key_usage,
+                    multi_region,
                 },
                 None,
             )?;
@@ -155,6 +161,7 @@ impl<S: Store> Hsm<S> {
                     tags: BTreeMap::new(),
                     origin: KeyOrigin::External,
                     derive_key_usage: None,
+                    multi_region: None,
                 },
                 Some(key.material.expose_secret()),
             )?;
@@ -217,7 +224,8 @@ impl<S: Store> Hsm<S> {
     }
 
     /// `DeleteKey`: schedules deletion in 3 to 180 days (default 7). The key is unusable at
-    /// once; `RestoreKey` cancels before the deadline.
+    /// once; `RestoreKey` cancels before the deadline. A primary's replicas are deleted at
+    /// once (and not restored with it).
     pub fn delete_key(&self, input: DeleteKeyInput) -> Result<Value, Error> {
         let params = json!({
             "keyIdentifier": input.key_identifier,
@@ -229,6 +237,7 @@ impl<S: Store> Hsm<S> {
                 return Err(Error::validation("DeleteKeyInDays", "expected 3 to 180"));
             }
             let record = self.update(&input.key_identifier, "KeyIdentifier", |r, now| {
+                policy::check_writable(r)?;
                 match r.state {
                     KeyState::DeletePending => Ok(None),
                     KeyState::CreateComplete => {
@@ -237,6 +246,7 @@ impl<S: Store> Hsm<S> {
                         next.enabled = false;
                         next.usage_stop_timestamp = Some(now);
                         next.delete_pending_timestamp = Some(now.plus_days(days));
+                        next.delete_replicas();
                         Ok(Some(next))
                     }
                     s => Err(Error::conflict(format!("the key is {}", s.name()))),
@@ -252,6 +262,7 @@ impl<S: Store> Hsm<S> {
         let params = json!({ "keyIdentifier": input.key_identifier });
         self.run("RestoreKey", Audit::Write, params, || {
             let record = self.update(&input.key_identifier, "KeyIdentifier", |r, _| {
+                policy::check_writable(r)?;
                 if r.state != KeyState::DeletePending {
                     return Err(Error::conflict(format!(
                         "only a DELETE_PENDING key can be restored; the key is {}",
@@ -271,6 +282,7 @@ impl<S: Store> Hsm<S> {
         let params = json!({ "keyIdentifier": identifier });
         self.run(event, Audit::Write, params, || {
             let record = self.update(identifier, "KeyIdentifier", |r, now| {
+                policy::check_writable(r)?;
                 if r.state != KeyState::CreateComplete {
                     return Err(Error::conflict(format!(
                         "the key is {}; usage can change only on a CREATE_COMPLETE key",
@@ -284,6 +296,7 @@ impl<S: Store> Hsm<S> {
                 } else {
                     next.usage_stop_timestamp = Some(now);
                 }
+                next.update_replicas();
                 Ok(Some(next))
             })?;
             self.key_output(&record)
@@ -328,14 +341,4 @@ fn derive_key_usage(a: &KeyAttributes, requested: Option<&str>) -> Result<Option
                 )
             }),
     }
-}
-
-fn unsupported_extras(replication_regions: Option<&Vec<String>>) -> Result<(), Error> {
-    if replication_regions.is_some_and(|r| !r.is_empty()) {
-        return Err(Error::validation(
-            "ReplicationRegions",
-            "multi-region replication is not offered by this HSM yet",
-        ));
-    }
-    Ok(())
 }

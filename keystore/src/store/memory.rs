@@ -12,7 +12,7 @@ use crate::{
     Error,
     clock::Timestamp,
     master_key::MasterKey,
-    model::{AliasRecord, KeyRecord},
+    model::{AliasRecord, KeyRecord, OutboxEntry, OutboxItem, Setting},
 };
 
 /// Keys and aliases in process memory.
@@ -28,6 +28,18 @@ struct Data {
     aliases: BTreeMap<String, AliasRecord>,
     /// (import token's key id, nonce) → the token's expiry.
     nonces: BTreeMap<(String, Vec<u8>), Timestamp>,
+    outbox: BTreeMap<u64, OutboxItem>,
+    last_seq: u64,
+    settings: BTreeMap<String, Setting>,
+}
+
+impl Data {
+    fn enqueue(&mut self, outbox: &[OutboxItem]) {
+        for item in outbox {
+            self.last_seq += 1;
+            self.outbox.insert(self.last_seq, item.clone());
+        }
+    }
 }
 
 impl MemoryStore {
@@ -40,7 +52,8 @@ impl MemoryStore {
     }
 
     fn data(&self) -> MutexGuard<'_, Data> {
-        // Every change below is a single insert or remove, so a panic cannot leave half of one.
+        // Every change below is made under one lock with nothing that can panic between its
+        // parts, so a panic cannot leave half of one.
         self.data.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -70,25 +83,61 @@ impl Store for MemoryStore {
         Ok(page(&self.data().keys, after, limit))
     }
 
-    fn insert_key(&self, record: &KeyRecord) -> Result<(), Error> {
+    fn insert_key(&self, record: &KeyRecord, outbox: &[OutboxItem]) -> Result<(), Error> {
         let mut d = self.data();
         if d.keys.contains_key(&record.key_id) {
             return Err(Error::conflict("a key with this id exists"));
         }
         d.keys.insert(record.key_id.clone(), record.clone());
+        d.enqueue(outbox);
         Ok(())
     }
 
-    fn update_key(&self, record: &KeyRecord) -> Result<bool, Error> {
+    fn update_key(&self, record: &KeyRecord, outbox: &[OutboxItem]) -> Result<bool, Error> {
         let mut d = self.data();
         match d.keys.get(&record.key_id) {
             Some(old) if old.revision + 1 == record.revision => {
                 d.keys.insert(record.key_id.clone(), record.clone());
+                d.enqueue(outbox);
                 Ok(true)
             }
             Some(_) => Ok(false),
             None => Err(Error::not_found(&record.key_id)),
         }
+    }
+
+    fn outbox(&self, after: Option<u64>, limit: usize) -> Result<Vec<OutboxEntry>, Error> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let start = after.map_or(Unbounded, Excluded);
+        Ok(self
+            .data()
+            .outbox
+            .range((start, Unbounded))
+            .take(limit)
+            .map(|(seq, item)| OutboxEntry {
+                seq: *seq,
+                item: item.clone(),
+            })
+            .collect())
+    }
+
+    fn remove_outbox(&self, seq: u64) -> Result<(), Error> {
+        self.data().outbox.remove(&seq);
+        Ok(())
+    }
+
+    fn get_setting(&self, name: &str) -> Result<Option<Setting>, Error> {
+        Ok(self.data().settings.get(name).cloned())
+    }
+
+    fn put_setting(&self, setting: &Setting) -> Result<bool, Error> {
+        let mut d = self.data();
+        let stored = d.settings.get(&setting.name).map_or(0, |s| s.revision);
+        if stored + 1 != setting.revision {
+            return Ok(false);
+        }
+        d.settings.insert(setting.name.clone(), setting.clone());
+        Ok(true)
     }
 
     fn get_alias(&self, alias_name: &str) -> Result<Option<AliasRecord>, Error> {

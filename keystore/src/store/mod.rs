@@ -11,6 +11,10 @@
 //! never lose an update: a stale write fails with `ConflictException` and the HSM retries it
 //! on fresh data.
 //!
+//! A store also keeps the replication outbox ([`OutboxItem`]s, written in the same transaction
+//! as the key record whose change they follow) and the region's settings ([`Setting`]: the
+//! account's default replication regions, the links to other regions).
+//!
 //! The same conformance suite (`keystore/tests/conformance`) runs on every store.
 
 mod memory;
@@ -33,7 +37,7 @@ use crate::{
     Error,
     clock::Timestamp,
     ecc::{Curve, EcPrivateKey, SoftwareEcKey},
-    model::{AliasRecord, KeyRecord},
+    model::{AliasRecord, KeyRecord, OutboxEntry, OutboxItem, Setting},
 };
 
 /// Persisted key records, aliases, and the key handles they yield.
@@ -59,12 +63,27 @@ pub trait Store: Send + Sync {
     /// Up to `limit` records in key-id order, starting after `after`.
     fn list_keys(&self, after: Option<&str>, limit: usize) -> Result<Vec<KeyRecord>, Error>;
 
-    /// Adds a new record (revision 1). `ConflictException` if the key id exists.
-    fn insert_key(&self, record: &KeyRecord) -> Result<(), Error>;
+    /// Adds a new record (revision 1) and, in the same transaction, the `outbox` items.
+    /// `ConflictException` if the key id exists.
+    fn insert_key(&self, record: &KeyRecord, outbox: &[OutboxItem]) -> Result<(), Error>;
 
-    /// Replaces a record whose stored revision is `record.revision - 1`. `false`, changing
-    /// nothing, when the stored revision differs (someone else changed it: retry on fresh data).
-    fn update_key(&self, record: &KeyRecord) -> Result<bool, Error>;
+    /// Replaces a record whose stored revision is `record.revision - 1` and, in the same
+    /// transaction, adds the `outbox` items. `false`, changing nothing, when the stored
+    /// revision differs (someone else changed it: retry on fresh data).
+    fn update_key(&self, record: &KeyRecord, outbox: &[OutboxItem]) -> Result<bool, Error>;
+
+    /// Up to `limit` outbox entries in commit order, starting after `after`.
+    fn outbox(&self, after: Option<u64>, limit: usize) -> Result<Vec<OutboxEntry>, Error>;
+
+    /// Removes the outbox entry `seq` (its work is done); removing a removed one is no error.
+    fn remove_outbox(&self, seq: u64) -> Result<(), Error>;
+
+    /// The setting, if there is one.
+    fn get_setting(&self, name: &str) -> Result<Option<Setting>, Error>;
+
+    /// Adds a setting (revision 1) or replaces one whose stored revision is
+    /// `setting.revision - 1`; `false`, changing nothing, when the stored revision differs.
+    fn put_setting(&self, setting: &Setting) -> Result<bool, Error>;
 
     /// The alias, if there is one.
     fn get_alias(&self, alias_name: &str) -> Result<Option<AliasRecord>, Error>;
@@ -135,6 +154,12 @@ pub trait Store: Send + Sync {
         self.vault().reveal(record)
     }
 
+    /// Whether this store's symmetric keys can leave it under a wrapping key (be exported,
+    /// and so replicated to another region): a token store refuses with `NotSupported`.
+    fn check_export_supported(&self) -> Result<(), Error> {
+        self.vault().check_export_supported()
+    }
+
     /// The RSA private key of a stored key pair, for the HSM's private-key operations (TR-34
     /// signing and unwrapping, issuing certificates): see [`Vault::private_key`].
     fn private_key(&self, record: &KeyRecord) -> Result<Box<dyn RsaPrivateKey + '_>, Error> {
@@ -198,6 +223,12 @@ pub trait Vault: Send + Sync {
 
     /// See [`Store::reveal`].
     fn reveal(&self, record: &KeyRecord) -> Result<SecretVec, Error>;
+
+    /// See [`Store::check_export_supported`]. The default: the vault reveals its keys to
+    /// the HSM, which wraps them.
+    fn check_export_supported(&self) -> Result<(), Error> {
+        Ok(())
+    }
 
     /// The RSA private key of a stored key pair. The default reads the sealed PKCS #1
     /// `RSAPrivateKey` with [`Vault::reveal`] into a constant-time aws-lc key that lives for the

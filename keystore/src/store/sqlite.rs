@@ -7,7 +7,8 @@
 //! consumed per import token. The database runs in WAL mode
 //! with `synchronous=FULL` (a commit is on disk when it returns) and `secure_delete=ON` (freed
 //! pages, such as a destroyed key block, are overwritten with zeros). Every write is one
-//! `BEGIN IMMEDIATE` transaction, and updates are compare-and-swap on the revision column.
+//! `BEGIN IMMEDIATE` transaction, and updates are compare-and-swap on the revision column. The
+//! replication outbox is a table written in the transaction of the key record it follows.
 
 use std::{
     collections::BTreeMap,
@@ -27,12 +28,14 @@ use crate::{
     Error,
     clock::Timestamp,
     master_key::MasterKey,
-    model::{AliasRecord, KeyOrigin, KeyRecord, KeyState},
+    model::{AliasRecord, KeyOrigin, KeyRecord, KeyState, OutboxEntry, OutboxItem, Setting},
 };
 
-/// Version 2 added the `nonces` table and `keys.resource_policy`; a version 1 store gains
-/// them when opened.
-const SCHEMA_VERSION: &str = "2";
+/// Version 2 added the `nonces` table and `keys.resource_policy`; version 3 the key's
+/// multi-region part (`keys.multi_region`), the replication outbox and the region's settings;
+/// version 4 an ECC key pair's `keys.derive_key_usage`. An older store gains them when opened,
+/// one [`upgrade_script`] per version.
+const SCHEMA_VERSION: u32 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE meta (
@@ -60,6 +63,7 @@ CREATE TABLE keys (
     tags                      TEXT NOT NULL,
     key_block                 TEXT,
     resource_policy           TEXT,
+    multi_region              TEXT,
     derive_key_usage          TEXT
 ) STRICT;
 CREATE TABLE aliases (
@@ -79,10 +83,24 @@ CREATE TABLE IF NOT EXISTS nonces (
 ) STRICT;
 ";
 
+/// What version 3 adds besides `keys.multi_region`.
+const OUTBOX_AND_SETTINGS: &str = "
+CREATE TABLE outbox (
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    key_id TEXT NOT NULL,
+    region TEXT NOT NULL
+) STRICT;
+CREATE TABLE settings (
+    name     TEXT PRIMARY KEY,
+    value    TEXT NOT NULL,
+    revision INTEGER NOT NULL
+) STRICT;
+";
+
 const KEY_COLUMNS: &str = "key_id, revision, key_usage, key_class, key_algorithm, \
     key_modes_of_use, exportable, key_check_value, key_check_value_algorithm, enabled, \
     key_state, key_origin, create_timestamp, usage_start_timestamp, usage_stop_timestamp, \
-    delete_pending_timestamp, delete_timestamp, tags, key_block, resource_policy, \
+    delete_pending_timestamp, delete_timestamp, tags, key_block, resource_policy, multi_region, \
     derive_key_usage";
 
 /// A region's keys in one SQLite database file, their material in the vault `V`.
@@ -91,20 +109,6 @@ pub struct SqliteStore<V: Vault = SoftwareVault> {
     path: PathBuf,
     vault: V,
     conn: Mutex<Connection>,
-}
-
-/// Adds the `derive_key_usage` column to a store made before ECC key pairs existed; its keys
-/// have none (NULL).
-fn add_derive_key_usage(conn: &Connection) -> Result<(), Error> {
-    let present: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('keys') WHERE name = 'derive_key_usage')",
-        [],
-        |r| r.get(0),
-    )?;
-    if !present {
-        conn.execute("ALTER TABLE keys ADD COLUMN derive_key_usage TEXT", [])?;
-    }
-    Ok(())
 }
 
 fn configure(conn: &Connection) -> Result<(), Error> {
@@ -148,9 +152,10 @@ impl<V: Vault> SqliteStore<V> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
         tx.execute_batch(SCHEMA)?;
         tx.execute_batch(NONCES)?;
+        tx.execute_batch(OUTBOX_AND_SETTINGS)?;
         tx.execute(
             "INSERT INTO meta (name, value) VALUES ('schema_version', ?1), ('key_binding', ?2)",
-            params![SCHEMA_VERSION, vault.binding()],
+            params![SCHEMA_VERSION.to_string(), vault.binding()],
         )?;
         tx.commit()?;
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
@@ -180,22 +185,25 @@ impl<V: Vault> SqliteStore<V> {
             .map_err(|e| {
                 Error::internal(format!("{} is not a payhsm key store: {e}", path.display()))
             })?;
-        if version != SCHEMA_VERSION && version != "1" {
-            return Err(Error::internal(format!(
-                "{} has schema version {version}; this payhsm reads 1 and {SCHEMA_VERSION}",
-                path.display()
-            )));
-        }
+        let version = version
+            .parse::<u32>()
+            .ok()
+            .filter(|v| (1..=SCHEMA_VERSION).contains(v))
+            .ok_or_else(|| {
+                Error::internal(format!(
+                    "{} has schema version {version}; this payhsm reads 1 to {SCHEMA_VERSION}",
+                    path.display()
+                ))
+            })?;
         vault.check_binding(&binding, path)?;
         let mut conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         configure(&conn)?;
-        if version == "1" {
-            upgrade_from_1(&mut conn)?;
+        for from in version..SCHEMA_VERSION {
+            upgrade(&mut conn, from, &upgrade_script(from))?;
         }
-        add_derive_key_usage(&conn)?;
         Ok(Self {
             path: path.to_owned(),
             vault,
@@ -234,9 +242,20 @@ impl<V: Vault> SqliteStore<V> {
     }
 }
 
-/// Upgrades a version 1 store to version 2 in one transaction: the nonces table and the
-/// resource policy column.
-fn upgrade_from_1(conn: &mut Connection) -> Result<(), Error> {
+/// What a store of version `from` gains to become the next version.
+fn upgrade_script(from: u32) -> String {
+    match from {
+        // The nonces table and the resource policy column.
+        1 => format!("{NONCES} ALTER TABLE keys ADD COLUMN resource_policy TEXT;"),
+        // The multi-region column, the outbox and the settings.
+        2 => format!("{OUTBOX_AND_SETTINGS} ALTER TABLE keys ADD COLUMN multi_region TEXT;"),
+        // An ECC key pair's DeriveKeyUsage.
+        _ => "ALTER TABLE keys ADD COLUMN derive_key_usage TEXT;".to_owned(),
+    }
+}
+
+/// Upgrades a store of version `from` to the next by `script`, in one transaction.
+fn upgrade(conn: &mut Connection, from: u32, script: &str) -> Result<(), Error> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
     let version: String = tx.query_row(
         "SELECT value FROM meta WHERE name = 'schema_version'",
@@ -244,11 +263,11 @@ fn upgrade_from_1(conn: &mut Connection) -> Result<(), Error> {
         |r| r.get(0),
     )?;
     // Another process may have upgraded it since the version was read.
-    if version == "1" {
-        tx.execute_batch(NONCES)?;
-        tx.execute_batch(
-            "ALTER TABLE keys ADD COLUMN resource_policy TEXT;
-             UPDATE meta SET value = '2' WHERE name = 'schema_version';",
+    if version == from.to_string() {
+        tx.execute_batch(script)?;
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE name = 'schema_version'",
+            [(from + 1).to_string()],
         )?;
     }
     tx.commit()?;
@@ -318,6 +337,10 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
     let tags_text: String = r.get(17)?;
     let tags: BTreeMap<String, String> =
         serde_json::from_str(&tags_text).map_err(|_| corrupt("tags"))?;
+    let multi_region = r
+        .get::<_, Option<String>>(20)?
+        .map(|t| serde_json::from_str(&t).map_err(|_| corrupt("multi-region state")))
+        .transpose()?;
     let text = |i: usize| r.get::<_, String>(i);
     Ok(KeyRecord {
         key_id: r.get(0)?,
@@ -344,8 +367,9 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         tags,
         key_block: r.get(18)?,
         resource_policy: r.get(19)?,
+        multi_region,
         derive_key_usage: r
-            .get::<_, Option<String>>(20)?
+            .get::<_, Option<String>>(21)?
             .map(|u| KeyUsage::from_name(&u).map_err(|_| corrupt("derive key usage")))
             .transpose()?,
     })
@@ -361,6 +385,25 @@ fn alias_from_row(r: &Row<'_>) -> rusqlite::Result<AliasRecord> {
 
 fn tags_text(record: &KeyRecord) -> Result<String, Error> {
     serde_json::to_string(&record.tags).map_err(|e| Error::internal(e.to_string()))
+}
+
+fn multi_region_text(record: &KeyRecord) -> Result<Option<String>, Error> {
+    record
+        .multi_region
+        .as_ref()
+        .map(|m| serde_json::to_string(m).map_err(|e| Error::internal(e.to_string())))
+        .transpose()
+}
+
+/// Adds `outbox` items in the transaction `tx`.
+fn enqueue(tx: &rusqlite::Transaction<'_>, outbox: &[OutboxItem]) -> Result<(), Error> {
+    for item in outbox {
+        tx.execute(
+            "INSERT INTO outbox (key_id, region) VALUES (?1, ?2)",
+            params![item.key_id, item.region],
+        )?;
+    }
+    Ok(())
 }
 
 impl<V: Vault> Store for SqliteStore<V> {
@@ -392,8 +435,9 @@ impl<V: Vault> Store for SqliteStore<V> {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn insert_key(&self, record: &KeyRecord) -> Result<(), Error> {
+    fn insert_key(&self, record: &KeyRecord, outbox: &[OutboxItem]) -> Result<(), Error> {
         let tags = tags_text(record)?;
+        let multi_region = multi_region_text(record)?;
         self.write("insert_key", |tx| {
             let exists: bool = tx.query_row(
                 "SELECT EXISTS (SELECT 1 FROM keys WHERE key_id = ?1)",
@@ -406,7 +450,7 @@ impl<V: Vault> Store for SqliteStore<V> {
             tx.execute(
                 &format!(
                     "INSERT INTO keys ({KEY_COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
                 ),
                 params![
                     record.key_id,
@@ -429,15 +473,17 @@ impl<V: Vault> Store for SqliteStore<V> {
                     tags,
                     record.key_block,
                     record.resource_policy,
+                    multi_region,
                     record.derive_key_usage.map(|u| u.to_string()),
                 ],
             )?;
-            Ok(())
+            enqueue(tx, outbox)
         })
     }
 
-    fn update_key(&self, record: &KeyRecord) -> Result<bool, Error> {
+    fn update_key(&self, record: &KeyRecord, outbox: &[OutboxItem]) -> Result<bool, Error> {
         let tags = tags_text(record)?;
+        let multi_region = multi_region_text(record)?;
         self.write("update_key", |tx| {
             let destroyed = match &record.key_block {
                 Some(_) => None,
@@ -455,7 +501,8 @@ impl<V: Vault> Store for SqliteStore<V> {
                 "UPDATE keys SET revision = ?2, enabled = ?3, key_state = ?4, \
                  usage_start_timestamp = ?5, usage_stop_timestamp = ?6, \
                  delete_pending_timestamp = ?7, delete_timestamp = ?8, tags = ?9, \
-                 key_block = ?10, resource_policy = ?12 WHERE key_id = ?1 AND revision = ?11",
+                 key_block = ?10, resource_policy = ?12, multi_region = ?13 \
+                 WHERE key_id = ?1 AND revision = ?11",
                 params![
                     record.key_id,
                     revision_to(record.revision)?,
@@ -469,9 +516,11 @@ impl<V: Vault> Store for SqliteStore<V> {
                     record.key_block,
                     revision_to(record.revision)? - 1,
                     record.resource_policy,
+                    multi_region,
                 ],
             )?;
             if changed == 1 {
+                enqueue(tx, outbox)?;
                 // Material the update removes is destroyed before the commit: if that fails
                 // the record keeps it and the next attempt destroys it (destroying is
                 // idempotent); if the commit fails the material is gone either way.
@@ -578,6 +627,69 @@ impl<V: Vault> Store for SqliteStore<V> {
                 params![token_key_id, nonce, expires.0],
             )?;
             Ok(added == 1)
+        })
+    }
+
+    fn outbox(&self, after: Option<u64>, limit: usize) -> Result<Vec<OutboxEntry>, Error> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT seq, key_id, region FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let after = revision_to(after.unwrap_or(0))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![after, limit], |r| {
+            Ok(OutboxEntry {
+                seq: revision_from(r.get(0)?)?,
+                item: OutboxItem {
+                    key_id: r.get(1)?,
+                    region: r.get(2)?,
+                },
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn remove_outbox(&self, seq: u64) -> Result<(), Error> {
+        self.write("remove_outbox", |tx| {
+            tx.execute("DELETE FROM outbox WHERE seq = ?1", [revision_to(seq)?])?;
+            Ok(())
+        })
+    }
+
+    fn get_setting(&self, name: &str) -> Result<Option<Setting>, Error> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT name, value, revision FROM settings WHERE name = ?1",
+                [name],
+                |r| {
+                    Ok(Setting {
+                        name: r.get(0)?,
+                        value: r.get(1)?,
+                        revision: revision_from(r.get(2)?)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn put_setting(&self, setting: &Setting) -> Result<bool, Error> {
+        self.write("put_setting", |tx| {
+            let revision = revision_to(setting.revision)?;
+            let changed = if revision == 1 {
+                tx.execute(
+                    "INSERT INTO settings (name, value, revision) VALUES (?1, ?2, 1) \
+                     ON CONFLICT (name) DO NOTHING",
+                    params![setting.name, setting.value],
+                )?
+            } else {
+                tx.execute(
+                    "UPDATE settings SET value = ?2, revision = ?3 \
+                     WHERE name = ?1 AND revision = ?4",
+                    params![setting.name, setting.value, revision, revision - 1],
+                )?
+            };
+            Ok(changed == 1)
         })
     }
 }

@@ -22,6 +22,7 @@ pub mod ecdh;
 pub mod emv_sm;
 pub mod matrix;
 pub mod pki;
+pub mod replication;
 pub mod resource_policy;
 pub mod translate;
 
@@ -98,6 +99,39 @@ macro_rules! conformance_tests {
                 if let Some(store) = ($available)($make()) {
                     c::$case(c::hsm(store));
                 }
+            }
+        )*
+    };
+}
+
+/// Runs every multi-region case ([`replication`]) on accounts whose regions' stores `$make`
+/// makes.
+#[macro_export]
+macro_rules! replication_tests {
+    ($name:ident, $make:expr) => {
+        mod $name {
+            use super::conformance::replication as r;
+            $crate::replication_tests!(@cases $make;
+                replication_create_and_synchronize,
+                replica_cvv_equals_primary,
+                replication_refusals,
+                replicas_are_read_only,
+                changes_propagate,
+                deletion_cascades,
+                remove_region_touches_only_that_region,
+                default_regions,
+                replication_is_idempotent,
+                replication_audit_and_payload,
+                unavailable_region_fails_then_recovers,
+                single_region_refuses_replication,
+            );
+        }
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                r::$case(&$make);
             }
         )*
     };
@@ -299,6 +333,18 @@ pub fn import_known<S: Store>(
     exportable: bool,
     hex: &str,
 ) -> String {
+    import_known_into(&h.hsm, usage, algorithm, mode, exportable, hex)
+}
+
+/// [`import_known`] into `hsm`.
+pub fn import_known_into<S: Store>(
+    hsm: &Hsm<S>,
+    usage: payhsm_core::key::KeyUsage,
+    algorithm: payhsm_core::key::KeyAlgorithm,
+    mode: payhsm_core::key::ModeOfUse,
+    exportable: bool,
+    hex: &str,
+) -> String {
     let attributes = KeyAttributes {
         key_usage: usage,
         key_class: payhsm_core::key::KeyClass::SymmetricKey,
@@ -308,14 +354,13 @@ pub fn import_known<S: Store>(
     let soft = payhsm_core::crypto::SoftwareKey::from_hex(algorithm, hex).unwrap();
     let kcv = payhsm_core::kcv::default_kcv(&soft).unwrap().to_string();
     arn_of(
-        &h.hsm
-            .import_clear_key(CeremonyKey {
-                attributes,
-                exportable,
-                material: SecretVec::from_slice(&payhsm_core::hex::decode("k", hex).unwrap()),
-                expected_check_value: kcv,
-            })
-            .unwrap(),
+        &hsm.import_clear_key(CeremonyKey {
+            attributes,
+            exportable,
+            material: SecretVec::from_slice(&payhsm_core::hex::decode("k", hex).unwrap()),
+            expected_check_value: kcv,
+        })
+        .unwrap(),
     )
 }
 
@@ -504,7 +549,7 @@ pub fn invalid_requests_change_nothing<S: Store>(h: Harness<S>) {
         ),
         (
             json!({ "KeyAttributes": { "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "TDES_2KEY", "KeyModesOfUse": gv }, "Exportable": false, "ReplicationRegions": ["eu-west-1"] }),
-            None,
+            Some(Rule::Exportability),
         ),
         (
             json!({ "KeyAttributes": { "KeyUsage": "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "AES_128", "KeyModesOfUse": { "NoRestrictions": true } }, "Exportable": false, "KeyCheckValueAlgorithm": "ANSI_X9_24" }),
@@ -1544,14 +1589,14 @@ pub fn block_swap_is_detected<S: Store>(h: Harness<S>) {
     let mut rb = store.get_key(key_id(&b)).unwrap().unwrap();
     rb.key_block = ra.key_block.clone();
     rb.revision += 1;
-    assert!(store.update_key(&rb).unwrap());
+    assert!(store.update_key(&rb, &[]).unwrap());
     let e = h.call("GenerateCardValidationData", json!({ "KeyIdentifier": b, "PrimaryAccountNumber": PAN, "GenerationAttributes": { "CardVerificationValue2": { "CardExpiryDate": "1230" } } })).unwrap_err();
     assert_eq!(e.name(), "InternalServerException");
     assert!(e.message().contains("integrity"), "{e}");
     // A stale revision changes nothing.
     let mut stale = store.get_key(key_id(&a)).unwrap().unwrap();
     stale.enabled = false;
-    assert!(!store.update_key(&stale).unwrap());
+    assert!(!store.update_key(&stale, &[]).unwrap());
     assert!(store.get_key(key_id(&a)).unwrap().unwrap().enabled);
     // Other keys stay usable.
     h.ok("GenerateCardValidationData", json!({ "KeyIdentifier": a, "PrimaryAccountNumber": PAN, "GenerationAttributes": { "CardVerificationValue2": { "CardExpiryDate": "1230" } } }));

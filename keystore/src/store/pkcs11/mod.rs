@@ -508,6 +508,17 @@ impl Vault for TokenVault {
         Ok(handle)
     }
 
+    /// A token's keys never leave it, so they cannot be exported or replicated.
+    fn check_export_supported(&self) -> Result<(), Error> {
+        Err(Error::NotSupported {
+            message: "not supported by this token: its keys' values never leave it \
+                      (CKA_SENSITIVE), and exporting or replicating a key needs a TR-31 key \
+                      block whose MAC covers the clear value, which the token has no \
+                      mechanism for"
+                .to_owned(),
+        })
+    }
+
     /// A certificate's DER (public data, from its certificate object). Refuses anything else:
     /// a key's value never leaves the token.
     fn reveal(&self, record: &KeyRecord) -> Result<SecretVec, Error> {
