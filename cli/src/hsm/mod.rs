@@ -206,8 +206,8 @@ const COMMANDS: &[Spec] = &[
     Spec {
         name: "import-key",
         operation: "ImportKey",
-        about: "Imports a key: a TR-31 block under a stored KEK or KBPK, a TR-34 token, or a \
-                root or trusted public key certificate",
+        about: "Imports a key: a TR-31 block under a stored KEK or KBPK or an ECDH-derived \
+                KBPK, a TR-34 token, or a root or trusted public key certificate",
         params: &[
             ("key-material", "KeyMaterial", Struct, true),
             (
@@ -255,8 +255,8 @@ const COMMANDS: &[Spec] = &[
     Spec {
         name: "export-key",
         operation: "ExportKey",
-        about: "Exports a key: a TR-31 block under a stored KEK or KBPK, or a TR-34 token to \
-                a KRD certificate",
+        about: "Exports a key: a TR-31 block under a stored KEK or KBPK or an ECDH-derived \
+                KBPK, or a TR-34 token to a KRD certificate",
         params: &[
             ("key-material", "KeyMaterial", Struct, true),
             ("export-key-identifier", "ExportKeyIdentifier", Str, true),
@@ -298,7 +298,7 @@ const COMMANDS: &[Spec] = &[
     Spec {
         name: "get-public-key-certificate",
         operation: "GetPublicKeyCertificate",
-        about: "Gets the certificate of an RSA key pair and its chain (the region's CA)",
+        about: "Gets the certificate of an RSA or ECC key pair and its chain (the region's CA)",
         params: &[KEY_ID],
     },
     Spec {
