@@ -1,7 +1,8 @@
 //! Key exchange: `ImportKey` and `ExportKey`, keys in and out of the HSM as TR-31 key blocks
-//! under a stored key encryption key (K0) or key block protection key (K1), as TR-34 tokens
-//! ([`tr34`]), as RSA key cryptograms ([`cryptogram`]), and public keys in certificates
-//! ([`pki`], which also certifies the HSM's key pairs; [`csr`] has their certificate signing
+//! under a stored key encryption key (K0) or key block protection key (K1) or under a KBPK
+//! derived by ECDH ([`ecdh`]), as TR-34 tokens ([`tr34`]), as RSA key cryptograms
+//! ([`cryptogram`]), and public keys in certificates of RSA or ECC keys ([`pki`], `x509`;
+//! [`pki`] also certifies the HSM's key pairs, and [`csr`] has their certificate signing
 //! requests).
 //!
 //! This folder uses the HSM's core ([`Hsm`], the store, the policy) and is used by
@@ -16,12 +17,15 @@
 
 pub mod cryptogram;
 pub mod csr;
+pub mod ecdh;
 pub mod pki;
 pub mod tr34;
+pub(crate) mod x509;
 
 use std::collections::BTreeMap;
 
 use payhsm_core::{
+    crypto::SymmetricKey,
     key::{Exportability, KeyAlgorithm, KeyAttributes, KeyClass, KeyModesOfUse},
     secret::SecretVec,
 };
@@ -33,6 +37,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub use cryptogram::{ExportKeyCryptogram, ImportKeyCryptogram};
+pub use ecdh::{ExportDiffieHellmanTr31KeyBlock, ImportDiffieHellmanTr31KeyBlock};
 pub use pki::{RootCertificatePublicKey, TrustedCertificatePublicKey};
 pub use tr34::{ExportTr34KeyBlock, ImportTr34KeyBlock};
 
@@ -79,7 +84,8 @@ pub enum ImportKeyMaterial {
     TrustedCertificatePublicKey(TrustedCertificatePublicKey),
     /// An RSA-OAEP cryptogram under an import token's key.
     KeyCryptogram(ImportKeyCryptogram),
-    DiffieHellmanTr31KeyBlock(Value),
+    /// A TR-31 block under a key derived by ECDH.
+    DiffieHellmanTr31KeyBlock(ImportDiffieHellmanTr31KeyBlock),
     As2805KeyCryptogram(Value),
 }
 
@@ -115,7 +121,8 @@ pub enum ExportKeyMaterial {
     Tr34KeyBlock(ExportTr34KeyBlock),
     /// An RSA-OAEP cryptogram under a certificate certified by an imported CA.
     KeyCryptogram(ExportKeyCryptogram),
-    DiffieHellmanTr31KeyBlock(Value),
+    /// A TR-31 block under a key derived by ECDH.
+    DiffieHellmanTr31KeyBlock(ExportDiffieHellmanTr31KeyBlock),
     As2805KeyCryptogram(Value),
 }
 
@@ -147,7 +154,7 @@ fn not_offered(member: &str) -> Error {
     Error::validation(
         &format!("KeyMaterial.{member}"),
         "this way of moving keys is not offered by this HSM yet; use Tr31KeyBlock, \
-         Tr34KeyBlock or KeyCryptogram",
+         Tr34KeyBlock, KeyCryptogram or DiffieHellmanTr31KeyBlock",
     )
 }
 
@@ -224,9 +231,7 @@ impl<S: Store> Hsm<S> {
                     self.import_trusted_certificate(c)?
                 }
                 ImportKeyMaterial::KeyCryptogram(c) => self.import_cryptogram(c)?,
-                ImportKeyMaterial::DiffieHellmanTr31KeyBlock(_) => {
-                    return Err(not_offered("DiffieHellmanTr31KeyBlock"));
-                }
+                ImportKeyMaterial::DiffieHellmanTr31KeyBlock(b) => self.import_ecdh_tr31(b)?,
                 ImportKeyMaterial::As2805KeyCryptogram(_) => {
                     return Err(not_offered("As2805KeyCryptogram"));
                 }
@@ -264,6 +269,7 @@ impl<S: Store> Hsm<S> {
                     enabled: input.enabled.unwrap_or(true),
                     tags,
                     origin: KeyOrigin::External,
+                    derive_key_usage: None,
                     multi_region,
                 },
                 Some(material.expose_secret()),
@@ -299,19 +305,11 @@ impl<S: Store> Hsm<S> {
         field: &str,
     ) -> Result<Unwrapped, Error> {
         // Structure and policy before any cryptography.
-        let parsed = KeyBlock::parse(block).map_err(|e| tr31_error(field, e))?;
+        KeyBlock::parse(block).map_err(|e| tr31_error(field, e))?;
         policy::check_key(role, wrapping)?;
-        check_kbpk(&wrapping.attributes, parsed.version(), Direction::Unwrap)
-            .map_err(|e| Error::policy(Rule::KeyAlgorithm, e.to_string()))?;
-        if !matches!(parsed.header().algorithm().code(), [b'T'] | [b'A']) {
-            return Err(Error::validation(
-                field,
-                "this HSM imports TDES and AES keys from TR-31 blocks",
-            ));
-        }
+        check_tr31_import(&wrapping.attributes, block, field)?;
         let handle = self.store().open(wrapping)?;
-        payhsm_tr31::unwrap(Kbpk::Key(&*handle), block, &UnwrapOptions::default())
-            .map_err(|e| tr31_error(field, e))
+        open_tr31_under(&*handle, block, field)
     }
 
     /// Wraps `key` under the stored `wrapping` key with `header` (already checked); `field`
@@ -324,14 +322,7 @@ impl<S: Store> Hsm<S> {
         field: &str,
     ) -> Result<String, Error> {
         let handle = self.store().open(wrapping)?;
-        payhsm_tr31::wrap(
-            Kbpk::Key(&*handle),
-            header,
-            key,
-            &WrapOptions::default(),
-            &mut payhsm_core::rng::OsRandom,
-        )
-        .map_err(|e| tr31_error(field, e))
+        wrap_tr31_under(&*handle, header, key, field)
     }
 
     /// `ExportKey`: a TR-31 block under a stored KEK or KBPK, or a TR-34 token to a KRD
@@ -353,9 +344,7 @@ impl<S: Store> Hsm<S> {
                 ExportKeyMaterial::Tr31KeyBlock(b) => self.export_tr31(&key, b),
                 ExportKeyMaterial::Tr34KeyBlock(b) => self.export_tr34(&key, b),
                 ExportKeyMaterial::KeyCryptogram(c) => self.export_cryptogram(&key, c),
-                ExportKeyMaterial::DiffieHellmanTr31KeyBlock(_) => {
-                    Err(not_offered("DiffieHellmanTr31KeyBlock"))
-                }
+                ExportKeyMaterial::DiffieHellmanTr31KeyBlock(b) => self.export_ecdh_tr31(&key, b),
                 ExportKeyMaterial::As2805KeyCryptogram(_) => {
                     Err(not_offered("As2805KeyCryptogram"))
                 }
@@ -397,10 +386,61 @@ impl<S: Store> Hsm<S> {
 
 /// The TR-31 version a block under `wrapping` gets: D under an AES key, B under a TDES one.
 pub(crate) fn tr31_version_for(wrapping: &KeyRecord) -> Version {
-    match wrapping.attributes.key_algorithm.tr31_algorithm().code() {
+    tr31_version(wrapping.attributes.key_algorithm)
+}
+
+/// The TR-31 version a block under a KBPK of `algorithm` gets: D under AES, B under TDES.
+pub(crate) fn tr31_version(algorithm: KeyAlgorithm) -> Version {
+    match algorithm.tr31_algorithm().code() {
         [b'A'] => Version::D,
         _ => Version::B,
     }
+}
+
+/// Checks a TR-31 block (the request member `field`) before it is opened under a KBPK with
+/// attributes `kbpk`: it parses, the KBPK fits its version, and it carries a TDES or AES key.
+pub(crate) fn check_tr31_import(
+    kbpk: &KeyAttributes,
+    block: &str,
+    field: &str,
+) -> Result<(), Error> {
+    let parsed = KeyBlock::parse(block).map_err(|e| tr31_error(field, e))?;
+    check_kbpk(kbpk, parsed.version(), Direction::Unwrap)
+        .map_err(|e| Error::policy(Rule::KeyAlgorithm, e.to_string()))?;
+    if !matches!(parsed.header().algorithm().code(), [b'T'] | [b'A']) {
+        return Err(Error::validation(
+            field,
+            "this HSM imports TDES and AES keys from TR-31 blocks",
+        ));
+    }
+    Ok(())
+}
+
+/// Opens a checked TR-31 block (the request member `field`) under `kbpk`.
+pub(crate) fn open_tr31_under(
+    kbpk: &dyn SymmetricKey,
+    block: &str,
+    field: &str,
+) -> Result<Unwrapped, Error> {
+    payhsm_tr31::unwrap(Kbpk::Key(kbpk), block, &UnwrapOptions::default())
+        .map_err(|e| tr31_error(field, e))
+}
+
+/// Wraps `key` under `kbpk` with `header` (already checked).
+pub(crate) fn wrap_tr31_under(
+    kbpk: &dyn SymmetricKey,
+    header: &Header,
+    key: &[u8],
+    field: &str,
+) -> Result<String, Error> {
+    payhsm_tr31::wrap(
+        Kbpk::Key(kbpk),
+        header,
+        key,
+        &WrapOptions::default(),
+        &mut payhsm_core::rng::OsRandom,
+    )
+    .map_err(|e| tr31_error(field, e))
 }
 
 /// The service's `WrappedKey`.
@@ -440,7 +480,10 @@ impl ImportKeyMaterial {
                 "certificateAuthorityPublicKeyIdentifier": c.certificate_authority_public_key_identifier,
             } }),
             Self::KeyCryptogram(c) => json!({ "keyCryptogram": c.audit_json() }),
-            Self::DiffieHellmanTr31KeyBlock(_) => json!("DiffieHellmanTr31KeyBlock"),
+            Self::DiffieHellmanTr31KeyBlock(b) => json!({ "diffieHellmanTr31KeyBlock": {
+                "derivation": b.audit_json(),
+                "header": b.wrapped_key_block.get(..16),
+            } }),
             Self::As2805KeyCryptogram(_) => json!("As2805KeyCryptogram"),
         }
     }
@@ -458,7 +501,9 @@ impl ExportKeyMaterial {
                 "keyBlockFormat": b.key_block_format,
             } }),
             Self::KeyCryptogram(c) => json!({ "keyCryptogram": c.audit_json() }),
-            Self::DiffieHellmanTr31KeyBlock(_) => json!("DiffieHellmanTr31KeyBlock"),
+            Self::DiffieHellmanTr31KeyBlock(b) => json!({ "diffieHellmanTr31KeyBlock": {
+                "derivation": b.audit_json(),
+            } }),
             Self::As2805KeyCryptogram(_) => json!("As2805KeyCryptogram"),
         }
     }

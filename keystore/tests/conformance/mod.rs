@@ -18,6 +18,7 @@
 #![allow(dead_code, unreachable_pub)] // Each test binary uses part of the helpers.
 
 pub mod asymmetric;
+pub mod ecdh;
 pub mod emv_sm;
 pub mod matrix;
 pub mod pki;
@@ -29,6 +30,7 @@ pub mod translate;
 pub use asymmetric::{
     asymmetric_keys, certificate_imports, tr34_export_by_key_id, tr34_import_by_key_id,
 };
+pub use ecdh::ecdh_key_agreement;
 pub use emv_sm::{emv_data_encryption, emv_pin_change, emv_script_mac};
 pub use resource_policy::resource_policies;
 pub use rsa_exchange::{asymmetric_data_encryption, certificate_signing_requests, key_cryptograms};
@@ -91,6 +93,7 @@ macro_rules! conformance_tests {
                 key_cryptograms,
                 asymmetric_data_encryption,
                 certificate_signing_requests,
+                ecdh_key_agreement,
             );
         }
     };
