@@ -63,7 +63,7 @@ pub const KEY_CRYPTOGRAM_ALGORITHMS: &[KeyAlgorithm] = &[
 /// The signature hashes `GetCertificateSigningRequest` signs with for an RSA key pair
 /// (`SigningAlgorithm`). The service also names `SHA224`, which this HSM refuses for RSA: its
 /// signing backend, aws-lc-rs, offers PKCS #1 v1.5 signatures with SHA-256, SHA-384 and
-/// SHA-512 only.
+/// SHA-512 only. An ECC key pair signs (ECDSA) with all four.
 pub const CSR_RSA_SIGNING_ALGORITHMS: &[&str] = &["SHA256", "SHA384", "SHA512"];
 
 /// One row of the attribute table: a usage and class, the algorithms it may have, and the

@@ -7,21 +7,26 @@
 //! in the order CN, OU, O, L, ST, C, emailAddress, one attribute per RDN: UTF8String, except
 //! the country (PrintableString) and the e-mail address (IA5String), as RFC 5280 asks.
 //!
-//! `SHA224` is refused for RSA key pairs ([`policy::CSR_RSA_SIGNING_ALGORITHMS`]): aws-lc-rs,
-//! which signs, has no PKCS #1 v1.5 signature with SHA-224.
+//! An ECC key pair signs with ECDSA (RFC 6979, `ecdsa-with-SHA…`, the digest truncated to the
+//! curve's order as ECDSA does), with any of the four hashes. `SHA224` is refused for RSA key
+//! pairs ([`policy::CSR_RSA_SIGNING_ALGORITHMS`]): aws-lc-rs, which signs, has no PKCS #1
+//! v1.5 signature with SHA-224.
 
 use base64ct::{Base64, Encoding as _};
 use payhsm_tr34::{
-    cert::{CertificateRequest, NameAttribute},
+    cert::{self, CertificateRequest, NameAttribute},
     rsa::SignatureHash,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
+use spki::AlgorithmIdentifierOwned;
 
 use crate::{
     Error,
+    ecc::{Curve, SignatureHash as EcHash},
     exchange::pki::tr34_error,
     hsm::{Audit, Hsm},
+    model::KeyRecord,
     policy,
     store::Store,
 };
@@ -32,7 +37,7 @@ use crate::{
 pub struct GetCertificateSigningRequestInput {
     /// The key pair.
     pub key_identifier: String,
-    /// `SHA256`, `SHA384` or `SHA512` (`SHA224` is refused for RSA).
+    /// `SHA224` (ECC key pairs only), `SHA256`, `SHA384` or `SHA512`.
     pub signing_algorithm: String,
     /// The subject.
     pub certificate_subject: CertificateSubject,
@@ -173,7 +178,43 @@ fn rsa_signature_hash(name: &str) -> Result<SignatureHash, Error> {
     }
 }
 
+/// The hash of a `SigningAlgorithm` for an ECC key pair.
+fn ecdsa_hash(name: &str) -> Result<EcHash, Error> {
+    match name {
+        "SHA224" => Ok(EcHash::Sha224),
+        "SHA256" => Ok(EcHash::Sha256),
+        "SHA384" => Ok(EcHash::Sha384),
+        "SHA512" => Ok(EcHash::Sha512),
+        _ => Err(Error::validation(
+            "SigningAlgorithm",
+            "expected SHA224, SHA256, SHA384 or SHA512",
+        )),
+    }
+}
+
 impl<S: Store> Hsm<S> {
+    /// The PEM request for the ECC key pair `record`, signed with ECDSA.
+    fn ecc_request(
+        &self,
+        record: &KeyRecord,
+        attributes: &[(NameAttribute, &str)],
+        algorithm: &str,
+    ) -> Result<String, Error> {
+        let hash = ecdsa_hash(algorithm)?;
+        let key = self.store().ec_private_key(record)?;
+        let info = cert::request_info(attributes, key.public_key().to_spki()?)
+            .map_err(|e| tr34_error("CertificateSubject", e))?;
+        let signature = key.sign(hash, &info)?;
+        let algorithm = AlgorithmIdentifierOwned {
+            oid: hash.ecdsa_oid(),
+            parameters: None,
+        };
+        let der = cert::signed_der(&info, algorithm, &signature)
+            .map_err(|e| Error::internal(e.to_string()))?;
+        der::pem::encode_string("CERTIFICATE REQUEST", der::pem::LineEnding::LF, &der)
+            .map_err(|e| Error::internal(e.to_string()))
+    }
+
     /// `GetCertificateSigningRequest`.
     pub fn get_certificate_signing_request(
         &self,
@@ -187,13 +228,15 @@ impl<S: Store> Hsm<S> {
             let attributes = input.certificate_subject.attributes()?;
             let record = self.load(&input.key_identifier, "KeyIdentifier")?;
             policy::check_csr_key(&record)?;
-            let hash = rsa_signature_hash(&input.signing_algorithm)?;
-            let key = self.private_key(&record)?;
-            let request = CertificateRequest::create_with(&attributes, &*key, hash)
-                .map_err(|e| tr34_error("CertificateSubject", e))?;
-            let pem = request
-                .to_pem()
-                .map_err(|e| Error::internal(e.to_string()))?;
+            let pem = if Curve::of(record.attributes.key_algorithm).is_some() {
+                self.ecc_request(&record, &attributes, &input.signing_algorithm)?
+            } else {
+                let hash = rsa_signature_hash(&input.signing_algorithm)?;
+                let key = self.private_key(&record)?;
+                CertificateRequest::create_with(&attributes, &*key, hash)
+                    .and_then(|r| r.to_pem())
+                    .map_err(|e| tr34_error("CertificateSubject", e))?
+            };
             Ok((
                 json!({
                     "CertificateSigningRequest": Base64::encode_string(pem.as_bytes()),

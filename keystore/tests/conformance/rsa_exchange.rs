@@ -704,8 +704,9 @@ pub fn asymmetric_data_encryption<S: Store>(h: Harness<S>) {
     assert!(!lines.contains(data) && !lines.contains(&garbage[..64]));
 }
 
-/// `GetCertificateSigningRequest`: PKCS #10 requests for the HSM's key pairs, parsed by the
-/// peer (subject, public key, signature); SHA-224 refused for RSA; bad subjects refused.
+/// `GetCertificateSigningRequest`: PKCS #10 requests for the HSM's RSA and ECC key pairs,
+/// parsed by the peer (subject, public key, signature); SHA-224 refused for RSA; bad subjects
+/// refused.
 pub fn certificate_signing_requests<S: Store>(h: Harness<S>) {
     if !super::holds_key_pairs(&h) {
         return super::assert_key_pairs_refused(&h);
@@ -786,6 +787,21 @@ pub fn certificate_signing_requests<S: Store>(h: Harness<S>) {
     }
     // Only the common name is required.
     csr(&pair, "SHA256", &json!({ "CommonName": "only" })).unwrap();
+    // ECC key pairs sign with ECDSA, SHA-224 included (where the store holds ECC keys).
+    let ecc = h.call(
+        "CreateKey",
+        json!({ "KeyAttributes": { "KeyUsage": "TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT",
+            "KeyClass": "ASYMMETRIC_KEY_PAIR", "KeyAlgorithm": "ECC_NIST_P256",
+            "KeyModesOfUse": { "DeriveKey": true } },
+            "DeriveKeyUsage": "TR31_K1_KEY_BLOCK_PROTECTION_KEY", "Exportable": false }),
+    );
+    match ecc {
+        Ok(out) => ecc_requests(&h, &peer, &arn_of(&out), &subject),
+        Err(Error::NotSupported { message }) => {
+            assert!(message.contains("not supported by this token"), "{message}");
+        }
+        Err(e) => panic!("{e}"),
+    }
     // A key pair of any usage proves possession of its key; a token whose object may not sign
     // (a decryption key pair) says so.
     let d1 = arn_of(&h.ok(
@@ -850,4 +866,66 @@ pub fn certificate_signing_requests<S: Store>(h: Harness<S>) {
     // Audited, by key and algorithm.
     let lines = h.hsm.audit().lines().join("\n");
     assert!(lines.contains("\"eventName\":\"GetCertificateSigningRequest\""));
+}
+
+/// CSRs of ECC key pairs on every curve and hash, parsed by the peer: the key pair's public
+/// point, a valid ECDSA signature with the asked hash.
+fn ecc_requests<S: Store>(h: &Harness<S>, peer: &Peer, p256: &str, subject: &Value) {
+    let mut pairs = vec![(p256.to_owned(), "secp256r1")];
+    for (algorithm, curve) in [
+        ("ECC_NIST_P384", "secp384r1"),
+        ("ECC_NIST_P521", "secp521r1"),
+    ] {
+        let out = h.ok(
+            "CreateKey",
+            json!({ "KeyAttributes": { "KeyUsage": "TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT",
+                "KeyClass": "ASYMMETRIC_KEY_PAIR", "KeyAlgorithm": algorithm,
+                "KeyModesOfUse": { "DeriveKey": true } },
+                "DeriveKeyUsage": "TR31_P0_PIN_ENCRYPTION_KEY", "Exportable": false }),
+        );
+        pairs.push((arn_of(&out), curve));
+    }
+    for (pair, curve) in &pairs {
+        let certificate = h.ok("GetPublicKeyCertificate", json!({ "KeyIdentifier": pair }));
+        for (algorithm, hash) in [
+            ("SHA224", "sha224"),
+            ("SHA256", "sha256"),
+            ("SHA384", "sha384"),
+            ("SHA512", "sha512"),
+        ] {
+            let out = h.ok(
+                "GetCertificateSigningRequest",
+                json!({ "KeyIdentifier": pair, "SigningAlgorithm": algorithm,
+                    "CertificateSubject": subject }),
+            );
+            let text = out["CertificateSigningRequest"].as_str().unwrap();
+            let pem = String::from_utf8(Base64::decode_vec(text).unwrap()).unwrap();
+            assert!(
+                pem.starts_with("-----BEGIN CERTIFICATE REQUEST-----"),
+                "{pem}"
+            );
+            let Some(python) = peer.python.as_ref() else {
+                continue;
+            };
+            let parsed = pki::rsa_peer(python, &["csr", "--csr", text]);
+            assert_eq!(parsed["signature_valid"], true, "{curve} {algorithm}");
+            assert_eq!(parsed["hash"], hash);
+            assert_eq!(parsed["curve"], *curve);
+            assert_eq!(parsed["subject"][0]["value"], subject["CommonName"]);
+            // The point is the one the key pair's certificate carries.
+            let cert_pem = String::from_utf8(
+                Base64::decode_vec(certificate["KeyCertificate"].as_str().unwrap()).unwrap(),
+            )
+            .unwrap();
+            let cert_der = pem_body(&cert_pem);
+            let point = parsed["point"].as_str().unwrap();
+            assert!(hex::encode(&cert_der).contains(point), "{curve}");
+        }
+    }
+}
+
+/// The DER inside a PEM document.
+fn pem_body(pem: &str) -> Vec<u8> {
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    Base64::decode_vec(&body).unwrap()
 }

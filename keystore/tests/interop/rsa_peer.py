@@ -10,6 +10,7 @@ code. Every command prints one JSON object.
   decrypt   --private-key PEM --padding PADDING --data HEX    RSA decryption
   kcv       --algorithm TDES|AES --key HEX                    the service's KCV (6 hex digits)
   csr       --csr BASE64-OF-PEM                               a CSR's subject, key, signature
+                                                             (an RSA or an ECC key)
 
 PADDING is one of PKCS1, OAEP_SHA1, OAEP_SHA256, OAEP_SHA512 (the service's PaddingType).
 """
@@ -22,7 +23,7 @@ import sys
 from cryptography import x509
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import cmac, hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.x509.oid import NameOID
 
@@ -81,17 +82,23 @@ NAMES = {
 def parse_csr(text):
     csr = x509.load_pem_x509_csr(base64.b64decode(text))
     key = csr.public_key()
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise SystemExit("not an RSA key")
-    numbers = key.public_numbers()
+    if isinstance(key, rsa.RSAPublicKey):
+        numbers = key.public_numbers()
+        public = {"modulus": format(numbers.n, "X"), "exponent": numbers.e}
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        point = key.public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        public = {"curve": key.curve.name, "point": point.hex().upper()}
+    else:
+        raise SystemExit("neither an RSA nor an ECC key")
     subject = [
         {"field": NAMES[a.oid], "value": a.value}
         for a in csr.subject
     ]
     return {
         "subject": subject,
-        "modulus": format(numbers.n, "X"),
-        "exponent": numbers.e,
+        **public,
         "hash": csr.signature_hash_algorithm.name,
         "signature_valid": csr.is_signature_valid,
         "attributes": len(list(csr.attributes)),

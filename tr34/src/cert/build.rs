@@ -260,10 +260,20 @@ pub(super) fn sign_with(
     hash: SignatureHash,
 ) -> Result<Vec<u8>, Error> {
     let signature = key.sign_pkcs1(hash, signed)?;
+    signed_der(signed, super::with_rsa(hash), &signature)
+}
+
+/// `SEQUENCE { signed, algorithm, signature }`: a certificate or request, whatever signed it
+/// (an RSA key here, an ECC key elsewhere).
+pub fn signed_der(
+    signed: &[u8],
+    algorithm: AlgorithmIdentifierOwned,
+    signature: &[u8],
+) -> Result<Vec<u8>, Error> {
     Signed {
         signed: AnyRef::try_from(signed).map_err(Error::der("signed part"))?,
-        algorithm: super::with_rsa(hash),
-        signature: BitString::from_bytes(&signature).map_err(Error::der("signature"))?,
+        algorithm,
+        signature: BitString::from_bytes(signature).map_err(Error::der("signature"))?,
     }
     .to_der()
     .map_err(Error::der("signed structure"))

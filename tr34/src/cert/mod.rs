@@ -10,8 +10,10 @@ mod build;
 mod request;
 mod verify;
 
-pub use build::{CertificateTemplate, Issuer, Role, issue, issue_der, issue_for_request};
-pub use request::{CertificateRequest, NameAttribute};
+pub use build::{
+    CertificateTemplate, Issuer, Role, issue, issue_der, issue_for_request, signed_der,
+};
+pub use request::{CertificateRequest, NameAttribute, request_info};
 pub use verify::{Purpose, verify_chain};
 
 use alloc::{string::String, vec::Vec};

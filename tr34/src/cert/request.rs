@@ -10,6 +10,8 @@ use x509_cert::{
     request::{CertReq, CertReqInfo, Version},
 };
 
+use spki::SubjectPublicKeyInfoOwned;
+
 use super::{pem_decode, signed_part, verify::signature_hash};
 use crate::{
     Error,
@@ -49,17 +51,9 @@ impl CertificateRequest {
         key: &dyn RsaPrivateKey,
         hash: SignatureHash,
     ) -> Result<Self, Error> {
-        let info = CertReqInfo {
-            version: Version::V1,
-            subject,
-            public_key: key.public_key().to_spki()?,
-            attributes: Attributes::new(),
-        }
-        .to_der()
-        .map_err(Error::der("certificationRequestInfo"))?;
+        let info = info_der(subject, key.public_key().to_spki()?)?;
         Self::from_der(&super::build::sign_with(&info, key, hash)?)
     }
-
     /// Reads a DER request and verifies its self-signature.
     pub fn from_der(der: &[u8]) -> Result<Self, Error> {
         const FIELD: &str = "certification request";
@@ -122,6 +116,28 @@ pub enum NameAttribute {
     Country,
     /// PKCS #9 `emailAddress` (IA5String).
     EmailAddress,
+}
+
+/// The `CertificationRequestInfo` (DER) of a request for the subject of `attributes` (one
+/// attribute per RDN, in order) and a public key of any algorithm (an ECC key, which
+/// [`CertificateRequest`] cannot hold), with no attributes: what the requester signs. The
+/// request is [`signed_der`] with the signature.
+pub fn request_info(
+    attributes: &[(NameAttribute, &str)],
+    subject_key: SubjectPublicKeyInfoOwned,
+) -> Result<Vec<u8>, Error> {
+    info_der(name(attributes)?, subject_key)
+}
+
+fn info_der(subject: Name, public_key: SubjectPublicKeyInfoOwned) -> Result<Vec<u8>, Error> {
+    CertReqInfo {
+        version: Version::V1,
+        subject,
+        public_key,
+        attributes: Attributes::new(),
+    }
+    .to_der()
+    .map_err(Error::der("certificationRequestInfo"))
 }
 
 /// The name of `attributes`, one per RDN, in order.
