@@ -3,9 +3,10 @@
 //!
 //! - [`Hsm`] holds one region's keys in a [`Store`] and offers the service's control plane
 //!   (CreateKey, ImportKey, ExportKey with TR-31, TR-34 and RSA key cryptograms,
-//!   GetParametersForImport/Export, GetPublicKeyCertificate, GetCertificateSigningRequest, GetKey, ListKeys, DeleteKey, RestoreKey, Start/Stop KeyUsage,
-//!   aliases, tags, resource policies) and data plane ([`ops`]: card validation data, PIN, MAC, data
-//!   encryption, EMV), each taking and returning the service's JSON shapes;
+//!   GetParametersForImport/Export, GetPublicKeyCertificate, GetCertificateSigningRequest,
+//!   GetKey, ListKeys, DeleteKey, RestoreKey, Start/Stop KeyUsage, aliases, tags, resource
+//!   policies) and data plane ([`ops`]: card validation data, PIN, MAC, data encryption with
+//!   symmetric and RSA keys, EMV), each taking and returning the service's JSON shapes;
 //!   [`api::dispatch`] calls them by name.
 //! - [`lifecycle`] has the key lifecycle (create, get, list, delete, restore, usage), aliases
 //!   and tags; [`exchange`] has key exchange on top of it (`ImportKey`, `ExportKey` with TR-31

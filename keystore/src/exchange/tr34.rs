@@ -203,7 +203,7 @@ impl Side {
 }
 
 /// When the token of `record` expires.
-pub(crate) fn expiry(record: &KeyRecord) -> Timestamp {
+fn expiry(record: &KeyRecord) -> Timestamp {
     record.create_timestamp.plus_days(TOKEN_VALIDITY_DAYS)
 }
 
