@@ -275,14 +275,14 @@ impl<S: Store> Hsm<S> {
             "Tr34KeyBlock",
             |kek| self.export_tr34(kek, &export),
             |token| {
-                Ok(json!({ "Tr34KeyBlock": {
+                Ok(json!({
                     "CertificateAuthorityPublicKeyIdentifier": trust.primary_ca,
                     "SigningKeyCertificate": member(&kdh, "SigningKeyCertificate")?,
                     "WrappedKeyBlock": token,
                     "KeyBlockFormat": "X9_TR34_2012",
                     "ImportToken": member(&krd, "ImportToken")?,
                     "RandomNonce": nonce,
-                } }))
+                }))
             },
         )
     }
@@ -337,7 +337,7 @@ impl<S: Store> Hsm<S> {
             "DiffieHellmanTr31KeyBlock",
             |kek| self.export_ecdh_tr31(kek, &export),
             |block| {
-                Ok(json!({ "DiffieHellmanTr31KeyBlock": {
+                Ok(json!({
                     "PrivateKeyIdentifier": replica_pair,
                     "CertificateAuthorityPublicKeyIdentifier": trust.primary_ca,
                     "PublicKeyCertificate": member(&own_certificate, "KeyCertificate")?,
@@ -346,7 +346,7 @@ impl<S: Store> Hsm<S> {
                     "KeyDerivationHashAlgorithm": export.key_derivation_hash_algorithm,
                     "DerivationData": { "SharedInformation": shared_info },
                     "WrappedKeyBlock": block,
-                } }))
+                }))
             },
         )
     }
@@ -401,9 +401,9 @@ impl<S: Store> Hsm<S> {
     }
 
     /// Steps 4 and 5: a new KEK made here, exported by `export` (audited as an `ExportKey`
-    /// service event), and imported there as the `import` key material made of the export's
-    /// `KeyMaterial`; its copy there must have its KCV. A KEK that never reached the replica
-    /// region is destroyed.
+    /// service event), and imported there as the `material` member of `KeyMaterial`, which
+    /// `import` makes of the export's `KeyMaterial`; its copy there must have its KCV. A KEK
+    /// that never reached the replica region is destroyed.
     fn send_kek(
         &self,
         replica: &dyn Service,
@@ -442,7 +442,9 @@ impl<S: Store> Hsm<S> {
                 replica.call(
                     "ImportKey",
                     json!({
-                        "KeyMaterial": import(&exported["WrappedKey"]["KeyMaterial"])?,
+                        "KeyMaterial": {
+                            material: import(&exported["WrappedKey"]["KeyMaterial"])?,
+                        },
                         "KeyCheckValueAlgorithm": "CMAC",
                         "Tags": tags("the key-encrypting key"),
                     }),
