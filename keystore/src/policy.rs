@@ -33,22 +33,50 @@ use crate::{
     model::{KeyRecord, KeyState, MultiRegion},
 };
 
-/// The key-encrypting key two regions share to carry replicas: AES-128, a TR-31 key block
-/// protection key (K1) for version D blocks.
+/// How two regions exchange a key-encrypting key that carries replicas (a TR-31 key block
+/// protection key, K1, for version D blocks), and which one carries a key.
 ///
-/// It is exchanged once per region pair with TR-34 under an RSA key of
-/// [`REPLICATION_KEK_TRANSPORT`], and the wrapping-strength rule holds at both steps: RSA-3072
-/// (128 bits) carries the AES-128 KEK, and the KEK carries keys of up to 128 bits (TDES and
-/// AES-128). No RSA size TR-34 offers reaches 192 or 256 bits (RSA-4096 is 152), so an
-/// AES-192, AES-256 or HMAC key cannot travel at its own strength by TR-34 and is not
-/// replicated ([`check_replicable`] says so at `CreateKey`) rather than be carried under a
-/// weaker key.
-pub const REPLICATION_KEK: KeyAlgorithm = KeyAlgorithm::Aes128;
+/// The wrapping-strength rule holds at both steps of each. TR-34: RSA-3072 (128 bits) carries
+/// an AES-128 KEK, which carries keys of up to 128 bits (TDES, AES-128); no RSA size TR-34
+/// offers reaches 192 bits (RSA-4096 is 152). So the keys stronger than that (AES-192,
+/// AES-256, HMAC) travel under an AES-256 KEK agreed with ECDH on P-521 (256 bits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KekExchange {
+    /// An AES-128 KEK in a TR-34 token under RSA-3072 ([`REPLICATION_KEK_TRANSPORT`]).
+    Tr34,
+    /// An AES-256 KEK in a TR-31 block under a KBPK derived by ECDH on P-521
+    /// ([`REPLICATION_KEK_AGREEMENT`]).
+    Ecdh,
+}
 
-/// The RSA key size of the TR-34 exchange of the [`REPLICATION_KEK`] (the replica region's
-/// KRD key and the primary region's KDH signing key): RSA-3072, as strong as the KEK and as
-/// the region CAs that certify them.
+impl KekExchange {
+    /// The exchange whose KEK carries a key of `algorithm`: TR-34 when its KEK is strong
+    /// enough, ECDH otherwise (the weaker exchange where it suffices, as the service does).
+    pub fn for_key(algorithm: KeyAlgorithm) -> Self {
+        if tr31_policy::check_wrapping_strength(Self::Tr34.kek(), algorithm).is_ok() {
+            Self::Tr34
+        } else {
+            Self::Ecdh
+        }
+    }
+
+    /// The KEK's algorithm.
+    pub const fn kek(self) -> KeyAlgorithm {
+        match self {
+            Self::Tr34 => KeyAlgorithm::Aes128,
+            Self::Ecdh => KeyAlgorithm::Aes256,
+        }
+    }
+}
+
+/// The RSA key size of the TR-34 exchange of a replication KEK (the replica region's KRD key
+/// and the primary region's KDH signing key): RSA-3072, as strong as the KEK and as the
+/// region CAs that certify them.
 pub const REPLICATION_KEK_TRANSPORT: KeyAlgorithm = KeyAlgorithm::Rsa3072;
+
+/// The curve of the ECDH exchange of a replication KEK (both regions' key pairs): P-521, as
+/// strong as the AES-256 KEK it derives the KBPK for.
+pub const REPLICATION_KEK_AGREEMENT: KeyAlgorithm = KeyAlgorithm::EccNistP521;
 
 /// The algorithms an RSA key cryptogram (`KeyCryptogram`) carries, in and out: the service
 /// exchanges "both 3DES and AES-128 keys" with RSA wrap and unwrap. Which RSA size carries
@@ -972,9 +1000,8 @@ fn check_narrowing(from: &Header, to: &Header) -> Result<(), Error> {
         .map_err(|e| Error::policy(Rule::ExportWidening, e.to_string()))
 }
 
-/// Checks that a key of `attributes` may have replicas in other regions: a symmetric key, that
-/// may leave the HSM, no stronger than the [`REPLICATION_KEK`] it travels under. Each refusal
-/// says why.
+/// Checks that a key of `attributes` may have replicas in other regions: a symmetric key that
+/// may leave the HSM (each has a [`KekExchange`] strong enough). Each refusal says why.
 pub fn check_replicable(attributes: &KeyAttributes, exportable: bool) -> Result<(), Error> {
     if attributes.key_class != KeyClass::SymmetricKey {
         return Err(Error::policy(
@@ -994,17 +1021,7 @@ pub fn check_replicable(attributes: &KeyAttributes, exportable: bool) -> Result<
              TR-31 key block); create the key with Exportable true",
         ));
     }
-    tr31_policy::check_wrapping_strength(REPLICATION_KEK, attributes.key_algorithm).map_err(|_| {
-        Error::policy(
-            Rule::WrappingStrength,
-            format!(
-                "ReplicationRegions: a {} key is stronger than the {} key-encrypting key that \
-                 carries replicas between regions (the strongest TR-34 can exchange at full \
-                 strength); keys of up to 128 bits (TDES, AES_128) are replicated",
-                attributes.key_algorithm, REPLICATION_KEK
-            ),
-        )
-    })
+    Ok(())
 }
 
 /// Checks that a key may be changed here: a replica is read-only, and the message names the
@@ -1023,7 +1040,7 @@ pub fn check_writable(key: &KeyRecord) -> Result<(), Error> {
     }
 }
 
-/// Checks that `key` may travel to its replica under the [`REPLICATION_KEK`] `kek` with the
+/// Checks that `key` may travel to its replica under the replication KEK `kek` with the
 /// `export` header: the checks of [`check_export`], except that a disabled key travels too
 /// (its replica is disabled as well); a key being deleted does not.
 pub fn check_replica_export(
@@ -1148,16 +1165,25 @@ mod tests {
     }
 
     #[test]
-    fn the_replication_kek_travels_and_carries_at_full_strength() {
-        tr31_policy::check_wrapping_strength(REPLICATION_KEK_TRANSPORT, REPLICATION_KEK).unwrap();
+    fn the_replication_keks_travel_and_carry_at_full_strength() {
+        use KekExchange::{Ecdh, Tr34};
+        tr31_policy::check_wrapping_strength(REPLICATION_KEK_TRANSPORT, Tr34.kek()).unwrap();
+        tr31_policy::check_wrapping_strength(REPLICATION_KEK_AGREEMENT, Ecdh.kek()).unwrap();
         let key =
             |a| KeyAttributes::from_tr31(KeyUsage::D0, ModeOfUse::ENCRYPT_DECRYPT, a).unwrap();
-        for a in [Tdes2Key, Tdes3Key, Aes128] {
-            check_replicable(&key(a), true).unwrap();
+        for (a, exchange) in [
+            (Tdes2Key, Tr34),
+            (Tdes3Key, Tr34),
+            (Aes128, Tr34),
+            (Aes192, Ecdh),
+            (Aes256, Ecdh),
+            (HmacSha224, Ecdh),
+            (HmacSha512, Ecdh),
+        ] {
+            assert_eq!(KekExchange::for_key(a), exchange, "{a}");
+            tr31_policy::check_wrapping_strength(exchange.kek(), a).unwrap();
         }
-        for a in [Aes192, Aes256] {
-            assert!(check_replicable(&key(a), true).is_err(), "{a}");
-        }
+        check_replicable(&key(Aes256), true).unwrap();
         assert!(check_replicable(&key(Tdes2Key), false).is_err());
     }
 

@@ -267,3 +267,105 @@ fn ecdh_tr31_import_and_export_with_an_independent_party() {
         assert_ne!(derived_other["kbpk"], first["kbpk"], "{case}");
     }
 }
+
+/// An HMAC key travels in a TR-31 block that names its hash in an `HM` optional block (ANSI
+/// X9.143): the party (psec) opens the HSM's block and finds the key and `HM` 21 (SHA-256);
+/// the HSM opens the party's block as an HMAC_SHA256 key, and refuses one without `HM`.
+#[test]
+fn hmac_keys_travel_in_tr31_blocks_with_their_hash() {
+    use payhsm_core::{
+        key::{KeyAlgorithm, KeyAttributes, KeyClass, KeyModesOfUse, KeyUsage},
+        secret::SecretVec,
+    };
+    use payhsm_keystore::CeremonyKey;
+    const HMAC: &str = "C3A1E5F70B1D2F4163857A9CBEDF0012345678A9BCDEF0123456789ABCDEF012";
+    let Some(python) = python() else { return };
+    let hsm = hsm();
+    let (pair, hsm_certificate) =
+        key_pair(&hsm, "ECC_NIST_P521", "TR31_K1_KEY_BLOCK_PROTECTION_KEY");
+    let other = party(
+        &python,
+        "party",
+        &json!({ "curve": "P-521", "chain": true }),
+    );
+    let ca = import_root(&hsm, "ECC_NIST_P521", &other["ca"]);
+    let shared_info = "48484D4143";
+    let derivation = json!({
+        "key": other["key"], "peer": hsm_certificate, "kdf": "NIST_SP800", "hash": "SHA_512",
+        "length": 32, "shared_info": shared_info,
+    });
+    let dh = |extra: Value| {
+        let mut m = json!({
+            "PrivateKeyIdentifier": pair, "CertificateAuthorityPublicKeyIdentifier": ca,
+            "PublicKeyCertificate": other["leaf"], "DeriveKeyAlgorithm": "AES_256",
+            "KeyDerivationFunction": "NIST_SP800", "KeyDerivationHashAlgorithm": "SHA_512",
+            "DerivationData": { "SharedInformation": shared_info },
+        });
+        m.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        json!({ "DiffieHellmanTr31KeyBlock": m })
+    };
+
+    // Export: a known HMAC key, from a ceremony.
+    let attributes = KeyAttributes {
+        key_usage: KeyUsage::M7,
+        key_class: KeyClass::SymmetricKey,
+        key_algorithm: KeyAlgorithm::HmacSha256,
+        key_modes_of_use: KeyModesOfUse {
+            generate: true,
+            verify: true,
+            ..KeyModesOfUse::default()
+        },
+    };
+    let soft = payhsm_core::crypto::SoftwareKey::from_hex(KeyAlgorithm::HmacSha256, HMAC).unwrap();
+    let known = hsm
+        .import_clear_key(CeremonyKey {
+            attributes,
+            exportable: true,
+            material: SecretVec::from_slice(&payhsm_core::hex::decode("k", HMAC).unwrap()),
+            expected_check_value: payhsm_core::kcv::default_kcv(&soft).unwrap().to_string(),
+        })
+        .unwrap();
+    let exported = ok(
+        &hsm,
+        "ExportKey",
+        json!({ "ExportKeyIdentifier": arn(&known), "KeyMaterial": dh(json!({})) }),
+    );
+    let mut request = derivation.clone();
+    request["block"] = exported["WrappedKey"]["KeyMaterial"].clone();
+    let opened = party(&python, "unwrap", &request);
+    assert_eq!(opened["clear_key"], HMAC);
+    let header = opened["header"].as_str().unwrap();
+    assert_eq!(&header[5..8], "M7H", "{header}");
+    assert!(header[16..].starts_with("HM0621"), "{header}");
+
+    // Import: the party's block with HM, then without.
+    let wrap = |header: &str| {
+        let mut request = derivation.clone();
+        request["header"] = json!(header);
+        request["clear_key"] = json!(HMAC);
+        party(&python, "wrap", &request)["block"].clone()
+    };
+    let imported = ok(
+        &hsm,
+        "ImportKey",
+        json!({ "KeyMaterial": dh(json!({ "WrappedKeyBlock": wrap("D0000M7HC00E0100HM0621") })) }),
+    );
+    assert_eq!(
+        imported["Key"]["KeyAttributes"]["KeyAlgorithm"],
+        "HMAC_SHA256"
+    );
+    assert_eq!(
+        imported["Key"]["KeyCheckValue"],
+        known["Key"]["KeyCheckValue"]
+    );
+    let refused = api::dispatch(
+        &hsm,
+        "ImportKey",
+        json!({ "KeyMaterial": dh(json!({ "WrappedKeyBlock": wrap("D0000M7HC00E0000") })) }),
+    )
+    .unwrap_err();
+    assert_eq!(refused.name(), "ValidationException");
+    assert!(refused.message().contains("HM"), "{refused}");
+}

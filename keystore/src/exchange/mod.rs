@@ -31,6 +31,7 @@ use payhsm_core::{
 };
 use payhsm_tr31::{
     BlockId, Header, Kbpk, KeyBlock, OptionalBlock, UnwrapOptions, Unwrapped, Version, WrapOptions,
+    optional_block::values::HmacHash,
     policy::{Direction, check_kbpk},
 };
 use serde::Deserialize;
@@ -187,8 +188,23 @@ impl Incoming {
     /// The key a TR-31 block (the request member `field`) carries, as its header states it.
     pub(crate) fn from_tr31(unwrapped: Unwrapped, field: &str) -> Result<Self, Error> {
         let h = &unwrapped.header;
-        let algorithm = KeyAlgorithm::from_block_cipher(h.algorithm(), unwrapped.key.len())
-            .map_err(|e| Error::validation(field, e.to_string()))?;
+        let algorithm = if h.algorithm() == payhsm_core::key::Algorithm::HMAC {
+            let hash = h
+                .hmac_hash()
+                .map_err(|e| Error::validation(field, e.to_string()))?
+                .ok_or_else(|| {
+                    Error::validation(field, "an HMAC key's block names its hash (block HM)")
+                })?;
+            HMAC_ALGORITHMS
+                .into_iter()
+                .find(|a| hmac_hash(*a) == Some(hash))
+                .ok_or_else(|| {
+                    Error::validation(field, "HMAC keys with SHA-224, SHA-256, SHA-384 or SHA-512")
+                })?
+        } else {
+            KeyAlgorithm::from_block_cipher(h.algorithm(), unwrapped.key.len())
+                .map_err(|e| Error::validation(field, e.to_string()))?
+        };
         Ok(Self {
             attributes: KeyAttributes::from_tr31(h.key_usage(), h.mode_of_use(), algorithm)
                 .map_err(|e| Error::validation(field, e.to_string()))?,
@@ -397,8 +413,28 @@ pub(crate) fn tr31_version(algorithm: KeyAlgorithm) -> Version {
     }
 }
 
+const HMAC_ALGORITHMS: [KeyAlgorithm; 4] = [
+    KeyAlgorithm::HmacSha224,
+    KeyAlgorithm::HmacSha256,
+    KeyAlgorithm::HmacSha384,
+    KeyAlgorithm::HmacSha512,
+];
+
+/// The hash an HMAC key's TR-31 block names in its `HM` block (ANSI X9.143); `None` for other
+/// keys.
+fn hmac_hash(algorithm: KeyAlgorithm) -> Option<HmacHash> {
+    match algorithm {
+        KeyAlgorithm::HmacSha224 => Some(HmacHash::Sha224),
+        KeyAlgorithm::HmacSha256 => Some(HmacHash::Sha256),
+        KeyAlgorithm::HmacSha384 => Some(HmacHash::Sha384),
+        KeyAlgorithm::HmacSha512 => Some(HmacHash::Sha512),
+        _ => None,
+    }
+}
+
 /// Checks a TR-31 block (the request member `field`) before it is opened under a KBPK with
-/// attributes `kbpk`: it parses, the KBPK fits its version, and it carries a TDES or AES key.
+/// attributes `kbpk`: it parses, the KBPK fits its version, and it carries a TDES, AES or
+/// HMAC key.
 pub(crate) fn check_tr31_import(
     kbpk: &KeyAttributes,
     block: &str,
@@ -407,10 +443,10 @@ pub(crate) fn check_tr31_import(
     let parsed = KeyBlock::parse(block).map_err(|e| tr31_error(field, e))?;
     check_kbpk(kbpk, parsed.version(), Direction::Unwrap)
         .map_err(|e| Error::policy(Rule::KeyAlgorithm, e.to_string()))?;
-    if !matches!(parsed.header().algorithm().code(), [b'T'] | [b'A']) {
+    if !matches!(parsed.header().algorithm().code(), [b'T' | b'A' | b'H']) {
         return Err(Error::validation(
             field,
-            "this HSM imports TDES and AES keys from TR-31 blocks",
+            "this HSM imports TDES, AES and HMAC keys from TR-31 blocks",
         ));
     }
     Ok(())
@@ -562,6 +598,26 @@ pub(crate) fn export_header(
         header = header
             .with_optional_block(block)
             .map_err(|e| Error::validation(&block_path, e.to_string()))?;
+    }
+    // An HMAC key's block names its hash.
+    if let Some(hash) = hmac_hash(key.attributes.key_algorithm) {
+        let block_path = format!("{path}.OptionalBlocks.HM");
+        match header.hmac_hash() {
+            Ok(None) => {
+                let block = OptionalBlock::new(BlockId::HM, &format!("{:02X}", hash.code()))
+                    .map_err(|e| Error::internal(e.to_string()))?;
+                header = header
+                    .with_optional_block(block)
+                    .map_err(|e| Error::validation(&block_path, e.to_string()))?;
+            }
+            Ok(Some(given)) if given == hash => {}
+            _ => {
+                return Err(Error::validation(
+                    &block_path,
+                    format!("the key is {}", key.attributes.key_algorithm),
+                ));
+            }
+        }
     }
     Ok(header)
 }

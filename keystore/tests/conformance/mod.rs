@@ -127,6 +127,7 @@ macro_rules! replication_tests {
                 default_regions,
                 replication_is_idempotent,
                 replication_audit_and_payload,
+                strong_keys_replicate_under_an_ecdh_kek,
                 unavailable_region_fails_then_recovers,
                 single_region_refuses_replication,
             );

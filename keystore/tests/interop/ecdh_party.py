@@ -89,7 +89,10 @@ def kbpk(req):
 
 
 def kcv(key, algorithm):
-    """The service's KCV: CMAC of a zero block for AES, TDES ECB of a zero block otherwise."""
+    """The service's KCV: CMAC of a zero block for AES, TDES ECB of a zero block for TDES (none
+    here for HMAC keys)."""
+    if algorithm == "H":
+        return None
     if algorithm == "A":
         c = cmac.CMAC(algorithms.AES(key))
         c.update(bytes(16))
