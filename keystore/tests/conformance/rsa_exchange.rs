@@ -555,11 +555,13 @@ pub fn key_cryptograms<S: Store>(h: Harness<S>) {
 
     // An expired import token.
     h.clock.advance_days(31);
+    let before = h.all_keys(None).len();
     let message = assert_field(
         import(&h, &c0, &good, &p2048.token, None),
         &member("ImportToken"),
     );
     assert!(message.contains("expired"), "{message}");
+    assert_eq!(h.all_keys(None).len(), before);
 }
 
 /// `EncryptData` with an imported RSA public key and `DecryptData` with a key pair, against
