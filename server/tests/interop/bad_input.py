@@ -67,9 +67,10 @@ expect("unknown target", 400, "ValidationException",
 expect("a data-plane operation as a target", 400, "ValidationException",
        raw("POST", "/", {}, target("GenerateMac")), "control", "not an operation of the control plane")
 expect("an operation the HSM does not offer", 400, "ValidationException",
-       raw("POST", "/", {"KeyIdentifier": cvk, "SigningAlgorithm": "SHA256",
-                         "CertificateSubject": {"CommonName": "x"}},
-           target("GetCertificateSigningRequest")), "control", "GetCertificateSigningRequest")
+       raw("POST", "/as2805kekvalidation/generate",
+           {"KekValidationType": {"KekValidationRequest": {"DeriveKeyAlgorithm": "TDES_2KEY"}},
+            "KeyIdentifier": cvk, "RandomKeySendVariantMask": "VARIANT_MASK_82C0"}, DP),
+       message="GenerateAs2805KekValidation")
 expect("missing required member", 400, "ValidationException",
        raw("POST", "/", {"Exportable": True}, target("CreateKey")), "control", "KeyAttributes")
 expect("wrong content type", 400, "ValidationException",
@@ -109,6 +110,12 @@ expect("a malformed percent escape in a label", 400, "ValidationException",
        raw("POST", "/keys/alias%2/encrypt",
            {"PlainText": "00" * 8, "EncryptionAttributes": {"Symmetric": {"Mode": "ECB"}}}, DP),
        message="percent")
+expect("a key ARN of another region", 404, "ResourceNotFoundException",
+       raw("POST", "/cardvalidationdata/generate",
+           {**cvv, "KeyIdentifier": cvk.replace(":us-east-1:", ":us-west-2:")}, DP))
+expect("a key ARN of another account", 404, "ResourceNotFoundException",
+       raw("POST", "/cardvalidationdata/generate",
+           {**cvv, "KeyIdentifier": cvk.replace(":111122223333:", ":999988887777:")}, DP))
 expect("an unknown key", 404, "ResourceNotFoundException",
        raw("POST", "/keys/alias%2Fnothing/encrypt",
            {"PlainText": "00" * 8, "EncryptionAttributes": {"Symmetric": {"Mode": "ECB"}}}, DP))
