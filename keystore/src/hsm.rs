@@ -74,6 +74,9 @@ pub struct HsmConfig {
     /// The account's other regions, for multi-region keys (`None`: this region alone). Weak,
     /// because the regions hold this HSM.
     pub regions: Option<Weak<dyn Regions>>,
+    /// Import TR-31 blocks whose padding shows their key's length (no key length masking, as
+    /// some HSMs write them). Default: no (T-KB-6).
+    pub allow_short_padded_tr31: bool,
 }
 
 impl HsmConfig {
@@ -88,6 +91,7 @@ impl HsmConfig {
             audit: AuditLog::memory(),
             self_tests: selftest::KNOWN_ANSWERS.to_vec(),
             regions: None,
+            allow_short_padded_tr31: false,
         }
     }
 }
@@ -109,6 +113,8 @@ pub struct Hsm<S: Store> {
     rsa_self_test: OnceLock<Result<(), Error>>,
     /// The account's other regions, if it has them.
     pub(crate) regions: Option<Weak<dyn Regions>>,
+    /// Whether TR-31 imports accept short padding.
+    pub(crate) allow_short_padded_tr31: bool,
 }
 
 impl<S: Store> std::fmt::Debug for Hsm<S> {
@@ -201,6 +207,7 @@ impl<S: Store> Hsm<S> {
             self_tests: config.self_tests,
             rsa_self_test: OnceLock::new(),
             regions: config.regions,
+            allow_short_padded_tr31: config.allow_short_padded_tr31,
         }
     }
 

@@ -303,8 +303,11 @@ impl<S: Store> Hsm<S> {
             ));
         }
         let handle = self.store().open(wrapping)?;
-        payhsm_tr31::unwrap(Kbpk::Key(&*handle), block, &UnwrapOptions::default())
-            .map_err(|e| tr31_error(field, e))
+        let options = UnwrapOptions {
+            allow_short_padding: self.allow_short_padded_tr31,
+            ..UnwrapOptions::default()
+        };
+        payhsm_tr31::unwrap(Kbpk::Key(&*handle), block, &options).map_err(|e| tr31_error(field, e))
     }
 
     /// Wraps `key` under the stored `wrapping` key with `header` (already checked); `field`

@@ -6,7 +6,9 @@
 //! it. These run every decoder `import` runs, in both forms, with no signature check and no
 //! private-key operation; they decide nothing and return no key.
 
-use super::{Form, asn1::SignedData, attributes::SignedAttributes, import, key_block::ContentCipher};
+use super::{
+    Form, asn1::SignedData, attributes::SignedAttributes, import, key_block::ContentCipher,
+};
 use crate::Error;
 
 /// Decodes `ContentInfo` and its `SignedData`, the signed attributes of every signer and the
