@@ -65,8 +65,8 @@ pub struct AttributeRule {
 }
 
 use KeyAlgorithm::{
-    Aes128, Aes192, Aes256, HmacSha224, HmacSha256, HmacSha384, HmacSha512, Rsa2048, Rsa3072,
-    Rsa4096, Tdes2Key, Tdes3Key,
+    Aes128, Aes192, Aes256, EccNistP256, EccNistP384, EccNistP521, HmacSha224, HmacSha256,
+    HmacSha384, HmacSha512, Rsa2048, Rsa3072, Rsa4096, Tdes2Key, Tdes3Key,
 };
 
 const TDES_AES: &[KeyAlgorithm] = &[Tdes2Key, Tdes3Key, Aes128, Aes192, Aes256];
@@ -74,6 +74,15 @@ const TDES: &[KeyAlgorithm] = &[Tdes2Key, Tdes3Key];
 const TDES2: &[KeyAlgorithm] = &[Tdes2Key];
 const HMAC: &[KeyAlgorithm] = &[HmacSha224, HmacSha256, HmacSha384, HmacSha512];
 const RSA: &[KeyAlgorithm] = &[Rsa2048, Rsa3072, Rsa4096];
+const ECC: &[KeyAlgorithm] = &[EccNistP256, EccNistP384, EccNistP521];
+const RSA_ECC: &[KeyAlgorithm] = &[
+    Rsa2048,
+    Rsa3072,
+    Rsa4096,
+    EccNistP256,
+    EccNistP384,
+    EccNistP521,
+];
 
 /// {Encrypt, Decrypt, Wrap, Unwrap}, {Encrypt, Wrap}, {Decrypt, Unwrap}, {NoRestrictions}.
 const ENCRYPTION_MODES: &[ModeOfUse] = &[
@@ -114,29 +123,38 @@ const fn row(
     }
 }
 
-const fn pair(usage: KeyUsage, modes: &'static [ModeOfUse]) -> AttributeRule {
+const fn pair(
+    usage: KeyUsage,
+    algorithms: &'static [KeyAlgorithm],
+    modes: &'static [ModeOfUse],
+) -> AttributeRule {
     AttributeRule {
         usage,
         class: KeyClass::AsymmetricKeyPair,
-        algorithms: RSA,
+        algorithms,
         modes,
     }
 }
 
-const fn public(usage: KeyUsage, modes: &'static [ModeOfUse]) -> AttributeRule {
+const fn public(
+    usage: KeyUsage,
+    algorithms: &'static [KeyAlgorithm],
+    modes: &'static [ModeOfUse],
+) -> AttributeRule {
     AttributeRule {
         usage,
         class: KeyClass::PublicKey,
-        algorithms: RSA,
+        algorithms,
         modes,
     }
 }
 
-/// The attributes a key may have. Symmetric keys are created or imported; RSA key pairs
-/// (`ASYMMETRIC_KEY_PAIR`) are created; RSA public keys (`PUBLIC_KEY`) are imported in
-/// certificates. The service's K3 keys are ECC (ECDH), which this HSM does not offer, and its
-/// table lists `{DeriveKey}` for K2 in one line and the encryption modes in the next; K2 here
-/// takes the encryption modes, as a TR-34 key transports keys.
+/// The attributes a key may have. Symmetric keys are created or imported; RSA and ECC key
+/// pairs (`ASYMMETRIC_KEY_PAIR`) are created; RSA and ECC public keys (`PUBLIC_KEY`) are
+/// imported in certificates. K3 keys are ECC key pairs and public keys for key agreement
+/// (ECDH), `{DeriveKey}` only; a CA's public key (S0, `{Verify}`) may be RSA or ECC. The
+/// service's table lists `{DeriveKey}` for K2 in one line and the encryption modes in the
+/// next; K2 here takes the encryption modes, as a TR-34 key transports keys.
 pub const KEY_ATTRIBUTES: &[AttributeRule] = &[
     row(KeyUsage::B0, TDES_AES, DERIVE_MODES),
     row(KeyUsage::C0, TDES_AES, GENERATE_VERIFY_MODES),
@@ -158,13 +176,65 @@ pub const KEY_ATTRIBUTES: &[AttributeRule] = &[
     row(KeyUsage::P1, TDES_AES, GENERATE_VERIFY_MODES),
     row(KeyUsage::V1, TDES, GENERATE_VERIFY_MODES),
     row(KeyUsage::V2, TDES, GENERATE_VERIFY_MODES),
-    pair(KeyUsage::D1, RSA_PAIR_MODES),
-    public(KeyUsage::D1, RSA_PUBLIC_MODES),
-    pair(KeyUsage::S0, &[ModeOfUse::SIGN]),
-    public(KeyUsage::S0, &[ModeOfUse::VERIFY]),
-    pair(KeyUsage::K2, RSA_PAIR_MODES),
-    public(KeyUsage::K2, RSA_PUBLIC_MODES),
+    pair(KeyUsage::D1, RSA, RSA_PAIR_MODES),
+    public(KeyUsage::D1, RSA, RSA_PUBLIC_MODES),
+    pair(KeyUsage::S0, RSA, &[ModeOfUse::SIGN]),
+    public(KeyUsage::S0, RSA_ECC, &[ModeOfUse::VERIFY]),
+    pair(KeyUsage::K2, RSA, RSA_PAIR_MODES),
+    public(KeyUsage::K2, RSA, RSA_PUBLIC_MODES),
+    pair(KeyUsage::K3, ECC, &[ModeOfUse::DERIVE]),
+    public(KeyUsage::K3, ECC, &[ModeOfUse::DERIVE]),
 ];
+
+/// The usages a key derived by ECDH may have (`DeriveKeyUsage`): every usage of a symmetric
+/// key the attribute table has, less M0 (the service's list: the key usages less D1, K2, K3,
+/// M0 and S0).
+pub const DERIVE_KEY_USAGES: &[KeyUsage] = &[
+    KeyUsage::B0,
+    KeyUsage::C0,
+    KeyUsage::D0,
+    KeyUsage::E0,
+    KeyUsage::E1,
+    KeyUsage::E2,
+    KeyUsage::E4,
+    KeyUsage::E5,
+    KeyUsage::E6,
+    KeyUsage::K0,
+    KeyUsage::K1,
+    KeyUsage::M1,
+    KeyUsage::M3,
+    KeyUsage::M6,
+    KeyUsage::M7,
+    KeyUsage::P0,
+    KeyUsage::P1,
+    KeyUsage::V1,
+    KeyUsage::V2,
+];
+
+/// What a key derived by ECDH may be in each operation that derives one: the `DeriveKeyUsage`
+/// the ECC key pair must have been created with, and the algorithms the request may ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DerivedKeyRule {
+    /// `Operation/variant`, for messages.
+    pub name: &'static str,
+    /// The `DeriveKeyUsage` values that allow it.
+    pub usages: &'static [KeyUsage],
+    /// The algorithms the derived key may have.
+    pub algorithms: &'static [KeyAlgorithm],
+}
+
+/// The ECDH-derived keys of each operation.
+pub mod derived {
+    use super::*;
+
+    /// `ImportKey`/`ExportKey` with `DiffieHellmanTr31KeyBlock`: the derived key is the KBPK
+    /// (or KEK) of a TR-31 block, so a TDES or AES key of a key pair made to derive K0 or K1.
+    pub const TR31_KBPK: DerivedKeyRule = DerivedKeyRule {
+        name: "DiffieHellmanTr31KeyBlock: derived KBPK",
+        usages: &[KeyUsage::K0, KeyUsage::K1],
+        algorithms: TDES_AES,
+    };
+}
 
 /// Every key the attribute table allows, one per (usage, class, algorithm, mode of use).
 pub fn valid_attributes() -> impl Iterator<Item = KeyAttributes> {
@@ -324,14 +394,14 @@ const fn role(
     }
 }
 
-/// The role of a certificate authority's public key: an imported RSA `PUBLIC_KEY` of usage
-/// S0 with `Verify`.
-const fn ca_role(name: &'static str) -> KeyRole {
+/// The role of a certificate authority's public key: an imported `PUBLIC_KEY` of usage S0
+/// with `Verify`.
+const fn ca_role(name: &'static str, algorithms: &'static [KeyAlgorithm]) -> KeyRole {
     KeyRole {
         name,
         class: KeyClass::PublicKey,
         usages: &[KeyUsage::S0],
-        algorithms: RSA,
+        algorithms,
         mode: Mode::Verify,
     }
 }
@@ -339,6 +409,19 @@ const fn ca_role(name: &'static str) -> KeyRole {
 /// The roles keys play in the data-plane and import/export operations.
 pub mod roles {
     use super::*;
+
+    /// ECDH: the HSM's ECC key pair for key agreement.
+    pub const ECDH_KEY_PAIR: KeyRole = KeyRole {
+        name: "DiffieHellman: PrivateKey",
+        class: KeyClass::AsymmetricKeyPair,
+        usages: &[KeyUsage::K3],
+        algorithms: ECC,
+        mode: Mode::DeriveKey,
+    };
+    /// ECDH: the imported CA (RSA or ECC) the other party's certificate chains to.
+    pub const ECDH_CA: KeyRole = ca_role("DiffieHellman: CertificateAuthorityPublicKey", RSA_ECC);
+    /// A root certificate's key: a CA key, RSA or ECC.
+    pub const ROOT_CA: KeyRole = ca_role("ImportKey/RootCertificatePublicKey", RSA_ECC);
 
     /// CVV, CVV2, iCVV generation: the CVK.
     pub const CVV_GENERATE: KeyRole = role(
@@ -529,13 +612,15 @@ pub mod roles {
     );
     /// The CA a TR-34 import's KDH certificate must chain to.
     pub const TR34_IMPORT_CA: KeyRole =
-        ca_role("ImportKey/Tr34KeyBlock: CertificateAuthorityPublicKey");
+        ca_role("ImportKey/Tr34KeyBlock: CertificateAuthorityPublicKey", RSA);
     /// The CA a TR-34 export's KRD certificate must chain to.
     pub const TR34_EXPORT_CA: KeyRole =
-        ca_role("ExportKey/Tr34KeyBlock: CertificateAuthorityPublicKey");
+        ca_role("ExportKey/Tr34KeyBlock: CertificateAuthorityPublicKey", RSA);
     /// The CA an imported trusted certificate must chain to.
-    pub const TRUSTED_CERTIFICATE_CA: KeyRole =
-        ca_role("ImportKey/TrustedCertificatePublicKey: CertificateAuthorityPublicKey");
+    pub const TRUSTED_CERTIFICATE_CA: KeyRole = ca_role(
+        "ImportKey/TrustedCertificatePublicKey: CertificateAuthorityPublicKey",
+        RSA_ECC,
+    );
     /// EMV issuer script MAC generation: the issuer master key for secure-messaging integrity.
     pub const EMV_MAC_GENERATE: KeyRole =
         role("GenerateMac/EmvMac", &[KeyUsage::E2], TDES, Mode::DeriveKey);
@@ -631,7 +716,38 @@ pub const KEY_ROLES: &[KeyRole] = &[
     roles::PIN_CHANGE_SMI,
     roles::PIN_CHANGE_SMC,
     roles::PIN_CHANGE_AC,
+    roles::ECDH_KEY_PAIR,
+    roles::ECDH_CA,
 ];
+
+/// Checks that an ECC key pair's `DeriveKeyUsage` and the requested algorithm allow the key
+/// `rule` derives.
+pub fn check_derived(
+    rule: &DerivedKeyRule,
+    derive_key_usage: Option<KeyUsage>,
+    algorithm: KeyAlgorithm,
+) -> Result<(), Error> {
+    if !derive_key_usage.is_some_and(|u| rule.usages.contains(&u)) {
+        let names: Vec<String> = rule.usages.iter().map(ToString::to_string).collect();
+        return Err(Error::policy(
+            Rule::KeyUsage,
+            format!(
+                "{}: the ECC key pair derives {} keys; this needs one created with \
+                 DeriveKeyUsage {}",
+                rule.name,
+                derive_key_usage.map_or_else(|| "no".to_owned(), |u| u.to_string()),
+                names.join(" or ")
+            ),
+        ));
+    }
+    if !rule.algorithms.contains(&algorithm) {
+        return Err(Error::policy(
+            Rule::KeyAlgorithm,
+            format!("{}: a derived key cannot be {algorithm}", rule.name),
+        ));
+    }
+    Ok(())
+}
 
 /// Whether attributes fit a role (usage, algorithm, mode), ignoring state.
 pub fn fits(role: &KeyRole, a: &KeyAttributes) -> bool {
@@ -732,9 +848,21 @@ pub fn check_export(
     wrapping_key: &KeyRecord,
     export: &Header,
 ) -> Result<(), Error> {
-    check_tr31_wrapping_key(&roles::TR31_WRAP, wrapping_key, export)?;
+    check_key(&roles::TR31_WRAP, wrapping_key)?;
+    check_export_under(key, &wrapping_key.attributes, export)
+}
+
+/// Checks a TR-31 export of `key` under a KBPK with attributes `kbpk` (stored, or derived by
+/// ECDH) and the `export` header: the KBPK's fit for the header's version, then
+/// [`check_exportable`] and [`check_wrapping_strength`].
+pub fn check_export_under(
+    key: &KeyRecord,
+    kbpk: &KeyAttributes,
+    export: &Header,
+) -> Result<(), Error> {
+    check_kbpk_wraps(kbpk, export)?;
     check_exportable(key, export)?;
-    check_wrapping_strength(wrapping_key.attributes.key_algorithm, key)
+    check_wrapping_strength(kbpk.key_algorithm, key)
 }
 
 /// Checks a TranslateKeyMaterial re-wrap of a key that arrived with the `incoming` header,
@@ -758,7 +886,12 @@ fn check_tr31_wrapping_key(
     export: &Header,
 ) -> Result<(), Error> {
     check_key(role, wrapping_key)?;
-    tr31_policy::check_kbpk(&wrapping_key.attributes, export.version(), Direction::Wrap)
+    check_kbpk_wraps(&wrapping_key.attributes, export)
+}
+
+/// Checks that a KBPK with attributes `kbpk` may wrap a block with the `export` header.
+fn check_kbpk_wraps(kbpk: &KeyAttributes, export: &Header) -> Result<(), Error> {
+    tr31_policy::check_kbpk(kbpk, export.version(), Direction::Wrap)
         .map_err(|e| Error::policy(Rule::KeyAlgorithm, e.to_string()))
 }
 

@@ -1,6 +1,7 @@
 //! Key exchange: `ImportKey` and `ExportKey`, keys in and out of the HSM as TR-31 key blocks
-//! under a stored key encryption key (K0) or key block protection key (K1), as TR-34 tokens
-//! ([`tr34`]), and public keys in certificates ([`pki`]).
+//! under a stored key encryption key (K0) or key block protection key (K1) or under a KBPK
+//! derived by ECDH ([`ecdh`]), as TR-34 tokens ([`tr34`]), and public keys in certificates of
+//! RSA or ECC keys ([`pki`], `x509`).
 //!
 //! This folder uses the HSM's core ([`Hsm`], the store, the policy) and is used by
 //! nothing below it: replication and the wire protocols build on it.
@@ -12,12 +13,15 @@
 //! wrapping key is at least as strong as the key; only then are the key's bytes read from the
 //! store.
 
+pub mod ecdh;
 pub mod pki;
 pub mod tr34;
+pub(crate) mod x509;
 
 use std::collections::BTreeMap;
 
 use payhsm_core::{
+    crypto::SymmetricKey,
     key::{Exportability, KeyAlgorithm, KeyAttributes, KeyClass, KeyModesOfUse},
     secret::SecretVec,
 };
@@ -28,6 +32,7 @@ use payhsm_tr31::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+pub use ecdh::{ExportDiffieHellmanTr31KeyBlock, ImportDiffieHellmanTr31KeyBlock};
 pub use pki::{RootCertificatePublicKey, TrustedCertificatePublicKey};
 pub use tr34::{ExportTr34KeyBlock, ImportTr34KeyBlock};
 
@@ -73,7 +78,8 @@ pub enum ImportKeyMaterial {
     /// A certificate that chains to an imported CA.
     TrustedCertificatePublicKey(TrustedCertificatePublicKey),
     KeyCryptogram(Value),
-    DiffieHellmanTr31KeyBlock(Value),
+    /// A TR-31 block under a key derived by ECDH.
+    DiffieHellmanTr31KeyBlock(ImportDiffieHellmanTr31KeyBlock),
     As2805KeyCryptogram(Value),
 }
 
@@ -108,7 +114,8 @@ pub enum ExportKeyMaterial {
     /// A TR-34 token to a KRD certified by an imported CA.
     Tr34KeyBlock(ExportTr34KeyBlock),
     KeyCryptogram(Value),
-    DiffieHellmanTr31KeyBlock(Value),
+    /// A TR-31 block under a key derived by ECDH.
+    DiffieHellmanTr31KeyBlock(ExportDiffieHellmanTr31KeyBlock),
     As2805KeyCryptogram(Value),
 }
 
@@ -139,8 +146,8 @@ pub struct KeyBlockHeaders {
 fn not_offered(member: &str) -> Error {
     Error::validation(
         &format!("KeyMaterial.{member}"),
-        "this way of moving keys is not offered by this HSM yet; use Tr31KeyBlock or \
-         Tr34KeyBlock",
+        "this way of moving keys is not offered by this HSM yet; use Tr31KeyBlock, \
+         Tr34KeyBlock or DiffieHellmanTr31KeyBlock",
     )
 }
 
@@ -217,9 +224,7 @@ impl<S: Store> Hsm<S> {
                     self.import_trusted_certificate(c)?
                 }
                 ImportKeyMaterial::KeyCryptogram(_) => return Err(not_offered("KeyCryptogram")),
-                ImportKeyMaterial::DiffieHellmanTr31KeyBlock(_) => {
-                    return Err(not_offered("DiffieHellmanTr31KeyBlock"));
-                }
+                ImportKeyMaterial::DiffieHellmanTr31KeyBlock(b) => self.import_ecdh_tr31(b)?,
                 ImportKeyMaterial::As2805KeyCryptogram(_) => {
                     return Err(not_offered("As2805KeyCryptogram"));
                 }
@@ -257,6 +262,7 @@ impl<S: Store> Hsm<S> {
                     enabled: input.enabled.unwrap_or(true),
                     tags,
                     origin: KeyOrigin::External,
+                    derive_key_usage: None,
                     multi_region,
                 },
                 Some(material.expose_secret()),
@@ -292,22 +298,11 @@ impl<S: Store> Hsm<S> {
         field: &str,
     ) -> Result<Unwrapped, Error> {
         // Structure and policy before any cryptography.
-        let parsed = KeyBlock::parse(block).map_err(|e| tr31_error(field, e))?;
+        KeyBlock::parse(block).map_err(|e| tr31_error(field, e))?;
         policy::check_key(role, wrapping)?;
-        check_kbpk(&wrapping.attributes, parsed.version(), Direction::Unwrap)
-            .map_err(|e| Error::policy(Rule::KeyAlgorithm, e.to_string()))?;
-        if !matches!(parsed.header().algorithm().code(), [b'T'] | [b'A']) {
-            return Err(Error::validation(
-                field,
-                "this HSM imports TDES and AES keys from TR-31 blocks",
-            ));
-        }
+        check_tr31_import(&wrapping.attributes, block, field)?;
         let handle = self.store().open(wrapping)?;
-        let options = UnwrapOptions {
-            allow_short_padding: self.allow_short_padded_tr31,
-            ..UnwrapOptions::default()
-        };
-        payhsm_tr31::unwrap(Kbpk::Key(&*handle), block, &options).map_err(|e| tr31_error(field, e))
+        open_tr31_under(&*handle, block, field, self.allow_short_padded_tr31)
     }
 
     /// Wraps `key` under the stored `wrapping` key with `header` (already checked); `field`
@@ -320,14 +315,7 @@ impl<S: Store> Hsm<S> {
         field: &str,
     ) -> Result<String, Error> {
         let handle = self.store().open(wrapping)?;
-        payhsm_tr31::wrap(
-            Kbpk::Key(&*handle),
-            header,
-            key,
-            &WrapOptions::default(),
-            &mut payhsm_core::rng::OsRandom,
-        )
-        .map_err(|e| tr31_error(field, e))
+        wrap_tr31_under(&*handle, header, key, field)
     }
 
     /// `ExportKey`: a TR-31 block under a stored KEK or KBPK, or a TR-34 token to a KRD
@@ -349,9 +337,7 @@ impl<S: Store> Hsm<S> {
                 ExportKeyMaterial::Tr31KeyBlock(b) => self.export_tr31(&key, b),
                 ExportKeyMaterial::Tr34KeyBlock(b) => self.export_tr34(&key, b),
                 ExportKeyMaterial::KeyCryptogram(_) => Err(not_offered("KeyCryptogram")),
-                ExportKeyMaterial::DiffieHellmanTr31KeyBlock(_) => {
-                    Err(not_offered("DiffieHellmanTr31KeyBlock"))
-                }
+                ExportKeyMaterial::DiffieHellmanTr31KeyBlock(b) => self.export_ecdh_tr31(&key, b),
                 ExportKeyMaterial::As2805KeyCryptogram(_) => {
                     Err(not_offered("As2805KeyCryptogram"))
                 }
@@ -393,10 +379,65 @@ impl<S: Store> Hsm<S> {
 
 /// The TR-31 version a block under `wrapping` gets: D under an AES key, B under a TDES one.
 pub(crate) fn tr31_version_for(wrapping: &KeyRecord) -> Version {
-    match wrapping.attributes.key_algorithm.tr31_algorithm().code() {
+    tr31_version(wrapping.attributes.key_algorithm)
+}
+
+/// The TR-31 version a block under a KBPK of `algorithm` gets: D under AES, B under TDES.
+pub(crate) fn tr31_version(algorithm: KeyAlgorithm) -> Version {
+    match algorithm.tr31_algorithm().code() {
         [b'A'] => Version::D,
         _ => Version::B,
     }
+}
+
+/// Checks a TR-31 block (the request member `field`) before it is opened under a KBPK with
+/// attributes `kbpk`: it parses, the KBPK fits its version, and it carries a TDES or AES key.
+pub(crate) fn check_tr31_import(
+    kbpk: &KeyAttributes,
+    block: &str,
+    field: &str,
+) -> Result<(), Error> {
+    let parsed = KeyBlock::parse(block).map_err(|e| tr31_error(field, e))?;
+    check_kbpk(kbpk, parsed.version(), Direction::Unwrap)
+        .map_err(|e| Error::policy(Rule::KeyAlgorithm, e.to_string()))?;
+    if !matches!(parsed.header().algorithm().code(), [b'T'] | [b'A']) {
+        return Err(Error::validation(
+            field,
+            "this HSM imports TDES and AES keys from TR-31 blocks",
+        ));
+    }
+    Ok(())
+}
+
+/// Opens a checked TR-31 block (the request member `field`) under `kbpk`.
+pub(crate) fn open_tr31_under(
+    kbpk: &dyn SymmetricKey,
+    block: &str,
+    field: &str,
+    allow_short_padding: bool,
+) -> Result<Unwrapped, Error> {
+    let options = UnwrapOptions {
+        allow_short_padding,
+        ..UnwrapOptions::default()
+    };
+    payhsm_tr31::unwrap(Kbpk::Key(kbpk), block, &options).map_err(|e| tr31_error(field, e))
+}
+
+/// Wraps `key` under `kbpk` with `header` (already checked).
+pub(crate) fn wrap_tr31_under(
+    kbpk: &dyn SymmetricKey,
+    header: &Header,
+    key: &[u8],
+    field: &str,
+) -> Result<String, Error> {
+    payhsm_tr31::wrap(
+        Kbpk::Key(kbpk),
+        header,
+        key,
+        &WrapOptions::default(),
+        &mut payhsm_core::rng::OsRandom,
+    )
+    .map_err(|e| tr31_error(field, e))
 }
 
 /// The service's `WrappedKey`.
@@ -436,7 +477,10 @@ impl ImportKeyMaterial {
                 "certificateAuthorityPublicKeyIdentifier": c.certificate_authority_public_key_identifier,
             } }),
             Self::KeyCryptogram(_) => json!("KeyCryptogram"),
-            Self::DiffieHellmanTr31KeyBlock(_) => json!("DiffieHellmanTr31KeyBlock"),
+            Self::DiffieHellmanTr31KeyBlock(b) => json!({ "diffieHellmanTr31KeyBlock": {
+                "derivation": b.audit_json(),
+                "header": b.wrapped_key_block.get(..16),
+            } }),
             Self::As2805KeyCryptogram(_) => json!("As2805KeyCryptogram"),
         }
     }
@@ -454,7 +498,9 @@ impl ExportKeyMaterial {
                 "keyBlockFormat": b.key_block_format,
             } }),
             Self::KeyCryptogram(_) => json!("KeyCryptogram"),
-            Self::DiffieHellmanTr31KeyBlock(_) => json!("DiffieHellmanTr31KeyBlock"),
+            Self::DiffieHellmanTr31KeyBlock(b) => json!({ "diffieHellmanTr31KeyBlock": {
+                "derivation": b.audit_json(),
+            } }),
             Self::As2805KeyCryptogram(_) => json!("As2805KeyCryptogram"),
         }
     }

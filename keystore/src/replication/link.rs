@@ -222,6 +222,7 @@ impl<S: Store> Hsm<S> {
                 tags: std::collections::BTreeMap::new(),
                 origin: KeyOrigin::AwsPaymentCryptography,
                 multi_region: None,
+                derive_key_usage: None,
             },
             None,
         )?;

@@ -10,7 +10,7 @@ mod build;
 mod request;
 mod verify;
 
-pub use build::{CertificateTemplate, Issuer, Role, issue, issue_for_request};
+pub use build::{CertificateTemplate, Issuer, Role, issue, issue_der, issue_for_request};
 pub use request::CertificateRequest;
 pub use verify::{Purpose, verify_chain};
 
