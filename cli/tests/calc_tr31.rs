@@ -11,7 +11,7 @@ const D_BLOCK: &str = "D0112P0AE00E0000B82679114F470F540165EDFBF7E250FCEA43F810D
 #[test]
 fn unwrap_prints_header_fields_key_and_kcv() {
     // TR-31:2018's blocks are not masked (T-KB-6): refused unless asked for.
-    let run = payhsm(&[
+    let mut args = vec![
         "calc",
         "tr31",
         "unwrap",
@@ -19,18 +19,11 @@ fn unwrap_prints_header_fields_key_and_kcv() {
         D_KBPK,
         "--key-block",
         D_BLOCK,
-    ]);
+    ];
+    let run = payhsm(&args);
     assert!(run.one_line_error().contains("--allow-short-padding"));
-    let run = payhsm(&[
-        "calc",
-        "tr31",
-        "unwrap",
-        "--kbpk",
-        D_KBPK,
-        "--key-block",
-        D_BLOCK,
-        "--allow-short-padding",
-    ]);
+    args.push("--allow-short-padding");
+    let run = payhsm(&args);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let v = run.json();
     assert_eq!(v["Header"], "D0112P0AE00E0000");
