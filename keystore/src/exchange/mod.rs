@@ -325,7 +325,7 @@ impl<S: Store> Hsm<S> {
         policy::check_key(role, wrapping)?;
         check_tr31_import(&wrapping.attributes, block, field)?;
         let handle = self.store().open(wrapping)?;
-        open_tr31_under(&*handle, block, field)
+        open_tr31_under(&*handle, block, field, self.allow_short_padded_tr31)
     }
 
     /// Wraps `key` under the stored `wrapping` key with `header` (already checked); `field`
@@ -457,9 +457,13 @@ pub(crate) fn open_tr31_under(
     kbpk: &dyn SymmetricKey,
     block: &str,
     field: &str,
+    allow_short_padding: bool,
 ) -> Result<Unwrapped, Error> {
-    payhsm_tr31::unwrap(Kbpk::Key(kbpk), block, &UnwrapOptions::default())
-        .map_err(|e| tr31_error(field, e))
+    let options = UnwrapOptions {
+        allow_short_padding,
+        ..UnwrapOptions::default()
+    };
+    payhsm_tr31::unwrap(Kbpk::Key(kbpk), block, &options).map_err(|e| tr31_error(field, e))
 }
 
 /// Wraps `key` under `kbpk` with `header` (already checked).
