@@ -33,6 +33,7 @@ use crate::{
     arn::{AccountId, KeyArn, KeyIdentifier, Region, new_key_id},
     audit::{AuditEvent, AuditLog},
     clock::{Clock, SystemClock, Timestamp},
+    key_cache::{self, KeyCache},
     model::{KeyOrigin, KeyRecord, KeyState, MultiRegion},
     selftest::{self, KnownAnswer, When},
     store::{Store, failpoint},
@@ -97,6 +98,8 @@ pub struct Hsm<S: Store> {
     rsa_self_test: OnceLock<Result<(), Error>>,
     /// The account's other regions, if it has them.
     pub(crate) regions: Option<Weak<dyn Regions>>,
+    /// The data plane's verified keys.
+    keys: KeyCache<S::Handle>,
 }
 
 impl<S: Store> std::fmt::Debug for Hsm<S> {
@@ -188,6 +191,7 @@ impl<S: Store> Hsm<S> {
             self_tests: config.self_tests,
             rsa_self_test: OnceLock::new(),
             regions: config.regions,
+            keys: KeyCache::new(key_cache::CAPACITY),
         }
     }
 
@@ -347,6 +351,43 @@ impl<S: Store> Hsm<S> {
             .and_then(|r| r.ok_or_else(|| Error::not_found(identifier)))
     }
 
+    /// The record of a key a data-plane operation uses: [`Hsm::load`], or the record it gave
+    /// for `identifier` before if the store has not changed since ([`Store::generation`]).
+    pub(crate) fn load_in_use(
+        &self,
+        identifier: &str,
+        field: &str,
+    ) -> Result<Arc<KeyRecord>, Error> {
+        let Some(generation) = self.store.generation()? else {
+            return self.load(identifier, field).map(Arc::new);
+        };
+        if let Some(record) = self.keys.record(identifier, generation) {
+            return Ok(record);
+        }
+        // Read after the generation: a change in between sends the next use to the store.
+        let record = Arc::new(self.load(identifier, field)?);
+        self.keys.put_record(identifier, generation, &record);
+        Ok(record)
+    }
+
+    /// The handle of a stored key (checked against `record` when first opened).
+    pub(crate) fn open(&self, record: &KeyRecord) -> Result<Arc<S::Handle>, Error> {
+        if let Some(handle) = self.keys.handle(record) {
+            return Ok(handle);
+        }
+        let handle = self.store.open(record)?;
+        self.keys.put_handle(record, &handle);
+        Ok(handle)
+    }
+
+    /// Drops the verified keys the HSM keeps for the data plane (zeroizing the handles once
+    /// no operation uses them) and the store's own cached handles: the next use of every key
+    /// reads its record and opens its material again.
+    pub fn forget_keys(&self) {
+        self.keys.clear();
+        self.store.forget_all_handles();
+    }
+
     pub(crate) fn load_id(&self, key_id: &str) -> Result<Option<KeyRecord>, Error> {
         for _ in 0..MAX_RETRIES {
             let Some(record) = self.store.get_key(key_id)? else {
@@ -398,7 +439,7 @@ impl<S: Store> Hsm<S> {
         {
             return Ok(None);
         }
-        self.store.forget_handle(&record.key_id);
+        self.forget_key(&record.key_id);
         let arn = self.arn(&record.key_id)?.to_string();
         self.audit_service_event(
             "DeleteKey",
@@ -431,10 +472,17 @@ impl<S: Store> Hsm<S> {
                 .store
                 .update_key(&next, &next.owed_replications(Some(&current)))?
             {
+                self.forget_key(&key_id);
                 return Ok(next);
             }
         }
         Err(Error::conflict("the key is changing too often; retry"))
+    }
+
+    /// Drops what the HSM and its store keep for key `key_id`: it changed.
+    pub(crate) fn forget_key(&self, key_id: &str) {
+        self.keys.forget(key_id);
+        self.store.forget_handle(key_id);
     }
 
     pub(crate) fn key_output(&self, record: &KeyRecord) -> Result<(Value, Vec<String>), Error> {
@@ -506,7 +554,7 @@ impl<S: Store> Hsm<S> {
                 .insert_key(&record, &record.owed_replications(None))
         });
         if let Err(e) = registered {
-            self.store.forget_handle(&record.key_id);
+            self.forget_key(&record.key_id);
             if let Some(block) = &record.key_block {
                 // The creation's error is the one to report. Should discarding fail as well,
                 // the material is referenced by no record and can never be used.

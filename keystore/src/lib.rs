@@ -48,6 +48,7 @@ pub mod clock;
 mod error;
 pub mod exchange;
 mod hsm;
+mod key_cache;
 pub mod lifecycle;
 pub mod master_key;
 mod material;

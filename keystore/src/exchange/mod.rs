@@ -302,7 +302,7 @@ impl<S: Store> Hsm<S> {
                 "this HSM imports TDES and AES keys from TR-31 blocks",
             ));
         }
-        let handle = self.store().open(wrapping)?;
+        let handle = self.open(wrapping)?;
         payhsm_tr31::unwrap(Kbpk::Key(&*handle), block, &UnwrapOptions::default())
             .map_err(|e| tr31_error(field, e))
     }
@@ -316,7 +316,7 @@ impl<S: Store> Hsm<S> {
         key: &[u8],
         field: &str,
     ) -> Result<String, Error> {
-        let handle = self.store().open(wrapping)?;
+        let handle = self.open(wrapping)?;
         payhsm_tr31::wrap(
             Kbpk::Key(&*handle),
             header,

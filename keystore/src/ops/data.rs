@@ -5,6 +5,8 @@
 //! with `R` = `SessionDerivationData` from the card's master key under the issuer master key,
 //! E1 or E6; ECB or CBC, CBC by default, whole 8-byte blocks).
 
+use std::sync::Arc;
+
 use payhsm_core::{
     crypto::SymmetricKey,
     dukpt::{self as core_dukpt, DukptEncryptionMode},
@@ -229,8 +231,8 @@ impl<S: Store> Hsm<S> {
         attrs: &EncryptionAttributes,
         data: &mut SecretVec,
         encrypt: bool,
-    ) -> Result<KeyRecord, Error> {
-        let record = self.load(identifier, "KeyIdentifier")?;
+    ) -> Result<Arc<KeyRecord>, Error> {
+        let record = self.load_in_use(identifier, "KeyIdentifier")?;
         match attrs {
             EncryptionAttributes::Symmetric(a) => {
                 let role = if encrypt {
@@ -239,7 +241,7 @@ impl<S: Store> Hsm<S> {
                     roles::DATA_DECRYPT
                 };
                 policy::check_key(&role, &record)?;
-                let key = self.store().open(&record)?;
+                let key = self.open(&record)?;
                 let cipher = a.parse(&format!("{path}.Symmetric"), &*key)?;
                 whole_blocks(data_path, &*key, data.len())?;
                 apply(&*key, &cipher, encrypt, data.expose_secret_mut())?;
@@ -315,7 +317,7 @@ impl<S: Store> Hsm<S> {
                         "expected a whole number of 8-byte blocks (pad before encrypting)",
                     ));
                 }
-                let imk = self.store().open(&record)?;
+                let imk = self.open(&record)?;
                 card.card()
                     .master_key(&*imk)
                     .and_then(|mk| {
@@ -423,12 +425,14 @@ impl<S: Store> Hsm<S> {
             };
             let mut data =
                 SecretVec::from_slice(&hex_field("CipherText", &input.cipher_text, 2, 4224)?);
-            let in_record = self.load(&input.incoming_key_identifier, "IncomingKeyIdentifier")?;
-            let out_record = self.load(&input.outgoing_key_identifier, "OutgoingKeyIdentifier")?;
+            let in_record =
+                self.load_in_use(&input.incoming_key_identifier, "IncomingKeyIdentifier")?;
+            let out_record =
+                self.load_in_use(&input.outgoing_key_identifier, "OutgoingKeyIdentifier")?;
             policy::check_key(&roles::DATA_DECRYPT, &in_record)?;
             policy::check_key(&roles::DATA_ENCRYPT, &out_record)?;
-            let kin = self.store().open(&in_record)?;
-            let kout = self.store().open(&out_record)?;
+            let kin = self.open(&in_record)?;
+            let kout = self.open(&out_record)?;
             let c_in = a_in.parse("IncomingEncryptionAttributes.Symmetric", &*kin)?;
             let c_out = a_out.parse("OutgoingEncryptionAttributes.Symmetric", &*kout)?;
             whole_blocks("CipherText", &*kin, data.len())?;

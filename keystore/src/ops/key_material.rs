@@ -96,11 +96,11 @@ impl<S: Store> Hsm<S> {
                 }
             };
             let block_field = format!("{INCOMING}.WrappedKeyBlock");
-            let unwrapping = self.load(
+            let unwrapping = self.load_in_use(
                 &incoming.wrapping_key_identifier,
                 &format!("{INCOMING}.WrappingKeyIdentifier"),
             )?;
-            let wrapping = self.load(
+            let wrapping = self.load_in_use(
                 &outgoing.wrapping_key_identifier,
                 &format!("{OUTGOING}.WrappingKeyIdentifier"),
             )?;

@@ -239,7 +239,7 @@ impl<S: Store> Hsm<S> {
         len: Option<usize>,
         base: &str,
     ) -> Result<payhsm_core::crypto::Tag, Error> {
-        let imk = self.store().open(record)?;
+        let imk = self.open(record)?;
         let session = script
             .card
             .card()
@@ -262,11 +262,11 @@ impl<S: Store> Hsm<S> {
             {
                 return Err(Error::validation("MacLength", "expected 4 to 32 bytes"));
             }
-            let record = self.load(&input.key_identifier, "KeyIdentifier")?;
+            let record = self.load_in_use(&input.key_identifier, "KeyIdentifier")?;
             policy::check_key(&role, &record)?;
             let tag = match method {
                 Method::Key(algorithm) => {
-                    let key = self.store().open(&record)?;
+                    let key = self.open(&record)?;
                     mac::generate(
                         &*key,
                         algorithm,
@@ -321,11 +321,11 @@ impl<S: Store> Hsm<S> {
                     "does not match the length of Mac",
                 ));
             }
-            let record = self.load(&input.key_identifier, "KeyIdentifier")?;
+            let record = self.load_in_use(&input.key_identifier, "KeyIdentifier")?;
             policy::check_key(&role, &record)?;
             let result = match method {
                 Method::Key(algorithm) => {
-                    let key = self.store().open(&record)?;
+                    let key = self.open(&record)?;
                     mac::verify(&*key, algorithm, &message, Padding::Method1, &presented)
                 }
                 Method::Dukpt(algorithm, d, member) => {

@@ -61,10 +61,10 @@ impl<S: Store> Hsm<S> {
         identifier: &str,
         field: &str,
         role: &KeyRole,
-    ) -> Result<(KeyRecord, Arc<S::Handle>), Error> {
-        let record = self.load(identifier, field)?;
+    ) -> Result<(Arc<KeyRecord>, Arc<S::Handle>), Error> {
+        let record = self.load_in_use(identifier, field)?;
         policy::check_key(role, &record)?;
-        let handle = self.store().open(&record)?;
+        let handle = self.open(&record)?;
         Ok((record, handle))
     }
 

@@ -319,13 +319,13 @@ impl<S: Store> Hsm<S> {
                 }
             };
             let gen_record =
-                self.load(&input.generation_key_identifier, "GenerationKeyIdentifier")?;
+                self.load_in_use(&input.generation_key_identifier, "GenerationKeyIdentifier")?;
             let pek_record =
-                self.load(&input.encryption_key_identifier, "EncryptionKeyIdentifier")?;
+                self.load_in_use(&input.encryption_key_identifier, "EncryptionKeyIdentifier")?;
             policy::check_key(&gen_role, &gen_record)?;
             policy::check_key(&pek_role, &pek_record)?;
-            let gk = self.store().open(&gen_record)?;
-            let pek = self.store().open(&pek_record)?;
+            let gk = self.open(&gen_record)?;
+            let pek = self.open(&pek_record)?;
             let base = "GenerationAttributes";
             let encrypt = |pin: &Pin| {
                 block::encrypt(
@@ -464,12 +464,12 @@ impl<S: Store> Hsm<S> {
                 PinVerificationAttributes::VisaPin(_) => roles::PVV_VERIFY,
                 PinVerificationAttributes::Ibm3624Pin(_) => roles::IBM3624_VERIFY,
             };
-            let ver_record = self.load(
+            let ver_record = self.load_in_use(
                 &input.verification_key_identifier,
                 "VerificationKeyIdentifier",
             )?;
             let pek_record =
-                self.load(&input.encryption_key_identifier, "EncryptionKeyIdentifier")?;
+                self.load_in_use(&input.encryption_key_identifier, "EncryptionKeyIdentifier")?;
             policy::check_key(&role, &ver_record)?;
             let dukpt = match &input.dukpt_attributes {
                 None => {
@@ -520,13 +520,13 @@ impl<S: Store> Hsm<S> {
                     Check::Ibm3624(p, &v.pin_offset)
                 }
             };
-            let vk = self.store().open(&ver_record)?;
+            let vk = self.open(&ver_record)?;
             let invalid = Error::VerificationFailed {
                 reason: VerificationFailedReason::InvalidPin,
             };
             let pin = match dukpt {
                 None => {
-                    let pek = self.store().open(&pek_record)?;
+                    let pek = self.open(&pek_record)?;
                     block::decrypt(&*pek, format, &block, pan.as_ref())
                 }
                 Some((ksn, dt)) => {
@@ -612,8 +612,10 @@ impl<S: Store> Hsm<S> {
                 TranslationContext::Online,
             )
             .map_err(|e| core_error("OutgoingTranslationAttributes", e))?;
-            let in_record = self.load(&input.incoming_key_identifier, "IncomingKeyIdentifier")?;
-            let out_record = self.load(&input.outgoing_key_identifier, "OutgoingKeyIdentifier")?;
+            let in_record =
+                self.load_in_use(&input.incoming_key_identifier, "IncomingKeyIdentifier")?;
+            let out_record =
+                self.load_in_use(&input.outgoing_key_identifier, "OutgoingKeyIdentifier")?;
             let dukpt = match &input.incoming_dukpt_attributes {
                 None => {
                     policy::check_key(&roles::PIN_DECRYPT, &in_record)?;
@@ -625,10 +627,10 @@ impl<S: Store> Hsm<S> {
                 }
             };
             policy::check_key(&roles::PIN_ENCRYPT, &out_record)?;
-            let kout = self.store().open(&out_record)?;
+            let kout = self.open(&out_record)?;
             let out = match dukpt {
                 None => {
-                    let kin = self.store().open(&in_record)?;
+                    let kin = self.open(&in_record)?;
                     translate::translate(
                         &*kin,
                         fin,

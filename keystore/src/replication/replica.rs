@@ -283,6 +283,7 @@ impl<S: Store> Hsm<S> {
                 }
             };
             if let Some(done) = done {
+                self.forget_key(&done.key_id);
                 return Ok(Some(done));
             }
         }

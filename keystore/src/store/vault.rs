@@ -1,10 +1,7 @@
 //! Key material at rest for the software stores: TR-31 version D key blocks under the master
-//! key, and a cache of the handles they unwrap to.
+//! key.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-};
+use std::sync::Arc;
 
 use payhsm_core::{
     crypto::SoftwareKey,
@@ -17,7 +14,8 @@ use payhsm_tr31::{BlockId, Kbpk, OptionalBlock, UnwrapOptions, WrapOptions};
 use super::Vault;
 use crate::{Error, master_key::MasterKey, material::generate_material, model::KeyRecord, policy};
 
-/// Seals key material under the master key and opens it again, caching the handles.
+/// Seals key material under the master key and opens it again (the HSM keeps the handles the
+/// data plane uses).
 ///
 /// A sealed key is a version D key block whose header states the key's usage, algorithm, mode
 /// of use and exportability and whose label (`LB`) is the key id. Its payload is the key: the
@@ -28,7 +26,6 @@ use crate::{Error, master_key::MasterKey, material::generate_material, model::Ke
 /// a column edited behind the HSM's back is an integrity error, not a silently different key.
 pub struct SoftwareVault {
     master: MasterKey,
-    cache: Mutex<HashMap<String, (String, Arc<SoftwareKey>)>>,
 }
 
 impl std::fmt::Debug for SoftwareVault {
@@ -40,17 +37,7 @@ impl std::fmt::Debug for SoftwareVault {
 impl SoftwareVault {
     /// A vault under `master`.
     pub fn new(master: MasterKey) -> Self {
-        Self {
-            master,
-            cache: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn cache_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Arc<SoftwareKey>)>> {
-        // The cache holds no invariant a panicking holder could break.
-        self.cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        Self { master }
     }
 }
 
@@ -154,33 +141,19 @@ impl Vault for SoftwareVault {
         Ok(unwrapped.key)
     }
 
-    /// The handle of a stored key (cached per key id and block).
+    /// The handle of a stored key.
     fn open(&self, record: &KeyRecord) -> Result<Arc<SoftwareKey>, Error> {
-        let block = record.key_block.as_deref().unwrap_or_default();
-        if let Some((cached_block, handle)) = self.cache_lock().get(&record.key_id)
-            && cached_block == block
-        {
-            return Ok(Arc::clone(handle));
-        }
         let bytes = self.reveal(record)?;
-        let handle = Arc::new(software_key(
+        Ok(Arc::new(software_key(
             record.attributes.key_algorithm,
             bytes.expose_secret(),
-        )?);
-        self.cache_lock().insert(
-            record.key_id.clone(),
-            (block.to_owned(), Arc::clone(&handle)),
-        );
-        Ok(handle)
+        )?))
     }
 
-    fn forget(&self, key_id: &str) {
-        self.cache_lock().remove(key_id);
-    }
+    /// Nothing is cached here.
+    fn forget(&self, _key_id: &str) {}
 
-    fn forget_all(&self) {
-        self.cache_lock().clear();
-    }
+    fn forget_all(&self) {}
 }
 
 /// A software key from bytes.
