@@ -263,7 +263,7 @@ impl<S: Store> Hsm<S> {
         &self,
         event_name: &str,
         kind: Audit,
-        request_parameters: Value,
+        request_parameters: impl FnOnce() -> Value,
         f: impl FnOnce() -> Result<(T, Vec<String>), Error>,
     ) -> Result<T, Error> {
         let result = self.self_test_result().and_then(|()| f());
@@ -276,7 +276,8 @@ impl<S: Store> Hsm<S> {
                 event_name,
                 read_only: kind == Audit::Read,
                 resources,
-                request_parameters,
+                // Built only for an event logged: not on a data-plane success.
+                request_parameters: request_parameters(),
                 error,
                 service_event: kind == Audit::Service,
             })?;
@@ -358,16 +359,36 @@ impl<S: Store> Hsm<S> {
         identifier: &str,
         field: &str,
     ) -> Result<Arc<KeyRecord>, Error> {
-        let Some(generation) = self.store.generation()? else {
-            return self.load(identifier, field).map(Arc::new);
-        };
-        if let Some(record) = self.keys.record(identifier, generation) {
-            return Ok(record);
-        }
-        // Read after the generation: a change in between sends the next use to the store.
-        let record = Arc::new(self.load(identifier, field)?);
-        self.keys.put_record(identifier, generation, &record);
+        let [record] = self.load_all_in_use([(identifier, field)])?;
         Ok(record)
+    }
+
+    /// [`Hsm::load_in_use`] for each `(identifier, field)` of one operation, on one look at
+    /// the store's generation.
+    pub(crate) fn load_all_in_use<const N: usize>(
+        &self,
+        keys: [(&str, &str); N],
+    ) -> Result<[Arc<KeyRecord>; N], Error> {
+        let generation = self.store.generation()?;
+        let mut records = Vec::with_capacity(N);
+        for (identifier, field) in keys {
+            let cached = generation.and_then(|g| self.keys.record(identifier, g));
+            records.push(match cached {
+                Some(record) => record,
+                None => {
+                    // Read after the generation: a change in between sends the next use to
+                    // the store.
+                    let record = Arc::new(self.load(identifier, field)?);
+                    if let Some(g) = generation {
+                        self.keys.put_record(identifier, g, &record);
+                    }
+                    record
+                }
+            });
+        }
+        records
+            .try_into()
+            .map_err(|_| Error::internal("unreachable: one record per key"))
     }
 
     /// The handle of a stored key (checked against `record` when first opened).

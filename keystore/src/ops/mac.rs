@@ -252,7 +252,7 @@ impl<S: Store> Hsm<S> {
 
     /// `GenerateMac`.
     pub fn generate_mac(&self, input: GenerateMacInput) -> Result<Value, Error> {
-        let params = json!({ "keyIdentifier": input.key_identifier });
+        let params = || json!({ "keyIdentifier": input.key_identifier });
         self.run("GenerateMac", Audit::FailuresOnly, params, || {
             let base = "GenerationAttributes";
             let (method, role) = input.generation_attributes.parse(base, true)?;
@@ -307,7 +307,7 @@ impl<S: Store> Hsm<S> {
 
     /// `VerifyMac`: the one `INVALID_MAC` on any mismatch.
     pub fn verify_mac(&self, input: VerifyMacInput) -> Result<Value, Error> {
-        let params = json!({ "keyIdentifier": input.key_identifier });
+        let params = || json!({ "keyIdentifier": input.key_identifier });
         self.run("VerifyMac", Audit::FailuresOnly, params, || {
             let base = "VerificationAttributes";
             let (method, role) = input.verification_attributes.parse(base, false)?;

@@ -70,7 +70,7 @@ impl<S: Store> Hsm<S> {
 
     /// The ARN of a stored key, as text.
     pub(crate) fn arn_text(&self, record: &KeyRecord) -> Result<String, Error> {
-        Ok(self.arn(&record.key_id)?.to_string())
+        self.arn(&record.key_id).map(|arn| arn.text())
     }
 }
 

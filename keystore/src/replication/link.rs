@@ -274,9 +274,12 @@ impl<S: Store> Hsm<S> {
             "keyMaterial": "Tr34KeyBlock",
             "replicaRegion": replica.region().as_str(),
         });
-        let token = self.run("ExportKey", Audit::Service, params, || {
-            self.export_tr34(kek, &export)
-        })?;
+        let token = self.run(
+            "ExportKey",
+            Audit::Service,
+            || params,
+            || self.export_tr34(kek, &export),
+        )?;
         let imported = replica.call(
             "ImportKey",
             json!({
