@@ -98,8 +98,8 @@ pub struct Hsm<S: Store> {
     rsa_self_test: OnceLock<Result<(), Error>>,
     /// The account's other regions, if it has them.
     pub(crate) regions: Option<Weak<dyn Regions>>,
-    /// The data plane's verified keys.
-    keys: KeyCache<S::Handle>,
+    /// The data plane's records.
+    keys: KeyCache,
 }
 
 impl<S: Store> std::fmt::Debug for Hsm<S> {
@@ -391,19 +391,9 @@ impl<S: Store> Hsm<S> {
             .map_err(|_| Error::internal("unreachable: one record per key"))
     }
 
-    /// The handle of a stored key (checked against `record` when first opened).
-    pub(crate) fn open(&self, record: &KeyRecord) -> Result<Arc<S::Handle>, Error> {
-        if let Some(handle) = self.keys.handle(record) {
-            return Ok(handle);
-        }
-        let handle = self.store.open(record)?;
-        self.keys.put_handle(record, &handle);
-        Ok(handle)
-    }
-
-    /// Drops the verified keys the HSM keeps for the data plane (zeroizing the handles once
-    /// no operation uses them) and the store's own cached handles: the next use of every key
-    /// reads its record and opens its material again.
+    /// Drops the records the HSM keeps for the data plane and the store's cached handles
+    /// (zeroized once no operation uses them): the next use of every key reads its record
+    /// and opens its material again.
     pub fn forget_keys(&self) {
         self.keys.clear();
         self.store.forget_all_handles();

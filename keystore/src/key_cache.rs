@@ -1,17 +1,17 @@
-//! The HSM's cache of verified keys, for the data plane.
+//! The HSM's cache of the records its data plane uses, and the bounded map the caches of key
+//! handles use.
 //!
-//! Two bounded maps, least recently used out first:
-//! - the records the data plane's key identifiers named, each with the store's generation
-//!   ([`Store::generation`](crate::Store::generation)) read before the record was: served while
-//!   the generation is the same, so any change to the store since (through this HSM, another
-//!   HSM on the same data, another process on the same SQLite file) sends the next use back to
-//!   the store. Only usable records (`CREATE_COMPLETE` and enabled) are kept.
-//! - the key handles opened from records, by key id: served for a record whose key block,
-//!   attributes and exportability (everything the store's integrity check compares) are the
-//!   ones the handle was opened and checked from.
+//! [`KeyCache`] keeps the records the data plane's key identifiers named, each with the
+//! store's generation ([`Store::generation`](crate::Store::generation)) read before the record
+//! was: a record is served while the generation is the same, so any change to the store since
+//! (through this HSM, another HSM on the same data, another process on the same SQLite file)
+//! sends the next use back to the store. Only usable records (`CREATE_COMPLETE` and enabled)
+//! are kept. The handles are the store's to cache: its vault knows when one is stale (a
+//! software vault: the record's key block, attributes and exportability are no longer the
+//! ones it was checked against; a token vault: also the token's login was lost).
 //!
-//! A handle dropped from the cache (evicted, forgotten, replaced) is zeroized when the last
-//! operation using it ends (the handles zeroize on drop).
+//! Both are [`Lru`] maps: bounded, least recently used out first. A handle dropped from one
+//! (evicted, forgotten, replaced) is zeroized when the last operation using it ends.
 
 use std::{
     collections::HashMap,
@@ -21,22 +21,22 @@ use std::{
     },
 };
 
+use payhsm_core::key::KeyAttributes;
+
 use crate::model::KeyRecord;
 
 /// How many key identifiers, and how many handles, the cache keeps.
 pub(crate) const CAPACITY: usize = 1024;
 
 /// See the module documentation.
-pub(crate) struct KeyCache<H> {
+pub(crate) struct KeyCache {
     records: RwLock<Lru<(u64, Arc<KeyRecord>)>>,
-    handles: RwLock<Lru<(Arc<KeyRecord>, Arc<H>)>>,
 }
 
-impl<H> KeyCache<H> {
+impl KeyCache {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             records: RwLock::new(Lru::new(capacity)),
-            handles: RwLock::new(Lru::new(capacity)),
         }
     }
 
@@ -59,44 +59,41 @@ impl<H> KeyCache<H> {
         }
     }
 
-    /// The handle opened from a record that agrees with `record` in everything its check
-    /// compared.
-    pub(crate) fn handle(&self, record: &KeyRecord) -> Option<Arc<H>> {
-        let handles = read(&self.handles);
-        match handles.get(&record.key_id) {
-            Some((opened, handle)) if same_material(opened, record) => Some(Arc::clone(handle)),
-            _ => None,
-        }
-    }
-
-    /// Keeps the handle opened and checked from `record`.
-    pub(crate) fn put_handle(&self, record: &KeyRecord, handle: &Arc<H>) {
-        write(&self.handles).insert(
-            &record.key_id,
-            (Arc::new(record.clone()), Arc::clone(handle)),
-        );
-    }
-
-    /// Drops everything kept for key `key_id` (it changed, or its material is destroyed).
+    /// Drops every record kept for key `key_id` (it changed).
     pub(crate) fn forget(&self, key_id: &str) {
-        write(&self.handles).remove(key_id);
         write(&self.records).retain(|(_, record)| record.key_id != key_id);
     }
 
     /// Drops everything.
     pub(crate) fn clear(&self) {
-        write(&self.handles).clear();
         write(&self.records).clear();
     }
 }
 
-/// Whether a handle opened from `opened` is the key of `record`: the same key id, key block,
-/// attributes and exportability.
-fn same_material(opened: &KeyRecord, record: &KeyRecord) -> bool {
-    opened.key_id == record.key_id
-        && opened.key_block == record.key_block
-        && opened.attributes == record.attributes
-        && opened.exportable == record.exportable
+/// What a vault checked a handle's material against: the record's key block, attributes and
+/// exportability (with the key id the handle is kept under). A handle is the key of any record
+/// that agrees in all three.
+#[derive(Debug)]
+pub(crate) struct Checked {
+    key_block: Option<String>,
+    attributes: KeyAttributes,
+    exportable: bool,
+}
+
+impl Checked {
+    pub(crate) fn of(record: &KeyRecord) -> Self {
+        Self {
+            key_block: record.key_block.clone(),
+            attributes: record.attributes,
+            exportable: record.exportable,
+        }
+    }
+
+    pub(crate) fn matches(&self, record: &KeyRecord) -> bool {
+        self.key_block == record.key_block
+            && self.attributes == record.attributes
+            && self.exportable == record.exportable
+    }
 }
 
 // The maps hold no invariant a panicking holder could break.
@@ -110,14 +107,24 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 
 /// A map of at most `capacity` entries that drops the least recently used to make room.
 /// Lookups take `&self` (a read lock) and stamp the entry from a shared clock.
-struct Lru<V> {
+pub(crate) struct Lru<V> {
     map: HashMap<String, (V, AtomicU64)>,
     clock: AtomicU64,
     capacity: usize,
 }
 
+/// The count only: the values may be key handles.
+impl<V> std::fmt::Debug for Lru<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lru")
+            .field("len", &self.map.len())
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
 impl<V> Lru<V> {
-    fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         Self {
             map: HashMap::new(),
             clock: AtomicU64::new(0),
@@ -125,13 +132,13 @@ impl<V> Lru<V> {
         }
     }
 
-    fn get(&self, key: &str) -> Option<&V> {
+    pub(crate) fn get(&self, key: &str) -> Option<&V> {
         let (value, used) = self.map.get(key)?;
         used.store(self.clock.fetch_add(1, Relaxed), Relaxed);
         Some(value)
     }
 
-    fn insert(&mut self, key: &str, value: V) {
+    pub(crate) fn insert(&mut self, key: &str, value: V) {
         if !self.map.contains_key(key) && self.map.len() >= self.capacity {
             // At capacity only: a scan, on a miss, against a store read and a key unwrap.
             let oldest = self
@@ -147,20 +154,20 @@ impl<V> Lru<V> {
         self.map.insert(key.to_owned(), (value, used));
     }
 
-    fn remove(&mut self, key: &str) {
+    pub(crate) fn remove(&mut self, key: &str) {
         self.map.remove(key);
     }
 
-    fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) {
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) {
         self.map.retain(|_, (value, _)| keep(value));
     }
 
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.map.clear();
     }
 
     #[cfg(test)]
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.map.len()
     }
 }

@@ -304,7 +304,7 @@ impl<S: Store> Hsm<S> {
                 "this HSM imports TDES and AES keys from TR-31 blocks",
             ));
         }
-        let handle = self.open(wrapping)?;
+        let handle = self.store().open(wrapping)?;
         payhsm_tr31::unwrap(Kbpk::Key(&*handle), block, &UnwrapOptions::default())
             .map_err(|e| tr31_error(field, e))
     }
@@ -318,7 +318,7 @@ impl<S: Store> Hsm<S> {
         key: &[u8],
         field: &str,
     ) -> Result<String, Error> {
-        let handle = self.open(wrapping)?;
+        let handle = self.store().open(wrapping)?;
         payhsm_tr31::wrap(
             Kbpk::Key(&*handle),
             header,

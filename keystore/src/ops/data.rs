@@ -241,7 +241,7 @@ impl<S: Store> Hsm<S> {
                     roles::DATA_DECRYPT
                 };
                 policy::check_key(&role, &record)?;
-                let key = self.open(&record)?;
+                let key = self.store().open(&record)?;
                 let cipher = a.parse(&format!("{path}.Symmetric"), &*key)?;
                 whole_blocks(data_path, &*key, data.len())?;
                 apply(&*key, &cipher, encrypt, data.expose_secret_mut())?;
@@ -317,7 +317,7 @@ impl<S: Store> Hsm<S> {
                         "expected a whole number of 8-byte blocks (pad before encrypting)",
                     ));
                 }
-                let imk = self.open(&record)?;
+                let imk = self.store().open(&record)?;
                 card.card()
                     .master_key(&*imk)
                     .and_then(|mk| {
@@ -433,8 +433,8 @@ impl<S: Store> Hsm<S> {
             ])?;
             policy::check_key(&roles::DATA_DECRYPT, &in_record)?;
             policy::check_key(&roles::DATA_ENCRYPT, &out_record)?;
-            let kin = self.open(&in_record)?;
-            let kout = self.open(&out_record)?;
+            let kin = self.store().open(&in_record)?;
+            let kout = self.store().open(&out_record)?;
             let c_in = a_in.parse("IncomingEncryptionAttributes.Symmetric", &*kin)?;
             let c_out = a_out.parse("OutgoingEncryptionAttributes.Symmetric", &*kout)?;
             whole_blocks("CipherText", &*kin, data.len())?;

@@ -89,7 +89,7 @@ impl<S: Store> Hsm<S> {
                         .map_err(|e| Error::internal(e.to_string()))?,
                 ))
             }
-            _ => Ok(BdkKey::Aes(self.open(record)?)),
+            _ => Ok(BdkKey::Aes(self.store().open(record)?)),
         }
     }
 }

@@ -239,7 +239,7 @@ impl<S: Store> Hsm<S> {
         len: Option<usize>,
         base: &str,
     ) -> Result<payhsm_core::crypto::Tag, Error> {
-        let imk = self.open(record)?;
+        let imk = self.store().open(record)?;
         let session = script
             .card
             .card()
@@ -266,7 +266,7 @@ impl<S: Store> Hsm<S> {
             policy::check_key(&role, &record)?;
             let tag = match method {
                 Method::Key(algorithm) => {
-                    let key = self.open(&record)?;
+                    let key = self.store().open(&record)?;
                     mac::generate(
                         &*key,
                         algorithm,
@@ -325,7 +325,7 @@ impl<S: Store> Hsm<S> {
             policy::check_key(&role, &record)?;
             let result = match method {
                 Method::Key(algorithm) => {
-                    let key = self.open(&record)?;
+                    let key = self.store().open(&record)?;
                     mac::verify(&*key, algorithm, &message, Padding::Method1, &presented)
                 }
                 Method::Dukpt(algorithm, d, member) => {

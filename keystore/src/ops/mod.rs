@@ -64,7 +64,7 @@ impl<S: Store> Hsm<S> {
     ) -> Result<(Arc<KeyRecord>, Arc<S::Handle>), Error> {
         let record = self.load_in_use(identifier, field)?;
         policy::check_key(role, &record)?;
-        let handle = self.open(&record)?;
+        let handle = self.store().open(&record)?;
         Ok((record, handle))
     }
 

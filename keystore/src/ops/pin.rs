@@ -326,8 +326,8 @@ impl<S: Store> Hsm<S> {
             ])?;
             policy::check_key(&gen_role, &gen_record)?;
             policy::check_key(&pek_role, &pek_record)?;
-            let gk = self.open(&gen_record)?;
-            let pek = self.open(&pek_record)?;
+            let gk = self.store().open(&gen_record)?;
+            let pek = self.store().open(&pek_record)?;
             let base = "GenerationAttributes";
             let encrypt = |pin: &Pin| {
                 block::encrypt(
@@ -525,13 +525,13 @@ impl<S: Store> Hsm<S> {
                     Check::Ibm3624(p, &v.pin_offset)
                 }
             };
-            let vk = self.open(&ver_record)?;
+            let vk = self.store().open(&ver_record)?;
             let invalid = Error::VerificationFailed {
                 reason: VerificationFailedReason::InvalidPin,
             };
             let pin = match dukpt {
                 None => {
-                    let pek = self.open(&pek_record)?;
+                    let pek = self.store().open(&pek_record)?;
                     block::decrypt(&*pek, format, &block, pan.as_ref())
                 }
                 Some((ksn, dt)) => {
@@ -634,10 +634,10 @@ impl<S: Store> Hsm<S> {
                 }
             };
             policy::check_key(&roles::PIN_ENCRYPT, &out_record)?;
-            let kout = self.open(&out_record)?;
+            let kout = self.store().open(&out_record)?;
             let out = match dukpt {
                 None => {
-                    let kin = self.open(&in_record)?;
+                    let kin = self.store().open(&in_record)?;
                     translate::translate(
                         &*kin,
                         fin,

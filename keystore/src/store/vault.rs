@@ -1,7 +1,7 @@
 //! Key material at rest for the software stores: TR-31 version D key blocks under the master
-//! key.
+//! key, and a bounded cache of the handles they unwrap to.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use payhsm_core::{
     crypto::SoftwareKey,
@@ -12,10 +12,17 @@ use payhsm_core::{
 use payhsm_tr31::{BlockId, Kbpk, OptionalBlock, UnwrapOptions, WrapOptions};
 
 use super::Vault;
-use crate::{Error, master_key::MasterKey, material::generate_material, model::KeyRecord, policy};
+use crate::{
+    Error,
+    key_cache::{self, Checked, Lru},
+    master_key::MasterKey,
+    material::generate_material,
+    model::KeyRecord,
+    policy,
+};
 
-/// Seals key material under the master key and opens it again (the HSM keeps the handles the
-/// data plane uses).
+/// Seals key material under the master key and opens it again, caching the handles (at most
+/// [`CAPACITY`](crate::key_cache::CAPACITY), least recently used out first).
 ///
 /// A sealed key is a version D key block whose header states the key's usage, algorithm, mode
 /// of use and exportability and whose label (`LB`) is the key id. Its payload is the key: the
@@ -26,6 +33,7 @@ use crate::{Error, master_key::MasterKey, material::generate_material, model::Ke
 /// a column edited behind the HSM's back is an integrity error, not a silently different key.
 pub struct SoftwareVault {
     master: MasterKey,
+    cache: Mutex<Lru<(Checked, Arc<SoftwareKey>)>>,
 }
 
 impl std::fmt::Debug for SoftwareVault {
@@ -37,7 +45,15 @@ impl std::fmt::Debug for SoftwareVault {
 impl SoftwareVault {
     /// A vault under `master`.
     pub fn new(master: MasterKey) -> Self {
-        Self { master }
+        Self {
+            master,
+            cache: Mutex::new(Lru::new(key_cache::CAPACITY)),
+        }
+    }
+
+    fn cache(&self) -> MutexGuard<'_, Lru<(Checked, Arc<SoftwareKey>)>> {
+        // The cache holds no invariant a panicking holder could break.
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -141,19 +157,31 @@ impl Vault for SoftwareVault {
         Ok(unwrapped.key)
     }
 
-    /// The handle of a stored key.
+    /// The handle of a stored key (cached per key id while the record agrees with what was
+    /// checked).
     fn open(&self, record: &KeyRecord) -> Result<Arc<SoftwareKey>, Error> {
+        if let Some((checked, handle)) = self.cache().get(&record.key_id)
+            && checked.matches(record)
+        {
+            return Ok(Arc::clone(handle));
+        }
         let bytes = self.reveal(record)?;
-        Ok(Arc::new(software_key(
+        let handle = Arc::new(software_key(
             record.attributes.key_algorithm,
             bytes.expose_secret(),
-        )?))
+        )?);
+        self.cache()
+            .insert(&record.key_id, (Checked::of(record), Arc::clone(&handle)));
+        Ok(handle)
     }
 
-    /// Nothing is cached here.
-    fn forget(&self, _key_id: &str) {}
+    fn forget(&self, key_id: &str) {
+        self.cache().remove(key_id);
+    }
 
-    fn forget_all(&self) {}
+    fn forget_all(&self) {
+        self.cache().clear();
+    }
 }
 
 /// A software key from bytes.
