@@ -194,4 +194,15 @@ mod tests {
             (2, Some(&1), Some(&4))
         );
     }
+
+    #[test]
+    fn an_evicted_handle_is_dropped() {
+        let first = std::sync::Arc::new(1u8);
+        let mut lru = Lru::new(1);
+        lru.insert("a", std::sync::Arc::clone(&first));
+        assert_eq!(std::sync::Arc::strong_count(&first), 2);
+        lru.insert("b", std::sync::Arc::new(2));
+        // The cache holds it no more: the last user's drop zeroizes a key handle.
+        assert_eq!(std::sync::Arc::strong_count(&first), 1);
+    }
 }
