@@ -10,6 +10,7 @@
 mod calc;
 mod error;
 mod hsm;
+mod serve;
 mod vectors;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -33,6 +34,14 @@ struct Cli {
     /// The region whose keys to use.
     #[arg(long, global = true, default_value = "us-east-1")]
     region: String,
+    /// The account the key ARNs name (12 digits).
+    #[arg(
+        long,
+        global = true,
+        env = "PAYHSM_ACCOUNT",
+        default_value = payhsm_keystore::arn::AccountId::DEFAULT
+    )]
+    account: String,
     /// Where the keys live: `software` (TR-31 blocks under the master key in the store's
     /// database) or `pkcs11` (objects in a PKCS#11 token; their records in the database). The
     /// token's user PIN comes from PAYHSM_PKCS11_PIN or a prompt.
@@ -74,6 +83,12 @@ enum Command {
     Calc(calc::Calc),
     /// Runs the published known-answer vectors and prints a table (the auditors' command).
     Vectors(vectors::Args),
+    /// Serves AWS Payment Cryptography's API (both planes, SigV4) for every region of the
+    /// store, so boto3 and the AWS CLI work with --endpoint-url.
+    Serve(serve::ServeArgs),
+    /// The store's access keys, which sign requests to `payhsm serve`.
+    #[command(subcommand)]
+    Credentials(serve::CredentialsCmd),
     /// Drains every region's replication outbox: replicas of multi-region keys are made,
     /// updated or deleted. Every key-id command does this for its region before it exits.
     Replicate(ReplicateArgs),
@@ -126,8 +141,15 @@ fn main() -> ExitCode {
         Some((name, sub)) if hsm::is_command(name) => {
             let store = sub.get_one::<PathBuf>("store").cloned().unwrap_or_default();
             let region = sub.get_one::<String>("region").cloned().unwrap_or_default();
-            hsm::Backend::from_matches(sub)
-                .and_then(|backend| hsm::run(name, sub, &store, &region, backend))
+            let account = sub
+                .get_one::<String>("account")
+                .cloned()
+                .unwrap_or_default();
+            account_id(&account)
+                .and_then(|account| {
+                    let backend = hsm::Backend::from_matches(sub)?;
+                    hsm::run(name, sub, &store, &region, &account, backend)
+                })
                 .map(|text| println!("{text}"))
         }
         _ => match Cli::from_arg_matches(&matches) {
@@ -135,13 +157,20 @@ fn main() -> ExitCode {
                 Command::Init(args) => hsm::Backend::from_matches(&matches)
                     .and_then(|backend| hsm::Home::new(&cli.store, &cli.region, backend))
                     .and_then(|home| home.init(args.dev_master_key, args.components))
+                    .and_then(|v| with_first_access_key(v, &cli.store, &cli.region))
                     .and_then(|v| print_json(&v)),
+                Command::Serve(args) => account_id(&cli.account).and_then(|account| {
+                    let backend = hsm::Backend::from_matches(&matches)?;
+                    serve::serve(&args, &cli.store, &cli.region, &account, backend)
+                }),
+                Command::Credentials(cmd) => {
+                    serve::credentials(&cmd, &cli.store, &cli.region).and_then(|v| print_json(&v))
+                }
                 Command::ImportKeyComponents(a) => hsm::Backend::from_matches(&matches)
                     .and_then(|backend| {
                         hsm::ceremony::import(
-                            &cli.store,
-                            &cli.region,
-                            backend,
+                            hsm::Home::new(&cli.store, &cli.region, backend)?
+                                .with_account(account_id(&cli.account)?),
                             a.components,
                             &a.key_attributes,
                             a.exportable,
@@ -169,6 +198,25 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => e.report(),
     }
+}
+
+/// The account of `--account`.
+fn account_id(account: &str) -> Result<payhsm_keystore::arn::AccountId, CliError> {
+    payhsm_keystore::arn::AccountId::new(account)
+        .map_err(|_| CliError::invalid("--account", "expected 12 digits"))
+}
+
+/// `payhsm init`'s output, with the store's first access key when it has none yet.
+fn with_first_access_key(
+    mut out: serde_json::Value,
+    store: &std::path::Path,
+    region: &str,
+) -> Result<serde_json::Value, CliError> {
+    let file = payhsm_server::credentials::CredentialsFile::new(store);
+    if !file.exists() {
+        out["AccessKey"] = serve::new_key(&file, region)?;
+    }
+    Ok(out)
 }
 
 /// Prints one JSON value on stdout.

@@ -18,12 +18,13 @@ use std::{
     sync::{Arc, OnceLock, Weak},
 };
 
+use der::Decode as _;
 use payhsm_core::{
     kcv::{self, KcvMethod},
-    key::{KeyAttributes, KeyClass},
+    key::{KeyAttributes, KeyClass, KeyUsage},
     rng::OsRandom,
 };
-use payhsm_tr34::{cert::Certificate, rsa::RsaPrivateKey};
+use payhsm_tr34::rsa::RsaPrivateKey;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -526,6 +527,7 @@ impl<S: Store> Hsm<S> {
             enabled,
             tags,
             origin,
+            derive_key_usage,
             multi_region,
         } = key;
         if attributes.key_class != KeyClass::SymmetricKey {
@@ -552,6 +554,7 @@ impl<S: Store> Hsm<S> {
             delete_pending_timestamp: None,
             delete_timestamp: None,
             tags,
+            derive_key_usage,
             resource_policy: None,
             key_block: Some(key_block),
             multi_region,
@@ -577,11 +580,29 @@ impl<S: Store> Hsm<S> {
     }
 
     /// The KCV of a key just persisted, from what the store holds: through the key's handle
-    /// for a symmetric key (inside the token, for a token store); for an RSA key pair or an
-    /// imported certificate, the SHA-1 of the public key.
+    /// for a symmetric key (inside the token, for a token store); for a key pair or an
+    /// imported certificate, the SHA-1 of the public key as its `subjectPublicKey` BIT STRING
+    /// holds it (the PKCS #1 `RSAPublicKey`, or the uncompressed SEC 1 point).
     pub(crate) fn stored_check_value(&self, record: &KeyRecord) -> Result<String, Error> {
         let corrupt = |_| Error::internal("stored key material does not parse");
         let public = match record.attributes.key_class {
+            KeyClass::AsymmetricKeyPair
+                if crate::ecc::Curve::of(record.attributes.key_algorithm).is_some() =>
+            {
+                Ok(self.store.ec_private_key(record)?.public_key().to_sec1())
+            }
+            KeyClass::PublicKey => {
+                let der = self.store.reveal(record)?;
+                let certificate = x509_cert::Certificate::from_der(der.expose_secret())
+                    .map_err(|_| Error::internal("stored certificate does not parse"))?;
+                certificate
+                    .tbs_certificate()
+                    .subject_public_key_info()
+                    .subject_public_key
+                    .as_bytes()
+                    .map(<[u8]>::to_vec)
+                    .ok_or_else(|| Error::internal("stored certificate's key does not parse"))
+            }
             KeyClass::SymmetricKey => {
                 let handle = self.store.open(record)?;
                 return kcv::compute(
@@ -592,16 +613,12 @@ impl<S: Store> Hsm<S> {
                 .map(|k| k.to_string())
                 .map_err(|e| crate::error::core_error("KeyCheckValueAlgorithm", e));
             }
-            KeyClass::PublicKey => {
-                let der = self.store.reveal(record)?;
-                Certificate::from_der(der.expose_secret())
-                    .map_err(corrupt)?
-                    .public_key()
-                    .to_pkcs1_der()
-            }
-            _ => self.private_key(record)?.public_key().to_pkcs1_der(),
-        }
-        .map_err(corrupt)?;
+            _ => self
+                .private_key(record)?
+                .public_key()
+                .to_pkcs1_der()
+                .map_err(corrupt),
+        }?;
         Ok(kcv::public_key_kcv(&public).to_string())
     }
 }
@@ -614,6 +631,8 @@ pub(crate) struct NewKey {
     pub(crate) enabled: bool,
     pub(crate) tags: BTreeMap<String, String>,
     pub(crate) origin: KeyOrigin,
+    /// An ECC key pair's `DeriveKeyUsage`.
+    pub(crate) derive_key_usage: Option<KeyUsage>,
     pub(crate) multi_region: Option<MultiRegion>,
 }
 

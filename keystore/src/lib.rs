@@ -10,7 +10,8 @@
 //! - [`lifecycle`] has the key lifecycle (create, get, list, delete, restore, usage), aliases
 //!   and tags; [`exchange`] has key exchange on top of it (`ImportKey`, `ExportKey` with TR-31
 //!   and TR-34, the import and export parameters) and [`exchange::pki`], the asymmetric keys:
-//!   RSA key pairs, imported certificates, the region's CA.
+//!   RSA key pairs, imported certificates, the region's CA; [`exchange::ecdh`] is key
+//!   agreement on the ECC key pairs of [`ecc`].
 //! - [`policy`] is the one place that says which keys may exist and which key may do what; it
 //!   runs before any cryptography.
 //! - [`store`] has the [`Store`] trait, the embedded [`SqliteStore`] (one database per region,
@@ -45,6 +46,7 @@ pub mod api;
 pub mod arn;
 pub mod audit;
 pub mod clock;
+pub mod ecc;
 mod error;
 pub mod exchange;
 mod hsm;

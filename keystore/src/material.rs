@@ -8,7 +8,10 @@ use payhsm_core::{
 };
 use payhsm_tr34::rsa::{RsaKeySize, SoftwareRsaKey};
 
-use crate::{Error, Rule};
+use crate::{
+    Error, Rule,
+    ecc::{Curve, SoftwareEcKey},
+};
 
 /// The KCV method: the requested one if it fits the algorithm, else the algorithm's default.
 pub(crate) fn kcv_method(requested: Option<&str>, a: &KeyAttributes) -> Result<KcvMethod, Error> {
@@ -36,17 +39,21 @@ pub(crate) fn kcv_method(requested: Option<&str>, a: &KeyAttributes) -> Result<K
 }
 
 /// New random key material for `algorithm`: TDES keys get odd parity and are redrawn until
-/// no part is weak and no two parts are equal; an RSA key pair is its PKCS #1 private key.
+/// no part is weak and no two parts are equal; an RSA key pair is its PKCS #1 private key, an
+/// ECC key pair its SEC 1 `ECPrivateKey`.
 pub(crate) fn generate_material(algorithm: KeyAlgorithm) -> Result<SecretVec, Error> {
     if let Some(size) = rsa_size(algorithm) {
         return SoftwareRsaKey::generate(size)
             .and_then(|k| k.to_pkcs1_der())
             .map_err(|e| Error::internal(format!("RSA key generation: {e}")));
     }
+    if let Some(curve) = Curve::of(algorithm) {
+        return SoftwareEcKey::generate(curve)?.to_sec1_der();
+    }
     let len = algorithm.key_len().ok_or_else(|| {
         Error::policy(
             Rule::KeyAttributes,
-            "this HSM generates TDES, AES, HMAC and RSA keys",
+            "this HSM generates TDES, AES, HMAC, RSA and ECC keys",
         )
     })?;
     loop {

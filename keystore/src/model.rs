@@ -123,6 +123,9 @@ pub struct KeyRecord {
     pub delete_timestamp: Option<Timestamp>,
     /// Tags.
     pub tags: BTreeMap<String, String>,
+    /// The usage of the keys an ECC key pair derives by ECDH (`DeriveKeyUsage`, TR-31 A.5.2);
+    /// fixed at creation.
+    pub derive_key_usage: Option<KeyUsage>,
     /// The resource-based policy (`PutResourcePolicy`), as the JSON text given.
     pub resource_policy: Option<String>,
     /// The persisted key material; `None` once destroyed.
@@ -427,6 +430,9 @@ impl KeyRecord {
             if let Some(t) = t {
                 key[name] = json!(t.as_epoch_seconds());
             }
+        }
+        if let Some(usage) = self.derive_key_usage {
+            key["DeriveKeyUsage"] = json!(usage.to_string());
         }
         self.multi_region_json(arn, &mut key);
         if let Some(MultiRegion::Primary(p)) = &self.multi_region {

@@ -33,22 +33,50 @@ use crate::{
     model::{KeyRecord, KeyState, MultiRegion},
 };
 
-/// The key-encrypting key two regions share to carry replicas: AES-128, a TR-31 key block
-/// protection key (K1) for version D blocks.
+/// How two regions exchange a key-encrypting key that carries replicas (a TR-31 key block
+/// protection key, K1, for version D blocks), and which one carries a key.
 ///
-/// It is exchanged once per region pair with TR-34 under an RSA key of
-/// [`REPLICATION_KEK_TRANSPORT`], and the wrapping-strength rule holds at both steps: RSA-3072
-/// (128 bits) carries the AES-128 KEK, and the KEK carries keys of up to 128 bits (TDES and
-/// AES-128). No RSA size TR-34 offers reaches 192 or 256 bits (RSA-4096 is 152), so an
-/// AES-192, AES-256 or HMAC key cannot travel at its own strength by TR-34 and is not
-/// replicated ([`check_replicable`] says so at `CreateKey`) rather than be carried under a
-/// weaker key.
-pub const REPLICATION_KEK: KeyAlgorithm = KeyAlgorithm::Aes128;
+/// The wrapping-strength rule holds at both steps of each. TR-34: RSA-3072 (128 bits) carries
+/// an AES-128 KEK, which carries keys of up to 128 bits (TDES, AES-128); no RSA size TR-34
+/// offers reaches 192 bits (RSA-4096 is 152). So the keys stronger than that (AES-192,
+/// AES-256, HMAC) travel under an AES-256 KEK agreed with ECDH on P-521 (256 bits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KekExchange {
+    /// An AES-128 KEK in a TR-34 token under RSA-3072 ([`REPLICATION_KEK_TRANSPORT`]).
+    Tr34,
+    /// An AES-256 KEK in a TR-31 block under a KBPK derived by ECDH on P-521
+    /// ([`REPLICATION_KEK_AGREEMENT`]).
+    Ecdh,
+}
 
-/// The RSA key size of the TR-34 exchange of the [`REPLICATION_KEK`] (the replica region's
-/// KRD key and the primary region's KDH signing key): RSA-3072, as strong as the KEK and as
-/// the region CAs that certify them.
+impl KekExchange {
+    /// The exchange whose KEK carries a key of `algorithm`: TR-34 when its KEK is strong
+    /// enough, ECDH otherwise (the weaker exchange where it suffices, as the service does).
+    pub fn for_key(algorithm: KeyAlgorithm) -> Self {
+        if tr31_policy::check_wrapping_strength(Self::Tr34.kek(), algorithm).is_ok() {
+            Self::Tr34
+        } else {
+            Self::Ecdh
+        }
+    }
+
+    /// The KEK's algorithm.
+    pub const fn kek(self) -> KeyAlgorithm {
+        match self {
+            Self::Tr34 => KeyAlgorithm::Aes128,
+            Self::Ecdh => KeyAlgorithm::Aes256,
+        }
+    }
+}
+
+/// The RSA key size of the TR-34 exchange of a replication KEK (the replica region's KRD key
+/// and the primary region's KDH signing key): RSA-3072, as strong as the KEK and as the
+/// region CAs that certify them.
 pub const REPLICATION_KEK_TRANSPORT: KeyAlgorithm = KeyAlgorithm::Rsa3072;
+
+/// The curve of the ECDH exchange of a replication KEK (both regions' key pairs): P-521, as
+/// strong as the AES-256 KEK it derives the KBPK for.
+pub const REPLICATION_KEK_AGREEMENT: KeyAlgorithm = KeyAlgorithm::EccNistP521;
 
 /// One row of the attribute table: a usage and class, the algorithms it may have, and the
 /// TR-31 modes of use (each one a set of `KeyModesOfUse` flags) it may have.
@@ -65,8 +93,8 @@ pub struct AttributeRule {
 }
 
 use KeyAlgorithm::{
-    Aes128, Aes192, Aes256, HmacSha224, HmacSha256, HmacSha384, HmacSha512, Rsa2048, Rsa3072,
-    Rsa4096, Tdes2Key, Tdes3Key,
+    Aes128, Aes192, Aes256, EccNistP256, EccNistP384, EccNistP521, HmacSha224, HmacSha256,
+    HmacSha384, HmacSha512, Rsa2048, Rsa3072, Rsa4096, Tdes2Key, Tdes3Key,
 };
 
 const TDES_AES: &[KeyAlgorithm] = &[Tdes2Key, Tdes3Key, Aes128, Aes192, Aes256];
@@ -74,6 +102,15 @@ const TDES: &[KeyAlgorithm] = &[Tdes2Key, Tdes3Key];
 const TDES2: &[KeyAlgorithm] = &[Tdes2Key];
 const HMAC: &[KeyAlgorithm] = &[HmacSha224, HmacSha256, HmacSha384, HmacSha512];
 const RSA: &[KeyAlgorithm] = &[Rsa2048, Rsa3072, Rsa4096];
+const ECC: &[KeyAlgorithm] = &[EccNistP256, EccNistP384, EccNistP521];
+const RSA_ECC: &[KeyAlgorithm] = &[
+    Rsa2048,
+    Rsa3072,
+    Rsa4096,
+    EccNistP256,
+    EccNistP384,
+    EccNistP521,
+];
 
 /// {Encrypt, Decrypt, Wrap, Unwrap}, {Encrypt, Wrap}, {Decrypt, Unwrap}, {NoRestrictions}.
 const ENCRYPTION_MODES: &[ModeOfUse] = &[
@@ -114,29 +151,38 @@ const fn row(
     }
 }
 
-const fn pair(usage: KeyUsage, modes: &'static [ModeOfUse]) -> AttributeRule {
+const fn pair(
+    usage: KeyUsage,
+    algorithms: &'static [KeyAlgorithm],
+    modes: &'static [ModeOfUse],
+) -> AttributeRule {
     AttributeRule {
         usage,
         class: KeyClass::AsymmetricKeyPair,
-        algorithms: RSA,
+        algorithms,
         modes,
     }
 }
 
-const fn public(usage: KeyUsage, modes: &'static [ModeOfUse]) -> AttributeRule {
+const fn public(
+    usage: KeyUsage,
+    algorithms: &'static [KeyAlgorithm],
+    modes: &'static [ModeOfUse],
+) -> AttributeRule {
     AttributeRule {
         usage,
         class: KeyClass::PublicKey,
-        algorithms: RSA,
+        algorithms,
         modes,
     }
 }
 
-/// The attributes a key may have. Symmetric keys are created or imported; RSA key pairs
-/// (`ASYMMETRIC_KEY_PAIR`) are created; RSA public keys (`PUBLIC_KEY`) are imported in
-/// certificates. The service's K3 keys are ECC (ECDH), which this HSM does not offer, and its
-/// table lists `{DeriveKey}` for K2 in one line and the encryption modes in the next; K2 here
-/// takes the encryption modes, as a TR-34 key transports keys.
+/// The attributes a key may have. Symmetric keys are created or imported; RSA and ECC key
+/// pairs (`ASYMMETRIC_KEY_PAIR`) are created; RSA and ECC public keys (`PUBLIC_KEY`) are
+/// imported in certificates. K3 keys are ECC key pairs and public keys for key agreement
+/// (ECDH), `{DeriveKey}` only; a CA's public key (S0, `{Verify}`) may be RSA or ECC. The
+/// service's table lists `{DeriveKey}` for K2 in one line and the encryption modes in the
+/// next; K2 here takes the encryption modes, as a TR-34 key transports keys.
 pub const KEY_ATTRIBUTES: &[AttributeRule] = &[
     row(KeyUsage::B0, TDES_AES, DERIVE_MODES),
     row(KeyUsage::C0, TDES_AES, GENERATE_VERIFY_MODES),
@@ -158,13 +204,65 @@ pub const KEY_ATTRIBUTES: &[AttributeRule] = &[
     row(KeyUsage::P1, TDES_AES, GENERATE_VERIFY_MODES),
     row(KeyUsage::V1, TDES, GENERATE_VERIFY_MODES),
     row(KeyUsage::V2, TDES, GENERATE_VERIFY_MODES),
-    pair(KeyUsage::D1, RSA_PAIR_MODES),
-    public(KeyUsage::D1, RSA_PUBLIC_MODES),
-    pair(KeyUsage::S0, &[ModeOfUse::SIGN]),
-    public(KeyUsage::S0, &[ModeOfUse::VERIFY]),
-    pair(KeyUsage::K2, RSA_PAIR_MODES),
-    public(KeyUsage::K2, RSA_PUBLIC_MODES),
+    pair(KeyUsage::D1, RSA, RSA_PAIR_MODES),
+    public(KeyUsage::D1, RSA, RSA_PUBLIC_MODES),
+    pair(KeyUsage::S0, RSA, &[ModeOfUse::SIGN]),
+    public(KeyUsage::S0, RSA_ECC, &[ModeOfUse::VERIFY]),
+    pair(KeyUsage::K2, RSA, RSA_PAIR_MODES),
+    public(KeyUsage::K2, RSA, RSA_PUBLIC_MODES),
+    pair(KeyUsage::K3, ECC, &[ModeOfUse::DERIVE]),
+    public(KeyUsage::K3, ECC, &[ModeOfUse::DERIVE]),
 ];
+
+/// The usages a key derived by ECDH may have (`DeriveKeyUsage`): every usage of a symmetric
+/// key the attribute table has, less M0 (the service's list: the key usages less D1, K2, K3,
+/// M0 and S0).
+pub const DERIVE_KEY_USAGES: &[KeyUsage] = &[
+    KeyUsage::B0,
+    KeyUsage::C0,
+    KeyUsage::D0,
+    KeyUsage::E0,
+    KeyUsage::E1,
+    KeyUsage::E2,
+    KeyUsage::E4,
+    KeyUsage::E5,
+    KeyUsage::E6,
+    KeyUsage::K0,
+    KeyUsage::K1,
+    KeyUsage::M1,
+    KeyUsage::M3,
+    KeyUsage::M6,
+    KeyUsage::M7,
+    KeyUsage::P0,
+    KeyUsage::P1,
+    KeyUsage::V1,
+    KeyUsage::V2,
+];
+
+/// What a key derived by ECDH may be in each operation that derives one: the `DeriveKeyUsage`
+/// the ECC key pair must have been created with, and the algorithms the request may ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DerivedKeyRule {
+    /// `Operation/variant`, for messages.
+    pub name: &'static str,
+    /// The `DeriveKeyUsage` values that allow it.
+    pub usages: &'static [KeyUsage],
+    /// The algorithms the derived key may have.
+    pub algorithms: &'static [KeyAlgorithm],
+}
+
+/// The ECDH-derived keys of each operation.
+pub mod derived {
+    use super::*;
+
+    /// `ImportKey`/`ExportKey` with `DiffieHellmanTr31KeyBlock`: the derived key is the KBPK
+    /// (or KEK) of a TR-31 block, so a TDES or AES key of a key pair made to derive K0 or K1.
+    pub const TR31_KBPK: DerivedKeyRule = DerivedKeyRule {
+        name: "DiffieHellmanTr31KeyBlock: derived KBPK",
+        usages: &[KeyUsage::K0, KeyUsage::K1],
+        algorithms: TDES_AES,
+    };
+}
 
 /// Every key the attribute table allows, one per (usage, class, algorithm, mode of use).
 pub fn valid_attributes() -> impl Iterator<Item = KeyAttributes> {
@@ -324,14 +422,14 @@ const fn role(
     }
 }
 
-/// The role of a certificate authority's public key: an imported RSA `PUBLIC_KEY` of usage
-/// S0 with `Verify`.
-const fn ca_role(name: &'static str) -> KeyRole {
+/// The role of a certificate authority's public key: an imported `PUBLIC_KEY` of usage S0
+/// with `Verify`.
+const fn ca_role(name: &'static str, algorithms: &'static [KeyAlgorithm]) -> KeyRole {
     KeyRole {
         name,
         class: KeyClass::PublicKey,
         usages: &[KeyUsage::S0],
-        algorithms: RSA,
+        algorithms,
         mode: Mode::Verify,
     }
 }
@@ -339,6 +437,19 @@ const fn ca_role(name: &'static str) -> KeyRole {
 /// The roles keys play in the data-plane and import/export operations.
 pub mod roles {
     use super::*;
+
+    /// ECDH: the HSM's ECC key pair for key agreement.
+    pub const ECDH_KEY_PAIR: KeyRole = KeyRole {
+        name: "DiffieHellman: PrivateKey",
+        class: KeyClass::AsymmetricKeyPair,
+        usages: &[KeyUsage::K3],
+        algorithms: ECC,
+        mode: Mode::DeriveKey,
+    };
+    /// ECDH: the imported CA (RSA or ECC) the other party's certificate chains to.
+    pub const ECDH_CA: KeyRole = ca_role("DiffieHellman: CertificateAuthorityPublicKey", RSA_ECC);
+    /// A root certificate's key: a CA key, RSA or ECC.
+    pub const ROOT_CA: KeyRole = ca_role("ImportKey/RootCertificatePublicKey", RSA_ECC);
 
     /// CVV, CVV2, iCVV generation: the CVK.
     pub const CVV_GENERATE: KeyRole = role(
@@ -529,13 +640,15 @@ pub mod roles {
     );
     /// The CA a TR-34 import's KDH certificate must chain to.
     pub const TR34_IMPORT_CA: KeyRole =
-        ca_role("ImportKey/Tr34KeyBlock: CertificateAuthorityPublicKey");
+        ca_role("ImportKey/Tr34KeyBlock: CertificateAuthorityPublicKey", RSA);
     /// The CA a TR-34 export's KRD certificate must chain to.
     pub const TR34_EXPORT_CA: KeyRole =
-        ca_role("ExportKey/Tr34KeyBlock: CertificateAuthorityPublicKey");
+        ca_role("ExportKey/Tr34KeyBlock: CertificateAuthorityPublicKey", RSA);
     /// The CA an imported trusted certificate must chain to.
-    pub const TRUSTED_CERTIFICATE_CA: KeyRole =
-        ca_role("ImportKey/TrustedCertificatePublicKey: CertificateAuthorityPublicKey");
+    pub const TRUSTED_CERTIFICATE_CA: KeyRole = ca_role(
+        "ImportKey/TrustedCertificatePublicKey: CertificateAuthorityPublicKey",
+        RSA_ECC,
+    );
     /// EMV issuer script MAC generation: the issuer master key for secure-messaging integrity.
     pub const EMV_MAC_GENERATE: KeyRole =
         role("GenerateMac/EmvMac", &[KeyUsage::E2], TDES, Mode::DeriveKey);
@@ -631,7 +744,38 @@ pub const KEY_ROLES: &[KeyRole] = &[
     roles::PIN_CHANGE_SMI,
     roles::PIN_CHANGE_SMC,
     roles::PIN_CHANGE_AC,
+    roles::ECDH_KEY_PAIR,
+    roles::ECDH_CA,
 ];
+
+/// Checks that an ECC key pair's `DeriveKeyUsage` and the requested algorithm allow the key
+/// `rule` derives.
+pub fn check_derived(
+    rule: &DerivedKeyRule,
+    derive_key_usage: Option<KeyUsage>,
+    algorithm: KeyAlgorithm,
+) -> Result<(), Error> {
+    if !derive_key_usage.is_some_and(|u| rule.usages.contains(&u)) {
+        let names: Vec<String> = rule.usages.iter().map(ToString::to_string).collect();
+        return Err(Error::policy(
+            Rule::KeyUsage,
+            format!(
+                "{}: the ECC key pair derives {} keys; this needs one created with \
+                 DeriveKeyUsage {}",
+                rule.name,
+                derive_key_usage.map_or_else(|| "no".to_owned(), |u| u.to_string()),
+                names.join(" or ")
+            ),
+        ));
+    }
+    if !rule.algorithms.contains(&algorithm) {
+        return Err(Error::policy(
+            Rule::KeyAlgorithm,
+            format!("{}: a derived key cannot be {algorithm}", rule.name),
+        ));
+    }
+    Ok(())
+}
 
 /// Whether attributes fit a role (usage, algorithm, mode), ignoring state.
 pub fn fits(role: &KeyRole, a: &KeyAttributes) -> bool {
@@ -732,9 +876,21 @@ pub fn check_export(
     wrapping_key: &KeyRecord,
     export: &Header,
 ) -> Result<(), Error> {
-    check_tr31_wrapping_key(&roles::TR31_WRAP, wrapping_key, export)?;
+    check_key(&roles::TR31_WRAP, wrapping_key)?;
+    check_export_under(key, &wrapping_key.attributes, export)
+}
+
+/// Checks a TR-31 export of `key` under a KBPK with attributes `kbpk` (stored, or derived by
+/// ECDH) and the `export` header: the KBPK's fit for the header's version, then
+/// [`check_exportable`] and [`check_wrapping_strength`].
+pub fn check_export_under(
+    key: &KeyRecord,
+    kbpk: &KeyAttributes,
+    export: &Header,
+) -> Result<(), Error> {
+    check_kbpk_wraps(kbpk, export)?;
     check_exportable(key, export)?;
-    check_wrapping_strength(wrapping_key.attributes.key_algorithm, key)
+    check_wrapping_strength(kbpk.key_algorithm, key)
 }
 
 /// Checks a TranslateKeyMaterial re-wrap of a key that arrived with the `incoming` header,
@@ -758,7 +914,12 @@ fn check_tr31_wrapping_key(
     export: &Header,
 ) -> Result<(), Error> {
     check_key(role, wrapping_key)?;
-    tr31_policy::check_kbpk(&wrapping_key.attributes, export.version(), Direction::Wrap)
+    check_kbpk_wraps(&wrapping_key.attributes, export)
+}
+
+/// Checks that a KBPK with attributes `kbpk` may wrap a block with the `export` header.
+fn check_kbpk_wraps(kbpk: &KeyAttributes, export: &Header) -> Result<(), Error> {
+    tr31_policy::check_kbpk(kbpk, export.version(), Direction::Wrap)
         .map_err(|e| Error::policy(Rule::KeyAlgorithm, e.to_string()))
 }
 
@@ -794,9 +955,8 @@ fn check_narrowing(from: &Header, to: &Header) -> Result<(), Error> {
         .map_err(|e| Error::policy(Rule::ExportWidening, e.to_string()))
 }
 
-/// Checks that a key of `attributes` may have replicas in other regions: a symmetric key, that
-/// may leave the HSM, no stronger than the [`REPLICATION_KEK`] it travels under. Each refusal
-/// says why.
+/// Checks that a key of `attributes` may have replicas in other regions: a symmetric key that
+/// may leave the HSM (each has a [`KekExchange`] strong enough). Each refusal says why.
 pub fn check_replicable(attributes: &KeyAttributes, exportable: bool) -> Result<(), Error> {
     if attributes.key_class != KeyClass::SymmetricKey {
         return Err(Error::policy(
@@ -816,17 +976,7 @@ pub fn check_replicable(attributes: &KeyAttributes, exportable: bool) -> Result<
              TR-31 key block); create the key with Exportable true",
         ));
     }
-    tr31_policy::check_wrapping_strength(REPLICATION_KEK, attributes.key_algorithm).map_err(|_| {
-        Error::policy(
-            Rule::WrappingStrength,
-            format!(
-                "ReplicationRegions: a {} key is stronger than the {} key-encrypting key that \
-                 carries replicas between regions (the strongest TR-34 can exchange at full \
-                 strength); keys of up to 128 bits (TDES, AES_128) are replicated",
-                attributes.key_algorithm, REPLICATION_KEK
-            ),
-        )
-    })
+    Ok(())
 }
 
 /// Checks that a key may be changed here: a replica is read-only, and the message names the
@@ -845,7 +995,7 @@ pub fn check_writable(key: &KeyRecord) -> Result<(), Error> {
     }
 }
 
-/// Checks that `key` may travel to its replica under the [`REPLICATION_KEK`] `kek` with the
+/// Checks that `key` may travel to its replica under the replication KEK `kek` with the
 /// `export` header: the checks of [`check_export`], except that a disabled key travels too
 /// (its replica is disabled as well); a key being deleted does not.
 pub fn check_replica_export(
@@ -927,16 +1077,25 @@ mod tests {
     }
 
     #[test]
-    fn the_replication_kek_travels_and_carries_at_full_strength() {
-        tr31_policy::check_wrapping_strength(REPLICATION_KEK_TRANSPORT, REPLICATION_KEK).unwrap();
+    fn the_replication_keks_travel_and_carry_at_full_strength() {
+        use KekExchange::{Ecdh, Tr34};
+        tr31_policy::check_wrapping_strength(REPLICATION_KEK_TRANSPORT, Tr34.kek()).unwrap();
+        tr31_policy::check_wrapping_strength(REPLICATION_KEK_AGREEMENT, Ecdh.kek()).unwrap();
         let key =
             |a| KeyAttributes::from_tr31(KeyUsage::D0, ModeOfUse::ENCRYPT_DECRYPT, a).unwrap();
-        for a in [Tdes2Key, Tdes3Key, Aes128] {
-            check_replicable(&key(a), true).unwrap();
+        for (a, exchange) in [
+            (Tdes2Key, Tr34),
+            (Tdes3Key, Tr34),
+            (Aes128, Tr34),
+            (Aes192, Ecdh),
+            (Aes256, Ecdh),
+            (HmacSha224, Ecdh),
+            (HmacSha512, Ecdh),
+        ] {
+            assert_eq!(KekExchange::for_key(a), exchange, "{a}");
+            tr31_policy::check_wrapping_strength(exchange.kek(), a).unwrap();
         }
-        for a in [Aes192, Aes256] {
-            assert!(check_replicable(&key(a), true).is_err(), "{a}");
-        }
+        check_replicable(&key(Aes256), true).unwrap();
         assert!(check_replicable(&key(Tdes2Key), false).is_err());
     }
 

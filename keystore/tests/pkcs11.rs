@@ -1013,6 +1013,47 @@ fn replication_with_a_token_region() {
     ));
     assert!(west.store().outbox(None, 10).unwrap().is_empty());
 
+    // A key of more than 128 bits travels under the link's ECDH KEK: a token that keeps no ECC
+    // keys cannot agree one, so its replica fails with the token's reason, before any key
+    // (the KEK or the working key) left the primary.
+    let west_before = west.store().list_keys(None, 100).unwrap();
+    let strong = api::dispatch(&*east, "CreateKey", json!({
+        "KeyAttributes": { "KeyUsage": "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "AES_256", "KeyModesOfUse": { "Encrypt": true, "Decrypt": true, "Wrap": true, "Unwrap": true } },
+        "Exportable": true, "ReplicationRegions": ["us-west-2"],
+    }))
+    .unwrap()["Key"]["KeyArn"]
+        .clone();
+    let deadline = || Instant::now() + std::time::Duration::from_secs(120);
+    let drained = replication::drain(&east, &Retry::default(), deadline()).unwrap();
+    let status = api::dispatch(&*east, "GetKey", json!({ "KeyIdentifier": strong })).unwrap()["Key"]
+        ["ReplicationStatus"]["us-west-2"]
+        .clone();
+    if drained.is_complete() {
+        assert_eq!(status["Status"], "SYNCHRONIZED", "a token that agrees keys");
+    } else {
+        assert_eq!(status["Status"], "FAILED");
+        let message = status["StatusMessage"].as_str().unwrap();
+        assert!(message.contains("not supported by this token"), "{message}");
+        let audit = east.audit().lines().concat();
+        assert!(
+            !audit.contains("ExportKeyReplica") && !audit.contains("\"ExportKey\""),
+            "a key left the primary for a region that cannot agree the KEK"
+        );
+        assert_eq!(west.store().list_keys(None, 100).unwrap(), west_before);
+    }
+    // The item leaves the outbox once the region is removed.
+    api::dispatch(
+        &*east,
+        "RemoveKeyReplicationRegions",
+        json!({ "KeyIdentifier": strong, "ReplicationRegions": ["us-west-2"] }),
+    )
+    .unwrap();
+    assert!(
+        replication::drain(&east, &Retry::default(), deadline())
+            .unwrap()
+            .is_complete()
+    );
+
     // A software primary replicates into the token, if the token can be a TR-34 KRD (RSA-OAEP
     // with SHA-256). SoftHSM2 offers OAEP with SHA-1 only: the replica then fails, before any
     // key left the primary, with the token's reason in the status.

@@ -15,6 +15,18 @@ fn hsm(store: SqliteStore) -> Hsm<SqliteStore> {
     Hsm::new(store, HsmConfig::new(Region::new("us-east-1").unwrap()))
 }
 
+/// The store's schema version, as its meta table says.
+fn schema_version(db: &Path) -> String {
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row(
+            "SELECT value FROM meta WHERE name = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
 /// Each file's name, length and SHA-256 (never its contents: they are not for test output).
 fn files(dir: &Path) -> Vec<(String, usize, String)> {
     use sha2::Digest as _;
@@ -140,6 +152,7 @@ fn a_version_1_store_is_upgraded_when_opened() {
     conn.execute_batch(
         "ALTER TABLE keys DROP COLUMN resource_policy;
          ALTER TABLE keys DROP COLUMN multi_region; DROP TABLE outbox; DROP TABLE settings;
+         ALTER TABLE keys DROP COLUMN derive_key_usage;
          UPDATE meta SET value = '1' WHERE name = 'schema_version';",
     )
     .unwrap();
@@ -155,16 +168,7 @@ fn a_version_1_store_is_upgraded_when_opened() {
     )
     .unwrap();
     drop(h);
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    let version: String = conn
-        .query_row(
-            "SELECT value FROM meta WHERE name = 'schema_version'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(version, "3");
-    drop(conn);
+    assert_eq!(schema_version(&db), "4");
     let h = hsm(SqliteStore::open(&db, read_dev_key_file(&key_file).unwrap()).unwrap());
     let got = api::dispatch(&h, "GetResourcePolicy", json!({ "ResourceArn": arn })).unwrap();
     assert_eq!(got["Policy"], policy);
@@ -203,6 +207,7 @@ fn consumed_nonces_persist_per_token_until_the_token_expires() {
     conn.execute_batch(
         "DROP TABLE nonces; ALTER TABLE keys DROP COLUMN resource_policy;
          ALTER TABLE keys DROP COLUMN multi_region; DROP TABLE outbox; DROP TABLE settings;
+         ALTER TABLE keys DROP COLUMN derive_key_usage;
          UPDATE meta SET value = '1' WHERE name = 'schema_version';",
     )
     .unwrap();
@@ -214,15 +219,7 @@ fn consumed_nonces_persist_per_token_until_the_token_expires() {
             .unwrap()
     );
     drop(reopened);
-    let version: String = rusqlite::Connection::open(&db)
-        .unwrap()
-        .query_row(
-            "SELECT value FROM meta WHERE name = 'schema_version'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(version, "3");
+    assert_eq!(schema_version(&db), "4");
 
     // Persisted across opens; forgotten once the token expired.
     let reopened = SqliteStore::open(&db, read_dev_key_file(&key_file).unwrap()).unwrap();
@@ -239,7 +236,7 @@ fn consumed_nonces_persist_per_token_until_the_token_expires() {
 }
 
 /// A store of schema version 2 (before multi-region keys) opens, keeps its keys, and gains the
-/// multi-region column, the outbox and the settings (version 3).
+/// multi-region column, the outbox and the settings (version 3), then the ECC column (4).
 #[test]
 fn a_version_2_store_gains_the_replication_tables_when_opened() {
     use payhsm_keystore::model::{OutboxItem, Setting};
@@ -256,6 +253,7 @@ fn a_version_2_store_gains_the_replication_tables_when_opened() {
     let conn = rusqlite::Connection::open(&db).unwrap();
     conn.execute_batch(
         "ALTER TABLE keys DROP COLUMN multi_region; DROP TABLE outbox; DROP TABLE settings;
+         ALTER TABLE keys DROP COLUMN derive_key_usage;
          UPDATE meta SET value = '2' WHERE name = 'schema_version';",
     )
     .unwrap();
@@ -286,15 +284,52 @@ fn a_version_2_store_gains_the_replication_tables_when_opened() {
         "a stale setting write changed it"
     );
     drop(store);
-    let version: String = rusqlite::Connection::open(&db)
+    assert_eq!(schema_version(&db), "4");
+}
+
+/// A store of schema version 3 (before ECC key pairs) opens, keeps its keys, and gains the
+/// `DeriveKeyUsage` column (version 4): an ECC key pair for key agreement made after keeps it.
+#[test]
+fn a_version_3_store_gains_the_derive_key_usage_column_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("keys.db");
+    let key_file = dir.path().join("master.key");
+    let master = write_dev_key_file(&key_file, &mut OsRandom).unwrap();
+    let h = hsm(SqliteStore::create(&db, master).unwrap());
+    let created = api::dispatch(&h, "CreateKey", json!({
+        "KeyAttributes": { "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "TDES_2KEY", "KeyModesOfUse": { "Generate": true, "Verify": true } },
+        "Exportable": true })).unwrap();
+    let old = created["Key"].clone();
+    drop(h);
+    rusqlite::Connection::open(&db)
         .unwrap()
-        .query_row(
-            "SELECT value FROM meta WHERE name = 'schema_version'",
-            [],
-            |r| r.get(0),
+        .execute_batch(
+            "ALTER TABLE keys DROP COLUMN derive_key_usage;
+             UPDATE meta SET value = '3' WHERE name = 'schema_version';",
         )
         .unwrap();
-    assert_eq!(version, "3");
+
+    let h = hsm(SqliteStore::open(&db, read_dev_key_file(&key_file).unwrap()).unwrap());
+    assert_eq!(schema_version(&db), "4");
+    let got = api::dispatch(&h, "GetKey", json!({ "KeyIdentifier": old["KeyArn"] })).unwrap();
+    assert_eq!(got["Key"], old);
+    assert!(got["Key"].get("DeriveKeyUsage").is_none());
+    let pair = api::dispatch(&h, "CreateKey", json!({
+        "KeyAttributes": { "KeyUsage": "TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT", "KeyClass": "ASYMMETRIC_KEY_PAIR", "KeyAlgorithm": "ECC_NIST_P256", "KeyModesOfUse": { "DeriveKey": true } },
+        "DeriveKeyUsage": "TR31_K1_KEY_BLOCK_PROTECTION_KEY",
+        "Exportable": false })).unwrap();
+    drop(h);
+    let h = hsm(SqliteStore::open(&db, read_dev_key_file(&key_file).unwrap()).unwrap());
+    let got = api::dispatch(
+        &h,
+        "GetKey",
+        json!({ "KeyIdentifier": pair["Key"]["KeyArn"] }),
+    )
+    .unwrap();
+    assert_eq!(
+        got["Key"]["DeriveKeyUsage"],
+        "TR31_K1_KEY_BLOCK_PROTECTION_KEY"
+    );
 }
 
 /// Two HSMs on one database file (as two processes are: each its own connection): a key one

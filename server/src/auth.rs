@@ -177,9 +177,13 @@ pub fn verify(
             max_skew.as_secs() / 60
         )));
     }
-    if !a.signed_headers.contains(&"host") || !a.signed_headers.contains(&"x-amz-date") {
+    // aws-sigv4 signs the Host header, or the target's authority when there is none.
+    if !a.signed_headers.contains(&"host")
+        || !a.signed_headers.contains(&"x-amz-date")
+        || !headers.contains_key(http::header::HOST)
+    {
         return Err(invalid_signature(
-            "SignedHeaders must include host and x-amz-date",
+            "SignedHeaders must include host and x-amz-date, and the request must have them",
         ));
     }
     // The signed headers as received; aws-sigv4 adds x-amz-date from `time` itself.
@@ -252,7 +256,7 @@ fn settings() -> SigningSettings {
 
 /// Signs `request` as `credentials` for `region` at `time`: the headers to add and the
 /// signature.
-pub(crate) fn sign_request(
+pub fn sign_request(
     credentials: &Credentials,
     region: &Region,
     time: SystemTime,

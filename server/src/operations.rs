@@ -28,6 +28,11 @@ impl Plane {
 /// The control plane's `X-Amz-Target` prefix (the model's `targetPrefix`).
 pub const TARGET_PREFIX: &str = "PaymentCryptographyControlPlane";
 
+/// The `X-Amz-Target` prefix of payhsm's internal operations ([`INTERNAL`]), by which one
+/// payhsm region calls another's server; not part of the service, served to signed requests
+/// only.
+pub const INTERNAL_TARGET_PREFIX: &str = "PayhsmInternal";
+
 /// The SigV4 signing name of both planes.
 pub const SIGNING_NAME: &str = "payment-cryptography";
 
@@ -42,6 +47,9 @@ pub struct Operation {
     pub method: &'static str,
     /// Its request URI; `{Member}` is a path label carrying that request member.
     pub path: &'static str,
+    /// The control plane's `X-Amz-Target` prefix ([`TARGET_PREFIX`] or
+    /// [`INTERNAL_TARGET_PREFIX`]); empty on the data plane.
+    pub target_prefix: &'static str,
 }
 
 impl Operation {
@@ -51,6 +59,11 @@ impl Operation {
             .split('/')
             .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
     }
+
+    /// Whether it is one of payhsm's internal operations.
+    pub fn is_internal(&self) -> bool {
+        self.target_prefix == INTERNAL_TARGET_PREFIX
+    }
 }
 
 const fn control(name: &'static str) -> Operation {
@@ -59,6 +72,14 @@ const fn control(name: &'static str) -> Operation {
         plane: Plane::Control,
         method: "POST",
         path: "/",
+        target_prefix: TARGET_PREFIX,
+    }
+}
+
+const fn internal(name: &'static str) -> Operation {
+    Operation {
+        target_prefix: INTERNAL_TARGET_PREFIX,
+        ..control(name)
     }
 }
 
@@ -68,6 +89,7 @@ const fn data(name: &'static str, path: &'static str) -> Operation {
         plane: Plane::Data,
         method: "POST",
         path,
+        target_prefix: "",
     }
 }
 
@@ -125,9 +147,21 @@ pub const OPERATIONS: &[Operation] = &[
     data("VerifyPinData", "/pindata/verify"),
 ];
 
-/// The operation named `name`.
+/// payhsm's internal operations (`api::INTERNAL`), on the control plane.
+pub const INTERNAL: &[Operation] = &[internal("ImportKeyReplica")];
+
+/// The operation named `name`, of the models or internal.
 pub fn find(name: &str) -> Option<&'static Operation> {
-    OPERATIONS.iter().find(|o| o.name == name)
+    OPERATIONS.iter().chain(INTERNAL).find(|o| o.name == name)
+}
+
+/// The control-plane operation an `X-Amz-Target` names (`<prefix>.<Operation>`).
+pub fn by_target(target: &str) -> Option<&'static Operation> {
+    let (prefix, name) = target.split_once('.')?;
+    OPERATIONS
+        .iter()
+        .chain(INTERNAL)
+        .find(|o| o.plane == Plane::Control && o.target_prefix == prefix && o.name == name)
 }
 
 #[cfg(test)]
@@ -158,6 +192,21 @@ mod tests {
                     .all(|o| o.plane == Plane::Control || o.path != op.path)
             );
         }
+    }
+
+    #[test]
+    fn internal_operations_are_the_hsms_and_only_under_their_prefix() {
+        let names: Vec<_> = INTERNAL.iter().map(|o| o.name).collect();
+        assert_eq!(names, payhsm_keystore::api::INTERNAL);
+        assert!(find("ImportKeyReplica").unwrap().is_internal());
+        assert!(by_target("PayhsmInternal.ImportKeyReplica").is_some());
+        assert!(by_target("PaymentCryptographyControlPlane.ImportKeyReplica").is_none());
+        assert!(by_target("PayhsmInternal.CreateKey").is_none());
+        assert!(
+            !by_target("PaymentCryptographyControlPlane.CreateKey")
+                .unwrap()
+                .is_internal()
+        );
     }
 
     #[test]

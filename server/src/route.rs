@@ -11,7 +11,7 @@ use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value};
 
 use crate::{
-    operations::{OPERATIONS, Operation, Plane, TARGET_PREFIX},
+    operations::{self, OPERATIONS, Operation, Plane, TARGET_PREFIX},
     wire::Failure,
 };
 
@@ -65,23 +65,15 @@ fn control_operation(
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let operation = target
-        .strip_prefix(TARGET_PREFIX)
-        .and_then(|t| t.strip_prefix('.'))
-        .and_then(|name| {
-            OPERATIONS
-                .iter()
-                .find(|o| o.plane == Plane::Control && o.name == name)
-        })
-        .ok_or_else(|| {
-            Failure::invalid(
-                "X-Amz-Target",
-                format!(
-                    "{} is not an operation of the control plane; expected {TARGET_PREFIX}.<Operation>",
-                    shown(target)
-                ),
-            )
-        })?;
+    let operation = operations::by_target(target).ok_or_else(|| {
+        Failure::invalid(
+            "X-Amz-Target",
+            format!(
+                "{} is not an operation of the control plane; expected {TARGET_PREFIX}.<Operation>",
+                shown(target)
+            ),
+        )
+    })?;
     if method != operation.method || path != operation.path {
         return Err(Failure::invalid(
             "Path",

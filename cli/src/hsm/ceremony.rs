@@ -1,8 +1,6 @@
 //! `payhsm import-key-components`: a working key formed in a key ceremony from components,
 //! the only way clear key material enters the HSM.
 
-use std::path::Path;
-
 use payhsm_core::{crypto::SoftwareKey, kcv, secret::SecretVec};
 use payhsm_keystore::{CeremonyKey, model::KeyAttributesInput};
 use serde_json::Value;
@@ -13,9 +11,7 @@ use crate::error::CliError;
 /// Reads `components` components and their KCVs, combines them by XOR, and imports the key
 /// with `key_attributes` once its KCV equals `check_value` (the ceremony's record).
 pub(crate) fn import(
-    store: &Path,
-    region: &str,
-    backend: super::Backend,
+    home: Home,
     components: usize,
     key_attributes: &str,
     exportable: bool,
@@ -30,7 +26,7 @@ pub(crate) fn import(
     let len = algorithm.key_len().ok_or_else(|| {
         CliError::invalid("--key-attributes", "components form symmetric keys only")
     })?;
-    let hsm = Home::new(store, region, backend)?.open()?;
+    let hsm = home.open()?;
     let parts = read_key_components(components, "Key component", len, |m| {
         let key = SoftwareKey::new(algorithm, m).map_err(|e| CliError::invalid("component", e))?;
         Ok(kcv::default_kcv(&key)?.to_string())

@@ -14,7 +14,7 @@
 
 use std::{
     fs,
-    io::{BufRead as _, IsTerminal as _, Write as _},
+    io::{IsTerminal as _, Write as _},
     path::{Path, PathBuf},
     sync::{Arc, Weak},
 };
@@ -372,31 +372,9 @@ pub(crate) fn read_key_components(
             Some("Use --components 2 or more."),
         ));
     }
-    let tty = std::io::stdin().is_terminal();
-    let mut stdin = std::io::stdin().lock();
-    let mut line = |prompt: &str, secret: bool| -> Result<Zeroizing<String>, CliError> {
-        let text =
-            if tty && secret {
-                Zeroizing::new(rpassword::prompt_password(prompt).map_err(|e| {
-                    CliError::new(format!("cannot read from the terminal: {e}"), None)
-                })?)
-            } else {
-                // Prompts are for people; a ceremony tool piping the lines gets none.
-                if tty {
-                    eprint!("{prompt}");
-                    let _ = std::io::stderr().flush();
-                }
-                let mut buf = Zeroizing::new(String::new());
-                stdin
-                    .read_line(&mut buf)
-                    .map_err(|e| CliError::new(format!("cannot read standard input: {e}"), None))?;
-                buf
-            };
-        Ok(Zeroizing::new(text.trim().to_owned()))
-    };
     let mut components = Vec::with_capacity(n);
     for i in 1..=n {
-        let hex = line(
+        let hex = read_line(
             &format!("{what} {i} of {n} ({} hex digits): ", 2 * len),
             true,
         )?;
@@ -409,7 +387,7 @@ pub(crate) fn read_key_components(
                     Some("Enter the component again; nothing was stored."),
                 )
             })?;
-        let kcv = line(&format!("KCV of component {i}: "), false)?.to_string();
+        let kcv = read_line(&format!("KCV of component {i}: "), false)?.to_string();
         if !check_value(&material)?.eq_ignore_ascii_case(&kcv) {
             return Err(CliError::new(
                 format!("component {i}'s KCV does not match the KCV entered for it"),
@@ -419,4 +397,28 @@ pub(crate) fn read_key_components(
         components.push((material, kcv));
     }
     Ok(components)
+}
+
+/// One line: from a terminal after `prompt`, without echo if `secret`; otherwise from
+/// standard input (a tool's pipe), with no prompt.
+pub(crate) fn read_line(prompt: &str, secret: bool) -> Result<Zeroizing<String>, CliError> {
+    let tty = std::io::stdin().is_terminal();
+    let text = if tty && secret {
+        Zeroizing::new(
+            rpassword::prompt_password(prompt)
+                .map_err(|e| CliError::new(format!("cannot read from the terminal: {e}"), None))?,
+        )
+    } else {
+        // Prompts are for people; a tool piping the lines gets none.
+        if tty {
+            eprint!("{prompt}");
+            let _ = std::io::stderr().flush();
+        }
+        let mut buf = Zeroizing::new(String::new());
+        std::io::stdin()
+            .read_line(&mut buf)
+            .map_err(|e| CliError::new(format!("cannot read standard input: {e}"), None))?;
+        buf
+    };
+    Ok(Zeroizing::new(text.trim().to_owned()))
 }

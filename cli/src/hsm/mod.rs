@@ -21,7 +21,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use payhsm_keystore::arn::AccountId;
 use serde_json::{Map, Value};
 
-pub(crate) use home::{Backend, Home};
+pub(crate) use home::{Backend, Home, read_line};
 pub(crate) use regions::StoreRegions;
 
 use crate::error::CliError;
@@ -206,8 +206,8 @@ const COMMANDS: &[Spec] = &[
     Spec {
         name: "import-key",
         operation: "ImportKey",
-        about: "Imports a key: a TR-31 block under a stored KEK or KBPK, a TR-34 token, or a \
-                root or trusted public key certificate",
+        about: "Imports a key: a TR-31 block under a stored KEK or KBPK or an ECDH-derived \
+                KBPK, a TR-34 token, or a root or trusted public key certificate",
         params: &[
             ("key-material", "KeyMaterial", Struct, true),
             (
@@ -255,8 +255,8 @@ const COMMANDS: &[Spec] = &[
     Spec {
         name: "export-key",
         operation: "ExportKey",
-        about: "Exports a key: a TR-31 block under a stored KEK or KBPK, or a TR-34 token to \
-                a KRD certificate",
+        about: "Exports a key: a TR-31 block under a stored KEK or KBPK or an ECDH-derived \
+                KBPK, or a TR-34 token to a KRD certificate",
         params: &[
             ("key-material", "KeyMaterial", Struct, true),
             ("export-key-identifier", "ExportKeyIdentifier", Str, true),
@@ -298,7 +298,7 @@ const COMMANDS: &[Spec] = &[
     Spec {
         name: "get-public-key-certificate",
         operation: "GetPublicKeyCertificate",
-        about: "Gets the certificate of an RSA key pair and its chain (the region's CA)",
+        about: "Gets the certificate of an RSA or ECC key pair and its chain (the region's CA)",
         params: &[KEY_ID],
     },
     Spec {
@@ -770,6 +770,7 @@ pub(crate) fn run(
     matches: &ArgMatches,
     store: &Path,
     region: &str,
+    account: &AccountId,
     backend: Backend,
 ) -> Result<String, CliError> {
     let spec = COMMANDS
@@ -777,7 +778,7 @@ pub(crate) fn run(
         .find(|s| s.name == name)
         .ok_or_else(|| CliError::new(format!("unknown command {name}"), None))?;
     let request = build_request(spec, matches)?;
-    let regions = StoreRegions::new(store, backend, AccountId::new(AccountId::DEFAULT)?);
+    let regions = StoreRegions::new(store, backend, account.clone());
     let response = regions.service(region)?.call(spec.operation, request);
     // The replication work this command (or an earlier one) left: done now if it can be,
     // within a bound; what is left stays IN_PROGRESS for `payhsm replicate`.

@@ -1,6 +1,7 @@
 //! The store directory as an account's regions: each subfolder with a `master-key.json` is a
-//! region, opened once when first asked for and shared from then on. Each region's HSM reaches
-//! the others through it, for multi-region keys.
+//! region, opened once when first asked for and shared from then on; regions that other
+//! payhsm servers hold (`payhsm serve --region-endpoint`) are added to them. Each region's HSM
+//! reaches the others through it, for multi-region keys.
 
 use std::{
     collections::BTreeMap,
@@ -26,6 +27,8 @@ pub(crate) struct StoreRegions {
     backend: Backend,
     account: AccountId,
     open: Mutex<BTreeMap<Region, Arc<dyn Service>>>,
+    /// Regions other processes serve, by name.
+    remote: BTreeMap<Region, Arc<dyn Service>>,
     /// Itself, for the HSMs it opens.
     me: Weak<Self>,
 }
@@ -33,11 +36,25 @@ pub(crate) struct StoreRegions {
 impl StoreRegions {
     /// The regions under `store`, opened on `backend` with ARNs naming `account`.
     pub(crate) fn new(store: &Path, backend: Backend, account: AccountId) -> Arc<Self> {
+        Self::with_remote(store, backend, account, Vec::new())
+    }
+
+    /// As [`Self::new`], with `remote`'s regions served by other processes instead of the store.
+    pub(crate) fn with_remote(
+        store: &Path,
+        backend: Backend,
+        account: AccountId,
+        remote: Vec<Arc<dyn Service>>,
+    ) -> Arc<Self> {
         Arc::new_cyclic(|me| Self {
             store: store.to_owned(),
             backend,
             account,
             open: Mutex::new(BTreeMap::new()),
+            remote: remote
+                .into_iter()
+                .map(|s| (s.region().clone(), s))
+                .collect(),
             me: me.clone(),
         })
     }
@@ -52,6 +69,9 @@ impl StoreRegions {
     /// The service of the region named `region`, with the CLI's error and hint when it has no
     /// store or does not open.
     pub(crate) fn service(&self, region: &str) -> Result<Arc<dyn Service>, CliError> {
+        if let Some(remote) = Region::new(region).ok().and_then(|r| self.remote.get(&r)) {
+            return Ok(Arc::clone(remote));
+        }
         let home = Home::new(&self.store, region, self.backend.clone())?;
         // Held while opening, so two callers never open one region's database twice.
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
@@ -77,12 +97,17 @@ impl Regions for StoreRegions {
             .filter_map(Result::ok)
             .filter(|e| e.path().join(Home::INFO_FILE).is_file())
             .filter_map(|e| Region::new(e.file_name().to_str()?).ok())
+            .chain(self.remote.keys().cloned())
             .collect();
         names.sort();
+        names.dedup();
         Ok(names)
     }
 
     fn open(&self, region: &Region) -> Result<Arc<dyn Service>, Error> {
+        if let Some(remote) = self.remote.get(region) {
+            return Ok(Arc::clone(remote));
+        }
         if !self
             .store
             .join(region.as_str())

@@ -1,6 +1,7 @@
 //! Key exchange: `ImportKey` and `ExportKey`, keys in and out of the HSM as TR-31 key blocks
-//! under a stored key encryption key (K0) or key block protection key (K1), as TR-34 tokens
-//! ([`tr34`]), and public keys in certificates ([`pki`]).
+//! under a stored key encryption key (K0) or key block protection key (K1) or under a KBPK
+//! derived by ECDH ([`ecdh`]), as TR-34 tokens ([`tr34`]), and public keys in certificates of
+//! RSA or ECC keys ([`pki`], `x509`).
 //!
 //! This folder uses the HSM's core ([`Hsm`], the store, the policy) and is used by
 //! nothing below it: replication and the wire protocols build on it.
@@ -12,22 +13,27 @@
 //! wrapping key is at least as strong as the key; only then are the key's bytes read from the
 //! store.
 
+pub mod ecdh;
 pub mod pki;
 pub mod tr34;
+pub(crate) mod x509;
 
 use std::collections::BTreeMap;
 
 use payhsm_core::{
+    crypto::SymmetricKey,
     key::{Exportability, KeyAlgorithm, KeyAttributes, KeyClass, KeyModesOfUse},
     secret::SecretVec,
 };
 use payhsm_tr31::{
     BlockId, Header, Kbpk, KeyBlock, OptionalBlock, UnwrapOptions, Unwrapped, Version, WrapOptions,
+    optional_block::values::HmacHash,
     policy::{Direction, check_kbpk},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+pub use ecdh::{ExportDiffieHellmanTr31KeyBlock, ImportDiffieHellmanTr31KeyBlock};
 pub use pki::{RootCertificatePublicKey, TrustedCertificatePublicKey};
 pub use tr34::{ExportTr34KeyBlock, ImportTr34KeyBlock};
 
@@ -73,7 +79,8 @@ pub enum ImportKeyMaterial {
     /// A certificate that chains to an imported CA.
     TrustedCertificatePublicKey(TrustedCertificatePublicKey),
     KeyCryptogram(Value),
-    DiffieHellmanTr31KeyBlock(Value),
+    /// A TR-31 block under a key derived by ECDH.
+    DiffieHellmanTr31KeyBlock(ImportDiffieHellmanTr31KeyBlock),
     As2805KeyCryptogram(Value),
 }
 
@@ -108,7 +115,8 @@ pub enum ExportKeyMaterial {
     /// A TR-34 token to a KRD certified by an imported CA.
     Tr34KeyBlock(ExportTr34KeyBlock),
     KeyCryptogram(Value),
-    DiffieHellmanTr31KeyBlock(Value),
+    /// A TR-31 block under a key derived by ECDH.
+    DiffieHellmanTr31KeyBlock(ExportDiffieHellmanTr31KeyBlock),
     As2805KeyCryptogram(Value),
 }
 
@@ -139,8 +147,8 @@ pub struct KeyBlockHeaders {
 fn not_offered(member: &str) -> Error {
     Error::validation(
         &format!("KeyMaterial.{member}"),
-        "this way of moving keys is not offered by this HSM yet; use Tr31KeyBlock or \
-         Tr34KeyBlock",
+        "this way of moving keys is not offered by this HSM yet; use Tr31KeyBlock, \
+         Tr34KeyBlock or DiffieHellmanTr31KeyBlock",
     )
 }
 
@@ -173,8 +181,23 @@ impl Incoming {
     /// The key a TR-31 block (the request member `field`) carries, as its header states it.
     pub(crate) fn from_tr31(unwrapped: Unwrapped, field: &str) -> Result<Self, Error> {
         let h = &unwrapped.header;
-        let algorithm = KeyAlgorithm::from_block_cipher(h.algorithm(), unwrapped.key.len())
-            .map_err(|e| Error::validation(field, e.to_string()))?;
+        let algorithm = if h.algorithm() == payhsm_core::key::Algorithm::HMAC {
+            let hash = h
+                .hmac_hash()
+                .map_err(|e| Error::validation(field, e.to_string()))?
+                .ok_or_else(|| {
+                    Error::validation(field, "an HMAC key's block names its hash (block HM)")
+                })?;
+            HMAC_ALGORITHMS
+                .into_iter()
+                .find(|a| hmac_hash(*a) == Some(hash))
+                .ok_or_else(|| {
+                    Error::validation(field, "HMAC keys with SHA-224, SHA-256, SHA-384 or SHA-512")
+                })?
+        } else {
+            KeyAlgorithm::from_block_cipher(h.algorithm(), unwrapped.key.len())
+                .map_err(|e| Error::validation(field, e.to_string()))?
+        };
         Ok(Self {
             attributes: KeyAttributes::from_tr31(h.key_usage(), h.mode_of_use(), algorithm)
                 .map_err(|e| Error::validation(field, e.to_string()))?,
@@ -219,9 +242,7 @@ impl<S: Store> Hsm<S> {
                     self.import_trusted_certificate(c)?
                 }
                 ImportKeyMaterial::KeyCryptogram(_) => return Err(not_offered("KeyCryptogram")),
-                ImportKeyMaterial::DiffieHellmanTr31KeyBlock(_) => {
-                    return Err(not_offered("DiffieHellmanTr31KeyBlock"));
-                }
+                ImportKeyMaterial::DiffieHellmanTr31KeyBlock(b) => self.import_ecdh_tr31(b)?,
                 ImportKeyMaterial::As2805KeyCryptogram(_) => {
                     return Err(not_offered("As2805KeyCryptogram"));
                 }
@@ -259,6 +280,7 @@ impl<S: Store> Hsm<S> {
                     enabled: input.enabled.unwrap_or(true),
                     tags,
                     origin: KeyOrigin::External,
+                    derive_key_usage: None,
                     multi_region,
                 },
                 Some(material.expose_secret()),
@@ -294,19 +316,11 @@ impl<S: Store> Hsm<S> {
         field: &str,
     ) -> Result<Unwrapped, Error> {
         // Structure and policy before any cryptography.
-        let parsed = KeyBlock::parse(block).map_err(|e| tr31_error(field, e))?;
+        KeyBlock::parse(block).map_err(|e| tr31_error(field, e))?;
         policy::check_key(role, wrapping)?;
-        check_kbpk(&wrapping.attributes, parsed.version(), Direction::Unwrap)
-            .map_err(|e| Error::policy(Rule::KeyAlgorithm, e.to_string()))?;
-        if !matches!(parsed.header().algorithm().code(), [b'T'] | [b'A']) {
-            return Err(Error::validation(
-                field,
-                "this HSM imports TDES and AES keys from TR-31 blocks",
-            ));
-        }
+        check_tr31_import(&wrapping.attributes, block, field)?;
         let handle = self.store().open(wrapping)?;
-        payhsm_tr31::unwrap(Kbpk::Key(&*handle), block, &UnwrapOptions::default())
-            .map_err(|e| tr31_error(field, e))
+        open_tr31_under(&*handle, block, field)
     }
 
     /// Wraps `key` under the stored `wrapping` key with `header` (already checked); `field`
@@ -319,14 +333,7 @@ impl<S: Store> Hsm<S> {
         field: &str,
     ) -> Result<String, Error> {
         let handle = self.store().open(wrapping)?;
-        payhsm_tr31::wrap(
-            Kbpk::Key(&*handle),
-            header,
-            key,
-            &WrapOptions::default(),
-            &mut payhsm_core::rng::OsRandom,
-        )
-        .map_err(|e| tr31_error(field, e))
+        wrap_tr31_under(&*handle, header, key, field)
     }
 
     /// `ExportKey`: a TR-31 block under a stored KEK or KBPK, or a TR-34 token to a KRD
@@ -350,9 +357,7 @@ impl<S: Store> Hsm<S> {
                 ExportKeyMaterial::Tr31KeyBlock(b) => self.export_tr31(&key, b),
                 ExportKeyMaterial::Tr34KeyBlock(b) => self.export_tr34(&key, b),
                 ExportKeyMaterial::KeyCryptogram(_) => Err(not_offered("KeyCryptogram")),
-                ExportKeyMaterial::DiffieHellmanTr31KeyBlock(_) => {
-                    Err(not_offered("DiffieHellmanTr31KeyBlock"))
-                }
+                ExportKeyMaterial::DiffieHellmanTr31KeyBlock(b) => self.export_ecdh_tr31(&key, b),
                 ExportKeyMaterial::As2805KeyCryptogram(_) => {
                     Err(not_offered("As2805KeyCryptogram"))
                 }
@@ -394,10 +399,81 @@ impl<S: Store> Hsm<S> {
 
 /// The TR-31 version a block under `wrapping` gets: D under an AES key, B under a TDES one.
 pub(crate) fn tr31_version_for(wrapping: &KeyRecord) -> Version {
-    match wrapping.attributes.key_algorithm.tr31_algorithm().code() {
+    tr31_version(wrapping.attributes.key_algorithm)
+}
+
+/// The TR-31 version a block under a KBPK of `algorithm` gets: D under AES, B under TDES.
+pub(crate) fn tr31_version(algorithm: KeyAlgorithm) -> Version {
+    match algorithm.tr31_algorithm().code() {
         [b'A'] => Version::D,
         _ => Version::B,
     }
+}
+
+const HMAC_ALGORITHMS: [KeyAlgorithm; 4] = [
+    KeyAlgorithm::HmacSha224,
+    KeyAlgorithm::HmacSha256,
+    KeyAlgorithm::HmacSha384,
+    KeyAlgorithm::HmacSha512,
+];
+
+/// The hash an HMAC key's TR-31 block names in its `HM` block (ANSI X9.143); `None` for other
+/// keys.
+fn hmac_hash(algorithm: KeyAlgorithm) -> Option<HmacHash> {
+    match algorithm {
+        KeyAlgorithm::HmacSha224 => Some(HmacHash::Sha224),
+        KeyAlgorithm::HmacSha256 => Some(HmacHash::Sha256),
+        KeyAlgorithm::HmacSha384 => Some(HmacHash::Sha384),
+        KeyAlgorithm::HmacSha512 => Some(HmacHash::Sha512),
+        _ => None,
+    }
+}
+
+/// Checks a TR-31 block (the request member `field`) before it is opened under a KBPK with
+/// attributes `kbpk`: it parses, the KBPK fits its version, and it carries a TDES, AES or
+/// HMAC key.
+pub(crate) fn check_tr31_import(
+    kbpk: &KeyAttributes,
+    block: &str,
+    field: &str,
+) -> Result<(), Error> {
+    let parsed = KeyBlock::parse(block).map_err(|e| tr31_error(field, e))?;
+    check_kbpk(kbpk, parsed.version(), Direction::Unwrap)
+        .map_err(|e| Error::policy(Rule::KeyAlgorithm, e.to_string()))?;
+    if !matches!(parsed.header().algorithm().code(), [b'T' | b'A' | b'H']) {
+        return Err(Error::validation(
+            field,
+            "this HSM imports TDES, AES and HMAC keys from TR-31 blocks",
+        ));
+    }
+    Ok(())
+}
+
+/// Opens a checked TR-31 block (the request member `field`) under `kbpk`.
+pub(crate) fn open_tr31_under(
+    kbpk: &dyn SymmetricKey,
+    block: &str,
+    field: &str,
+) -> Result<Unwrapped, Error> {
+    payhsm_tr31::unwrap(Kbpk::Key(kbpk), block, &UnwrapOptions::default())
+        .map_err(|e| tr31_error(field, e))
+}
+
+/// Wraps `key` under `kbpk` with `header` (already checked).
+pub(crate) fn wrap_tr31_under(
+    kbpk: &dyn SymmetricKey,
+    header: &Header,
+    key: &[u8],
+    field: &str,
+) -> Result<String, Error> {
+    payhsm_tr31::wrap(
+        Kbpk::Key(kbpk),
+        header,
+        key,
+        &WrapOptions::default(),
+        &mut payhsm_core::rng::OsRandom,
+    )
+    .map_err(|e| tr31_error(field, e))
 }
 
 /// The service's `WrappedKey`.
@@ -437,7 +513,10 @@ impl ImportKeyMaterial {
                 "certificateAuthorityPublicKeyIdentifier": c.certificate_authority_public_key_identifier,
             } }),
             Self::KeyCryptogram(_) => json!("KeyCryptogram"),
-            Self::DiffieHellmanTr31KeyBlock(_) => json!("DiffieHellmanTr31KeyBlock"),
+            Self::DiffieHellmanTr31KeyBlock(b) => json!({ "diffieHellmanTr31KeyBlock": {
+                "derivation": b.audit_json(),
+                "header": b.wrapped_key_block.get(..16),
+            } }),
             Self::As2805KeyCryptogram(_) => json!("As2805KeyCryptogram"),
         }
     }
@@ -455,7 +534,9 @@ impl ExportKeyMaterial {
                 "keyBlockFormat": b.key_block_format,
             } }),
             Self::KeyCryptogram(_) => json!("KeyCryptogram"),
-            Self::DiffieHellmanTr31KeyBlock(_) => json!("DiffieHellmanTr31KeyBlock"),
+            Self::DiffieHellmanTr31KeyBlock(b) => json!({ "diffieHellmanTr31KeyBlock": {
+                "derivation": b.audit_json(),
+            } }),
             Self::As2805KeyCryptogram(_) => json!("As2805KeyCryptogram"),
         }
     }
@@ -514,6 +595,26 @@ pub(crate) fn export_header(
         header = header
             .with_optional_block(block)
             .map_err(|e| Error::validation(&block_path, e.to_string()))?;
+    }
+    // An HMAC key's block names its hash.
+    if let Some(hash) = hmac_hash(key.attributes.key_algorithm) {
+        let block_path = format!("{path}.OptionalBlocks.HM");
+        match header.hmac_hash() {
+            Ok(None) => {
+                let block = OptionalBlock::new(BlockId::HM, &format!("{:02X}", hash.code()))
+                    .map_err(|e| Error::internal(e.to_string()))?;
+                header = header
+                    .with_optional_block(block)
+                    .map_err(|e| Error::validation(&block_path, e.to_string()))?;
+            }
+            Ok(Some(given)) if given == hash => {}
+            _ => {
+                return Err(Error::validation(
+                    &block_path,
+                    format!("the key is {}", key.attributes.key_algorithm),
+                ));
+            }
+        }
     }
     Ok(header)
 }

@@ -30,17 +30,20 @@ use payhsm_core::{
 };
 use payhsm_tr34::{
     DateTime,
-    cert::{self, Certificate, CertificateTemplate, Issuer, Purpose, Role},
+    cert::{self, Certificate, CertificateTemplate, Issuer, Role},
     rsa::{RsaPrivateKey, RsaPublicKey},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use spki::SubjectPublicKeyInfoOwned;
 
 use crate::{
     Error, Rule,
     clock::Timestamp,
+    ecc::Curve,
     exchange::Incoming,
+    exchange::x509::{AnyCertificate, Purpose},
     hsm::{Audit, Hsm, NewKey},
     lifecycle::KeyIdentifierInput,
     model::{KeyAttributesInput, KeyOrigin, KeyRecord, KeyState},
@@ -84,17 +87,30 @@ pub struct TrustedCertificatePublicKey {
     pub certificate_authority_public_key_identifier: String,
 }
 
-/// A certificate as the service sends it (base64 of the PEM text), or PEM text.
-pub(crate) fn parse_certificate(path: &str, text: &str) -> Result<Certificate, Error> {
+/// The PEM text of a certificate as the service sends it (base64 of the PEM text), or PEM text.
+fn certificate_pem(path: &str, text: &str) -> Result<String, Error> {
     let text = text.trim();
-    let pem = if text.starts_with("-----BEGIN") {
-        text.to_owned()
-    } else {
-        Base64::decode_vec(text)
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or_else(|| Error::validation(path, "expected a base64-encoded PEM certificate"))?
-    };
+    if text.starts_with("-----BEGIN") {
+        return Ok(text.to_owned());
+    }
+    Base64::decode_vec(text)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| Error::validation(path, "expected a base64-encoded PEM certificate"))
+}
+
+/// The DER of a certificate as the service sends it (base64 of the PEM text), or PEM text.
+pub(crate) fn certificate_der(path: &str, text: &str) -> Result<Vec<u8>, Error> {
+    let pem = certificate_pem(path, text)?;
+    match der::pem::decode_vec(pem.as_bytes()) {
+        Ok(("CERTIFICATE", der)) => Ok(der),
+        _ => Err(Error::validation(path, "expected a PEM CERTIFICATE")),
+    }
+}
+
+/// An RSA certificate as the service sends it (base64 of the PEM text), or PEM text.
+pub(crate) fn parse_certificate(path: &str, text: &str) -> Result<Certificate, Error> {
+    let pem = certificate_pem(path, text)?;
     let certificate = Certificate::from_pem(&pem).map_err(|e| tr34_error(path, e))?;
     if certificate.to_der().len() > MAX_CERTIFICATE_LEN {
         return Err(Error::validation(
@@ -107,8 +123,12 @@ pub(crate) fn parse_certificate(path: &str, text: &str) -> Result<Certificate, E
 
 /// A certificate as the service returns it: base64 of the PEM text.
 pub(crate) fn certificate_text(certificate: &Certificate) -> Result<String, Error> {
-    let pem = certificate
-        .to_pem()
+    der_certificate_text(certificate.to_der())
+}
+
+/// A DER certificate as the service returns it: base64 of the PEM text.
+pub(crate) fn der_certificate_text(der: &[u8]) -> Result<String, Error> {
+    let pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, der)
         .map_err(|e| Error::internal(e.to_string()))?;
     Ok(Base64::encode_string(pem.as_bytes()))
 }
@@ -145,26 +165,6 @@ fn serial_number(key_id: &str) -> Vec<u8> {
     let mut serial = digest[..16].to_vec();
     serial[0] = (serial[0] & 0x7F) | 0x40;
     serial
-}
-
-/// Checks that a certificate's RSA key has the size the attributes state.
-fn check_size(
-    path: &str,
-    certificate: &Certificate,
-    attributes: &KeyAttributes,
-) -> Result<(), Error> {
-    if certificate.public_key().size().key_algorithm() == attributes.key_algorithm {
-        Ok(())
-    } else {
-        Err(Error::validation(
-            path,
-            format!(
-                "the certificate's key is {}, the attributes say {}",
-                certificate.public_key().size().key_algorithm(),
-                attributes.key_algorithm
-            ),
-        ))
-    }
 }
 
 /// The region CA, ready to certify.
@@ -248,27 +248,58 @@ impl<S: Store> Hsm<S> {
         } else {
             Role::Krd
         };
+        self.issue_by_ca(ca, record, role, until, |subject, template, issuer| {
+            cert::issue(subject, public, template, issuer, &mut OsRandom)
+        })
+    }
+
+    /// The certificate (DER) the region CA issues for the ECC key pair `record`, whose public
+    /// key is `public`: for key agreement (`keyUsage` keyAgreement), valid from the key's
+    /// creation until the CA's own expiry.
+    fn certify_key_agreement(
+        &self,
+        ca: &Authority<'_>,
+        record: &KeyRecord,
+        public: &SubjectPublicKeyInfoOwned,
+    ) -> Result<Vec<u8>, Error> {
+        self.issue_by_ca(
+            ca,
+            record,
+            Role::KeyAgreement,
+            ca.not_after,
+            |subject, template, issuer| {
+                cert::issue_der(subject, public, template, issuer, &mut OsRandom)
+            },
+        )
+    }
+
+    /// A certificate of the key pair `record` for `role` from the region CA, valid from the
+    /// key's creation until `until` (or the CA's own expiry, if sooner), built by `issue`.
+    fn issue_by_ca<T>(
+        &self,
+        ca: &Authority<'_>,
+        record: &KeyRecord,
+        role: Role,
+        until: Timestamp,
+        issue: impl FnOnce(&str, &CertificateTemplate, Issuer<'_>) -> Result<T, payhsm_tr34::Error>,
+    ) -> Result<T, Error> {
         let template = CertificateTemplate {
             role,
             not_before: date(record.create_timestamp)?,
             not_after: date(until.min(ca.not_after))?,
             serial_number: Some(serial_number(&record.key_id)),
         };
-        cert::issue(
-            &format!(
-                "CN={},OU={},O=payhsm",
-                record.key_id,
-                self.region().as_str()
-            ),
-            public,
-            &template,
-            Issuer::Ca {
-                certificate: &ca.certificate,
-                key: &*ca.key,
-            },
-            &mut OsRandom,
-        )
-        .map_err(|e| Error::internal(format!("certifying key {}: {e}", record.key_id)))
+        let subject = format!(
+            "CN={},OU={},O=payhsm",
+            record.key_id,
+            self.region().as_str()
+        );
+        let issuer = Issuer::Ca {
+            certificate: &ca.certificate,
+            key: &*ca.key,
+        };
+        issue(&subject, &template, issuer)
+            .map_err(|e| Error::internal(format!("certifying key {}: {e}", record.key_id)))
     }
 
     /// An imported CA public key, checked for `role`, and its certificate.
@@ -312,11 +343,22 @@ impl<S: Store> Hsm<S> {
                 ));
             }
             let ca = self.authority()?;
-            let public = self.private_key(&record)?.public_key().clone();
-            let certificate = self.certify(&ca, &record, &public, ca.not_after)?;
+            let certificate = if Curve::of(record.attributes.key_algorithm).is_some() {
+                let public = self
+                    .store()
+                    .ec_private_key(&record)?
+                    .public_key()
+                    .to_spki()?;
+                self.certify_key_agreement(&ca, &record, &public)?
+            } else {
+                let public = self.private_key(&record)?.public_key().clone();
+                self.certify(&ca, &record, &public, ca.not_after)?
+                    .to_der()
+                    .to_vec()
+            };
             Ok((
                 json!({
-                    "KeyCertificate": certificate_text(&certificate)?,
+                    "KeyCertificate": der_certificate_text(&certificate)?,
                     "KeyCertificateChain": certificate_text(&ca.certificate)?,
                 }),
                 vec![self.arn_text(&record)?],
@@ -333,7 +375,7 @@ impl<S: Store> Hsm<S> {
         self.rsa_self_test()?;
         let base = "KeyMaterial.RootCertificatePublicKey";
         let attributes = public_key_attributes(&input.key_attributes, base)?;
-        if !policy::fits(&roles::TR34_IMPORT_CA, &attributes) {
+        if !policy::fits(&roles::ROOT_CA, &attributes) {
             return Err(Error::policy(
                 Rule::KeyUsage,
                 "a root certificate's key is a CA key: TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE \
@@ -341,30 +383,12 @@ impl<S: Store> Hsm<S> {
             ));
         }
         let path = format!("{base}.PublicKeyCertificate");
-        let certificate = parse_certificate(&path, &input.public_key_certificate)?;
-        check_size(&path, &certificate, &attributes)?;
-        let now = self.x509_now()?;
-        let problem = if certificate.subject() != certificate.issuer()
-            || certificate
-                .verify_signed_by(certificate.public_key())
-                .is_err()
-        {
-            Some("not a self-signed certificate")
-        } else if !certificate
-            .basic_constraints()
-            .map_err(|e| tr34_error(&path, e))?
-            .is_some_and(|bc| bc.ca)
-        {
-            Some("not a CA certificate (basicConstraints CA=TRUE)")
-        } else if now < certificate.not_before() || now > certificate.not_after() {
-            Some("not valid now")
-        } else {
-            None
-        };
-        if let Some(problem) = problem {
-            return Err(Error::validation(&path, problem));
-        }
-        Ok(Incoming::public_key(attributes, &certificate))
+        let certificate = AnyCertificate::parse(&path, &input.public_key_certificate)?;
+        certificate.check_algorithm(&path, attributes.key_algorithm)?;
+        certificate
+            .check_root(self.x509_now()?)
+            .map_err(|problem| Error::validation(&path, problem))?;
+        Ok(Incoming::public_key(attributes, certificate.der()))
     }
 
     /// `ImportKey` with `TrustedCertificatePublicKey`: a certificate that chains to an
@@ -376,22 +400,52 @@ impl<S: Store> Hsm<S> {
     ) -> Result<Incoming, Error> {
         let base = "KeyMaterial.TrustedCertificatePublicKey";
         let attributes = public_key_attributes(&input.key_attributes, base)?;
-        let (_, ca) = self.ca_certificate(
+        let path = format!("{base}.PublicKeyCertificate");
+        let purpose = if attributes.key_modes_of_use.verify {
+            Purpose::Signing
+        } else if attributes.key_usage == KeyUsage::K3 {
+            Purpose::KeyAgreement
+        } else {
+            Purpose::KeyTransport
+        };
+        let certificate = self.trusted_certificate(
             &input.certificate_authority_public_key_identifier,
             &format!("{base}.CertificateAuthorityPublicKeyIdentifier"),
             &roles::TRUSTED_CERTIFICATE_CA,
+            &path,
+            &input.public_key_certificate,
+            purpose,
         )?;
-        let path = format!("{base}.PublicKeyCertificate");
-        let certificate = parse_certificate(&path, &input.public_key_certificate)?;
-        check_size(&path, &certificate, &attributes)?;
-        let purpose = if attributes.key_modes_of_use.verify {
-            Purpose::KdhSigning
-        } else {
-            Purpose::KrdKeyTransport
-        };
-        cert::verify_chain(&certificate, &[], &ca, self.x509_now()?, purpose)
-            .map_err(|e| tr34_error(&path, e))?;
-        Ok(Incoming::public_key(attributes, &certificate))
+        certificate.check_algorithm(&path, attributes.key_algorithm)?;
+        Ok(Incoming::public_key(attributes, certificate.der()))
+    }
+
+    /// The certificate `text` (the request member at `path`), checked against the imported CA
+    /// `ca_identifier` (which must play `role`) for `purpose`.
+    pub(crate) fn trusted_certificate(
+        &self,
+        ca_identifier: &str,
+        ca_field: &str,
+        role: &KeyRole,
+        path: &str,
+        text: &str,
+        purpose: Purpose,
+    ) -> Result<AnyCertificate, Error> {
+        let record = self.load(ca_identifier, ca_field)?;
+        policy::check_key(role, &record)?;
+        let ca = AnyCertificate::from_der(self.store().reveal(&record)?.expose_secret()).map_err(
+            |_| {
+                Error::internal(format!(
+                    "key {} failed its integrity check: not a certificate",
+                    record.key_id
+                ))
+            },
+        )?;
+        let certificate = AnyCertificate::parse(path, text)?;
+        certificate
+            .check_issued_by(&ca, self.x509_now()?, purpose)
+            .map_err(|problem| Error::validation(path, problem))?;
+        Ok(certificate)
     }
 }
 
@@ -409,12 +463,12 @@ fn public_key_attributes(input: &KeyAttributesInput, base: &str) -> Result<KeyAt
 }
 
 impl Incoming {
-    /// An imported public key: its certificate is what rests in the store.
-    fn public_key(attributes: KeyAttributes, certificate: &Certificate) -> Self {
+    /// An imported public key: its certificate (DER) is what rests in the store.
+    fn public_key(attributes: KeyAttributes, certificate: &[u8]) -> Self {
         Self {
             attributes,
             exportable: false,
-            material: SecretVec::from_slice(certificate.to_der()),
+            material: SecretVec::from_slice(certificate),
             nonce: None,
         }
     }
@@ -430,6 +484,7 @@ impl NewKey {
             enabled: true,
             tags: std::collections::BTreeMap::new(),
             origin: KeyOrigin::AwsPaymentCryptography,
+            derive_key_usage: None,
             multi_region: None,
         }
     }

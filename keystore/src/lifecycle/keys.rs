@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use payhsm_core::{
     kcv::{self, KcvMethod},
-    key::{KeyAttributes, KeyClass},
+    key::{KeyAttributes, KeyClass, KeyUsage},
     secret::SecretVec,
 };
 use serde::Deserialize;
@@ -34,7 +34,8 @@ pub struct CreateKeyInput {
     pub enabled: Option<bool>,
     /// Tags.
     pub tags: Option<Vec<TagInput>>,
-    /// Usage of keys derived by ECDH (not offered).
+    /// The usage of the keys an ECC key pair for key agreement (K3) derives by ECDH:
+    /// required for one, refused for any other key.
     pub derive_key_usage: Option<String>,
     /// Regions to replicate the key to (the account's defaults apply if absent).
     pub replication_regions: Option<Vec<String>>,
@@ -95,14 +96,10 @@ impl<S: Store> Hsm<S> {
             })
         };
         self.run("CreateKey", Audit::Write, params, || {
-            if input.derive_key_usage.is_some() {
-                return Err(Error::validation(
-                    "DeriveKeyUsage",
-                    "ECDH key derivation is not offered by this HSM",
-                ));
-            }
             let attributes = input.key_attributes.parse("KeyAttributes")?;
             policy::check_attributes(&attributes)?;
+            let derive_key_usage =
+                derive_key_usage(&attributes, input.derive_key_usage.as_deref())?;
             if attributes.key_class == KeyClass::PublicKey {
                 return Err(Error::policy(
                     Rule::KeyClass,
@@ -125,6 +122,7 @@ impl<S: Store> Hsm<S> {
                     enabled: input.enabled.unwrap_or(true),
                     tags,
                     origin: KeyOrigin::AwsPaymentCryptography,
+                    derive_key_usage,
                     multi_region,
                 },
                 None,
@@ -166,6 +164,7 @@ impl<S: Store> Hsm<S> {
                     enabled: true,
                     tags: BTreeMap::new(),
                     origin: KeyOrigin::External,
+                    derive_key_usage: None,
                     multi_region: None,
                 },
                 Some(key.material.expose_secret()),
@@ -318,5 +317,34 @@ impl<S: Store> Hsm<S> {
     /// `StopKeyUsage`: disables a key.
     pub fn stop_key_usage(&self, input: KeyIdentifierInput) -> Result<Value, Error> {
         self.set_usage("StopKeyUsage", &input.key_identifier, false)
+    }
+}
+
+/// `DeriveKeyUsage`: required for an ECC key pair for key agreement (K3), one of
+/// [`policy::DERIVE_KEY_USAGES`]; refused for every other key.
+fn derive_key_usage(a: &KeyAttributes, requested: Option<&str>) -> Result<Option<KeyUsage>, Error> {
+    let agreement = a.key_usage == KeyUsage::K3 && a.key_class == KeyClass::AsymmetricKeyPair;
+    match requested {
+        None if agreement => Err(Error::validation(
+            "DeriveKeyUsage",
+            "an ECC key pair for key agreement (TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT) needs \
+             the usage of the keys it derives",
+        )),
+        None => Ok(None),
+        Some(_) if !agreement => Err(Error::validation(
+            "DeriveKeyUsage",
+            "only an ECC key pair for key agreement (TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT) \
+             derives keys by ECDH",
+        )),
+        Some(name) => KeyUsage::from_name(name)
+            .ok()
+            .filter(|u| policy::DERIVE_KEY_USAGES.contains(u))
+            .map(Some)
+            .ok_or_else(|| {
+                Error::validation(
+                    "DeriveKeyUsage",
+                    "not a usage a derived key may have (the TR-31 symmetric key usages less M0)",
+                )
+            }),
     }
 }

@@ -28,11 +28,14 @@
 //! service's own API ([`link`]): once per region pair the two regions trust each other's CA
 //! (`ImportKey` with `RootCertificatePublicKey`) and exchange a key-encrypting key with TR-34
 //! (the replica's KRD certificate from `GetParametersForImport`, the primary's KDH signing
-//! key from `GetParametersForExport`); then each working key travels as a TR-31 version D
+//! key from `GetParametersForExport`) or with ECDH (`ImportKey`/`ExportKey` with
+//! `DiffieHellmanTr31KeyBlock`, both regions' certified key pairs); then each working key
+//! travels as a TR-31 version D
 //! block under that KEK, made by the primary's `ExportKey` machinery and opened by the
 //! replica's `ImportKey` machinery in the internal operation `ImportKeyReplica` ([`replica`]),
-//! which installs it under the primary's key id. The KEK is [`policy::REPLICATION_KEK`]
-//! under [`policy::REPLICATION_KEK_TRANSPORT`]: see there for why.
+//! which installs it under the primary's key id. Keys of up to 128 bits travel under an
+//! AES-128 KEK exchanged by TR-34, stronger ones under an AES-256 KEK exchanged under a KBPK
+//! derived by ECDH on P-521 ([`policy::KekExchange`] says why); a link holds each once made.
 //!
 //! **Audit.** For each synchronisation the primary region logs two `SynchronizeMultiRegionKey`
 //! events (`ExportKeyReplica`, `ImportKeyReplica`) and the replica region one, plus its own

@@ -232,6 +232,7 @@ impl<S: Store> Hsm<S> {
                             tags: BTreeMap::new(),
                             origin: sync.origin,
                             multi_region: replica,
+                            derive_key_usage: None,
                         },
                         Some(incoming.material.expose_secret()),
                     )?;

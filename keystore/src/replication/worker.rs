@@ -29,8 +29,8 @@ use crate::{
     model::{
         KeyRecord, KeyState, MultiRegion, OutboxEntry, OutboxItem, ReplicaStatus, ReplicationState,
     },
-    policy,
-    replication::link::Link,
+    policy::{self, KekExchange},
+    replication::link::Kek,
     store::{Store, failpoint},
 };
 
@@ -182,26 +182,27 @@ impl<S: Store> Hsm<S> {
             "KeyCheckValueAlgorithm": primary.key_check_value_algorithm.name(),
             "KeyOrigin": primary.origin.name(),
         });
+        let exchange = KekExchange::for_key(primary.attributes.key_algorithm);
         if !deleting {
-            let link = self.link(&*replica)?;
-            let block = self.export_replica(&primary, &link, &region)?;
+            let kek = self.link(&*replica, exchange)?;
+            let block = self.export_replica(&primary, &kek, &region)?;
             failpoint("replication.after_export");
             request["KeyMaterial"] = json!({ "Tr31KeyBlock": {
-                "WrappingKeyIdentifier": link.replica_kek,
+                "WrappingKeyIdentifier": kek.replica_kek,
                 "WrappedKeyBlock": block,
             } });
         }
-        self.import_replica(&primary, &*replica, request)?;
+        self.import_replica(&primary, &*replica, request, exchange)?;
         failpoint("replication.before_status_update");
         self.replication_done(&primary, &item.region, generation, deleting)
     }
 
-    /// The primary as a TR-31 version D block under the link's KEK, by the `ExportKey`
+    /// The primary as a TR-31 version D block under the link's `kek`, by the `ExportKey`
     /// machinery; audited here as `SynchronizeMultiRegionKey` (`ExportKeyReplica`).
     fn export_replica(
         &self,
         primary: &KeyRecord,
-        link: &Link,
+        kek: &Kek,
         region: &Region,
     ) -> Result<String, Error> {
         let arn = self.arn(&primary.key_id)?.to_string();
@@ -214,7 +215,7 @@ impl<S: Store> Hsm<S> {
         };
         self.run("SynchronizeMultiRegionKey", Audit::Service, params, || {
             let kek = self
-                .load_id(&link.kek)?
+                .load_id(&kek.kek)?
                 .ok_or_else(|| Error::internal("the region link's key-encrypting key is gone"))?;
             let header = export_header(
                 primary,
@@ -235,12 +236,14 @@ impl<S: Store> Hsm<S> {
     }
 
     /// `ImportKeyReplica` in the replica region; audited here as `SynchronizeMultiRegionKey`
-    /// (`ImportKeyReplica`), with its error if it failed.
+    /// (`ImportKeyReplica`), with its error if it failed. A failure that says the replica
+    /// region's copy of the `exchange` KEK is gone drops that KEK.
     fn import_replica(
         &self,
         primary: &KeyRecord,
         replica: &dyn Service,
         request: serde_json::Value,
+        exchange: KekExchange,
     ) -> Result<(), Error> {
         let result = replica.call("ImportKeyReplica", request);
         failpoint("replication.after_replica_import");
@@ -254,7 +257,7 @@ impl<S: Store> Hsm<S> {
         if let Err(e) = &result
             && link_broken(e)
         {
-            self.forget_link(region)?;
+            self.forget_link(region, exchange)?;
         }
         result.map(|_| ())
     }

@@ -36,6 +36,7 @@ use payhsm_tr34::rsa::{RsaPrivateKey, SoftwareRsaKey};
 use crate::{
     Error,
     clock::Timestamp,
+    ecc::{Curve, EcPrivateKey, SoftwareEcKey},
     model::{AliasRecord, KeyRecord, OutboxEntry, OutboxItem, Setting},
 };
 
@@ -174,6 +175,12 @@ pub trait Store: Send + Sync {
         self.vault().private_key(record)
     }
 
+    /// The ECC private key of a stored key pair, for ECDH and ECDSA: see
+    /// [`Vault::ec_private_key`].
+    fn ec_private_key(&self, record: &KeyRecord) -> Result<Box<dyn EcPrivateKey + '_>, Error> {
+        self.vault().ec_private_key(record)
+    }
+
     /// Drops any cached handle of key `key_id` (its material is being destroyed).
     fn forget_handle(&self, key_id: &str) {
         self.vault().forget(key_id);
@@ -237,6 +244,22 @@ pub trait Vault: Send + Sync {
     /// one operation; a token vault overrides it to keep the key in the token.
     fn private_key(&self, record: &KeyRecord) -> Result<Box<dyn RsaPrivateKey + '_>, Error> {
         unseal_private_key(record, &self.reveal(record)?)
+    }
+
+    /// The ECC private key of a stored key pair. The default reads the sealed SEC 1
+    /// `ECPrivateKey` with [`Vault::reveal`] into a key that lives for the one operation.
+    fn ec_private_key(&self, record: &KeyRecord) -> Result<Box<dyn EcPrivateKey + '_>, Error> {
+        let curve = Curve::of(record.attributes.key_algorithm).ok_or_else(|| {
+            Error::internal(format!("key {} is not an ECC key pair", record.key_id))
+        })?;
+        let key = SoftwareEcKey::from_sec1_der(curve, self.reveal(record)?.expose_secret())
+            .map_err(|_| {
+                Error::internal(format!(
+                    "key {} failed its integrity check: not an EC private key on its curve",
+                    record.key_id
+                ))
+            })?;
+        Ok(Box::new(key))
     }
 
     /// Drops any cached handle of key `key_id`.

@@ -35,9 +35,10 @@ use crate::{
 };
 
 /// Version 2 added the `nonces` table and `keys.resource_policy`; version 3 the key's
-/// multi-region part (`keys.multi_region`), the replication outbox and the region's settings.
-/// An older store gains them when opened.
-const SCHEMA_VERSION: &str = "3";
+/// multi-region part (`keys.multi_region`), the replication outbox and the region's settings;
+/// version 4 an ECC key pair's `keys.derive_key_usage`. An older store gains them when opened,
+/// one [`upgrade_script`] per version.
+const SCHEMA_VERSION: u32 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE meta (
@@ -65,7 +66,8 @@ CREATE TABLE keys (
     tags                      TEXT NOT NULL,
     key_block                 TEXT,
     resource_policy           TEXT,
-    multi_region              TEXT
+    multi_region              TEXT,
+    derive_key_usage          TEXT
 ) STRICT;
 CREATE TABLE aliases (
     alias_name TEXT PRIMARY KEY,
@@ -101,7 +103,8 @@ CREATE TABLE settings (
 const KEY_COLUMNS: &str = "key_id, revision, key_usage, key_class, key_algorithm, \
     key_modes_of_use, exportable, key_check_value, key_check_value_algorithm, enabled, \
     key_state, key_origin, create_timestamp, usage_start_timestamp, usage_stop_timestamp, \
-    delete_pending_timestamp, delete_timestamp, tags, key_block, resource_policy, multi_region";
+    delete_pending_timestamp, delete_timestamp, tags, key_block, resource_policy, multi_region, \
+    derive_key_usage";
 
 /// The statement reading one key record (prepared once per connection).
 fn select_key() -> &'static str {
@@ -164,7 +167,7 @@ impl<V: Vault> SqliteStore<V> {
         tx.execute_batch(OUTBOX_AND_SETTINGS)?;
         tx.execute(
             "INSERT INTO meta (name, value) VALUES ('schema_version', ?1), ('key_binding', ?2)",
-            params![SCHEMA_VERSION, vault.binding()],
+            params![SCHEMA_VERSION.to_string(), vault.binding()],
         )?;
         tx.commit()?;
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
@@ -195,33 +198,24 @@ impl<V: Vault> SqliteStore<V> {
             .map_err(|e| {
                 Error::internal(format!("{} is not a payhsm key store: {e}", path.display()))
             })?;
-        if !matches!(version.as_str(), "1" | "2" | SCHEMA_VERSION) {
-            return Err(Error::internal(format!(
-                "{} has schema version {version}; this payhsm reads 1 to {SCHEMA_VERSION}",
-                path.display()
-            )));
-        }
+        let version = version
+            .parse::<u32>()
+            .ok()
+            .filter(|v| (1..=SCHEMA_VERSION).contains(v))
+            .ok_or_else(|| {
+                Error::internal(format!(
+                    "{} has schema version {version}; this payhsm reads 1 to {SCHEMA_VERSION}",
+                    path.display()
+                ))
+            })?;
         vault.check_binding(&binding, path)?;
         let mut conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         configure(&conn)?;
-        if version == "1" {
-            // The nonces table and the resource policy column.
-            upgrade(
-                &mut conn,
-                1,
-                &format!("{NONCES} ALTER TABLE keys ADD COLUMN resource_policy TEXT;"),
-            )?;
-        }
-        if version != SCHEMA_VERSION {
-            // The multi-region column, the outbox and the settings.
-            upgrade(
-                &mut conn,
-                2,
-                &format!("{OUTBOX_AND_SETTINGS} ALTER TABLE keys ADD COLUMN multi_region TEXT;"),
-            )?;
+        for from in version..SCHEMA_VERSION {
+            upgrade(&mut conn, from, &upgrade_script(from))?;
         }
         Ok(Self {
             path: path.to_owned(),
@@ -262,6 +256,18 @@ impl<V: Vault> SqliteStore<V> {
         tx.commit()?;
         failpoint(&format!("sqlite.{op}.after_commit"));
         Ok(out)
+    }
+}
+
+/// What a store of version `from` gains to become the next version.
+fn upgrade_script(from: u32) -> String {
+    match from {
+        // The nonces table and the resource policy column.
+        1 => format!("{NONCES} ALTER TABLE keys ADD COLUMN resource_policy TEXT;"),
+        // The multi-region column, the outbox and the settings.
+        2 => format!("{OUTBOX_AND_SETTINGS} ALTER TABLE keys ADD COLUMN multi_region TEXT;"),
+        // An ECC key pair's DeriveKeyUsage.
+        _ => "ALTER TABLE keys ADD COLUMN derive_key_usage TEXT;".to_owned(),
     }
 }
 
@@ -379,6 +385,10 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         key_block: r.get(18)?,
         resource_policy: r.get(19)?,
         multi_region,
+        derive_key_usage: r
+            .get::<_, Option<String>>(21)?
+            .map(|u| KeyUsage::from_name(&u).map_err(|_| corrupt("derive key usage")))
+            .transpose()?,
     })
 }
 
@@ -468,7 +478,7 @@ impl<V: Vault> Store for SqliteStore<V> {
             tx.execute(
                 &format!(
                     "INSERT INTO keys ({KEY_COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
                 ),
                 params![
                     record.key_id,
@@ -492,6 +502,7 @@ impl<V: Vault> Store for SqliteStore<V> {
                     record.key_block,
                     record.resource_policy,
                     multi_region,
+                    record.derive_key_usage.map(|u| u.to_string()),
                 ],
             )?;
             enqueue(tx, outbox)

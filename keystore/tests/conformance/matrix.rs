@@ -13,7 +13,7 @@
 //! the same way, and generating the larger keys would cost seconds per cell row
 //! (`asymmetric_keys` creates every size).
 
-use payhsm_core::key::{KeyAlgorithm, KeyClass};
+use payhsm_core::key::{KeyAlgorithm, KeyClass, KeyUsage};
 use payhsm_keystore::{Error, Rule, Store, VerificationFailedReason, policy};
 use payhsm_tr34::rsa::RsaKeySize;
 use serde_json::{Value, json};
@@ -38,6 +38,8 @@ enum Allowed {
 struct Helpers {
     exports: bool,
     key_pairs: bool,
+    /// An ECC key pair for ECDH (K3, deriving K1 keys), in a store that holds ECC key pairs.
+    ecdh_pair: Option<String>,
     pek_tdes: String,
     smi: String,
     smc: String,
@@ -99,9 +101,14 @@ fn helpers<S: Store>(h: &Harness<S>) -> Helpers {
     use payhsm_core::key::KeyAlgorithm as A;
     let imk = |usage: &str| h.create(usage, "TDES_2KEY", &["DeriveKey"], false);
     let key_pairs = super::holds_key_pairs(h);
+    let ecdh_pair = h
+        .call("CreateKey", ecc_pair_request())
+        .ok()
+        .map(|v| arn_of(&v));
     Helpers {
         exports,
         key_pairs,
+        ecdh_pair,
         block_b: export(
             &kbpk_tdes,
             A::Tdes3Key,
@@ -128,6 +135,18 @@ fn helpers<S: Store>(h: &Harness<S>) -> Helpers {
 }
 
 const PAN: &str = "4111111111111111";
+
+/// CreateKey for a P-256 key pair for ECDH deriving KBPKs.
+fn ecc_pair_request() -> Value {
+    json!({
+        "KeyAttributes": {
+            "KeyUsage": "TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT", "KeyClass": "ASYMMETRIC_KEY_PAIR",
+            "KeyAlgorithm": "ECC_NIST_P256", "KeyModesOfUse": { "DeriveKey": true },
+        },
+        "Exportable": false,
+        "DeriveKeyUsage": "TR31_K1_KEY_BLOCK_PROTECTION_KEY",
+    })
+}
 
 /// Runs `role` with key `k` (of algorithm `alg`) in it.
 fn run_role<S: Store>(
@@ -271,16 +290,39 @@ fn run_role<S: Store>(
         "GenerateMacEmvPinChange: SecureMessagingIntegrityKey" => (pin_change(&x.pek_tdes, k, &x.smc, &x.ac), Succeeds),
         "GenerateMacEmvPinChange: SecureMessagingConfidentialityKey" => (pin_change(&x.pek_tdes, &x.smi, k, &x.ac), Succeeds),
         "GenerateMacEmvPinChange/VisaAmex: AuthorizationRequestKey" => (pin_change(&x.pek_tdes, &x.smi, &x.smc, k), Succeeds),
+        "DiffieHellman: PrivateKey" | "DiffieHellman: CertificateAuthorityPublicKey" => {
+            let (pair, ca) = if role == "DiffieHellman: PrivateKey" {
+                (k, x.ca.as_deref().unwrap_or(k))
+            } else {
+                // A store without ECC key pairs names one that does not exist: the CA is
+                // checked first, so an allowed CA gets past policy to the missing pair.
+                let none = "arn:aws:payment-cryptography:us-east-1:111122223333:key/nosuchkeypair000";
+                (x.ecdh_pair.as_deref().unwrap_or(none), k)
+            };
+            (h.call("ImportKey", json!({ "KeyMaterial": { "DiffieHellmanTr31KeyBlock": {
+                "PrivateKeyIdentifier": pair, "CertificateAuthorityPublicKeyIdentifier": ca,
+                "PublicKeyCertificate": pki::ecdh_party().cert_b64, "DeriveKeyAlgorithm": "AES_256",
+                "KeyDerivationFunction": "NIST_SP800", "KeyDerivationHashAlgorithm": "SHA_256",
+                "DerivationData": { "SharedInformation": "0102" }, "WrappedKeyBlock": x.block_d,
+            } } })), PassesPolicy)
+        }
         other => panic!("the matrix has no runner for role {other}: add one"),
     }
 }
 
 /// Whether the matrix makes a key with `attrs`: key pairs at RSA-2048 only, and key pairs and
 /// certificates only in a store that holds them.
-fn in_matrix(x: &Helpers, class: KeyClass, algorithm: KeyAlgorithm) -> bool {
+fn in_matrix(x: &Helpers, usage: KeyUsage, class: KeyClass, algorithm: KeyAlgorithm) -> bool {
     match class {
         KeyClass::SymmetricKey => true,
+        KeyClass::AsymmetricKeyPair if algorithm == KeyAlgorithm::EccNistP256 => {
+            x.ecdh_pair.is_some()
+        }
         KeyClass::AsymmetricKeyPair => x.key_pairs && algorithm == KeyAlgorithm::Rsa2048,
+        // ECC public keys: a P-256 key-agreement certificate from the test CA (the matrix has
+        // no ECC root CA of its own: the ECDH cases import ECC roots).
+        _ if algorithm == KeyAlgorithm::EccNistP256 && usage == KeyUsage::K3 => x.key_pairs,
+        _ if algorithm.tr31_algorithm() == payhsm_core::key::Algorithm::EC => false,
         _ => x.key_pairs,
     }
 }
@@ -291,8 +333,26 @@ fn make_key<S: Store>(
     x: &Helpers,
     attrs: &payhsm_core::key::KeyAttributes,
 ) -> String {
+    if attrs.key_class == KeyClass::AsymmetricKeyPair
+        && attrs.key_algorithm == KeyAlgorithm::EccNistP256
+    {
+        let mut request = ecc_pair_request();
+        request["KeyAttributes"] = payhsm_keystore::model::attributes_json(attrs);
+        return arn_of(&h.ok("CreateKey", request));
+    }
     if attrs.key_class != KeyClass::PublicKey {
         return arn_of(&h.ok("CreateKey", json!({ "KeyAttributes": payhsm_keystore::model::attributes_json(attrs), "Exportable": false })));
+    }
+    if attrs.key_algorithm == KeyAlgorithm::EccNistP256 {
+        let modes = payhsm_keystore::model::modes_json(&attrs.key_modes_of_use);
+        return arn_of(&h.ok("ImportKey", json!({ "KeyMaterial": { "TrustedCertificatePublicKey": {
+            "KeyAttributes": {
+                "KeyUsage": attrs.key_usage.to_string(), "KeyClass": "PUBLIC_KEY",
+                "KeyAlgorithm": "ECC_NIST_P256", "KeyModesOfUse": modes,
+            },
+            "PublicKeyCertificate": pki::ecdh_party().cert_b64,
+            "CertificateAuthorityPublicKeyIdentifier": x.ca.as_deref().expect("a store with key pairs"),
+        } } })));
     }
     let size = [
         RsaKeySize::Rsa2048,
@@ -325,7 +385,8 @@ pub fn run<S: Store>(h: &Harness<S>) {
     let _ = (&x.kbpk_tdes, &x.kbpk_aes);
     let mut cells = 0;
     let mut allowed = 0;
-    for attrs in policy::valid_attributes().filter(|a| in_matrix(&x, a.key_class, a.key_algorithm))
+    for attrs in policy::valid_attributes()
+        .filter(|a| in_matrix(&x, a.key_usage, a.key_class, a.key_algorithm))
     {
         let k = make_key(h, &x, &attrs);
         let aes = attrs.key_algorithm.tr31_algorithm() == payhsm_core::key::Algorithm::AES;
@@ -369,7 +430,7 @@ pub fn run<S: Store>(h: &Harness<S>) {
             let algorithms = r
                 .algorithms
                 .iter()
-                .filter(|a| in_matrix(&x, r.class, **a))
+                .filter(|a| in_matrix(&x, r.usage, r.class, **a))
                 .count();
             algorithms * r.modes.len()
         })

@@ -18,6 +18,7 @@
 #![allow(dead_code, unreachable_pub)] // Each test binary uses part of the helpers.
 
 pub mod asymmetric;
+pub mod ecdh;
 pub mod emv_sm;
 pub mod matrix;
 pub mod pki;
@@ -28,6 +29,7 @@ pub mod translate;
 pub use asymmetric::{
     asymmetric_keys, certificate_imports, tr34_export_by_key_id, tr34_import_by_key_id,
 };
+pub use ecdh::ecdh_key_agreement;
 pub use emv_sm::{emv_data_encryption, emv_pin_change, emv_script_mac};
 pub use resource_policy::resource_policies;
 pub use translate::translate_key_material;
@@ -87,6 +89,7 @@ macro_rules! conformance_tests {
                 rsa_self_test_failure_refuses_everything,
                 translate_key_material,
                 resource_policies,
+                ecdh_key_agreement,
             );
         }
     };
@@ -120,6 +123,7 @@ macro_rules! replication_tests {
                 default_regions,
                 replication_is_idempotent,
                 replication_audit_and_payload,
+                strong_keys_replicate_under_an_ecdh_kek,
                 unavailable_region_fails_then_recovers,
                 single_region_refuses_replication,
             );

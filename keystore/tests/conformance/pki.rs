@@ -252,3 +252,41 @@ pub fn write(dir: &Path, name: &str, text: &str) -> String {
     std::fs::write(&path, text).unwrap();
     path.to_str().unwrap().to_owned()
 }
+
+/// An ECC party for key agreement: its P-256 key and its certificate (keyUsage keyAgreement)
+/// from [`ca`], base64 of the PEM text as the service takes it.
+pub struct EcParty {
+    pub key: payhsm_keystore::ecc::SoftwareEcKey,
+    pub cert_b64: String,
+}
+
+/// The ECC party of [`ca`], made once per test binary.
+pub fn ecdh_party() -> &'static EcParty {
+    use payhsm_keystore::ecc::{Curve, EcPrivateKey as _, SoftwareEcKey};
+    static PARTY: std::sync::OnceLock<EcParty> = std::sync::OnceLock::new();
+    PARTY.get_or_init(|| {
+        let ca = ca();
+        let key = SoftwareEcKey::generate(Curve::P256).unwrap();
+        let der = cert::issue_der(
+            "CN=ECDH party,O=payhsm tests",
+            &key.public_key().to_spki().unwrap(),
+            &template(Role::KeyAgreement),
+            Issuer::Ca {
+                certificate: &ca.cert,
+                key: &ca.key,
+            },
+            &mut OsRandom,
+        )
+        .unwrap();
+        let pem = payhsm_tr34::der::pem::encode_string(
+            "CERTIFICATE",
+            payhsm_tr34::der::pem::LineEnding::LF,
+            &der,
+        )
+        .unwrap();
+        EcParty {
+            key,
+            cert_b64: <base64ct::Base64 as base64ct::Encoding>::encode_string(pem.as_bytes()),
+        }
+    })
+}

@@ -271,8 +271,8 @@ pub fn replica_cvv_equals_primary<S: Store + 'static>(make: &dyn Fn() -> S) {
     }));
 }
 
-/// Only exportable symmetric keys of up to 128 bits replicate, to other regions of the
-/// store; each refusal says why and creates nothing.
+/// Only exportable symmetric keys replicate, to other regions of the store; each refusal says
+/// why and creates nothing.
 pub fn replication_refusals<S: Store + 'static>(make: &dyn Fn() -> S) {
     let a = Account::new(make);
     let before = a.ok(EAST, "ListKeys", json!({}))["Keys"]
@@ -288,15 +288,11 @@ pub fn replication_refusals<S: Store + 'static>(make: &dyn Fn() -> S) {
     };
     let cvk = json!({ "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "TDES_2KEY", "KeyModesOfUse": { "Generate": true, "Verify": true } });
     let rsa = json!({ "KeyUsage": "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE", "KeyClass": "ASYMMETRIC_KEY_PAIR", "KeyAlgorithm": "RSA_2048", "KeyModesOfUse": { "Sign": true } });
-    let aes256 = json!({ "KeyUsage": "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "AES_256", "KeyModesOfUse": { "Encrypt": true, "Decrypt": true, "Wrap": true, "Unwrap": true } });
-    let hmac = json!({ "KeyUsage": "TR31_M7_HMAC_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "HMAC_SHA256", "KeyModesOfUse": { "Generate": true, "Verify": true } });
     assert_refused(create(rsa, true, json!([WEST])), "only symmetric keys");
     assert_refused(
         create(cvk.clone(), false, json!([WEST])),
         "only exportable keys",
     );
-    assert_refused(create(aes256, true, json!([WEST])), "stronger than");
-    assert_refused(create(hmac, true, json!([WEST])), "stronger than");
     assert_refused(
         create(cvk.clone(), true, json!(["ap-south-9"])),
         "not a region of this store",
@@ -836,6 +832,223 @@ pub fn replication_audit_and_payload<S: Store + 'static>(make: &dyn Fn() -> S) {
     a.create_cvk(true, json!({ "ReplicationRegions": [WEST] }));
     a.drain();
     assert_eq!(exchanges(&recorder.traffic()), 1);
+}
+
+/// Keys stronger than 128 bits (AES-256, AES-192, HMAC_SHA256) replicate under the link's
+/// AES-256 KEK, agreed once per region pair with ECDH on P-521 (`DiffieHellmanTr31KeyBlock`
+/// both ways, each region's key pair certified by its CA, each CA trusted explicitly in the
+/// other region): the replica has the primary's KCV and computes what the primary computes
+/// (the FIPS-197 ciphertexts for the AES keys). The TR-34 KEK still carries the keys of up to
+/// 128 bits; the link holds both, each made once. Neither audit log nor the link's traffic
+/// carries a clear key, nor an audit log a key block.
+pub fn strong_keys_replicate_under_an_ecdh_kek<S: Store + 'static>(make: &dyn Fn() -> S) {
+    const AES256: &str = "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F";
+    const AES192: &str = "000102030405060708090A0B0C0D0E0F1011121314151617";
+    const AES256_B: &str = "603DEB1015CA71BE2B73AEF0857D77811F352C073B6108D72D9810A30914DFF4";
+    const HMAC: &str = "C3A1E5F70B1D2F4163857A9CBEDF0012345678A9BCDEF0123456789ABCDEF012";
+    const PLAIN: &str = "00112233445566778899AABBCCDDEEFF";
+    const MESSAGE: &str = "4869205468657265";
+    let a = Account::new(make);
+    let recorder = Arc::new(Link::new(Arc::clone(&a.hsms[WEST]) as Arc<dyn Service>));
+    a.regions.add(recorder.clone());
+    let known = |usage, algorithm, mode, hex| {
+        let arn = import_known_into(a.hsm(EAST), usage, algorithm, mode, true, hex);
+        a.ok(
+            EAST,
+            "AddKeyReplicationRegions",
+            json!({ "KeyIdentifier": arn, "ReplicationRegions": [WEST] }),
+        );
+        arn
+    };
+    let aes256 = known(
+        KeyUsage::D0,
+        KeyAlgorithm::Aes256,
+        ModeOfUse::ENCRYPT_DECRYPT,
+        AES256,
+    );
+    let aes192 = known(
+        KeyUsage::D0,
+        KeyAlgorithm::Aes192,
+        ModeOfUse::ENCRYPT_DECRYPT,
+        AES192,
+    );
+    let hmac = known(
+        KeyUsage::M7,
+        KeyAlgorithm::HmacSha256,
+        ModeOfUse::GENERATE_VERIFY,
+        HMAC,
+    );
+    assert_eq!(a.drain().synchronized, 3);
+    let encrypt = |region: &str, arn: &str| {
+        a.ok(
+            region,
+            "EncryptData",
+            json!({
+                "KeyIdentifier": in_region(arn, region), "PlainText": PLAIN,
+                "EncryptionAttributes": { "Symmetric": { "Mode": "ECB" } },
+            }),
+        )["CipherText"]
+            .clone()
+    };
+    let mac = |region: &str| {
+        a.ok(
+            region,
+            "GenerateMac",
+            json!({
+                "KeyIdentifier": in_region(&hmac, region), "MessageData": MESSAGE,
+                "GenerationAttributes": { "Algorithm": "HMAC_SHA256" },
+            }),
+        )["Mac"]
+            .clone()
+    };
+    for (arn, fips_197) in [
+        (&aes256, "8EA2B7CA516745BFEAFC49904B496089"),
+        (&aes192, "DDA97CA4864CDFE06EAF70A0EC0D7191"),
+    ] {
+        assert_eq!(encrypt(EAST, arn), fips_197);
+        assert_eq!(encrypt(WEST, arn), fips_197);
+    }
+    let expected = hmac_sha256(&hex(HMAC), &hex(MESSAGE));
+    assert_eq!(mac(EAST).as_str().unwrap().to_ascii_uppercase(), expected);
+    assert_eq!(mac(WEST), mac(EAST));
+    for arn in [&aes256, &aes192, &hmac] {
+        assert_eq!(a.status(arn, WEST), "SYNCHRONIZED");
+        let (primary, replica) = (a.key(EAST, arn).unwrap(), a.key(WEST, arn).unwrap());
+        assert_eq!(replica["MultiRegionKeyType"], "REPLICA");
+        for field in ["KeyAttributes", "KeyCheckValue", "KeyCheckValueAlgorithm"] {
+            assert_eq!(replica[field], primary[field], "{arn} {field}");
+        }
+    }
+
+    // Each replica travelled as a version D block under the ECDH KEK's copy: an AES-256 K1
+    // key that only unwraps and cannot leave the region.
+    let replica_imports = |traffic: &[Value]| -> Vec<(String, String)> {
+        traffic
+            .iter()
+            .filter(|t| t["operation"] == "ImportKeyReplica")
+            .filter_map(|t| {
+                let b = &t["request"]["KeyMaterial"]["Tr31KeyBlock"];
+                Some((
+                    b["WrappingKeyIdentifier"].as_str()?.to_owned(),
+                    b["WrappedKeyBlock"].as_str()?.to_owned(),
+                ))
+            })
+            .collect()
+    };
+    let strong = replica_imports(&recorder.traffic());
+    assert_eq!(strong.len(), 3);
+    let ecdh_kek = strong[0].0.clone();
+    for (kek, block) in &strong {
+        assert_eq!(kek, &ecdh_kek);
+        assert!(block.starts_with('D'), "a version D block: {block}");
+    }
+    let copy = a.ok(WEST, "GetKey", json!({ "KeyIdentifier": ecdh_kek }))["Key"].clone();
+    assert_eq!(copy["KeyAttributes"]["KeyAlgorithm"], "AES_256");
+    assert_eq!(
+        copy["KeyAttributes"]["KeyUsage"],
+        "TR31_K1_KEY_BLOCK_PROTECTION_KEY"
+    );
+    assert_eq!(copy["Exportable"], false);
+    let modes = &copy["KeyAttributes"]["KeyModesOfUse"];
+    for (mode, allowed) in [
+        ("Decrypt", true),
+        ("Unwrap", true),
+        ("Encrypt", false),
+        ("Wrap", false),
+    ] {
+        assert_eq!(modes[mode].as_bool().unwrap_or(false), allowed, "{mode}");
+    }
+    // The agreement: both regions' P-521 key pairs, certified, and the KEK in a TR-31 block
+    // under the derived KBPK, imported with DiffieHellmanTr31KeyBlock; no TR-34 yet.
+    let count = |traffic: &[Value], operation: &str| {
+        traffic
+            .iter()
+            .filter(|t| t["operation"] == operation)
+            .count()
+    };
+    let traffic = recorder.traffic();
+    assert_eq!(count(&traffic, "GetPublicKeyCertificate"), 1);
+    assert_eq!(count(&traffic, "GetParametersForImport"), 0);
+    let pair = traffic
+        .iter()
+        .find(|t| t["operation"] == "CreateKey")
+        .unwrap();
+    assert_eq!(
+        pair["request"]["KeyAttributes"]["KeyAlgorithm"],
+        "ECC_NIST_P521"
+    );
+    let kek_import = traffic
+        .iter()
+        .find(|t| t["request"]["KeyMaterial"]["DiffieHellmanTr31KeyBlock"].is_object())
+        .expect("the KEK travelled with DiffieHellmanTr31KeyBlock");
+    assert_eq!(
+        kek_import["response"]["Key"]["KeyArn"].as_str(),
+        Some(ecdh_kek.as_str())
+    );
+    let dh = &kek_import["request"]["KeyMaterial"]["DiffieHellmanTr31KeyBlock"];
+    assert_eq!(dh["DeriveKeyAlgorithm"], "AES_256");
+    assert!(dh["WrappedKeyBlock"].as_str().unwrap().starts_with('D'));
+
+    // A TDES key still travels under the TR-34 KEK; then both are in the link, made once.
+    let cvk = a.create_cvk(true, json!({ "ReplicationRegions": [WEST] }));
+    let another = known(
+        KeyUsage::D0,
+        KeyAlgorithm::Aes256,
+        ModeOfUse::ENCRYPT_DECRYPT,
+        AES256_B,
+    );
+    assert_eq!(a.drain().synchronized, 2);
+    assert_eq!(cvv(&a, WEST, &cvk), cvv(&a, EAST, &cvk));
+    assert_eq!(encrypt(WEST, &another), encrypt(EAST, &another));
+    let traffic = recorder.traffic();
+    assert_eq!(count(&traffic, "GetParametersForImport"), 1);
+    assert_eq!(count(&traffic, "GetPublicKeyCertificate"), 1);
+    let later = replica_imports(&traffic);
+    assert_ne!(
+        later[3].0, ecdh_kek,
+        "the TDES key went under the TR-34 KEK"
+    );
+    assert_eq!(later[4].0, ecdh_kek);
+    let link = a
+        .hsm(EAST)
+        .store()
+        .get_setting(&format!("replication.link.{WEST}"))
+        .unwrap()
+        .unwrap();
+    let link: Value = serde_json::from_str(&link.value).unwrap();
+    assert_eq!(link["Ecdh"]["ReplicaKek"], json!(ecdh_kek));
+    assert_eq!(link["ReplicaKek"], json!(later[3].0));
+
+    // No key material in the audit logs or on the link; no key block in the audit logs.
+    let log = |region: &str| a.hsm(region).audit().lines().concat();
+    let logs = log(EAST) + &log(WEST);
+    let everything = logs.clone() + &traffic.iter().map(Value::to_string).collect::<String>();
+    for secret in [AES256, AES192, AES256_B, HMAC] {
+        assert!(!everything.contains(secret), "a clear key appears");
+        assert!(
+            !everything.contains(&secret.to_ascii_lowercase()),
+            "a clear key appears"
+        );
+    }
+    for (_, block) in later {
+        assert!(!logs.contains(&block), "a key block reached an audit log");
+    }
+    assert!(!logs.contains(dh["WrappedKeyBlock"].as_str().unwrap()));
+}
+
+fn hex(text: &str) -> Vec<u8> {
+    payhsm_core::hex::decode("hex", text).unwrap()
+}
+
+/// HMAC-SHA256 by its definition (RFC 2104, a 64-byte block), independent of the HSM's; hex.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> String {
+    use sha2::{Digest as _, Sha256};
+    let mut block = [0u8; 64];
+    block[..key.len()].copy_from_slice(key);
+    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
+    let inner = Sha256::digest([pad(0x36), message.to_vec()].concat());
+    let outer = Sha256::digest([pad(0x5c), inner.to_vec()].concat());
+    payhsm_core::hex::encode(&outer).to_ascii_uppercase()
 }
 
 /// A replica region that is unavailable (its store removed, the link failing) gives `FAILED`

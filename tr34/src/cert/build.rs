@@ -40,6 +40,8 @@ pub enum Role {
     Kdh,
     /// A key receiving device: critical `keyUsage` keyEncipherment.
     Krd,
+    /// A key-agreement (ECDH) key: critical `keyUsage` keyAgreement.
+    KeyAgreement,
 }
 
 /// The fields of a certificate that are not names or keys.
@@ -80,6 +82,34 @@ pub fn issue(
 ) -> Result<Certificate, Error> {
     let subject = Name::from_str(subject).map_err(Error::der("subject name"))?;
     build(subject, subject_key, template, issuer, rng)
+}
+
+/// Issues a certificate, as DER, for `subject` and a public key of any algorithm given as its
+/// `SubjectPublicKeyInfo` (an ECC key certified by an RSA CA, say), which [`Certificate`]
+/// cannot hold.
+pub fn issue_der(
+    subject: &str,
+    subject_key: &SubjectPublicKeyInfoOwned,
+    template: &CertificateTemplate,
+    issuer: Issuer<'_>,
+    rng: &mut dyn RandomSource,
+) -> Result<Vec<u8>, Error> {
+    if matches!(issuer, Issuer::SelfSigned(_)) {
+        return Err(Error::unsupported(
+            "issuer",
+            "a certificate for a key of any algorithm is issued by a CA, not self-signed",
+        ));
+    }
+    let subject = Name::from_str(subject).map_err(Error::der("subject name"))?;
+    let bits = subject_key
+        .subject_public_key
+        .as_bytes()
+        .ok_or(Error::malformed(
+            "subjectPublicKey",
+            "the BIT STRING has unused bits",
+        ))?;
+    let ski = sha2::Sha256::digest(bits)[..20].to_vec();
+    build_der(subject, subject_key.clone(), ski, template, issuer, rng)
 }
 
 /// Issues a certificate for the subject and key of a (verified) certification request.
@@ -134,6 +164,33 @@ fn build(
     issuer: Issuer<'_>,
     rng: &mut dyn RandomSource,
 ) -> Result<Certificate, Error> {
+    if let Issuer::SelfSigned(key) = issuer
+        && key.public_key() != subject_key
+    {
+        return Err(Error::KeyRejected {
+            reason: "a self-signed certificate must be signed by the subject's own key",
+        });
+    }
+    let der = build_der(
+        subject,
+        subject_key.to_spki()?,
+        key_identifier(subject_key)?,
+        template,
+        issuer,
+        rng,
+    )?;
+    Certificate::from_der(&der)
+}
+
+/// The DER of a certificate for `subject` and `spki`, whose key identifier is `ski`.
+fn build_der(
+    subject: Name,
+    spki: SubjectPublicKeyInfoOwned,
+    ski: Vec<u8>,
+    template: &CertificateTemplate,
+    issuer: Issuer<'_>,
+    rng: &mut dyn RandomSource,
+) -> Result<Vec<u8>, Error> {
     if template.not_after <= template.not_before {
         return Err(Error::unsupported(
             "validity",
@@ -141,14 +198,7 @@ fn build(
         ));
     }
     let (issuer_name, issuer_key, issuer_ski) = match issuer {
-        Issuer::SelfSigned(key) => {
-            if key.public_key() != subject_key {
-                return Err(Error::KeyRejected {
-                    reason: "a self-signed certificate must be signed by the subject's own key",
-                });
-            }
-            (subject.clone(), key, key_identifier(subject_key)?)
-        }
+        Issuer::SelfSigned(key) => (subject.clone(), key, ski.clone()),
         Issuer::Ca { certificate, key } => {
             if key.public_key() != certificate.public_key() {
                 return Err(Error::KeyRejected {
@@ -180,7 +230,6 @@ fn build(
         }
     };
 
-    let ski = key_identifier(subject_key)?;
     let tbs = TbsCertificate {
         version: Version::V3,
         serial_number: serial,
@@ -191,13 +240,12 @@ fn build(
             x509_time(template.not_after)?,
         ),
         subject,
-        subject_public_key_info: subject_key.to_spki()?,
+        subject_public_key_info: spki,
         extensions: extensions(template.role, ski, issuer_ski)?,
     }
     .to_der()
     .map_err(Error::der("tbsCertificate"))?;
-    let der = sign(&tbs, issuer_key)?;
-    Certificate::from_der(&der)
+    sign(&tbs, issuer_key)
 }
 
 /// Signs `signed` with SHA-256 and wraps it as `SEQUENCE { signed, algorithm, signature }`.
@@ -217,6 +265,7 @@ fn extensions(role: Role, ski: Vec<u8>, issuer_ski: Vec<u8>) -> Result<Vec<Exten
         Role::Ca => KeyUsages::KeyCertSign | KeyUsages::CRLSign,
         Role::Kdh => KeyUsages::DigitalSignature.into(),
         Role::Krd => KeyUsages::KeyEncipherment.into(),
+        Role::KeyAgreement => KeyUsages::KeyAgreement.into(),
     };
     let mut out = vec![];
     if role == Role::Ca {

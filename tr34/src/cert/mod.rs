@@ -12,7 +12,7 @@ mod request;
 mod verified;
 mod verify;
 
-pub use build::{CertificateTemplate, Issuer, Role, issue, issue_for_request};
+pub use build::{CertificateTemplate, Issuer, Role, issue, issue_der, issue_for_request};
 pub use request::CertificateRequest;
 pub use verify::{Purpose, verify_chain};
 

@@ -80,7 +80,6 @@ use payhsm_core::{
     secret::SecretVec,
 };
 use payhsm_tr34::{
-    cert::Certificate,
     der::Encode as _,
     rsa::{RsaPrivateKey, RsaPublicKey},
 };
@@ -200,9 +199,11 @@ impl TokenVault {
         exportable: bool,
         der: &[u8],
     ) -> Result<String, Error> {
-        let invalid = |e: payhsm_tr34::Error| Error::internal(format!("the certificate: {e}"));
-        let certificate = Certificate::from_der(der).map_err(invalid)?;
+        use payhsm_tr34::der::Decode as _;
+        let invalid = |e| Error::internal(format!("the certificate: {e}"));
+        let certificate = payhsm_tr34::x509_cert::Certificate::from_der(der).map_err(invalid)?;
         let subject = certificate
+            .tbs_certificate()
             .subject()
             .to_der()
             .map_err(|e| Error::internal(format!("the certificate's subject: {e}")))?;
