@@ -720,18 +720,14 @@ pub fn start_and_stop_usage<S: Store>(h: Harness<S>) {
 /// process on the same file makes), is seen by the very next use: a stopped, deleted or
 /// re-pointed key is refused or changed at once.
 pub fn cached_keys_follow_their_records<S: Store>(h: Harness<S>) {
-    let cvk = h.create(
-        "TR31_C0_CARD_VERIFICATION_KEY",
-        "TDES_2KEY",
-        &["Generate", "Verify"],
-        false,
-    );
-    let other = h.create(
-        "TR31_C0_CARD_VERIFICATION_KEY",
-        "TDES_2KEY",
-        &["Generate", "Verify"],
-        false,
-    );
+    let [cvk, other] = [(); 2].map(|()| {
+        h.create(
+            "TR31_C0_CARD_VERIFICATION_KEY",
+            "TDES_2KEY",
+            &["Generate", "Verify"],
+            false,
+        )
+    });
     let cvv = |id: &str| {
         h.call("GenerateCardValidationData", json!({ "KeyIdentifier": id, "PrimaryAccountNumber": "4111111111111111", "GenerationAttributes": { "CardVerificationValue2": { "CardExpiryDate": "1230" } } }))
     };
