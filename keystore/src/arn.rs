@@ -139,13 +139,26 @@ impl KeyArn {
     }
 }
 
+impl KeyArn {
+    /// The ARN as text, in one allocation (the data plane's responses name their keys).
+    pub fn text(&self) -> String {
+        let parts = [
+            ARN_PREFIX,
+            self.region.as_str(),
+            ":",
+            self.account.as_str(),
+            ":key/",
+            &self.key_id,
+        ];
+        let mut text = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+        parts.iter().for_each(|p| text.push_str(p));
+        text
+    }
+}
+
 impl fmt::Display for KeyArn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{ARN_PREFIX}{}:{}:key/{}",
-            self.region, self.account.0, self.key_id
-        )
+        f.write_str(&self.text())
     }
 }
 

@@ -80,7 +80,8 @@ impl AuditLog {
         }
     }
 
-    /// Writes one event. A log that cannot be written fails the operation that logs.
+    /// Writes one event, durably (a file log is synced). A log that cannot be written fails
+    /// the operation that logs.
     pub fn record(
         &self,
         region: &str,
@@ -113,8 +114,10 @@ impl AuditLog {
         match &self.sink {
             Sink::File(file) => {
                 let mut f = file.lock().unwrap_or_else(PoisonError::into_inner);
+                // On disk before the operation returns, as the store's commits are: the data
+                // plane logs only its failures, so this costs successes nothing.
                 f.write_all(text.as_bytes())
-                    .and_then(|()| f.flush())
+                    .and_then(|()| f.sync_data())
                     .map_err(|e| Error::internal(format!("cannot write the audit log: {e}")))
             }
             Sink::Memory(lines) => {

@@ -37,6 +37,7 @@ use crate::{
     arn::{AccountId, KeyArn, KeyIdentifier, Region, new_key_id},
     audit::{AuditEvent, AuditLog},
     clock::{Clock, SteadyTime, SystemClock, Timestamp},
+    key_cache::{self, KeyCache},
     model::{KeyOrigin, KeyRecord, KeyState, MultiRegion, Setting},
     selftest::{self, KnownAnswer, When},
     store::{Store, failpoint},
@@ -116,6 +117,8 @@ pub struct Hsm<S: Store> {
     pub(crate) regions: Option<Weak<dyn Regions>>,
     /// Whether TR-31 imports accept short padding.
     pub(crate) allow_short_padded_tr31: bool,
+    /// The data plane's records.
+    keys: KeyCache,
 }
 
 impl<S: Store> std::fmt::Debug for Hsm<S> {
@@ -209,6 +212,7 @@ impl<S: Store> Hsm<S> {
             rsa_self_test: OnceLock::new(),
             regions: config.regions,
             allow_short_padded_tr31: config.allow_short_padded_tr31,
+            keys: KeyCache::new(key_cache::CAPACITY),
         }
     }
 
@@ -324,7 +328,7 @@ impl<S: Store> Hsm<S> {
         &self,
         event_name: &str,
         kind: Audit,
-        request_parameters: Value,
+        request_parameters: impl FnOnce() -> Value,
         f: impl FnOnce() -> Result<(T, Vec<String>), Error>,
     ) -> Result<T, Error> {
         let result = self.self_test_result().and_then(|()| f());
@@ -337,7 +341,8 @@ impl<S: Store> Hsm<S> {
                 event_name,
                 read_only: kind == Audit::Read,
                 resources,
-                request_parameters,
+                // Built only for an event logged: not on a data-plane success.
+                request_parameters: request_parameters(),
                 error,
                 service_event: kind == Audit::Service,
             })?;
@@ -412,6 +417,53 @@ impl<S: Store> Hsm<S> {
             .and_then(|r| r.ok_or_else(|| Error::not_found(identifier)))
     }
 
+    /// The record of a key a data-plane operation uses: [`Hsm::load`], or the record it gave
+    /// for `identifier` before if the store has not changed since ([`Store::generation`]).
+    pub(crate) fn load_in_use(
+        &self,
+        identifier: &str,
+        field: &str,
+    ) -> Result<Arc<KeyRecord>, Error> {
+        let [record] = self.load_all_in_use([(identifier, field)])?;
+        Ok(record)
+    }
+
+    /// [`Hsm::load_in_use`] for each `(identifier, field)` of one operation, on one look at
+    /// the store's generation.
+    pub(crate) fn load_all_in_use<const N: usize>(
+        &self,
+        keys: [(&str, &str); N],
+    ) -> Result<[Arc<KeyRecord>; N], Error> {
+        let generation = self.store.generation()?;
+        let mut records = Vec::with_capacity(N);
+        for (identifier, field) in keys {
+            let cached = generation.and_then(|g| self.keys.record(identifier, g));
+            records.push(match cached {
+                Some(record) => record,
+                None => {
+                    // Read after the generation: a change in between sends the next use to
+                    // the store.
+                    let record = Arc::new(self.load(identifier, field)?);
+                    if let Some(g) = generation {
+                        self.keys.put_record(identifier, g, &record);
+                    }
+                    record
+                }
+            });
+        }
+        records
+            .try_into()
+            .map_err(|_| Error::internal("unreachable: one record per key"))
+    }
+
+    /// Drops the records the HSM keeps for the data plane and the store's cached handles
+    /// (zeroized once no operation uses them): the next use of every key reads its record
+    /// and opens its material again.
+    pub fn forget_keys(&self) {
+        self.keys.clear();
+        self.store.forget_all_handles();
+    }
+
     pub(crate) fn load_id(&self, key_id: &str) -> Result<Option<KeyRecord>, Error> {
         for _ in 0..MAX_RETRIES {
             let Some(record) = self.store.get_key(key_id)? else {
@@ -463,7 +515,7 @@ impl<S: Store> Hsm<S> {
         {
             return Ok(None);
         }
-        self.store.forget_handle(&record.key_id);
+        self.forget_key(&record.key_id);
         let arn = self.arn(&record.key_id)?.to_string();
         self.audit_service_event(
             "DeleteKey",
@@ -496,10 +548,17 @@ impl<S: Store> Hsm<S> {
                 .store
                 .update_key(&next, &next.owed_replications(Some(&current)))?
             {
+                self.forget_key(&key_id);
                 return Ok(next);
             }
         }
         Err(Error::conflict("the key is changing too often; retry"))
+    }
+
+    /// Drops what the HSM and its store keep for key `key_id`: it changed.
+    pub(crate) fn forget_key(&self, key_id: &str) {
+        self.keys.forget(key_id);
+        self.store.forget_handle(key_id);
     }
 
     pub(crate) fn key_output(&self, record: &KeyRecord) -> Result<(Value, Vec<String>), Error> {
@@ -573,7 +632,7 @@ impl<S: Store> Hsm<S> {
                 .insert_key(&record, &record.owed_replications(None))
         });
         if let Err(e) = registered {
-            self.store.forget_handle(&record.key_id);
+            self.forget_key(&record.key_id);
             if let Some(block) = &record.key_block {
                 // The creation's error is the one to report. Should discarding fail as well,
                 // the material is referenced by no record and can never be used.

@@ -51,6 +51,7 @@ pub mod ecc;
 mod error;
 pub mod exchange;
 mod hsm;
+mod key_cache;
 pub mod lifecycle;
 pub mod master_key;
 mod material;

@@ -493,3 +493,66 @@ fn t_ks_5_clock_moved_back_cannot_resurrect_or_extend() {
     assert_eq!(state(&h, &pending), "DELETE_PENDING");
     restore(&h, &pending).unwrap();
 }
+
+/// Two HSMs on one database file (as two processes are: each its own connection): a key one
+/// of them keeps for the data plane is refused the moment the other stops or deletes it, and
+/// usable again the moment the other starts it.
+#[test]
+fn a_key_stopped_through_another_connection_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, key_file) = (dir.path().join("keys.db"), dir.path().join("master.key"));
+    let master = write_dev_key_file(&key_file, &mut OsRandom).unwrap();
+    let serving = hsm(SqliteStore::create(&db, master).unwrap());
+    let operator = hsm(SqliteStore::open(&db, read_dev_key_file(&key_file).unwrap()).unwrap());
+    let cvk = api::dispatch(&operator, "CreateKey", json!({
+        "KeyAttributes": { "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY", "KeyClass": "SYMMETRIC_KEY",
+            "KeyAlgorithm": "TDES_2KEY", "KeyModesOfUse": { "Generate": true, "Verify": true } },
+        "Exportable": false,
+    }))
+    .unwrap()["Key"]["KeyArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cvv = || {
+        api::dispatch(
+            &serving,
+            "GenerateCardValidationData",
+            json!({
+                "KeyIdentifier": cvk, "PrimaryAccountNumber": "4111111111111111",
+                "GenerationAttributes": { "CardVerificationValue2": { "CardExpiryDate": "1230" } },
+            }),
+        )
+    };
+    let refusal = |r: Result<serde_json::Value, Error>| match r {
+        Err(Error::Policy { rule, .. }) => rule,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    let value = cvv().unwrap()["ValidationData"].clone();
+    assert_eq!(cvv().unwrap()["ValidationData"], value);
+    let by_operator = |op: &str, extra: serde_json::Value| {
+        let mut input = json!({ "KeyIdentifier": cvk });
+        for (k, v) in extra.as_object().unwrap() {
+            input[k] = v.clone();
+        }
+        api::dispatch(&operator, op, input).unwrap();
+    };
+    by_operator("StopKeyUsage", json!({}));
+    assert_eq!(refusal(cvv()), payhsm_keystore::Rule::KeyDisabled);
+    by_operator("StartKeyUsage", json!({}));
+    assert_eq!(cvv().unwrap()["ValidationData"], value);
+    by_operator("DeleteKey", json!({ "DeleteKeyInDays": 3 }));
+    assert_eq!(refusal(cvv()), payhsm_keystore::Rule::KeyState);
+    by_operator("RestoreKey", json!({}));
+    by_operator("StartKeyUsage", json!({}));
+    assert_eq!(cvv().unwrap()["ValidationData"], value);
+    // A change that does not matter to the key's use (a tag) keeps it usable.
+    api::dispatch(
+        &operator,
+        "TagResource",
+        json!({
+            "ResourceArn": cvk, "Tags": [{ "Key": "team", "Value": "cards" }],
+        }),
+    )
+    .unwrap();
+    assert_eq!(cvv().unwrap()["ValidationData"], value);
+}

@@ -220,10 +220,12 @@ impl<S: Store> Hsm<S> {
         &self,
         input: GetCertificateSigningRequestInput,
     ) -> Result<Value, Error> {
-        let params = json!({
-            "keyIdentifier": input.key_identifier,
-            "signingAlgorithm": input.signing_algorithm,
-        });
+        let params = || {
+            json!({
+                "keyIdentifier": input.key_identifier,
+                "signingAlgorithm": input.signing_algorithm,
+            })
+        };
         self.run("GetCertificateSigningRequest", Audit::Read, params, || {
             let attributes = input.certificate_subject.attributes()?;
             let record = self.load(&input.key_identifier, "KeyIdentifier")?;

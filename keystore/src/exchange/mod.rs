@@ -230,11 +230,13 @@ impl<S: Store> Hsm<S> {
     /// must fit the attribute table and, if symmetric, be of its algorithm's length and not a
     /// weak TDES key; nothing is stored otherwise.
     pub fn import_key(&self, input: ImportKeyInput) -> Result<Value, Error> {
-        let params = json!({
-            "keyMaterial": input.key_material.audit_parameters(),
-            "requesterComment": input.requester_comment,
-            "replicationRegions": input.replication_regions,
-        });
+        let params = || {
+            json!({
+                "keyMaterial": input.key_material.audit_parameters(),
+                "requesterComment": input.requester_comment,
+                "replicationRegions": input.replication_regions,
+            })
+        };
         self.run("ImportKey", Audit::Write, params, || {
             let tags = parse_tags(input.tags.as_deref().unwrap_or_default(), "Tags")?;
             let incoming = match &input.key_material {
@@ -344,10 +346,12 @@ impl<S: Store> Hsm<S> {
     /// `ExportKey`: a TR-31 block under a stored KEK or KBPK, or a TR-34 token to a KRD
     /// certificate. Only once every check has passed are the key's bytes read from the store.
     pub fn export_key(&self, input: ExportKeyInput) -> Result<Value, Error> {
-        let params = json!({
-            "exportKeyIdentifier": input.export_key_identifier,
-            "keyMaterial": input.key_material.audit_parameters(),
-        });
+        let params = || {
+            json!({
+                "exportKeyIdentifier": input.export_key_identifier,
+                "keyMaterial": input.key_material.audit_parameters(),
+            })
+        };
         self.run("ExportKey", Audit::Write, params, || {
             if input.export_attributes.is_some() {
                 return Err(Error::validation(

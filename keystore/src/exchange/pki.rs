@@ -331,7 +331,7 @@ impl<S: Store> Hsm<S> {
     /// `GetPublicKeyCertificate`: the certificate the region CA issues for a key pair, and the
     /// CA's certificate as its chain.
     pub fn get_public_key_certificate(&self, input: KeyIdentifierInput) -> Result<Value, Error> {
-        let params = json!({ "keyIdentifier": input.key_identifier });
+        let params = || json!({ "keyIdentifier": input.key_identifier });
         self.run("GetPublicKeyCertificate", Audit::Read, params, || {
             let record = self.load(&input.key_identifier, "KeyIdentifier")?;
             if record.state != KeyState::CreateComplete {

@@ -245,11 +245,13 @@ impl<S: Store> Hsm<S> {
         &self,
         input: GetParametersForImportInput,
     ) -> Result<Value, Error> {
-        let params = json!({
-            "keyMaterialType": input.key_material_type,
-            "wrappingKeyAlgorithm": input.wrapping_key_algorithm,
-            "reuseLastGeneratedToken": input.reuse_last_generated_token,
-        });
+        let params = || {
+            json!({
+                "keyMaterialType": input.key_material_type,
+                "wrappingKeyAlgorithm": input.wrapping_key_algorithm,
+                "reuseLastGeneratedToken": input.reuse_last_generated_token,
+            })
+        };
         self.run("GetParametersForImport", Audit::Write, params, || {
             let p = self.parameters(
                 Side::Import,
@@ -276,11 +278,13 @@ impl<S: Store> Hsm<S> {
         &self,
         input: GetParametersForExportInput,
     ) -> Result<Value, Error> {
-        let params = json!({
-            "keyMaterialType": input.key_material_type,
-            "signingKeyAlgorithm": input.signing_key_algorithm,
-            "reuseLastGeneratedToken": input.reuse_last_generated_token,
-        });
+        let params = || {
+            json!({
+                "keyMaterialType": input.key_material_type,
+                "signingKeyAlgorithm": input.signing_key_algorithm,
+                "reuseLastGeneratedToken": input.reuse_last_generated_token,
+            })
+        };
         self.run("GetParametersForExport", Audit::Write, params, || {
             let p = self.parameters(
                 Side::Export,

@@ -72,7 +72,7 @@ impl<S: Store> Hsm<S> {
 
     /// `CreateAlias`.
     pub fn create_alias(&self, input: AliasInput) -> Result<Value, Error> {
-        let params = json!({ "aliasName": input.alias_name, "keyArn": input.key_arn });
+        let params = || json!({ "aliasName": input.alias_name, "keyArn": input.key_arn });
         self.run("CreateAlias", Audit::Write, params, || {
             let name = AliasName::new(&input.alias_name)?;
             let alias = AliasRecord {
@@ -89,7 +89,7 @@ impl<S: Store> Hsm<S> {
 
     /// `GetAlias`.
     pub fn get_alias(&self, input: AliasNameInput) -> Result<Value, Error> {
-        let params = json!({ "aliasName": input.alias_name });
+        let params = || json!({ "aliasName": input.alias_name });
         self.run("GetAlias", Audit::Read, params, || {
             let name = AliasName::new(&input.alias_name)?;
             let alias = self
@@ -102,7 +102,7 @@ impl<S: Store> Hsm<S> {
 
     /// `UpdateAlias`: points an alias at another key (or at none).
     pub fn update_alias(&self, input: AliasInput) -> Result<Value, Error> {
-        let params = json!({ "aliasName": input.alias_name, "keyArn": input.key_arn });
+        let params = || json!({ "aliasName": input.alias_name, "keyArn": input.key_arn });
         self.run("UpdateAlias", Audit::Write, params, || {
             let name = AliasName::new(&input.alias_name)?;
             let target = self.alias_target(input.key_arn.as_deref())?;
@@ -128,7 +128,7 @@ impl<S: Store> Hsm<S> {
 
     /// `DeleteAlias`.
     pub fn delete_alias(&self, input: AliasNameInput) -> Result<Value, Error> {
-        let params = json!({ "aliasName": input.alias_name });
+        let params = || json!({ "aliasName": input.alias_name });
         self.run("DeleteAlias", Audit::Write, params, || {
             let name = AliasName::new(&input.alias_name)?;
             if self.store.delete_alias(name.as_str())? {
@@ -141,7 +141,7 @@ impl<S: Store> Hsm<S> {
 
     /// `ListAliases`: paginated, optionally only those of one key.
     pub fn list_aliases(&self, input: ListAliasesInput) -> Result<Value, Error> {
-        let params = json!({ "keyArn": input.key_arn, "maxResults": input.max_results });
+        let params = || json!({ "keyArn": input.key_arn, "maxResults": input.max_results });
         self.run("ListAliases", Audit::Read, params, || {
             let key_id = input
                 .key_arn

@@ -87,12 +87,14 @@ pub struct CeremonyKey {
 impl<S: Store> Hsm<S> {
     /// `CreateKey`: a key generated inside the HSM.
     pub fn create_key(&self, input: CreateKeyInput) -> Result<Value, Error> {
-        let params = json!({
-            "keyAttributes": input.key_attributes.audit_json(),
-            "exportable": input.exportable,
-            "enabled": input.enabled,
-            "replicationRegions": input.replication_regions,
-        });
+        let params = || {
+            json!({
+                "keyAttributes": input.key_attributes.audit_json(),
+                "exportable": input.exportable,
+                "enabled": input.enabled,
+                "replicationRegions": input.replication_regions,
+            })
+        };
         self.run("CreateKey", Audit::Write, params, || {
             let attributes = input.key_attributes.parse("KeyAttributes")?;
             policy::check_attributes(&attributes)?;
@@ -132,11 +134,13 @@ impl<S: Store> Hsm<S> {
     /// Imports clear key material from a key ceremony (the explicit clear-key path): checks
     /// the attributes, the key's strength and the ceremony's KCV, then stores the key.
     pub fn import_clear_key(&self, key: CeremonyKey) -> Result<Value, Error> {
-        let params = json!({
-            "keyMaterial": "KeyCeremonyComponents",
-            "keyAttributes": crate::model::attributes_json(&key.attributes),
-            "exportable": key.exportable,
-        });
+        let params = || {
+            json!({
+                "keyMaterial": "KeyCeremonyComponents",
+                "keyAttributes": crate::model::attributes_json(&key.attributes),
+                "exportable": key.exportable,
+            })
+        };
         self.run("ImportKey", Audit::Write, params, || {
             policy::check_attributes(&key.attributes)?;
             check_material(key.attributes.key_algorithm, key.material.expose_secret())?;
@@ -171,7 +175,7 @@ impl<S: Store> Hsm<S> {
 
     /// `GetKey`.
     pub fn get_key(&self, input: KeyIdentifierInput) -> Result<Value, Error> {
-        let params = json!({ "keyIdentifier": input.key_identifier });
+        let params = || json!({ "keyIdentifier": input.key_identifier });
         self.run("GetKey", Audit::Read, params, || {
             let record = self.load(&input.key_identifier, "KeyIdentifier")?;
             self.key_output(&record)
@@ -180,7 +184,7 @@ impl<S: Store> Hsm<S> {
 
     /// `ListKeys`: paginated, optionally filtered by state.
     pub fn list_keys(&self, input: ListKeysInput) -> Result<Value, Error> {
-        let params = json!({ "keyState": input.key_state, "maxResults": input.max_results });
+        let params = || json!({ "keyState": input.key_state, "maxResults": input.max_results });
         self.run("ListKeys", Audit::Read, params, || {
             let state = input
                 .key_state
@@ -227,10 +231,12 @@ impl<S: Store> Hsm<S> {
     /// once; `RestoreKey` cancels before the deadline. A primary's replicas are deleted at
     /// once (and not restored with it).
     pub fn delete_key(&self, input: DeleteKeyInput) -> Result<Value, Error> {
-        let params = json!({
-            "keyIdentifier": input.key_identifier,
-            "deleteKeyInDays": input.delete_key_in_days,
-        });
+        let params = || {
+            json!({
+                "keyIdentifier": input.key_identifier,
+                "deleteKeyInDays": input.delete_key_in_days,
+            })
+        };
         self.run("DeleteKey", Audit::Write, params, || {
             let days = input.delete_key_in_days.unwrap_or(7);
             if !(3..=180).contains(&days) {
@@ -259,7 +265,7 @@ impl<S: Store> Hsm<S> {
     /// `RestoreKey`: cancels a scheduled deletion before its deadline. The key comes back
     /// `CREATE_COMPLETE` and disabled; `StartKeyUsage` enables it.
     pub fn restore_key(&self, input: KeyIdentifierInput) -> Result<Value, Error> {
-        let params = json!({ "keyIdentifier": input.key_identifier });
+        let params = || json!({ "keyIdentifier": input.key_identifier });
         self.run("RestoreKey", Audit::Write, params, || {
             let record = self.update(&input.key_identifier, "KeyIdentifier", |r, _| {
                 policy::check_writable(r)?;
@@ -279,7 +285,7 @@ impl<S: Store> Hsm<S> {
     }
 
     fn set_usage(&self, event: &str, identifier: &str, enabled: bool) -> Result<Value, Error> {
-        let params = json!({ "keyIdentifier": identifier });
+        let params = || json!({ "keyIdentifier": identifier });
         self.run(event, Audit::Write, params, || {
             let record = self.update(identifier, "KeyIdentifier", |r, now| {
                 policy::check_writable(r)?;

@@ -55,7 +55,7 @@ pub struct ResourceArnInput {
 impl<S: Store> Hsm<S> {
     /// `PutResourcePolicy`: attaches or replaces the key's policy.
     pub fn put_resource_policy(&self, input: PutResourcePolicyInput) -> Result<Value, Error> {
-        let params = json!({ "resourceArn": input.resource_arn, "policy": input.policy });
+        let params = || json!({ "resourceArn": input.resource_arn, "policy": input.policy });
         self.run("PutResourcePolicy", Audit::Write, params, || {
             let key_id = self.resource_key_id(&input.resource_arn)?;
             check_policy(&input.policy)?;
@@ -75,7 +75,7 @@ impl<S: Store> Hsm<S> {
 
     /// `GetResourcePolicy`: `ResourceNotFoundException` when the key has none.
     pub fn get_resource_policy(&self, input: ResourceArnInput) -> Result<Value, Error> {
-        let params = json!({ "resourceArn": input.resource_arn });
+        let params = || json!({ "resourceArn": input.resource_arn });
         self.run("GetResourcePolicy", Audit::Read, params, || {
             let key_id = self.resource_key_id(&input.resource_arn)?;
             let record = self.load(&input.resource_arn, "ResourceArn")?;
@@ -89,7 +89,7 @@ impl<S: Store> Hsm<S> {
 
     /// `DeleteResourcePolicy`: idempotent.
     pub fn delete_resource_policy(&self, input: ResourceArnInput) -> Result<Value, Error> {
-        let params = json!({ "resourceArn": input.resource_arn });
+        let params = || json!({ "resourceArn": input.resource_arn });
         self.run("DeleteResourcePolicy", Audit::Write, params, || {
             let key_id = self.resource_key_id(&input.resource_arn)?;
             self.update(&input.resource_arn, "ResourceArn", |r, _| {

@@ -58,7 +58,7 @@ impl<S: Store> Hsm<S> {
     /// `TagResource`: adds or replaces tags.
     pub fn tag_resource(&self, input: TagResourceInput) -> Result<Value, Error> {
         let keys: Vec<&str> = input.tags.iter().map(|t| t.key.as_str()).collect();
-        let params = json!({ "resourceArn": input.resource_arn, "tagKeys": keys });
+        let params = || json!({ "resourceArn": input.resource_arn, "tagKeys": keys });
         self.run("TagResource", Audit::Write, params, || {
             let key_id = self.resource_key_id(&input.resource_arn)?;
             let tags = parse_tags(&input.tags, "Tags")?;
@@ -76,7 +76,7 @@ impl<S: Store> Hsm<S> {
 
     /// `UntagResource`.
     pub fn untag_resource(&self, input: UntagResourceInput) -> Result<Value, Error> {
-        let params = json!({ "resourceArn": input.resource_arn, "tagKeys": input.tag_keys });
+        let params = || json!({ "resourceArn": input.resource_arn, "tagKeys": input.tag_keys });
         self.run("UntagResource", Audit::Write, params, || {
             let key_id = self.resource_key_id(&input.resource_arn)?;
             self.update(&input.resource_arn, "ResourceArn", |r, _| {
@@ -92,7 +92,7 @@ impl<S: Store> Hsm<S> {
 
     /// `ListTagsForResource`.
     pub fn list_tags_for_resource(&self, input: ListTagsInput) -> Result<Value, Error> {
-        let params = json!({ "resourceArn": input.resource_arn });
+        let params = || json!({ "resourceArn": input.resource_arn });
         self.run("ListTagsForResource", Audit::Read, params, || {
             self.resource_key_id(&input.resource_arn)?;
             let record = self.load(&input.resource_arn, "ResourceArn")?;

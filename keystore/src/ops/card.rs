@@ -236,7 +236,7 @@ impl<S: Store> Hsm<S> {
         &self,
         input: GenerateCardValidationDataInput,
     ) -> Result<Value, Error> {
-        let params = json!({ "keyIdentifier": input.key_identifier });
+        let params = || json!({ "keyIdentifier": input.key_identifier });
         self.run(
             "GenerateCardValidationData",
             Audit::FailuresOnly,
@@ -267,7 +267,7 @@ impl<S: Store> Hsm<S> {
         &self,
         input: VerifyCardValidationDataInput,
     ) -> Result<Value, Error> {
-        let params = json!({ "keyIdentifier": input.key_identifier });
+        let params = || json!({ "keyIdentifier": input.key_identifier });
         self.run(
             "VerifyCardValidationData",
             Audit::FailuresOnly,

@@ -6,6 +6,8 @@
 //! E1 or E6; ECB or CBC, CBC by default, whole 8-byte blocks), and with RSA keys
 //! (`Asymmetric`, [`super::asymmetric`]).
 
+use std::sync::Arc;
+
 use payhsm_core::{
     crypto::SymmetricKey,
     dukpt::{self as core_dukpt, DukptEncryptionMode},
@@ -232,8 +234,8 @@ impl<S: Store> Hsm<S> {
         attrs: &EncryptionAttributes,
         data: &mut SecretVec,
         encrypt: bool,
-    ) -> Result<KeyRecord, Error> {
-        let record = self.load(identifier, "KeyIdentifier")?;
+    ) -> Result<Arc<KeyRecord>, Error> {
+        let record = self.load_in_use(identifier, "KeyIdentifier")?;
         match attrs {
             EncryptionAttributes::Symmetric(a) => {
                 let role = if encrypt {
@@ -349,7 +351,7 @@ impl<S: Store> Hsm<S> {
 
     /// `EncryptData`.
     pub fn encrypt_data(&self, input: EncryptDataInput) -> Result<Value, Error> {
-        let params = json!({ "keyIdentifier": input.key_identifier });
+        let params = || json!({ "keyIdentifier": input.key_identifier });
         self.run("EncryptData", Audit::FailuresOnly, params, || {
             if input.wrapped_key.is_some() {
                 return Err(Error::validation(
@@ -380,7 +382,7 @@ impl<S: Store> Hsm<S> {
 
     /// `DecryptData`.
     pub fn decrypt_data(&self, input: DecryptDataInput) -> Result<Value, Error> {
-        let params = json!({ "keyIdentifier": input.key_identifier });
+        let params = || json!({ "keyIdentifier": input.key_identifier });
         self.run("DecryptData", Audit::FailuresOnly, params, || {
             if input.wrapped_key.is_some() {
                 return Err(Error::validation(
@@ -412,10 +414,12 @@ impl<S: Store> Hsm<S> {
     /// `ReEncryptData`: decrypts under one data key and encrypts under another; the clear
     /// data never leaves.
     pub fn re_encrypt_data(&self, input: ReEncryptDataInput) -> Result<Value, Error> {
-        let params = json!({
-            "incomingKeyIdentifier": input.incoming_key_identifier,
-            "outgoingKeyIdentifier": input.outgoing_key_identifier,
-        });
+        let params = || {
+            json!({
+                "incomingKeyIdentifier": input.incoming_key_identifier,
+                "outgoingKeyIdentifier": input.outgoing_key_identifier,
+            })
+        };
         self.run("ReEncryptData", Audit::FailuresOnly, params, || {
             if input.incoming_wrapped_key.is_some() || input.outgoing_wrapped_key.is_some() {
                 return Err(Error::validation(
@@ -433,8 +437,10 @@ impl<S: Store> Hsm<S> {
             };
             let mut data =
                 SecretVec::from_slice(&hex_field("CipherText", &input.cipher_text, 2, 4224)?);
-            let in_record = self.load(&input.incoming_key_identifier, "IncomingKeyIdentifier")?;
-            let out_record = self.load(&input.outgoing_key_identifier, "OutgoingKeyIdentifier")?;
+            let [in_record, out_record] = self.load_all_in_use([
+                (&input.incoming_key_identifier, "IncomingKeyIdentifier"),
+                (&input.outgoing_key_identifier, "OutgoingKeyIdentifier"),
+            ])?;
             policy::check_key(&roles::DATA_DECRYPT, &in_record)?;
             policy::check_key(&roles::DATA_ENCRYPT, &out_record)?;
             let kin = self.store().open(&in_record)?;

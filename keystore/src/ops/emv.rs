@@ -285,7 +285,7 @@ impl<S: Store> Hsm<S> {
         &self,
         input: GenerateAuthRequestCryptogramInput,
     ) -> Result<Value, Error> {
-        let params = json!({ "keyIdentifier": input.key_identifier, "majorKeyDerivationMode": input.major_key_derivation_mode });
+        let params = || json!({ "keyIdentifier": input.key_identifier, "majorKeyDerivationMode": input.major_key_derivation_mode });
         self.run(
             "GenerateAuthRequestCryptogram",
             Audit::FailuresOnly,
@@ -327,7 +327,7 @@ impl<S: Store> Hsm<S> {
         &self,
         input: VerifyAuthRequestCryptogramInput,
     ) -> Result<Value, Error> {
-        let params = json!({ "keyIdentifier": input.key_identifier, "majorKeyDerivationMode": input.major_key_derivation_mode });
+        let params = || json!({ "keyIdentifier": input.key_identifier, "majorKeyDerivationMode": input.major_key_derivation_mode });
         self.run("VerifyAuthRequestCryptogram", Audit::FailuresOnly, params, || {
             let option = option(&input.major_key_derivation_mode)?;
             let (pan, psn, derivation) = input.session_key_derivation_attributes.parse()?;

@@ -71,20 +71,22 @@ impl<S: Store> Hsm<S> {
     /// `TranslateKeyMaterial`.
     pub fn translate_key_material(&self, input: TranslateKeyMaterialInput) -> Result<Value, Error> {
         let OutgoingKeyMaterial::Tr31KeyBlock(outgoing) = &input.outgoing_key_material;
-        let params = json!({
-            "incomingKeyMaterial": match &input.incoming_key_material {
-                IncomingKeyMaterial::Tr31KeyBlock(b) => json!({ "tr31KeyBlock": {
-                    "wrappingKeyIdentifier": b.wrapping_key_identifier,
-                    "header": b.wrapped_key_block.get(..16),
-                } }),
-                IncomingKeyMaterial::DiffieHellmanTr31KeyBlock(_) => {
-                    json!("DiffieHellmanTr31KeyBlock")
-                }
-            },
-            "outgoingKeyMaterial": { "tr31KeyBlock": {
-                "wrappingKeyIdentifier": outgoing.wrapping_key_identifier,
-            } },
-        });
+        let params = || {
+            json!({
+                "incomingKeyMaterial": match &input.incoming_key_material {
+                    IncomingKeyMaterial::Tr31KeyBlock(b) => json!({ "tr31KeyBlock": {
+                        "wrappingKeyIdentifier": b.wrapping_key_identifier,
+                        "header": b.wrapped_key_block.get(..16),
+                    } }),
+                    IncomingKeyMaterial::DiffieHellmanTr31KeyBlock(_) => {
+                        json!("DiffieHellmanTr31KeyBlock")
+                    }
+                },
+                "outgoingKeyMaterial": { "tr31KeyBlock": {
+                    "wrappingKeyIdentifier": outgoing.wrapping_key_identifier,
+                } },
+            })
+        };
         self.run("TranslateKeyMaterial", Audit::FailuresOnly, params, || {
             let incoming = match &input.incoming_key_material {
                 IncomingKeyMaterial::Tr31KeyBlock(b) => b,
@@ -96,14 +98,16 @@ impl<S: Store> Hsm<S> {
                 }
             };
             let block_field = format!("{INCOMING}.WrappedKeyBlock");
-            let unwrapping = self.load(
-                &incoming.wrapping_key_identifier,
-                &format!("{INCOMING}.WrappingKeyIdentifier"),
-            )?;
-            let wrapping = self.load(
-                &outgoing.wrapping_key_identifier,
-                &format!("{OUTGOING}.WrappingKeyIdentifier"),
-            )?;
+            let [unwrapping, wrapping] = self.load_all_in_use([
+                (
+                    &incoming.wrapping_key_identifier,
+                    &format!("{INCOMING}.WrappingKeyIdentifier"),
+                ),
+                (
+                    &outgoing.wrapping_key_identifier,
+                    &format!("{OUTGOING}.WrappingKeyIdentifier"),
+                ),
+            ])?;
             // Both keys' roles before any cryptography.
             policy::check_key(&roles::TRANSLATE_WRAP, &wrapping)?;
             let unwrapped = self.open_tr31(

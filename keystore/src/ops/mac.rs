@@ -252,7 +252,7 @@ impl<S: Store> Hsm<S> {
 
     /// `GenerateMac`.
     pub fn generate_mac(&self, input: GenerateMacInput) -> Result<Value, Error> {
-        let params = json!({ "keyIdentifier": input.key_identifier });
+        let params = || json!({ "keyIdentifier": input.key_identifier });
         self.run("GenerateMac", Audit::FailuresOnly, params, || {
             let base = "GenerationAttributes";
             let (method, role) = input.generation_attributes.parse(base, true)?;
@@ -262,7 +262,7 @@ impl<S: Store> Hsm<S> {
             {
                 return Err(Error::validation("MacLength", "expected 4 to 32 bytes"));
             }
-            let record = self.load(&input.key_identifier, "KeyIdentifier")?;
+            let record = self.load_in_use(&input.key_identifier, "KeyIdentifier")?;
             policy::check_key(&role, &record)?;
             let tag = match method {
                 Method::Key(algorithm) => {
@@ -307,7 +307,7 @@ impl<S: Store> Hsm<S> {
 
     /// `VerifyMac`: the one `INVALID_MAC` on any mismatch.
     pub fn verify_mac(&self, input: VerifyMacInput) -> Result<Value, Error> {
-        let params = json!({ "keyIdentifier": input.key_identifier });
+        let params = || json!({ "keyIdentifier": input.key_identifier });
         self.run("VerifyMac", Audit::FailuresOnly, params, || {
             let base = "VerificationAttributes";
             let (method, role) = input.verification_attributes.parse(base, false)?;
@@ -321,7 +321,7 @@ impl<S: Store> Hsm<S> {
                     "does not match the length of Mac",
                 ));
             }
-            let record = self.load(&input.key_identifier, "KeyIdentifier")?;
+            let record = self.load_in_use(&input.key_identifier, "KeyIdentifier")?;
             policy::check_key(&role, &record)?;
             let result = match method {
                 Method::Key(algorithm) => {

@@ -63,8 +63,8 @@ impl<S: Store> Hsm<S> {
         identifier: &str,
         field: &str,
         role: &KeyRole,
-    ) -> Result<(KeyRecord, Arc<S::Handle>), Error> {
-        let record = self.load(identifier, field)?;
+    ) -> Result<(Arc<KeyRecord>, Arc<S::Handle>), Error> {
+        let record = self.load_in_use(identifier, field)?;
         policy::check_key(role, &record)?;
         let handle = self.store().open(&record)?;
         Ok((record, handle))
@@ -72,7 +72,7 @@ impl<S: Store> Hsm<S> {
 
     /// The ARN of a stored key, as text.
     pub(crate) fn arn_text(&self, record: &KeyRecord) -> Result<String, Error> {
-        Ok(self.arn(&record.key_id)?.to_string())
+        self.arn(&record.key_id).map(|arn| arn.text())
     }
 }
 

@@ -293,11 +293,13 @@ fn pan_for(format: PinBlockFormat, text: Option<&str>) -> Result<Option<Pan>, Er
 impl<S: Store> Hsm<S> {
     /// `GeneratePinData`.
     pub fn generate_pin_data(&self, input: GeneratePinDataInput) -> Result<Value, Error> {
-        let params = json!({
-            "generationKeyIdentifier": input.generation_key_identifier,
-            "encryptionKeyIdentifier": input.encryption_key_identifier,
-            "pinBlockFormat": input.pin_block_format,
-        });
+        let params = || {
+            json!({
+                "generationKeyIdentifier": input.generation_key_identifier,
+                "encryptionKeyIdentifier": input.encryption_key_identifier,
+                "pinBlockFormat": input.pin_block_format,
+            })
+        };
         self.run("GeneratePinData", Audit::FailuresOnly, params, || {
             if input.encryption_wrapped_key.is_some() {
                 return Err(not_offered("EncryptionWrappedKey", "a wrapped working key"));
@@ -318,10 +320,10 @@ impl<S: Store> Hsm<S> {
                     (roles::IBM3624_GENERATE, roles::PIN_ENCRYPT)
                 }
             };
-            let gen_record =
-                self.load(&input.generation_key_identifier, "GenerationKeyIdentifier")?;
-            let pek_record =
-                self.load(&input.encryption_key_identifier, "EncryptionKeyIdentifier")?;
+            let [gen_record, pek_record] = self.load_all_in_use([
+                (&input.generation_key_identifier, "GenerationKeyIdentifier"),
+                (&input.encryption_key_identifier, "EncryptionKeyIdentifier"),
+            ])?;
             policy::check_key(&gen_role, &gen_record)?;
             policy::check_key(&pek_role, &pek_record)?;
             let gk = self.store().open(&gen_record)?;
@@ -442,11 +444,13 @@ impl<S: Store> Hsm<S> {
 
     /// `VerifyPinData`: the one `INVALID_PIN` for a wrong PIN and for a bad block.
     pub fn verify_pin_data(&self, input: VerifyPinDataInput) -> Result<Value, Error> {
-        let params = json!({
-            "verificationKeyIdentifier": input.verification_key_identifier,
-            "encryptionKeyIdentifier": input.encryption_key_identifier,
-            "pinBlockFormat": input.pin_block_format,
-        });
+        let params = || {
+            json!({
+                "verificationKeyIdentifier": input.verification_key_identifier,
+                "encryptionKeyIdentifier": input.encryption_key_identifier,
+                "pinBlockFormat": input.pin_block_format,
+            })
+        };
         self.run("VerifyPinData", Audit::FailuresOnly, params, || {
             if input.encryption_wrapped_key.is_some() {
                 return Err(not_offered("EncryptionWrappedKey", "a wrapped working key"));
@@ -464,12 +468,13 @@ impl<S: Store> Hsm<S> {
                 PinVerificationAttributes::VisaPin(_) => roles::PVV_VERIFY,
                 PinVerificationAttributes::Ibm3624Pin(_) => roles::IBM3624_VERIFY,
             };
-            let ver_record = self.load(
-                &input.verification_key_identifier,
-                "VerificationKeyIdentifier",
-            )?;
-            let pek_record =
-                self.load(&input.encryption_key_identifier, "EncryptionKeyIdentifier")?;
+            let [ver_record, pek_record] = self.load_all_in_use([
+                (
+                    &input.verification_key_identifier,
+                    "VerificationKeyIdentifier",
+                ),
+                (&input.encryption_key_identifier, "EncryptionKeyIdentifier"),
+            ])?;
             policy::check_key(&role, &ver_record)?;
             let dukpt = match &input.dukpt_attributes {
                 None => {
@@ -566,10 +571,12 @@ impl<S: Store> Hsm<S> {
 
     /// `TranslatePinData`: PCI PIN 3-3 format and PAN rules before any key is used.
     pub fn translate_pin_data(&self, input: TranslatePinDataInput) -> Result<Value, Error> {
-        let params = json!({
-            "incomingKeyIdentifier": input.incoming_key_identifier,
-            "outgoingKeyIdentifier": input.outgoing_key_identifier,
-        });
+        let params = || {
+            json!({
+                "incomingKeyIdentifier": input.incoming_key_identifier,
+                "outgoingKeyIdentifier": input.outgoing_key_identifier,
+            })
+        };
         self.run("TranslatePinData", Audit::FailuresOnly, params, || {
             for (value, path, what) in [
                 (
@@ -612,8 +619,10 @@ impl<S: Store> Hsm<S> {
                 TranslationContext::Online,
             )
             .map_err(|e| core_error("OutgoingTranslationAttributes", e))?;
-            let in_record = self.load(&input.incoming_key_identifier, "IncomingKeyIdentifier")?;
-            let out_record = self.load(&input.outgoing_key_identifier, "OutgoingKeyIdentifier")?;
+            let [in_record, out_record] = self.load_all_in_use([
+                (&input.incoming_key_identifier, "IncomingKeyIdentifier"),
+                (&input.outgoing_key_identifier, "OutgoingKeyIdentifier"),
+            ])?;
             let dukpt = match &input.incoming_dukpt_attributes {
                 None => {
                     policy::check_key(&roles::PIN_DECRYPT, &in_record)?;

@@ -255,12 +255,14 @@ impl<S: Store> Hsm<S> {
         &self,
         input: GenerateMacEmvPinChangeInput,
     ) -> Result<Value, Error> {
-        let params = json!({
-            "newPinPekIdentifier": input.new_pin_pek_identifier,
-            "secureMessagingIntegrityKeyIdentifier": input.secure_messaging_integrity_key_identifier,
-            "secureMessagingConfidentialityKeyIdentifier": input.secure_messaging_confidentiality_key_identifier,
-            "pinBlockFormat": input.pin_block_format,
-        });
+        let params = || {
+            json!({
+                "newPinPekIdentifier": input.new_pin_pek_identifier,
+                "secureMessagingIntegrityKeyIdentifier": input.secure_messaging_integrity_key_identifier,
+                "secureMessagingConfidentialityKeyIdentifier": input.secure_messaging_confidentiality_key_identifier,
+                "pinBlockFormat": input.pin_block_format,
+            })
+        };
         self.run(
             "GenerateMacEmvPinChange",
             Audit::FailuresOnly,

@@ -437,7 +437,7 @@ impl<S: Store> Hsm<S> {
             "replicaRegion": replica.region().as_str(),
         });
         let sent = self
-            .run("ExportKey", Audit::Service, params, || export(&kek))
+            .run("ExportKey", Audit::Service, || params, || export(&kek))
             .and_then(|exported| {
                 replica.call(
                     "ImportKey",

@@ -265,7 +265,7 @@ impl<S: Store> Hsm<S> {
         input: &DefaultReplicationRegionsInput,
         change: impl Fn(&mut BTreeSet<String>) -> Result<(), Error>,
     ) -> Result<Value, Error> {
-        let params = json!({ "replicationRegions": input.replication_regions });
+        let params = || json!({ "replicationRegions": input.replication_regions });
         self.run(event, Audit::Write, params, || {
             if input.replication_regions.is_empty() {
                 return Err(Error::validation(
@@ -300,7 +300,7 @@ impl<S: Store> Hsm<S> {
         self.run(
             "GetDefaultKeyReplicationRegions",
             Audit::Read,
-            json!({}),
+            || json!({}),
             || {
                 let (regions, _) = self.default_regions()?;
                 Ok((json!({ "EnabledReplicationRegions": regions }), Vec::new()))
@@ -316,39 +316,46 @@ impl<S: Store> Hsm<S> {
         input: KeyReplicationRegionsInput,
     ) -> Result<Value, Error> {
         let params = input.audit_parameters();
-        self.run("AddKeyReplicationRegions", Audit::Write, params, || {
-            let add = self.replication_regions(&input.replication_regions)?;
-            let record = self.update(&input.key_identifier, "KeyIdentifier", |r, _| {
-                policy::check_writable(r)?;
-                check_key_state(r)?;
-                self.check_replicable(&r.attributes, r.exportable)?;
-                let mut p = match &r.multi_region {
-                    Some(MultiRegion::Primary(p)) => p.clone(),
-                    // Above every generation the key had before (each change raised its
-                    // revision), so replicas deleted earlier take the new one.
-                    _ => Primary {
-                        generation: r.revision,
-                        ..Primary::default()
-                    },
-                };
-                let mut added = false;
-                for region in &add {
-                    let state = p.replicas.get(region).map(|s| s.state);
-                    if matches!(
-                        state,
-                        None | Some(ReplicationState::Failed | ReplicationState::DeleteInProgress)
-                    ) {
-                        p.replicas.insert(
-                            region.clone(),
-                            ReplicaStatus::new(ReplicationState::InProgress),
-                        );
-                        added = true;
+        self.run(
+            "AddKeyReplicationRegions",
+            Audit::Write,
+            || params,
+            || {
+                let add = self.replication_regions(&input.replication_regions)?;
+                let record = self.update(&input.key_identifier, "KeyIdentifier", |r, _| {
+                    policy::check_writable(r)?;
+                    check_key_state(r)?;
+                    self.check_replicable(&r.attributes, r.exportable)?;
+                    let mut p = match &r.multi_region {
+                        Some(MultiRegion::Primary(p)) => p.clone(),
+                        // Above every generation the key had before (each change raised its
+                        // revision), so replicas deleted earlier take the new one.
+                        _ => Primary {
+                            generation: r.revision,
+                            ..Primary::default()
+                        },
+                    };
+                    let mut added = false;
+                    for region in &add {
+                        let state = p.replicas.get(region).map(|s| s.state);
+                        if matches!(
+                            state,
+                            None | Some(
+                                ReplicationState::Failed | ReplicationState::DeleteInProgress
+                            )
+                        ) {
+                            p.replicas.insert(
+                                region.clone(),
+                                ReplicaStatus::new(ReplicationState::InProgress),
+                            );
+                            added = true;
+                        }
                     }
-                }
-                Ok(added.then(|| with_regions_changed(r, p)))
-            })?;
-            self.key_output(&record)
-        })
+                    Ok(added.then(|| with_regions_changed(r, p)))
+                })?;
+                self.key_output(&record)
+            },
+        )
     }
 
     /// `RemoveKeyReplicationRegions`: the replicas in these regions are deleted, for good;
@@ -358,41 +365,46 @@ impl<S: Store> Hsm<S> {
         input: KeyReplicationRegionsInput,
     ) -> Result<Value, Error> {
         let params = input.audit_parameters();
-        self.run("RemoveKeyReplicationRegions", Audit::Write, params, || {
-            if input.replication_regions.is_empty() {
-                return Err(Error::validation(
-                    "ReplicationRegions",
-                    "give at least one region",
-                ));
-            }
-            let record = self.update(&input.key_identifier, "KeyIdentifier", |r, _| {
-                policy::check_writable(r)?;
-                let Some(MultiRegion::Primary(mut p)) = r.multi_region.clone() else {
+        self.run(
+            "RemoveKeyReplicationRegions",
+            Audit::Write,
+            || params,
+            || {
+                if input.replication_regions.is_empty() {
                     return Err(Error::validation(
-                        "KeyIdentifier",
-                        "the key is not replicated to any region",
+                        "ReplicationRegions",
+                        "give at least one region",
                     ));
-                };
-                let mut removed = false;
-                for (i, region) in input.replication_regions.iter().enumerate() {
-                    match p.replicas.get_mut(region) {
-                        Some(s) if s.state == ReplicationState::DeleteInProgress => {}
-                        Some(s) => {
-                            *s = ReplicaStatus::new(ReplicationState::DeleteInProgress);
-                            removed = true;
-                        }
-                        None => {
-                            return Err(Error::validation(
-                                &format!("ReplicationRegions[{i}]"),
-                                "not a replication region of this key",
-                            ));
+                }
+                let record = self.update(&input.key_identifier, "KeyIdentifier", |r, _| {
+                    policy::check_writable(r)?;
+                    let Some(MultiRegion::Primary(mut p)) = r.multi_region.clone() else {
+                        return Err(Error::validation(
+                            "KeyIdentifier",
+                            "the key is not replicated to any region",
+                        ));
+                    };
+                    let mut removed = false;
+                    for (i, region) in input.replication_regions.iter().enumerate() {
+                        match p.replicas.get_mut(region) {
+                            Some(s) if s.state == ReplicationState::DeleteInProgress => {}
+                            Some(s) => {
+                                *s = ReplicaStatus::new(ReplicationState::DeleteInProgress);
+                                removed = true;
+                            }
+                            None => {
+                                return Err(Error::validation(
+                                    &format!("ReplicationRegions[{i}]"),
+                                    "not a replication region of this key",
+                                ));
+                            }
                         }
                     }
-                }
-                Ok(removed.then(|| with_regions_changed(r, p)))
-            })?;
-            self.key_output(&record)
-        })
+                    Ok(removed.then(|| with_regions_changed(r, p)))
+                })?;
+                self.key_output(&record)
+            },
+        )
     }
 }
 

@@ -113,14 +113,16 @@ impl ImportKeyReplicaInput {
 impl<S: Store> Hsm<S> {
     /// `ImportKeyReplica` (internal): makes, updates or deletes the replica.
     pub fn import_key_replica(&self, input: ImportKeyReplicaInput) -> Result<Value, Error> {
-        let params = json!({
-            "operation": "ImportKeyReplica",
-            "keyId": input.key_id,
-            "primaryRegion": input.primary_region,
-            "generation": input.generation,
-            "keyState": input.key_state,
-            "enabled": input.enabled,
-        });
+        let params = || {
+            json!({
+                "operation": "ImportKeyReplica",
+                "keyId": input.key_id,
+                "primaryRegion": input.primary_region,
+                "generation": input.generation,
+                "keyState": input.key_state,
+                "enabled": input.enabled,
+            })
+        };
         self.run("SynchronizeMultiRegionKey", Audit::Service, params, || {
             let sync = input.check(self.region())?;
             let arn = self.arn(&sync.key_id)?;
@@ -284,6 +286,7 @@ impl<S: Store> Hsm<S> {
                 }
             };
             if let Some(done) = done {
+                self.forget_key(&done.key_id);
                 return Ok(Some(done));
             }
         }

@@ -206,11 +206,13 @@ impl<S: Store> Hsm<S> {
         region: &Region,
     ) -> Result<String, Error> {
         let arn = self.arn(&primary.key_id)?.to_string();
-        let params = json!({
-            "operation": "ExportKeyReplica",
-            "keyArn": arn,
-            "replicaRegion": region.as_str(),
-        });
+        let params = || {
+            json!({
+                "operation": "ExportKeyReplica",
+                "keyArn": arn,
+                "replicaRegion": region.as_str(),
+            })
+        };
         self.run("SynchronizeMultiRegionKey", Audit::Service, params, || {
             let kek = self
                 .load_id(&kek.kek)?

@@ -2,7 +2,10 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{Mutex, MutexGuard, PoisonError},
+    sync::{
+        Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use payhsm_core::crypto::SoftwareKey;
@@ -20,6 +23,8 @@ use crate::{
 pub struct MemoryStore {
     vault: SoftwareVault,
     data: Mutex<Data>,
+    /// Counts the changes ([`Store::generation`]).
+    changes: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -48,6 +53,7 @@ impl MemoryStore {
         Self {
             vault: SoftwareVault::new(master),
             data: Mutex::new(Data::default()),
+            changes: AtomicU64::new(0),
         }
     }
 
@@ -55,6 +61,14 @@ impl MemoryStore {
         // Every change below is made under one lock with nothing that can panic between its
         // parts, so a panic cannot leave half of one.
         self.data.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The data, to change: the generation moves while the lock is held, so whoever reads
+    /// the old generation reads it before the change is visible.
+    fn data_mut(&self) -> MutexGuard<'_, Data> {
+        let data = self.data();
+        self.changes.fetch_add(1, Ordering::Release);
+        data
     }
 }
 
@@ -75,6 +89,10 @@ impl Store for MemoryStore {
         &self.vault
     }
 
+    fn generation(&self) -> Result<Option<u64>, Error> {
+        Ok(Some(self.changes.load(Ordering::Acquire)))
+    }
+
     fn get_key(&self, key_id: &str) -> Result<Option<KeyRecord>, Error> {
         Ok(self.data().keys.get(key_id).cloned())
     }
@@ -84,7 +102,7 @@ impl Store for MemoryStore {
     }
 
     fn insert_key(&self, record: &KeyRecord, outbox: &[OutboxItem]) -> Result<(), Error> {
-        let mut d = self.data();
+        let mut d = self.data_mut();
         if d.keys.contains_key(&record.key_id) {
             return Err(Error::conflict("a key with this id exists"));
         }
@@ -94,7 +112,7 @@ impl Store for MemoryStore {
     }
 
     fn update_key(&self, record: &KeyRecord, outbox: &[OutboxItem]) -> Result<bool, Error> {
-        let mut d = self.data();
+        let mut d = self.data_mut();
         match d.keys.get(&record.key_id) {
             Some(old) if old.revision + 1 == record.revision => {
                 d.keys.insert(record.key_id.clone(), record.clone());
@@ -122,7 +140,7 @@ impl Store for MemoryStore {
     }
 
     fn remove_outbox(&self, seq: u64) -> Result<(), Error> {
-        self.data().outbox.remove(&seq);
+        self.data_mut().outbox.remove(&seq);
         Ok(())
     }
 
@@ -131,7 +149,7 @@ impl Store for MemoryStore {
     }
 
     fn put_setting(&self, setting: &Setting) -> Result<bool, Error> {
-        let mut d = self.data();
+        let mut d = self.data_mut();
         let stored = d.settings.get(&setting.name).map_or(0, |s| s.revision);
         if stored + 1 != setting.revision {
             return Ok(false);
@@ -149,7 +167,7 @@ impl Store for MemoryStore {
     }
 
     fn insert_alias(&self, alias: &AliasRecord) -> Result<(), Error> {
-        let mut d = self.data();
+        let mut d = self.data_mut();
         if d.aliases.contains_key(&alias.alias_name) {
             return Err(Error::conflict("the alias exists"));
         }
@@ -158,7 +176,7 @@ impl Store for MemoryStore {
     }
 
     fn update_alias(&self, alias: &AliasRecord) -> Result<bool, Error> {
-        let mut d = self.data();
+        let mut d = self.data_mut();
         match d.aliases.get(&alias.alias_name) {
             Some(old) if old.revision + 1 == alias.revision => {
                 d.aliases.insert(alias.alias_name.clone(), alias.clone());
@@ -170,7 +188,7 @@ impl Store for MemoryStore {
     }
 
     fn delete_alias(&self, alias_name: &str) -> Result<bool, Error> {
-        Ok(self.data().aliases.remove(alias_name).is_some())
+        Ok(self.data_mut().aliases.remove(alias_name).is_some())
     }
 
     fn consume_nonce(
@@ -180,7 +198,7 @@ impl Store for MemoryStore {
         expires: Timestamp,
         now: Timestamp,
     ) -> Result<bool, Error> {
-        let mut d = self.data();
+        let mut d = self.data_mut();
         d.nonces.retain(|_, e| *e > now);
         let key = (token_key_id.to_owned(), nonce.to_vec());
         if d.nonces.contains_key(&key) {

@@ -57,6 +57,15 @@ pub trait Store: Send + Sync {
         self.vault().binding()
     }
 
+    /// A number that changes whenever anything the store holds may have changed, through
+    /// this store or any other writer of the same data (another process on the same file),
+    /// so that what was read at one generation may be used again while it lasts (the HSM's
+    /// cache of verified keys). `None`, the default: the store cannot tell cheaply, and
+    /// nothing read from it is kept.
+    fn generation(&self) -> Result<Option<u64>, Error> {
+        Ok(None)
+    }
+
     /// The record of key `key_id`, if there is one.
     fn get_key(&self, key_id: &str) -> Result<Option<KeyRecord>, Error>;
 

@@ -13,7 +13,10 @@
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
-    sync::{Mutex, MutexGuard, PoisonError},
+    sync::{
+        Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -103,12 +106,21 @@ const KEY_COLUMNS: &str = "key_id, revision, key_usage, key_class, key_algorithm
     delete_pending_timestamp, delete_timestamp, tags, key_block, resource_policy, multi_region, \
     derive_key_usage";
 
+/// The statement reading one key record (prepared once per connection).
+fn select_key() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| format!("SELECT {KEY_COLUMNS} FROM keys WHERE key_id = ?1"))
+}
+
 /// A region's keys in one SQLite database file, their material in the vault `V`.
 #[derive(Debug)]
 pub struct SqliteStore<V: Vault = SoftwareVault> {
     path: PathBuf,
     vault: V,
     conn: Mutex<Connection>,
+    /// The transactions this store wrote, counted under the connection's lock: with SQLite's
+    /// `data_version` (the commits of every other connection) the store's generation.
+    writes: AtomicU64,
 }
 
 fn configure(conn: &Connection) -> Result<(), Error> {
@@ -170,6 +182,7 @@ impl<V: Vault> SqliteStore<V> {
             path: path.to_owned(),
             vault,
             conn: Mutex::new(conn),
+            writes: AtomicU64::new(0),
         })
     }
 
@@ -215,6 +228,7 @@ impl<V: Vault> SqliteStore<V> {
             path: path.to_owned(),
             vault,
             conn: Mutex::new(conn),
+            writes: AtomicU64::new(0),
         })
     }
 
@@ -248,6 +262,9 @@ impl<V: Vault> SqliteStore<V> {
         op: &str,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, Error>,
     ) -> Result<T, Error> {
+        // Counted whatever the outcome: a generation that moves without a change costs a
+        // store read, never a stale key.
+        self.writes.fetch_add(1, Ordering::Relaxed);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         failpoint(&format!("sqlite.{op}.before_commit"));
@@ -429,14 +446,25 @@ impl<V: Vault> Store for SqliteStore<V> {
         &self.vault
     }
 
+    fn generation(&self) -> Result<Option<u64>, Error> {
+        let conn = self.conn();
+        // Changes when another connection (thread or process) commits; this connection's
+        // own commits are `writes`. Both only grow, so their sum changes when either does.
+        let others: i64 = conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
+        Ok(Some(
+            self.writes
+                .load(Ordering::Relaxed)
+                .wrapping_add(others.cast_unsigned()),
+        ))
+    }
+
     fn get_key(&self, key_id: &str) -> Result<Option<KeyRecord>, Error> {
         Ok(self
             .conn()
-            .query_row(
-                &format!("SELECT {KEY_COLUMNS} FROM keys WHERE key_id = ?1"),
-                [key_id],
-                key_from_row,
-            )
+            .prepare_cached(select_key())?
+            .query_row([key_id], key_from_row)
             .optional()?)
     }
 
@@ -569,11 +597,10 @@ impl<V: Vault> Store for SqliteStore<V> {
     fn get_alias(&self, alias_name: &str) -> Result<Option<AliasRecord>, Error> {
         Ok(self
             .conn()
-            .query_row(
+            .prepare_cached(
                 "SELECT alias_name, key_id, revision FROM aliases WHERE alias_name = ?1",
-                [alias_name],
-                alias_from_row,
-            )
+            )?
+            .query_row([alias_name], alias_from_row)
             .optional()?)
     }
 

@@ -1,10 +1,7 @@
 //! Key material at rest for the software stores: TR-31 version D key blocks under the master
-//! key, and a cache of the handles they unwrap to.
+//! key, and a bounded cache of the handles they unwrap to.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use payhsm_core::{
     crypto::SoftwareKey,
@@ -15,9 +12,17 @@ use payhsm_core::{
 use payhsm_tr31::{BlockId, Kbpk, OptionalBlock, UnwrapOptions, WrapOptions};
 
 use super::Vault;
-use crate::{Error, master_key::MasterKey, material::generate_material, model::KeyRecord, policy};
+use crate::{
+    Error,
+    key_cache::{self, Checked, Lru},
+    master_key::MasterKey,
+    material::generate_material,
+    model::KeyRecord,
+    policy,
+};
 
-/// Seals key material under the master key and opens it again, caching the handles.
+/// Seals key material under the master key and opens it again, caching the handles (at most
+/// [`CAPACITY`](crate::key_cache::CAPACITY), least recently used out first).
 ///
 /// A sealed key is a version D key block whose header states the key's usage, algorithm, mode
 /// of use and exportability and whose label (`LB`) is the key id. Its payload is the key: the
@@ -28,7 +33,7 @@ use crate::{Error, master_key::MasterKey, material::generate_material, model::Ke
 /// a column edited behind the HSM's back is an integrity error, not a silently different key.
 pub struct SoftwareVault {
     master: MasterKey,
-    cache: Mutex<HashMap<String, (String, Arc<SoftwareKey>)>>,
+    cache: Mutex<Lru<(Checked, Arc<SoftwareKey>)>>,
 }
 
 impl std::fmt::Debug for SoftwareVault {
@@ -42,15 +47,13 @@ impl SoftwareVault {
     pub fn new(master: MasterKey) -> Self {
         Self {
             master,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Lru::new(key_cache::CAPACITY)),
         }
     }
 
-    fn cache_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Arc<SoftwareKey>)>> {
+    fn cache(&self) -> MutexGuard<'_, Lru<(Checked, Arc<SoftwareKey>)>> {
         // The cache holds no invariant a panicking holder could break.
-        self.cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -155,11 +158,11 @@ impl Vault for SoftwareVault {
         Ok(unwrapped.key)
     }
 
-    /// The handle of a stored key (cached per key id and block).
+    /// The handle of a stored key (cached per key id while the record agrees with what was
+    /// checked).
     fn open(&self, record: &KeyRecord) -> Result<Arc<SoftwareKey>, Error> {
-        let block = record.key_block.as_deref().unwrap_or_default();
-        if let Some((cached_block, handle)) = self.cache_lock().get(&record.key_id)
-            && cached_block == block
+        if let Some((checked, handle)) = self.cache().get(&record.key_id)
+            && checked.matches(record)
         {
             return Ok(Arc::clone(handle));
         }
@@ -168,19 +171,17 @@ impl Vault for SoftwareVault {
             record.attributes.key_algorithm,
             bytes.expose_secret(),
         )?);
-        self.cache_lock().insert(
-            record.key_id.clone(),
-            (block.to_owned(), Arc::clone(&handle)),
-        );
+        self.cache()
+            .insert(&record.key_id, (Checked::of(record), Arc::clone(&handle)));
         Ok(handle)
     }
 
     fn forget(&self, key_id: &str) {
-        self.cache_lock().remove(key_id);
+        self.cache().remove(key_id);
     }
 
     fn forget_all(&self) {
-        self.cache_lock().clear();
+        self.cache().clear();
     }
 }
 

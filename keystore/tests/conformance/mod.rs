@@ -63,6 +63,7 @@ macro_rules! conformance_tests {
                 invalid_requests_change_nothing,
                 deletion_bounds_and_restore,
                 start_and_stop_usage,
+                cached_keys_follow_their_records,
                 aliases,
                 tags,
                 tr31_export_and_import,
@@ -717,6 +718,83 @@ pub fn start_and_stop_usage<S: Store>(h: Harness<S>) {
         "KeyAttributes": { "KeyUsage": "TR31_M6_ISO_9797_5_CMAC_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "AES_128", "KeyModesOfUse": { "Generate": true } },
         "Exportable": false, "Enabled": false })));
     assert_policy(h.call("GenerateMac", json!({ "KeyIdentifier": off, "MessageData": "00", "GenerationAttributes": { "Algorithm": "CMAC" } })), Rule::KeyDisabled);
+}
+
+/// The HSM keeps the keys the data plane used (the record and the opened handle); every
+/// change to a key's record, through the HSM or behind it (a write to the store, as another
+/// process on the same file makes), is seen by the very next use: a stopped, deleted or
+/// re-pointed key is refused or changed at once.
+pub fn cached_keys_follow_their_records<S: Store>(h: Harness<S>) {
+    let [cvk, other] = [(); 2].map(|()| {
+        h.create(
+            "TR31_C0_CARD_VERIFICATION_KEY",
+            "TDES_2KEY",
+            &["Generate", "Verify"],
+            false,
+        )
+    });
+    let cvv = |id: &str| {
+        h.call("GenerateCardValidationData", json!({ "KeyIdentifier": id, "PrimaryAccountNumber": "4111111111111111", "GenerationAttributes": { "CardVerificationValue2": { "CardExpiryDate": "1230" } } }))
+    };
+    let value = |r: Result<Value, Error>| r.unwrap()["ValidationData"].clone();
+    let first = value(cvv(&cvk));
+    assert_eq!(value(cvv(&cvk)), first);
+    // Through the HSM: stop, start, schedule deletion, restore.
+    h.ok("StopKeyUsage", json!({ "KeyIdentifier": cvk }));
+    assert_policy(cvv(&cvk), Rule::KeyDisabled);
+    h.ok("StartKeyUsage", json!({ "KeyIdentifier": cvk }));
+    assert_eq!(value(cvv(&cvk)), first);
+    h.ok(
+        "DeleteKey",
+        json!({ "KeyIdentifier": cvk, "DeleteKeyInDays": 3 }),
+    );
+    assert_policy(cvv(&cvk), Rule::KeyState);
+    h.ok("RestoreKey", json!({ "KeyIdentifier": cvk }));
+    h.ok("StartKeyUsage", json!({ "KeyIdentifier": cvk }));
+    assert_eq!(value(cvv(&cvk)), first);
+    // An alias re-pointed is followed at once.
+    h.ok(
+        "CreateAlias",
+        json!({ "AliasName": "alias/cached", "KeyArn": cvk }),
+    );
+    let by_alias = cvv("alias/cached").unwrap();
+    assert_eq!(by_alias["KeyArn"], json!(cvk));
+    h.ok(
+        "UpdateAlias",
+        json!({ "AliasName": "alias/cached", "KeyArn": other }),
+    );
+    assert_eq!(cvv("alias/cached").unwrap()["KeyArn"], json!(other));
+    h.ok("DeleteAlias", json!({ "AliasName": "alias/cached" }));
+    assert_eq!(
+        cvv("alias/cached").unwrap_err().name(),
+        "ResourceNotFoundException"
+    );
+    // Behind the HSM: the record changed in the store directly.
+    let store = h.hsm.store();
+    let mut record = store.get_key(key_id(&cvk)).unwrap().unwrap();
+    record.enabled = false;
+    record.revision += 1;
+    assert!(store.update_key(&record, &[]).unwrap());
+    assert_policy(cvv(&cvk), Rule::KeyDisabled);
+    record.enabled = true;
+    record.revision += 1;
+    assert!(store.update_key(&record, &[]).unwrap());
+    assert_eq!(value(cvv(&cvk)), first);
+    // Another key's material under this key's record: the integrity check runs again.
+    let mut swapped = store.get_key(key_id(&cvk)).unwrap().unwrap();
+    swapped.key_block = store.get_key(key_id(&other)).unwrap().unwrap().key_block;
+    swapped.revision += 1;
+    assert!(store.update_key(&swapped, &[]).unwrap());
+    let e = cvv(&cvk).unwrap_err();
+    assert!(e.message().contains("integrity"), "{e}");
+    // A deletion that comes due is carried out at the next use.
+    h.ok(
+        "DeleteKey",
+        json!({ "KeyIdentifier": other, "DeleteKeyInDays": 3 }),
+    );
+    h.clock.advance_ms(4 * 86_400_000);
+    assert_policy(cvv(&other), Rule::KeyState);
+    assert_eq!(h.state(&other), "DELETE_COMPLETE");
 }
 
 pub fn aliases<S: Store>(h: Harness<S>) {

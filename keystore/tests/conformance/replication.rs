@@ -444,6 +444,11 @@ pub fn changes_propagate<S: Store + 'static>(make: &dyn Fn() -> S) {
     let a = Account::new(make);
     let arn = a.create_cvk(true, json!({ "ReplicationRegions": [WEST, EU] }));
     a.drain();
+    // Each region has used the key (and keeps it for the data plane) before it changes.
+    let value = cvv(&a, EAST, &arn);
+    for region in [WEST, EU] {
+        assert_eq!(cvv(&a, region, &arn), value);
+    }
     let stopped = a.ok(EAST, "StopKeyUsage", json!({ "KeyIdentifier": arn }));
     assert_eq!(
         stopped["Key"]["ReplicationStatus"][WEST]["Status"],
@@ -474,6 +479,9 @@ pub fn deletion_cascades<S: Store + 'static>(make: &dyn Fn() -> S) {
     let a = Account::new(make);
     let arn = a.create_cvk(true, json!({ "ReplicationRegions": [WEST, EU] }));
     a.drain();
+    for region in [WEST, EU] {
+        cvv(&a, region, &arn);
+    }
     let deleted = a.ok(
         EAST,
         "DeleteKey",
@@ -485,6 +493,24 @@ pub fn deletion_cascades<S: Store + 'static>(make: &dyn Fn() -> S) {
     );
     assert_eq!(a.drain().synchronized, 2);
     for region in [WEST, EU] {
+        let used = a.call(
+            region,
+            "GenerateCardValidationData",
+            json!({
+                "KeyIdentifier": in_region(&arn, region), "PrimaryAccountNumber": PAN,
+                "GenerationAttributes": { "CardVerificationValue2": { "CardExpiryDate": "1230" } },
+            }),
+        );
+        assert!(
+            matches!(
+                used,
+                Err(Error::Policy {
+                    rule: Rule::KeyState,
+                    ..
+                })
+            ),
+            "{region}: {used:?}"
+        );
         let replica = a.key(region, &arn).unwrap();
         assert_eq!(replica["KeyState"], "DELETE_COMPLETE", "{region}");
         assert_eq!(replica["Enabled"], false);

@@ -8,6 +8,8 @@
 
 mod build;
 mod request;
+#[cfg(feature = "std")]
+mod verified;
 mod verify;
 
 pub use build::{
@@ -168,7 +170,9 @@ impl Certificate {
             .map(|ski| ski.0.as_bytes().to_vec()))
     }
 
-    /// Checks that `issuer` signed this certificate (over the received `tbsCertificate`).
+    /// Checks that `issuer` signed this certificate (over the received `tbsCertificate`). With
+    /// `std`, a success is remembered for this certificate's DER and this key (a bounded cache:
+    /// the signature of the same pair is not checked twice).
     pub fn verify_signed_by(&self, issuer: &RsaPublicKey) -> Result<(), Error> {
         let tbs = self.inner.tbs_certificate();
         if tbs.signature() != self.inner.signature_algorithm() {
@@ -182,7 +186,11 @@ impl Certificate {
             "certificate signature",
             "the BIT STRING has unused bits",
         ))?;
-        issuer.verify_pkcs1(hash, &self.tbs, signature)
+        let verify = || issuer.verify_pkcs1(hash, &self.tbs, signature);
+        #[cfg(feature = "std")]
+        return verified::check(&self.der, &issuer.to_pkcs1_der()?, verify);
+        #[cfg(not(feature = "std"))]
+        verify()
     }
 
     /// The extension of type `T`, decoded. RFC 5280 allows one instance of an extension;

@@ -62,7 +62,6 @@ pub mod template;
 mod token;
 
 use std::{
-    collections::HashMap,
     path::Path,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
@@ -90,7 +89,12 @@ pub use token::{Pin, SOFTHSM2_MODULE, Token, TokenConfig, TokenSelector};
 use zeroize::Zeroizing;
 
 use super::{SqliteStore, Vault};
-use crate::{Error, material::generate_material, model::KeyRecord};
+use crate::{
+    Error,
+    key_cache::{self, Lru},
+    material::generate_material,
+    model::KeyRecord,
+};
 
 /// The embedded SQLite store with its key material in a PKCS#11 token.
 pub type Pkcs11Store = SqliteStore<TokenVault>;
@@ -115,7 +119,7 @@ const BLOCK_PREFIX: &str = "pkcs11:";
 pub struct TokenVault {
     token: Arc<Token>,
     binding: String,
-    cache: Mutex<HashMap<String, Cached>>,
+    cache: Mutex<Lru<Cached>>,
 }
 
 /// A cached handle: the key material reference it was opened from, and the token's epoch
@@ -133,7 +137,7 @@ impl TokenVault {
         Self {
             token: Arc::new(token),
             binding,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Lru::new(key_cache::CAPACITY)),
         }
     }
 
@@ -151,7 +155,7 @@ impl TokenVault {
             .ok_or_else(|| Error::internal("the key material is not a PKCS#11 object reference"))
     }
 
-    fn cache(&self) -> MutexGuard<'_, HashMap<String, Cached>> {
+    fn cache(&self) -> MutexGuard<'_, Lru<Cached>> {
         // A cache of handles holds no invariant a panicking holder could break.
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -502,7 +506,7 @@ impl Vault for TokenVault {
             k1,
         ));
         self.cache().insert(
-            record.key_id.clone(),
+            &record.key_id,
             (block.to_owned(), epoch, Arc::clone(&handle)),
         );
         Ok(handle)
