@@ -21,7 +21,7 @@ use crate::error::CliError;
 
 /// A payment-cryptography HSM emulator: key blocks, PIN, CVV, MAC, DUKPT, EMV.
 #[derive(Parser)]
-#[command(name = "payhsm", version, about)]
+#[command(name = "payhsm", version, about, after_help = error::EXIT_CODES_HELP)]
 struct Cli {
     /// The store directory (one folder per region).
     #[arg(
@@ -222,7 +222,7 @@ fn with_first_access_key(
 /// Prints one JSON value on stdout.
 fn print_json(value: &serde_json::Value) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value)
-        .map_err(|e| CliError::new(format!("cannot format the output: {e}"), None))?;
+        .map_err(|e| CliError::failed(format!("cannot format the output: {e}"), None))?;
     println!("{text}");
     Ok(())
 }
