@@ -168,12 +168,15 @@ pub(crate) fn report_usage(e: &clap::Error) -> ExitCode {
         Some(ContextValue::Strings(v)) => v.last().cloned(),
         _ => None,
     });
-    let tip = match (suggestion, e.get(ContextKind::ValidValue)) {
-        (Some(s), _) => format!("; did you mean '{s}'?"),
-        (None, Some(ContextValue::Strings(v))) if !v.is_empty() => {
-            format!("; expected one of {}.", quoted(v))
-        }
-        _ => ".".to_owned(),
+    let valid = match e.get(ContextKind::ValidValue) {
+        Some(ContextValue::Strings(v)) if !v.is_empty() => Some(quoted(v)),
+        _ => None,
+    };
+    let tip = match (suggestion, valid) {
+        (Some(s), Some(v)) => format!("; did you mean '{s}'? Expected one of {v}."),
+        (Some(s), None) => format!("; did you mean '{s}'?"),
+        (None, Some(v)) => format!("; expected one of {v}."),
+        (None, None) => ".".to_owned(),
     };
     eprintln!("error: {first}{tip} Run with --help for usage.");
     Exit::Usage.into()

@@ -13,7 +13,7 @@ mod hsm;
 mod serve;
 mod vectors;
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{io, path::PathBuf, process::ExitCode};
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
@@ -92,6 +92,22 @@ enum Command {
     /// Drains every region's replication outbox: replicas of multi-region keys are made,
     /// updated or deleted. Every key-id command does this for its region before it exits.
     Replicate(ReplicateArgs),
+    /// Prints a shell completion script (`payhsm completions bash > ~/.local/share/bash-completion/completions/payhsm`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Prints the man page payhsm(1), or with --out-dir writes one page per command
+    /// (payhsm.1, payhsm-create-key.1, …).
+    Man(ManArgs),
+}
+
+#[derive(Args)]
+struct ManArgs {
+    /// Write every command's page into this directory instead.
+    #[arg(long, value_name = "DIR")]
+    out_dir: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -132,8 +148,13 @@ struct ImportComponentsArgs {
     exportable: bool,
 }
 
+/// The whole command line: the commands declared here and the key-id commands.
+fn command() -> clap::Command {
+    hsm::register(Cli::command())
+}
+
 fn main() -> ExitCode {
-    let matches = match hsm::register(Cli::command()).try_get_matches() {
+    let matches = match command().try_get_matches() {
         Ok(m) => m,
         Err(e) => return error::report_usage(&e),
     };
@@ -180,6 +201,8 @@ fn main() -> ExitCode {
                     .and_then(|v| print_json(&v)),
                 Command::Calc(cmd) => calc::run(cmd).and_then(|v| print_json(&v)),
                 Command::Vectors(args) => vectors::run(&args),
+                Command::Completions { shell } => completions(shell),
+                Command::Man(args) => man(args.out_dir.as_deref()),
                 Command::Replicate(a) => hsm::Backend::from_matches(&matches)
                     .and_then(|backend| {
                         hsm::replicate(
@@ -217,6 +240,24 @@ fn with_first_access_key(
         out["AccessKey"] = serve::new_key(&file, region)?;
     }
     Ok(out)
+}
+
+/// `payhsm completions`: the script on stdout (made in memory: clap_complete panics on a
+/// failed write).
+fn completions(shell: clap_complete::Shell) -> Result<(), CliError> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command(), "payhsm", &mut script);
+    io::Write::write_all(&mut io::stdout(), &script)
+        .map_err(|e| CliError::failed(format!("cannot write the script: {e}"), None))
+}
+
+/// `payhsm man`: payhsm(1) on stdout, or every command's page into `out_dir`.
+fn man(out_dir: Option<&std::path::Path>) -> Result<(), CliError> {
+    let written = match out_dir {
+        Some(dir) => clap_mangen::generate_to(command(), dir),
+        None => clap_mangen::Man::new(command()).render(&mut io::stdout()),
+    };
+    written.map_err(|e| CliError::failed(format!("cannot write the man page: {e}"), None))
 }
 
 /// Prints one JSON value on stdout.

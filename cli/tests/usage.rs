@@ -198,7 +198,7 @@ fn a_mistyped_name_gets_the_closest_one() {
         ),
         (
             &["--backend", "sofware", "list-keys"][..],
-            "error: invalid value 'sofware' for '--backend <BACKEND>'; did you mean 'software'? Run with --help for usage.",
+            "error: invalid value 'sofware' for '--backend <BACKEND>'; did you mean 'software'? Expected one of 'software', 'pkcs11'. Run with --help for usage.",
         ),
         (
             &["calc", "kcv", "--key", "00", "--method", "X"][..],
