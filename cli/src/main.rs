@@ -27,17 +27,24 @@ struct Cli {
     #[arg(
         long,
         global = true,
+        help_heading = "Global options",
         env = "PAYHSM_HOME",
         default_value = "./payhsm-data"
     )]
     store: PathBuf,
     /// The region whose keys to use.
-    #[arg(long, global = true, default_value = "us-east-1")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        default_value = "us-east-1"
+    )]
     region: String,
     /// The account the key ARNs name (12 digits).
     #[arg(
         long,
         global = true,
+        help_heading = "Global options",
         env = "PAYHSM_ACCOUNT",
         default_value = payhsm_keystore::arn::AccountId::DEFAULT
     )]
@@ -48,6 +55,7 @@ struct Cli {
     #[arg(
         long,
         global = true,
+        help_heading = "Global options",
         env = "PAYHSM_BACKEND",
         value_parser = ["software", "pkcs11"],
         default_value = "software"
@@ -57,15 +65,26 @@ struct Cli {
     #[arg(
         long,
         global = true,
+        help_heading = "Global options",
         env = "PAYHSM_PKCS11_MODULE",
         default_value = payhsm_keystore::store::pkcs11::SOFTHSM2_MODULE
     )]
     pkcs11_module: PathBuf,
     /// The token's label (with --backend pkcs11).
-    #[arg(long, global = true, env = "PAYHSM_TOKEN_LABEL")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "PAYHSM_TOKEN_LABEL"
+    )]
     token_label: Option<String>,
     /// The token's slot id, instead of its label (with --backend pkcs11).
-    #[arg(long, global = true, conflicts_with = "token_label")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        conflicts_with = "token_label"
+    )]
     slot: Option<u64>,
     #[command(subcommand)]
     command: Command,
@@ -148,9 +167,42 @@ struct ImportComponentsArgs {
     exportable: bool,
 }
 
+/// The commands that use no store, to which the global options mean nothing.
+const STORELESS: [&str; 4] = ["calc", "vectors", "completions", "man"];
+
 /// The whole command line: the commands declared here and the key-id commands.
+///
+/// A storeless command gets its own hidden option of each global's id, which clap then does
+/// not propagate over (nor to the command's subcommands): their help, completions and man
+/// pages leave the globals out, and `payhsm calc --store x …` is refused.
 fn command() -> clap::Command {
-    hsm::register(Cli::command())
+    let mut cmd = hsm::register(Cli::command());
+    let globals: Vec<(clap::Id, String)> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .map(|a| {
+            (
+                a.get_id().clone(),
+                a.get_long().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    for command in STORELESS {
+        cmd = cmd.mut_subcommand(command, |mut c| {
+            for (id, long) in &globals {
+                let refusal = format!("--{long} means nothing to payhsm {command}");
+                c = c.arg(
+                    clap::Arg::new(id.clone())
+                        .long(long.clone())
+                        .value_name("VALUE")
+                        .hide(true)
+                        .value_parser(move |_: &str| Err::<String, _>(refusal.clone())),
+                );
+            }
+            c
+        });
+    }
+    cmd
 }
 
 fn main() -> ExitCode {

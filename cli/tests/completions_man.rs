@@ -45,6 +45,12 @@ fn bash_completes_commands_and_options() {
         bash_complete(&run.stdout, "payhsm create-key --key-att"),
         "--key-attributes"
     );
+    // The global options are offered where they mean something, not to the calculator.
+    assert_eq!(
+        bash_complete(&run.stdout, "payhsm get-key --sto"),
+        "--store"
+    );
+    assert_eq!(bash_complete(&run.stdout, "payhsm calc kcv --sto"), "");
 }
 
 #[test]
