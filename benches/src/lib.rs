@@ -4,3 +4,7 @@
 //! ```sh
 //! cargo bench -p payhsm-benches && python3 benches/ratios.py
 //! ```
+//!
+//! The binary `ct_gate` runs one verification path once; `tests/constant_time.rs` runs it
+//! under callgrind and requires equal instruction counts wherever the presented value differs
+//! (T-CT, see `docs/security.md`).

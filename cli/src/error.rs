@@ -190,6 +190,10 @@ impl From<payhsm_tr31::Error> for CliError {
             E::VersionNotAllowed(_) => {
                 "Versions A and C are legacy; pass --allow-legacy if you must use them."
             }
+            E::ShortPadding { .. } => {
+                "The block was made without key length masking; pass --allow-short-padding to \
+                 accept it."
+            }
             E::KbpkMismatch { .. } => {
                 "Use a TDES KBPK for versions A, B and C and an AES KBPK for version D."
             }

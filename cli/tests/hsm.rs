@@ -570,8 +570,8 @@ fn tr34_asymmetric_and_emv_pin_change_commands() {
     use base64ct::{Base64, Encoding};
     use payhsm_core::rng::OsRandom;
     use payhsm_tr34::{
-        cert::{self, Certificate, CertificateTemplate, Issuer, Role},
-        rsa::{RsaKeySize, RsaPrivateKey, SoftwareRsaKey},
+        cert::{self, Certificate, CertificateRequest, CertificateTemplate, Issuer, Role},
+        rsa::{OaepHash, RsaKeySize, RsaPrivateKey, SoftwareRsaKey},
         token::{self, Form, ImportRequest},
     };
 
@@ -687,6 +687,76 @@ fn tr34_asymmetric_and_emv_pin_change_commands() {
     assert_eq!(
         received.key_check_value().unwrap().to_string(),
         wrapped["KeyCheckValue"].as_str().unwrap()
+    );
+
+    // The same CVK as an RSA key cryptogram to the KRD, and back in under an import token.
+    let cryptogram = ok(&home, &["export-key", "--export-key-identifier", cvk_arn, "--key-material",
+        &serde_json::json!({ "KeyCryptogram": { "CertificateAuthorityPublicKeyIdentifier": root_arn,
+            "WrappingKeyCertificate": Base64::encode_string(krd.to_pem().unwrap().as_bytes()),
+            "WrappingSpec": "RSA_OAEP_SHA_256" } }).to_string()]);
+    assert_eq!(
+        cryptogram["WrappedKey"]["WrappedKeyMaterialFormat"],
+        "KEY_CRYPTOGRAM"
+    );
+    let clear = krd_key
+        .decrypt_oaep(
+            OaepHash::Sha256,
+            &payhsm_core::hex::decode(
+                "cryptogram",
+                cryptogram["WrappedKey"]["KeyMaterial"].as_str().unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(clear.expose_secret(), received.key().expose_secret());
+    let params = ok(
+        &home,
+        &[
+            "get-parameters-for-import",
+            "--key-material-type",
+            "KEY_CRYPTOGRAM",
+            "--wrapping-key-algorithm",
+            "RSA_2048",
+        ],
+    );
+    let wrapping = cert_of(&params["WrappingKeyCertificate"]);
+    let rewrapped = wrapping
+        .public_key()
+        .encrypt_oaep(OaepHash::Sha256, clear.expose_secret(), &mut OsRandom)
+        .unwrap();
+    let back = ok(
+        &home,
+        &[
+            "import-key",
+            "--key-material",
+            &serde_json::json!({ "KeyCryptogram": {
+        "KeyAttributes": { "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY", "KeyClass": "SYMMETRIC_KEY",
+            "KeyAlgorithm": "TDES_2KEY", "KeyModesOfUse": { "Generate": true, "Verify": true } },
+        "Exportable": false, "ImportToken": params["ImportToken"],
+        "WrappedKeyCryptogram": payhsm_core::hex::encode(&rewrapped) } })
+            .to_string(),
+        ],
+    );
+    assert_eq!(back["Key"]["KeyCheckValue"], wrapped["KeyCheckValue"]);
+
+    // A certificate signing request for the key pair, by shorthand.
+    let csr = ok(
+        &home,
+        &[
+            "get-certificate-signing-request",
+            "--key-identifier",
+            arn,
+            "--signing-algorithm",
+            "SHA384",
+            "--certificate-subject",
+            "CommonName=payhsm KDH,Country=US",
+        ],
+    );
+    let pem = Base64::decode_vec(csr["CertificateSigningRequest"].as_str().unwrap()).unwrap();
+    let request = CertificateRequest::from_pem(std::str::from_utf8(&pem).unwrap()).unwrap();
+    assert_eq!(
+        request.public_key(),
+        cert_of(&certificate["KeyCertificate"]).public_key()
     );
 
     // Import parameters: a KRD certificate under the same CA, and a token.

@@ -157,6 +157,7 @@ pub const CONTROL_PLANE: &[&str] = &[
     "GetParametersForImport",
     "GetParametersForExport",
     "GetPublicKeyCertificate",
+    "GetCertificateSigningRequest",
     "CreateAlias",
     "GetAlias",
     "UpdateAlias",
@@ -215,6 +216,9 @@ pub fn dispatch<S: Store>(hsm: &Hsm<S>, operation: &str, input: Value) -> Result
         "GetParametersForImport" => hsm.get_parameters_for_import(req(hsm, operation, input)?),
         "GetParametersForExport" => hsm.get_parameters_for_export(req(hsm, operation, input)?),
         "GetPublicKeyCertificate" => hsm.get_public_key_certificate(req(hsm, operation, input)?),
+        "GetCertificateSigningRequest" => {
+            hsm.get_certificate_signing_request(req(hsm, operation, input)?)
+        }
         "CreateAlias" => hsm.create_alias(req(hsm, operation, input)?),
         "GetAlias" => hsm.get_alias(req(hsm, operation, input)?),
         "UpdateAlias" => hsm.update_alias(req(hsm, operation, input)?),

@@ -15,7 +15,10 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{Arc, OnceLock, Weak},
+    sync::{
+        Arc, OnceLock, Weak,
+        atomic::{AtomicI64, Ordering},
+    },
 };
 
 use der::Decode as _;
@@ -33,8 +36,8 @@ use crate::{
     api::Regions,
     arn::{AccountId, KeyArn, KeyIdentifier, Region, new_key_id},
     audit::{AuditEvent, AuditLog},
-    clock::{Clock, SystemClock, Timestamp},
-    model::{KeyOrigin, KeyRecord, KeyState, MultiRegion},
+    clock::{Clock, SteadyTime, SystemClock, Timestamp},
+    model::{KeyOrigin, KeyRecord, KeyState, MultiRegion, Setting},
     selftest::{self, KnownAnswer, When},
     store::{Store, failpoint},
 };
@@ -50,13 +53,20 @@ pub(crate) fn is_internal(key_id: &str) -> bool {
     key_id.starts_with(|c: char| c.is_ascii_uppercase())
 }
 
+/// The setting holding the latest time the HSM went by, so that a restart with the wall clock
+/// set back starts from there ([`SteadyTime`]).
+const LATEST_TIME: &str = "clock.latest";
+
+/// How far time moves before the latest time is recorded again: at most one write a second.
+const RECORD_TIME_EVERY_MS: i64 = 1_000;
+
 /// Settings of an [`Hsm`].
 pub struct HsmConfig {
     /// The region the store holds (`us-east-1` by default).
     pub region: Region,
     /// The account the ARNs name.
     pub account: AccountId,
-    /// The clock deadlines and timestamps read.
+    /// The clock deadlines and timestamps read (through [`SteadyTime`]).
     pub clock: Arc<dyn Clock>,
     /// The region's audit log.
     pub audit: AuditLog,
@@ -65,6 +75,9 @@ pub struct HsmConfig {
     /// The account's other regions, for multi-region keys (`None`: this region alone). Weak,
     /// because the regions hold this HSM.
     pub regions: Option<Weak<dyn Regions>>,
+    /// Import TR-31 blocks whose padding shows their key's length (no key length masking, as
+    /// some HSMs write them). Default: no (T-KB-6).
+    pub allow_short_padded_tr31: bool,
 }
 
 impl HsmConfig {
@@ -79,6 +92,7 @@ impl HsmConfig {
             audit: AuditLog::memory(),
             self_tests: selftest::KNOWN_ANSWERS.to_vec(),
             regions: None,
+            allow_short_padded_tr31: false,
         }
     }
 }
@@ -88,7 +102,9 @@ pub struct Hsm<S: Store> {
     pub(crate) store: S,
     pub(crate) region: Region,
     pub(crate) account: AccountId,
-    pub(crate) clock: Arc<dyn Clock>,
+    time: SteadyTime,
+    /// The latest time recorded in the store (`i64::MIN` until read).
+    recorded_time: AtomicI64,
     pub(crate) audit: AuditLog,
     /// The power-on self-tests' outcome.
     pub(crate) self_test: Result<(), Error>,
@@ -98,6 +114,8 @@ pub struct Hsm<S: Store> {
     rsa_self_test: OnceLock<Result<(), Error>>,
     /// The account's other regions, if it has them.
     pub(crate) regions: Option<Weak<dyn Regions>>,
+    /// Whether TR-31 imports accept short padding.
+    pub(crate) allow_short_padded_tr31: bool,
 }
 
 impl<S: Store> std::fmt::Debug for Hsm<S> {
@@ -183,12 +201,14 @@ impl<S: Store> Hsm<S> {
             store,
             region: config.region,
             account: config.account,
-            clock: config.clock,
+            time: SteadyTime::new(config.clock),
+            recorded_time: AtomicI64::new(i64::MIN),
             audit: config.audit,
             self_test,
             self_tests: config.self_tests,
             rsa_self_test: OnceLock::new(),
             regions: config.regions,
+            allow_short_padded_tr31: config.allow_short_padded_tr31,
         }
     }
 
@@ -250,8 +270,52 @@ impl<S: Store> Hsm<S> {
         KeyArn::new(&self.region, &self.account, key_id)
     }
 
+    /// Now, as the HSM goes by it: never earlier than a time it went by before, in this run or
+    /// (recorded in the store) an earlier one.
     pub(crate) fn now(&self) -> Timestamp {
-        self.clock.now()
+        let now = self.time.now(|| self.recorded_latest_time());
+        if now.0 >= self.recorded_time.load(Ordering::Relaxed) + RECORD_TIME_EVERY_MS {
+            self.record_latest_time(now);
+        }
+        now
+    }
+
+    fn recorded_latest_time(&self) -> Option<Timestamp> {
+        let stored = self.store.get_setting(LATEST_TIME).ok().flatten()?;
+        let t = stored.value.parse().ok()?;
+        self.recorded_time.fetch_max(t, Ordering::Relaxed);
+        Some(Timestamp(t))
+    }
+
+    /// Records `now` as the latest time, unless a later one is recorded. Best effort: the
+    /// operation asking the time goes on if the store refuses the write, and an unrecorded
+    /// time is lost only to a restart.
+    fn record_latest_time(&self, now: Timestamp) {
+        for _ in 0..3 {
+            let Ok(stored) = self.store.get_setting(LATEST_TIME) else {
+                return;
+            };
+            let (recorded, revision) = stored.map_or((i64::MIN, 0), |s| {
+                (s.value.parse().unwrap_or(i64::MIN), s.revision)
+            });
+            if recorded >= now.0 {
+                self.recorded_time.fetch_max(recorded, Ordering::Relaxed);
+                return;
+            }
+            let setting = Setting {
+                name: LATEST_TIME.to_owned(),
+                value: now.0.to_string(),
+                revision: revision + 1,
+            };
+            match self.store.put_setting(&setting) {
+                Ok(true) => {
+                    self.recorded_time.fetch_max(now.0, Ordering::Relaxed);
+                    return;
+                }
+                Ok(false) => {}
+                Err(_) => return,
+            }
+        }
     }
 
     /// Runs an operation: refuses it in the error state, and audits it (always for

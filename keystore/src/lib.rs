@@ -2,10 +2,11 @@
 //! by key id, with the semantics of AWS Payment Cryptography.
 //!
 //! - [`Hsm`] holds one region's keys in a [`Store`] and offers the service's control plane
-//!   (CreateKey, ImportKey, ExportKey with TR-31 and TR-34, GetParametersForImport/Export,
-//!   GetPublicKeyCertificate, GetKey, ListKeys, DeleteKey, RestoreKey, Start/Stop KeyUsage,
-//!   aliases, tags, resource policies) and data plane ([`ops`]: card validation data, PIN, MAC, data
-//!   encryption, EMV), each taking and returning the service's JSON shapes;
+//!   (CreateKey, ImportKey, ExportKey with TR-31, TR-34 and RSA key cryptograms,
+//!   GetParametersForImport/Export, GetPublicKeyCertificate, GetCertificateSigningRequest,
+//!   GetKey, ListKeys, DeleteKey, RestoreKey, Start/Stop KeyUsage, aliases, tags, resource
+//!   policies) and data plane ([`ops`]: card validation data, PIN, MAC, data encryption with
+//!   symmetric and RSA keys, EMV), each taking and returning the service's JSON shapes;
 //!   [`api::dispatch`] calls them by name.
 //! - [`lifecycle`] has the key lifecycle (create, get, list, delete, restore, usage), aliases
 //!   and tags; [`exchange`] has key exchange on top of it (`ImportKey`, `ExportKey` with TR-31
@@ -61,14 +62,15 @@ pub mod selftest;
 pub mod store;
 
 pub use error::{Error, Rule, ValidationField, VerificationFailedReason};
+pub use exchange::csr::{CertificateSubject, GetCertificateSigningRequestInput};
 pub use exchange::pki::{RootCertificatePublicKey, TrustedCertificatePublicKey};
 pub use exchange::tr34::{
     ExportTr34KeyBlock, GetParametersForExportInput, GetParametersForImportInput,
     ImportTr34KeyBlock, TOKEN_VALIDITY_DAYS,
 };
 pub use exchange::{
-    ExportKeyInput, ExportKeyMaterial, ExportTr31KeyBlock, ImportKeyInput, ImportKeyMaterial,
-    ImportTr31KeyBlock, KeyBlockHeaders,
+    ExportKeyCryptogram, ExportKeyInput, ExportKeyMaterial, ExportTr31KeyBlock,
+    ImportKeyCryptogram, ImportKeyInput, ImportKeyMaterial, ImportTr31KeyBlock, KeyBlockHeaders,
 };
 pub use hsm::{Hsm, HsmConfig};
 pub use lifecycle::{

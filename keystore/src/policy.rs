@@ -78,6 +78,22 @@ pub const REPLICATION_KEK_TRANSPORT: KeyAlgorithm = KeyAlgorithm::Rsa3072;
 /// strong as the AES-256 KEK it derives the KBPK for.
 pub const REPLICATION_KEK_AGREEMENT: KeyAlgorithm = KeyAlgorithm::EccNistP521;
 
+/// The algorithms an RSA key cryptogram (`KeyCryptogram`) carries, in and out: the service
+/// exchanges "both 3DES and AES-128 keys" with RSA wrap and unwrap. Which RSA size carries
+/// which of them is the wrapping-strength rule ([`check_key_cryptogram`]): RSA-2048 carries
+/// TDES keys, RSA-3072 and RSA-4096 also AES-128.
+pub const KEY_CRYPTOGRAM_ALGORITHMS: &[KeyAlgorithm] = &[
+    KeyAlgorithm::Tdes2Key,
+    KeyAlgorithm::Tdes3Key,
+    KeyAlgorithm::Aes128,
+];
+
+/// The signature hashes `GetCertificateSigningRequest` signs with for an RSA key pair
+/// (`SigningAlgorithm`). The service also names `SHA224`, which this HSM refuses for RSA: its
+/// signing backend, aws-lc-rs, offers PKCS #1 v1.5 signatures with SHA-256, SHA-384 and
+/// SHA-512 only. An ECC key pair signs (ECDSA) with all four.
+pub const CSR_RSA_SIGNING_ALGORITHMS: &[&str] = &["SHA256", "SHA384", "SHA512"];
+
 /// One row of the attribute table: a usage and class, the algorithms it may have, and the
 /// TR-31 modes of use (each one a set of `KeyModesOfUse` flags) it may have.
 #[derive(Clone, Copy, Debug)]
@@ -422,6 +438,18 @@ const fn role(
     }
 }
 
+/// The role of an RSA key in `EncryptData` or `DecryptData` with `Asymmetric` attributes: an
+/// asymmetric data key (D1) of `class`.
+const fn rsa_data_role(name: &'static str, class: KeyClass, mode: Mode) -> KeyRole {
+    KeyRole {
+        name,
+        class,
+        usages: &[KeyUsage::D1],
+        algorithms: RSA,
+        mode,
+    }
+}
+
 /// The role of a certificate authority's public key: an imported `PUBLIC_KEY` of usage S0
 /// with `Verify`.
 const fn ca_role(name: &'static str, algorithms: &'static [KeyAlgorithm]) -> KeyRole {
@@ -644,6 +672,20 @@ pub mod roles {
     /// The CA a TR-34 export's KRD certificate must chain to.
     pub const TR34_EXPORT_CA: KeyRole =
         ca_role("ExportKey/Tr34KeyBlock: CertificateAuthorityPublicKey", RSA);
+    /// The CA a key cryptogram export's wrapping certificate (an RSA key's) must chain to.
+    pub const KEY_CRYPTOGRAM_EXPORT_CA: KeyRole = ca_role(
+        "ExportKey/KeyCryptogram: CertificateAuthorityPublicKey",
+        RSA,
+    );
+    /// EncryptData with an RSA key: an imported public key (D1, `Encrypt`).
+    pub const ASYMMETRIC_ENCRYPT: KeyRole =
+        rsa_data_role("EncryptData/Asymmetric", KeyClass::PublicKey, Mode::Encrypt);
+    /// DecryptData with an RSA key: a key pair of the HSM's (D1, `Decrypt`).
+    pub const ASYMMETRIC_DECRYPT: KeyRole = rsa_data_role(
+        "DecryptData/Asymmetric",
+        KeyClass::AsymmetricKeyPair,
+        Mode::Decrypt,
+    );
     /// The CA an imported trusted certificate must chain to.
     pub const TRUSTED_CERTIFICATE_CA: KeyRole = ca_role(
         "ImportKey/TrustedCertificatePublicKey: CertificateAuthorityPublicKey",
@@ -736,6 +778,9 @@ pub const KEY_ROLES: &[KeyRole] = &[
     roles::TR34_IMPORT_CA,
     roles::TR34_EXPORT_CA,
     roles::TRUSTED_CERTIFICATE_CA,
+    roles::KEY_CRYPTOGRAM_EXPORT_CA,
+    roles::ASYMMETRIC_ENCRYPT,
+    roles::ASYMMETRIC_DECRYPT,
     roles::EMV_MAC_GENERATE,
     roles::EMV_MAC_VERIFY,
     roles::EMV_ENCRYPT,
@@ -1026,6 +1071,49 @@ pub fn check_wrapping_strength(wrapping: KeyAlgorithm, key: &KeyRecord) -> Resul
 fn check_algorithm_strength(wrapping: KeyAlgorithm, key: KeyAlgorithm) -> Result<(), Error> {
     tr31_policy::check_wrapping_strength(wrapping, key)
         .map_err(|e| Error::policy(Rule::WrappingStrength, e.to_string()))
+}
+
+/// Checks that a key of algorithm `key` may travel in an RSA key cryptogram under an RSA key
+/// of algorithm `wrapping`: one of [`KEY_CRYPTOGRAM_ALGORITHMS`], and no stronger than the
+/// RSA key ([`check_wrapping_strength`]).
+pub fn check_key_cryptogram(wrapping: KeyAlgorithm, key: KeyAlgorithm) -> Result<(), Error> {
+    if !KEY_CRYPTOGRAM_ALGORITHMS.contains(&key) {
+        return Err(Error::policy(
+            Rule::KeyAlgorithm,
+            format!(
+                "KeyCryptogram: a {key} key does not travel in an RSA key cryptogram; the \
+                 service exchanges TDES_2KEY, TDES_3KEY and AES_128 keys this way"
+            ),
+        ));
+    }
+    check_algorithm_strength(wrapping, key).map_err(|_| {
+        Error::policy(
+            Rule::WrappingStrength,
+            format!(
+                "KeyCryptogram: an {wrapping} key is weaker than the {key} key it would carry; \
+                 RSA_2048 carries TDES keys, RSA_3072 and RSA_4096 also AES_128"
+            ),
+        )
+    })
+}
+
+/// Checks that a stored key may sign a certificate signing request for its public key
+/// (`GetCertificateSigningRequest`): a usable key pair of the HSM's, of any usage (the
+/// request's signature proves possession of the private key; it signs nothing else).
+pub fn check_csr_key(record: &KeyRecord) -> Result<(), Error> {
+    check_usable(record)?;
+    if record.attributes.key_class == KeyClass::AsymmetricKeyPair {
+        Ok(())
+    } else {
+        Err(Error::policy(
+            Rule::KeyClass,
+            format!(
+                "GetCertificateSigningRequest: needs a key pair (ASYMMETRIC_KEY_PAIR), not a key \
+                 of class {}",
+                record.attributes.key_class.name()
+            ),
+        ))
+    }
 }
 
 /// The TR-31 header that states a stored key's attributes and exportability (the header its

@@ -430,7 +430,7 @@ fn replication_converges_after_a_crash_at_every_failpoint() {
         // The key and its outbox item committed; nothing replicated yet.
         "sqlite.insert_key.after_commit",
         // The regions exchanged the KEK, and the link was not saved yet.
-        "sqlite.put_setting.before_commit",
+        "sqlite.put_setting.replication.before_commit",
         "replication.after_export",
         "replication.after_replica_import",
         "replication.before_status_update",

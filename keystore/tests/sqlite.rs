@@ -1,12 +1,13 @@
 //! What only the embedded store has: persistence across opens, the master-key check, and the
 //! refusal to overwrite.
 
-use std::{fs, path::Path};
+use std::{fs, path::Path, sync::Arc};
 
 use payhsm_core::rng::OsRandom;
 use payhsm_keystore::{
     Error, Hsm, HsmConfig, SqliteStore, Store, api,
     arn::Region,
+    clock::{DAY_MS, ManualClock, Timestamp},
     master_key::{MasterKey, read_dev_key_file, write_dev_key_file},
 };
 use serde_json::json;
@@ -178,7 +179,6 @@ fn a_version_1_store_is_upgraded_when_opened() {
 /// has expired; a version 1 store gains their table when opened.
 #[test]
 fn consumed_nonces_persist_per_token_until_the_token_expires() {
-    use payhsm_keystore::clock::Timestamp;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("keys.db");
     let key_file = dir.path().join("master.key");
@@ -330,4 +330,166 @@ fn a_version_3_store_gains_the_derive_key_usage_column_when_opened() {
         got["Key"]["DeriveKeyUsage"],
         "TR31_K1_KEY_BLOCK_PROTECTION_KEY"
     );
+}
+
+/// An HSM over `store` reading `clock`.
+fn hsm_at(store: SqliteStore, clock: &ManualClock) -> Hsm<SqliteStore> {
+    let mut config = HsmConfig::new(Region::new("us-east-1").unwrap());
+    config.clock = Arc::new(clock.clone());
+    Hsm::new(store, config)
+}
+
+fn create_cvk(h: &Hsm<SqliteStore>) -> String {
+    let created = api::dispatch(h, "CreateKey", json!({
+        "KeyAttributes": { "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "TDES_2KEY", "KeyModesOfUse": { "Generate": true, "Verify": true } },
+        "Exportable": false })).unwrap();
+    created["Key"]["KeyArn"].as_str().unwrap().to_owned()
+}
+
+fn state(h: &Hsm<SqliteStore>, arn: &str) -> String {
+    let got = api::dispatch(h, "GetKey", json!({ "KeyIdentifier": arn })).unwrap();
+    got["Key"]["KeyState"].as_str().unwrap().to_owned()
+}
+
+/// T-KS-5: the database and the WAL and shared-memory files SQLite keeps beside it are the
+/// owner's only, like the master key file and the audit log.
+#[cfg(unix)]
+#[test]
+fn t_ks_5_files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("keys.db");
+    let h = hsm(SqliteStore::create(&db, MasterKey::generate(&mut OsRandom).unwrap()).unwrap());
+    create_cvk(&h);
+    for name in ["keys.db", "keys.db-wal", "keys.db-shm"] {
+        let mode = fs::metadata(dir.path().join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name} has mode {mode:o}");
+    }
+}
+
+/// T-KS-5: when a deletion completes, the key block is gone from the files on disk: SQLite's
+/// `secure_delete` zeroes it in the database's pages, and the WAL, which still held earlier
+/// images of those pages, is checkpointed and emptied.
+#[test]
+fn t_ks_5_destroyed_key_block_is_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("keys.db");
+    let key_file = dir.path().join("master.key");
+    let master = write_dev_key_file(&key_file, &mut OsRandom).unwrap();
+    let clock = ManualClock::new(Timestamp(1_795_000_000_000));
+    let h = hsm_at(SqliteStore::create(&db, master).unwrap(), &clock);
+    let (victim, kept) = (create_cvk(&h), create_cvk(&h));
+    let block_of = |arn: &str| {
+        let id = arn.rsplit('/').next().unwrap();
+        h.store().get_key(id).unwrap().unwrap().key_block.unwrap()
+    };
+    let (victim_block, kept_block) = (block_of(&victim), block_of(&kept));
+    // The block's body (after its 16-character header) in pieces of 16 characters: not one
+    // piece may survive.
+    let pieces = |block: &str| -> Vec<Vec<u8>> {
+        block.as_bytes()[16..]
+            .chunks_exact(16)
+            .map(<[u8]>::to_vec)
+            .collect()
+    };
+    let surviving = |block: &str| -> Vec<String> {
+        pieces(block)
+            .iter()
+            .flat_map(|p| holds(dir.path(), p))
+            .collect()
+    };
+    assert!(!surviving(&victim_block).is_empty(), "the block is on disk");
+
+    api::dispatch(
+        &h,
+        "DeleteKey",
+        json!({ "KeyIdentifier": victim, "DeleteKeyInDays": 3 }),
+    )
+    .unwrap();
+    clock.advance_days(3);
+    assert_eq!(state(&h, &victim), "DELETE_COMPLETE");
+    assert_eq!(surviving(&victim_block), Vec::<String>::new());
+    // The other key's block is intact, and the store reopens with it.
+    assert!(!surviving(&kept_block).is_empty());
+    drop(h);
+    let h = hsm_at(
+        SqliteStore::open(&db, read_dev_key_file(&key_file).unwrap()).unwrap(),
+        &clock,
+    );
+    assert_eq!(state(&h, &kept), "CREATE_COMPLETE");
+    assert_eq!(state(&h, &victim), "DELETE_COMPLETE");
+}
+
+/// T-KS-5: the HSM's time never runs backwards. A wall clock set back neither brings back a
+/// key whose deletion came due (in this run, or after a restart: the latest time is recorded
+/// in the store) nor pushes a deadline further out (time that passed still counts).
+#[test]
+fn t_ks_5_clock_moved_back_cannot_resurrect_or_extend() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("keys.db");
+    let key_file = dir.path().join("master.key");
+    let master = write_dev_key_file(&key_file, &mut OsRandom).unwrap();
+    let start = Timestamp(1_795_000_000_000);
+    let clock = ManualClock::new(start);
+    let h = hsm_at(SqliteStore::create(&db, master).unwrap(), &clock);
+    let delete = |h: &Hsm<SqliteStore>, arn: &str| {
+        api::dispatch(
+            h,
+            "DeleteKey",
+            json!({ "KeyIdentifier": arn, "DeleteKeyInDays": 3 }),
+        )
+        .unwrap()
+    };
+    let restore = |h: &Hsm<SqliteStore>, arn: &str| {
+        api::dispatch(h, "RestoreKey", json!({ "KeyIdentifier": arn }))
+    };
+    let (due, extended, after_restart, other) = (
+        create_cvk(&h),
+        create_cvk(&h),
+        create_cvk(&h),
+        create_cvk(&h),
+    );
+    for arn in [&due, &extended, &after_restart] {
+        delete(&h, arn);
+    }
+
+    // Resurrect: the deadline passes unobserved, then the clock is set back before it.
+    clock.advance_days(4);
+    clock.advance_days(-10);
+    assert_eq!(state(&h, &due), "DELETE_COMPLETE");
+    assert_eq!(restore(&h, &due).unwrap_err().name(), "ConflictException");
+
+    // Extend: with the clock set back a week, the deadline still comes 3 days after the
+    // deletion in time that passed (4 already have).
+    let fresh = create_cvk(&h);
+    delete(&h, &fresh);
+    clock.advance_days(-7);
+    clock.advance_ms(3 * DAY_MS - 1);
+    assert_eq!(state(&h, &fresh), "DELETE_PENDING");
+    clock.advance_ms(1);
+    assert_eq!(state(&h, &fresh), "DELETE_COMPLETE");
+    assert_eq!(state(&h, &extended), "DELETE_COMPLETE");
+
+    // Across a restart: the latest time is in the store, and a clock set back to before the
+    // deadlines (even to before the keys existed) goes by it.
+    assert_eq!(state(&h, &other), "CREATE_COMPLETE");
+    let pending = create_cvk(&h);
+    delete(&h, &pending);
+    drop(h);
+    let earlier = ManualClock::new(start);
+    let h = hsm_at(
+        SqliteStore::open(&db, read_dev_key_file(&key_file).unwrap()).unwrap(),
+        &earlier,
+    );
+    assert_eq!(state(&h, &after_restart), "DELETE_COMPLETE");
+    assert_eq!(
+        restore(&h, &after_restart).unwrap_err().name(),
+        "ConflictException"
+    );
+    // A key whose deadline has not come stays pending and can be restored.
+    assert_eq!(state(&h, &pending), "DELETE_PENDING");
+    restore(&h, &pending).unwrap();
 }

@@ -29,6 +29,14 @@ pub enum Error {
     AuthenticationFailed,
     /// The key block version is refused by the options (version A export, legacy import).
     VersionNotAllowed(Version),
+    /// The block is padded for its key's length only, not masked to the longest key of its
+    /// algorithm (X9.143): refused unless `UnwrapOptions::allow_short_padding` (T-KB-6).
+    ShortPadding {
+        /// The payload's length in bytes (length field, key and padding).
+        payload: usize,
+        /// The length key length masking gives this version and algorithm.
+        masked: usize,
+    },
     /// The KBPK's algorithm does not fit the key block version.
     KbpkMismatch {
         /// The key block version.
@@ -85,6 +93,12 @@ impl fmt::Display for Error {
             } => write!(f, "{field} at byte {position}: {problem}"),
             Self::AuthenticationFailed => f.write_str("key block authentication failed"),
             Self::VersionNotAllowed(v) => write!(f, "key block version {v} is not allowed"),
+            Self::ShortPadding { payload, masked } => write!(
+                f,
+                "the key block's payload is {payload} bytes, not the {masked} that key length \
+                 masking gives its algorithm: the block shows its key's length (short padding \
+                 from another HSM is accepted only when allowed)"
+            ),
             Self::KbpkMismatch { version, expected } => {
                 write!(f, "version {version} key blocks need {expected} as KBPK")
             }

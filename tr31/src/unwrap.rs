@@ -2,7 +2,7 @@
 
 use payhsm_core::secret::SecretVec;
 
-use crate::{Error, Header, Kbpk, KeyBlock, binding::BindingKeys};
+use crate::{Error, Header, Kbpk, KeyBlock, binding::BindingKeys, wrap::masked_payload_len};
 
 /// Import options.
 ///
@@ -10,11 +10,16 @@ use crate::{Error, Header, Kbpk, KeyBlock, binding::BindingKeys};
 /// PCI PIN forbids variant key derivation, and a 4-byte MAC can be forged by brute force, so
 /// taking them must be a visible decision at the call site (T-KB-8). Optional blocks are read
 /// leniently by default, so proprietary blocks from other HSMs import (they are authenticated
-/// like the rest of the header).
+/// like the rest of the header). A block padded for its key's length only, not masked to the
+/// longest key of its algorithm as X9.143 asks (TR-31:2018's examples, some HSMs), reveals the
+/// key's length and is refused unless short padding is allowed (T-KB-6).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct UnwrapOptions {
     /// Accept versions A and C. Default: no.
     pub allow_legacy_versions: bool,
+    /// Accept a short-padded block (key length not masked): for blocks from HSMs that do not
+    /// mask. Default: no.
+    pub allow_short_padding: bool,
     /// Accept only optional block IDs X9.143 defines, with data in their defined formats.
     /// Default: no (any printable block is kept verbatim).
     pub strict_optional_blocks: bool,
@@ -33,7 +38,8 @@ pub struct Unwrapped {
 ///
 /// In order: the structure is parsed ([`Error::Malformed`]); the version is checked against the
 /// options ([`Error::VersionNotAllowed`]) and the KBPK against the version
-/// ([`Error::KbpkMismatch`]); then the block is decrypted and its MAC compared in constant time
+/// ([`Error::KbpkMismatch`]), and a short payload against the options ([`Error::ShortPadding`]:
+/// its length is public); then the block is decrypted and its MAC compared in constant time
 /// over its full length. Only after the MAC verifies is the key length inside read. Every
 /// failure from decryption on is [`Error::AuthenticationFailed`].
 pub fn unwrap(kbpk: Kbpk<'_>, block: &str, options: &UnwrapOptions) -> Result<Unwrapped, Error> {
@@ -41,6 +47,12 @@ pub fn unwrap(kbpk: Kbpk<'_>, block: &str, options: &UnwrapOptions) -> Result<Un
     let version = parsed.version();
     if version.is_legacy() && !options.allow_legacy_versions {
         return Err(Error::VersionNotAllowed(version));
+    }
+    version.check_kbpk(kbpk.algorithm())?;
+    let masked = masked_payload_len(version, parsed.header().algorithm());
+    let payload = parsed.encrypted_key_data().len();
+    if payload < masked && !options.allow_short_padding {
+        return Err(Error::ShortPadding { payload, masked });
     }
     let keys = BindingKeys::new(kbpk, version)?;
 
@@ -80,7 +92,7 @@ mod tests {
     /// itself can build one, since wrap never writes a bad length.
     fn authentic_block_with_length(length: [u8; 2]) -> (KeyMaterial, alloc::string::String) {
         let kbpk = KeyMaterial::from_hex("kbpk", "000102030405060708090A0B0C0D0E0F").unwrap();
-        let header = Header::parse("D0112P0AE00E0000").unwrap();
+        let header = Header::parse("D0144P0AE00E0000").unwrap();
         let keys = BindingKeys::new(
             Kbpk::Clear {
                 algorithm: KeyAlgorithm::Aes128,
@@ -90,7 +102,7 @@ mod tests {
         )
         .unwrap();
         let text = header.to_string();
-        let mut buffer = SecretVec::zeroed(16 + 32);
+        let mut buffer = SecretVec::zeroed(16 + 48);
         buffer.expose_secret_mut()[..16].copy_from_slice(text.as_bytes());
         buffer.expose_secret_mut()[16..18].copy_from_slice(&length);
         let mac = keys.seal(&mut buffer, 16).unwrap();
@@ -104,7 +116,7 @@ mod tests {
 
     #[test]
     fn bad_inner_lengths_fail_like_a_bad_mac() {
-        for length in [[0x00, 0x00], [0x00, 0x81], [0x01, 0x00], [0xFF, 0xF8]] {
+        for length in [[0x00, 0x00], [0x00, 0x81], [0x01, 0x80], [0xFF, 0xF8]] {
             let (kbpk, block) = authentic_block_with_length(length);
             let kbpk = Kbpk::Clear {
                 algorithm: KeyAlgorithm::Aes128,

@@ -120,6 +120,12 @@ const fn masked_key_len(algorithm: Algorithm) -> usize {
     }
 }
 
+/// The shortest payload a block with key length masking has for `algorithm`: what import
+/// expects unless short padding is allowed (T-KB-6).
+pub(crate) fn masked_payload_len(version: Version, algorithm: Algorithm) -> usize {
+    min_payload_len(version, algorithm, 0, true)
+}
+
 /// The shortest payload: length field and key (masked if asked), rounded up to whole blocks.
 fn min_payload_len(version: Version, algorithm: Algorithm, key_len: usize, mask: bool) -> usize {
     let key_len = if mask {

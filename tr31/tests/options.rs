@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Watched, clear, vector};
+use common::{Watched, clear, permissive_unwrap, vector};
 use payhsm_core::{key::*, rng::OsRandom, secret::KeyMaterial};
 use payhsm_tr31::{
     Error, Header, Kbpk, KeyBlock, UnwrapOptions, Version, WrapOptions, kbpk_algorithm, unwrap,
@@ -81,16 +81,81 @@ fn t_kb_6_masking_hides_the_key_length() {
 }
 
 #[test]
-fn t_kb_6_short_padded_blocks_import() {
-    // TR-31:2018 blocks are not masked; import is lenient.
+fn t_kb_6_short_padded_blocks_need_the_flag() {
+    // TR-31:2018 A.7.4 wraps an AES-128 key without masking: 32 payload bytes, not the 48
+    // that masking gives AES. Refused by default, before the KBPK is used; accepted with the
+    // flag.
     let v = vector("TR31-2018-A.7.4-verD-AES256");
-    let kbpk = v.kbpk_material();
+    let handle = Watched::new(v.kbpk_algorithm(), &payhsm_core::hex::encode(&v.kbpk));
+    assert_eq!(
+        unwrap(Kbpk::from(&handle), &v.key_block, &UnwrapOptions::default()).unwrap_err(),
+        Error::ShortPadding {
+            payload: 32,
+            masked: 48
+        }
+    );
+    assert_eq!(handle.uses(), 0);
+    let short = UnwrapOptions {
+        allow_short_padding: true,
+        ..UnwrapOptions::default()
+    };
+    let out = unwrap(Kbpk::from(&handle), &v.key_block, &short).unwrap();
+    assert_eq!(out.key.expose_secret(), v.key);
+    // TDES under B: 24 payload bytes (a 16-byte key), masked would be 32.
+    let b = vector("TR31-2018-A.7.2.2-verB-TDES2");
+    let kbpk = b.kbpk_material();
+    assert_eq!(
+        unwrap(
+            clear(b.kbpk_algorithm(), &kbpk),
+            &b.key_block,
+            &UnwrapOptions::default()
+        )
+        .unwrap_err(),
+        Error::ShortPadding {
+            payload: 24,
+            masked: 32
+        }
+    );
+    // A masked block from X9.143 imports by default, and so does every block payhsm wraps,
+    // for every key length of each algorithm.
+    let masked = vector("X9.143-2021-8.1-verD-AES256-masked-length");
+    let kbpk = masked.kbpk_material();
     unwrap(
-        clear(v.kbpk_algorithm(), &kbpk),
-        &v.key_block,
+        clear(masked.kbpk_algorithm(), &kbpk),
+        &masked.key_block,
         &UnwrapOptions::default(),
     )
     .unwrap();
+    for (version, algorithm, lengths) in [
+        (Version::B, Algorithm::TDES, &[16usize, 24][..]),
+        (Version::D, Algorithm::TDES, &[16, 24]),
+        (Version::D, Algorithm::AES, &[16, 24, 32]),
+    ] {
+        for &n in lengths {
+            let kbpk = match version {
+                Version::D => Watched::new(KeyAlgorithm::Aes256, AES_KBPK),
+                _ => Watched::new(KeyAlgorithm::Tdes2Key, TDES_KBPK),
+            };
+            let header = header(version, algorithm);
+            let key = vec![0x5A; n];
+            let options = WrapOptions::default();
+            let block = wrap(Kbpk::from(&kbpk), &header, &key, &options, &mut OsRandom).unwrap();
+            let out = unwrap(Kbpk::from(&kbpk), &block, &UnwrapOptions::default()).unwrap();
+            assert_eq!(
+                out.key.expose_secret(),
+                &key[..],
+                "{version} {algorithm} {n}"
+            );
+        }
+    }
+    assert!(
+        Error::ShortPadding {
+            payload: 32,
+            masked: 48
+        }
+        .to_string()
+        .contains("short padding")
+    );
 }
 
 #[test]
@@ -98,10 +163,7 @@ fn t_kb_7_version_and_kbpk_must_match() {
     let d = vector("TR31-2018-A.7.4-verD-AES256").key_block;
     let b = vector("TR31-2018-A.7.2.2-verB-TDES2").key_block;
     let c = vector("payShield-verC-TDES2").key_block;
-    let legacy = UnwrapOptions {
-        allow_legacy_versions: true,
-        ..UnwrapOptions::default()
-    };
+    let legacy = permissive_unwrap();
     let mismatch = |version: Version| Error::KbpkMismatch {
         version,
         expected: version.kbpk_description(),
@@ -222,10 +284,7 @@ fn t_kb_8_version_a_export_is_refused_unless_allowed() {
 
 #[test]
 fn t_kb_8_legacy_import_needs_the_flag() {
-    let legacy = UnwrapOptions {
-        allow_legacy_versions: true,
-        ..UnwrapOptions::default()
-    };
+    let legacy = permissive_unwrap();
     for id in [
         "TR31-2018-A.7.2.1-verA-TDES2",
         "TR31-2018-A.7.3.1-verC-TDES2-optKS",
@@ -265,10 +324,7 @@ fn t_kb_8_legacy_import_needs_the_flag() {
 #[test]
 fn variant_versions_need_clear_kbpk_material() {
     let handle = Watched::new(KeyAlgorithm::Tdes2Key, TDES_KBPK);
-    let legacy = UnwrapOptions {
-        allow_legacy_versions: true,
-        ..UnwrapOptions::default()
-    };
+    let legacy = permissive_unwrap();
     let a = vector("payShield-verA-TDES2").key_block;
     assert!(matches!(
         unwrap(Kbpk::from(&handle), &a, &legacy).unwrap_err(),

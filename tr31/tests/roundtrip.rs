@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{clear, legacy_unwrap};
+use common::{clear, permissive_unwrap};
 use payhsm_core::{key::*, rng::OsRandom, secret::KeyMaterial};
 use payhsm_tr31::{
     BlockId, Header, KeyBlock, OptionalBlock, Version, WrapOptions, optional_block::values::*,
@@ -132,17 +132,19 @@ proptest! {
 
         // unwrap(wrap(k, h)) == (k, h): the header as wrap authenticated it (h, padded, with
         // the block's length).
-        let out = unwrap(kbpk, &block, &legacy_unwrap()).unwrap();
+        let out = unwrap(kbpk, &block, &permissive_unwrap()).unwrap();
         prop_assert_eq!(out.key.expose_secret(), &key[..]);
         prop_assert_eq!(out.header.block_length(), block.len());
         let expected = header.padded().unwrap().to_string();
         prop_assert_eq!(&out.header.to_string()[5..], &expected[5..]);
         prop_assert_eq!(&out.header.optional_blocks()[..header.optional_blocks().len()], header.optional_blocks());
 
-        // Two wraps differ wherever there is padding to randomise.
+        // Two wraps differ wherever there is padding to randomise: with 8 bytes or more, two
+        // equal paddings (probability 2^-64) do not happen (with one byte, one run in 256 would
+        // see them).
         let parsed = KeyBlock::parse(&block).unwrap();
         let padding = parsed.encrypted_key_data().len() - 2 - key.len();
-        if padding > 0 {
+        if padding >= 8 {
             prop_assert_ne!(&wrap(kbpk, &header, &key, &options, &mut OsRandom).unwrap(), &block);
         }
 
@@ -152,6 +154,6 @@ proptest! {
         let mut changed = block.clone().into_bytes();
         changed[at] = replacement;
         let changed = String::from_utf8(changed).unwrap();
-        prop_assert!(unwrap(kbpk, &changed, &legacy_unwrap()).is_err());
+        prop_assert!(unwrap(kbpk, &changed, &permissive_unwrap()).is_err());
     }
 }

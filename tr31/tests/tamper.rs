@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Vector, clear, legacy_unwrap, replace_at, vector};
+use common::{Vector, clear, permissive_unwrap, replace_at, vector};
 use payhsm_core::hex::encode;
 use payhsm_tr31::{Error, KeyBlock, unwrap};
 
@@ -18,7 +18,12 @@ const BLOCKS: [&str; 5] = [
 
 fn unwrap_vector(v: &Vector, block: &str) -> Result<(), Error> {
     let kbpk = v.kbpk_material();
-    unwrap(clear(v.kbpk_algorithm(), &kbpk), block, &legacy_unwrap()).map(drop)
+    unwrap(
+        clear(v.kbpk_algorithm(), &kbpk),
+        block,
+        &permissive_unwrap(),
+    )
+    .map(drop)
 }
 
 /// Rewrites the block with its encrypted key data and MAC (as bytes) changed by `edit`.
@@ -166,7 +171,7 @@ fn t_kb_5_wrong_kbpk_is_the_same_error() {
         unwrap(
             clear(v.kbpk_algorithm(), &kbpk),
             &v.key_block,
-            &legacy_unwrap()
+            &permissive_unwrap()
         )
         .unwrap_err(),
         Error::AuthenticationFailed

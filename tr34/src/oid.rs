@@ -42,3 +42,18 @@ pub const SHA512_WITH_RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.13");
 pub const DES_EDE3_CBC: Oid = Oid::new_unwrap("1.2.840.113549.3.7");
 /// `id-aes128-CBC`.
 pub const AES128_CBC: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.2");
+
+/// X.520 `commonName` (CN).
+pub const COMMON_NAME: Oid = Oid::new_unwrap("2.5.4.3");
+/// X.520 `countryName` (C).
+pub const COUNTRY_NAME: Oid = Oid::new_unwrap("2.5.4.6");
+/// X.520 `localityName` (L).
+pub const LOCALITY_NAME: Oid = Oid::new_unwrap("2.5.4.7");
+/// X.520 `stateOrProvinceName` (ST).
+pub const STATE_OR_PROVINCE_NAME: Oid = Oid::new_unwrap("2.5.4.8");
+/// X.520 `organizationName` (O).
+pub const ORGANIZATION_NAME: Oid = Oid::new_unwrap("2.5.4.10");
+/// X.520 `organizationalUnitName` (OU).
+pub const ORGANIZATIONAL_UNIT_NAME: Oid = Oid::new_unwrap("2.5.4.11");
+/// PKCS #9 `emailAddress`.
+pub const EMAIL_ADDRESS: Oid = Oid::new_unwrap("1.2.840.113549.1.9.1");

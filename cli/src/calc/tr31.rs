@@ -55,6 +55,10 @@ pub(crate) struct UnwrapArgs {
     /// Accept the legacy versions A and C.
     #[arg(long)]
     allow_legacy: bool,
+    /// Accept a block whose padding shows its key's length (not masked, as TR-31:2018's
+    /// examples and some HSMs write them).
+    #[arg(long)]
+    allow_short_padding: bool,
 }
 
 #[derive(Args)]
@@ -91,6 +95,7 @@ pub(crate) fn run(cmd: &Command) -> Result<Value, CliError> {
             let kbpk = kbpk_material(&a.kbpk)?;
             let options = UnwrapOptions {
                 allow_legacy_versions: a.allow_legacy,
+                allow_short_padding: a.allow_short_padding,
                 ..UnwrapOptions::default()
             };
             let unwrapped = unwrap(clear(parsed.version(), &kbpk)?, &a.key_block, &options)?;

@@ -208,7 +208,8 @@ const COMMANDS: &[Spec] = &[
         name: "import-key",
         operation: "ImportKey",
         about: "Imports a key: a TR-31 block under a stored KEK or KBPK or an ECDH-derived \
-                KBPK, a TR-34 token, or a root or trusted public key certificate",
+                KBPK, a TR-34 token, an RSA key cryptogram, or a root or trusted public key \
+                certificate",
         params: &[
             ("key-material", "KeyMaterial", Struct, true),
             (
@@ -257,7 +258,8 @@ const COMMANDS: &[Spec] = &[
         name: "export-key",
         operation: "ExportKey",
         about: "Exports a key: a TR-31 block under a stored KEK or KBPK or an ECDH-derived \
-                KBPK, or a TR-34 token to a KRD certificate",
+                KBPK, a TR-34 token to a KRD certificate, or an RSA key cryptogram under a \
+                wrapping certificate",
         params: &[
             ("key-material", "KeyMaterial", Struct, true),
             ("export-key-identifier", "ExportKeyIdentifier", Str, true),
@@ -267,8 +269,8 @@ const COMMANDS: &[Spec] = &[
     Spec {
         name: "get-parameters-for-import",
         operation: "GetParametersForImport",
-        about: "Gets a TR-34 wrapping (KRD) certificate, its chain and an import token \
-                (valid 30 days)",
+        about: "Gets a wrapping certificate (TR-34 KRD or RSA key cryptogram), its chain and \
+                an import token (valid 30 days)",
         params: &[
             ("key-material-type", "KeyMaterialType", Str, true),
             ("wrapping-key-algorithm", "WrappingKeyAlgorithm", Str, true),
@@ -301,6 +303,17 @@ const COMMANDS: &[Spec] = &[
         operation: "GetPublicKeyCertificate",
         about: "Gets the certificate of an RSA or ECC key pair and its chain (the region's CA)",
         params: &[KEY_ID],
+    },
+    Spec {
+        name: "get-certificate-signing-request",
+        operation: "GetCertificateSigningRequest",
+        about: "Makes a PKCS #10 certificate signing request for a key pair, signed by its \
+                private key",
+        params: &[
+            KEY_ID,
+            ("signing-algorithm", "SigningAlgorithm", Str, true),
+            ("certificate-subject", "CertificateSubject", Struct, true),
+        ],
     },
     Spec {
         name: "generate-card-validation-data",
@@ -522,7 +535,7 @@ const COMMANDS: &[Spec] = &[
     Spec {
         name: "encrypt-data",
         operation: "EncryptData",
-        about: "Encrypts data under a data key",
+        about: "Encrypts data under a data key or an RSA public key",
         params: &[
             KEY_ID,
             ("plain-text", "PlainText", Str, true),
@@ -538,7 +551,7 @@ const COMMANDS: &[Spec] = &[
     Spec {
         name: "decrypt-data",
         operation: "DecryptData",
-        about: "Decrypts data under a data key",
+        about: "Decrypts data under a data key or with an RSA key pair",
         params: &[
             KEY_ID,
             ("cipher-text", "CipherText", Str, true),

@@ -279,7 +279,12 @@ impl<S: Store> Hsm<S> {
         let kbpk = self.agree(&b.agreement(), &derived::TR31_KBPK)?;
         check_tr31_import(&kbpk.attributes, &b.wrapped_key_block, &field)?;
         Incoming::from_tr31(
-            open_tr31_under(&kbpk.key, &b.wrapped_key_block, &field)?,
+            open_tr31_under(
+                &kbpk.key,
+                &b.wrapped_key_block,
+                &field,
+                self.allow_short_padded_tr31,
+            )?,
             &field,
         )
     }

@@ -1,7 +1,9 @@
 //! Key exchange: `ImportKey` and `ExportKey`, keys in and out of the HSM as TR-31 key blocks
 //! under a stored key encryption key (K0) or key block protection key (K1) or under a KBPK
-//! derived by ECDH ([`ecdh`]), as TR-34 tokens ([`tr34`]), and public keys in certificates of
-//! RSA or ECC keys ([`pki`], `x509`).
+//! derived by ECDH ([`ecdh`]), as TR-34 tokens ([`tr34`]), as RSA key cryptograms
+//! ([`cryptogram`]), and public keys in certificates of RSA or ECC keys ([`pki`], `x509`;
+//! [`pki`] also certifies the HSM's key pairs, and [`csr`] has their certificate signing
+//! requests).
 //!
 //! This folder uses the HSM's core ([`Hsm`], the store, the policy) and is used by
 //! nothing below it: replication and the wire protocols build on it.
@@ -13,6 +15,8 @@
 //! wrapping key is at least as strong as the key; only then are the key's bytes read from the
 //! store.
 
+pub mod cryptogram;
+pub mod csr;
 pub mod ecdh;
 pub mod pki;
 pub mod tr34;
@@ -33,6 +37,7 @@ use payhsm_tr31::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+pub use cryptogram::{ExportKeyCryptogram, ImportKeyCryptogram};
 pub use ecdh::{ExportDiffieHellmanTr31KeyBlock, ImportDiffieHellmanTr31KeyBlock};
 pub use pki::{RootCertificatePublicKey, TrustedCertificatePublicKey};
 pub use tr34::{ExportTr34KeyBlock, ImportTr34KeyBlock};
@@ -78,7 +83,8 @@ pub enum ImportKeyMaterial {
     RootCertificatePublicKey(RootCertificatePublicKey),
     /// A certificate that chains to an imported CA.
     TrustedCertificatePublicKey(TrustedCertificatePublicKey),
-    KeyCryptogram(Value),
+    /// An RSA-OAEP cryptogram under an import token's key.
+    KeyCryptogram(ImportKeyCryptogram),
     /// A TR-31 block under a key derived by ECDH.
     DiffieHellmanTr31KeyBlock(ImportDiffieHellmanTr31KeyBlock),
     As2805KeyCryptogram(Value),
@@ -114,7 +120,8 @@ pub enum ExportKeyMaterial {
     Tr31KeyBlock(ExportTr31KeyBlock),
     /// A TR-34 token to a KRD certified by an imported CA.
     Tr34KeyBlock(ExportTr34KeyBlock),
-    KeyCryptogram(Value),
+    /// An RSA-OAEP cryptogram under a certificate certified by an imported CA.
+    KeyCryptogram(ExportKeyCryptogram),
     /// A TR-31 block under a key derived by ECDH.
     DiffieHellmanTr31KeyBlock(ExportDiffieHellmanTr31KeyBlock),
     As2805KeyCryptogram(Value),
@@ -148,7 +155,7 @@ fn not_offered(member: &str) -> Error {
     Error::validation(
         &format!("KeyMaterial.{member}"),
         "this way of moving keys is not offered by this HSM yet; use Tr31KeyBlock, \
-         Tr34KeyBlock or DiffieHellmanTr31KeyBlock",
+         Tr34KeyBlock, KeyCryptogram or DiffieHellmanTr31KeyBlock",
     )
 }
 
@@ -239,7 +246,7 @@ impl<S: Store> Hsm<S> {
                 ImportKeyMaterial::TrustedCertificatePublicKey(c) => {
                     self.import_trusted_certificate(c)?
                 }
-                ImportKeyMaterial::KeyCryptogram(_) => return Err(not_offered("KeyCryptogram")),
+                ImportKeyMaterial::KeyCryptogram(c) => self.import_cryptogram(c)?,
                 ImportKeyMaterial::DiffieHellmanTr31KeyBlock(b) => self.import_ecdh_tr31(b)?,
                 ImportKeyMaterial::As2805KeyCryptogram(_) => {
                     return Err(not_offered("As2805KeyCryptogram"));
@@ -318,7 +325,7 @@ impl<S: Store> Hsm<S> {
         policy::check_key(role, wrapping)?;
         check_tr31_import(&wrapping.attributes, block, field)?;
         let handle = self.store().open(wrapping)?;
-        open_tr31_under(&*handle, block, field)
+        open_tr31_under(&*handle, block, field, self.allow_short_padded_tr31)
     }
 
     /// Wraps `key` under the stored `wrapping` key with `header` (already checked); `field`
@@ -352,7 +359,7 @@ impl<S: Store> Hsm<S> {
             match &input.key_material {
                 ExportKeyMaterial::Tr31KeyBlock(b) => self.export_tr31(&key, b),
                 ExportKeyMaterial::Tr34KeyBlock(b) => self.export_tr34(&key, b),
-                ExportKeyMaterial::KeyCryptogram(_) => Err(not_offered("KeyCryptogram")),
+                ExportKeyMaterial::KeyCryptogram(c) => self.export_cryptogram(&key, c),
                 ExportKeyMaterial::DiffieHellmanTr31KeyBlock(b) => self.export_ecdh_tr31(&key, b),
                 ExportKeyMaterial::As2805KeyCryptogram(_) => {
                     Err(not_offered("As2805KeyCryptogram"))
@@ -450,9 +457,13 @@ pub(crate) fn open_tr31_under(
     kbpk: &dyn SymmetricKey,
     block: &str,
     field: &str,
+    allow_short_padding: bool,
 ) -> Result<Unwrapped, Error> {
-    payhsm_tr31::unwrap(Kbpk::Key(kbpk), block, &UnwrapOptions::default())
-        .map_err(|e| tr31_error(field, e))
+    let options = UnwrapOptions {
+        allow_short_padding,
+        ..UnwrapOptions::default()
+    };
+    payhsm_tr31::unwrap(Kbpk::Key(kbpk), block, &options).map_err(|e| tr31_error(field, e))
 }
 
 /// Wraps `key` under `kbpk` with `header` (already checked).
@@ -508,7 +519,7 @@ impl ImportKeyMaterial {
                 "keyAttributes": c.key_attributes.audit_json(),
                 "certificateAuthorityPublicKeyIdentifier": c.certificate_authority_public_key_identifier,
             } }),
-            Self::KeyCryptogram(_) => json!("KeyCryptogram"),
+            Self::KeyCryptogram(c) => json!({ "keyCryptogram": c.audit_json() }),
             Self::DiffieHellmanTr31KeyBlock(b) => json!({ "diffieHellmanTr31KeyBlock": {
                 "derivation": b.audit_json(),
                 "header": b.wrapped_key_block.get(..16),
@@ -529,7 +540,7 @@ impl ExportKeyMaterial {
                 "certificateAuthorityPublicKeyIdentifier": b.certificate_authority_public_key_identifier,
                 "keyBlockFormat": b.key_block_format,
             } }),
-            Self::KeyCryptogram(_) => json!("KeyCryptogram"),
+            Self::KeyCryptogram(c) => json!({ "keyCryptogram": c.audit_json() }),
             Self::DiffieHellmanTr31KeyBlock(b) => json!({ "diffieHellmanTr31KeyBlock": {
                 "derivation": b.audit_json(),
             } }),

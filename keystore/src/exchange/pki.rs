@@ -313,14 +313,19 @@ impl<S: Store> Hsm<S> {
         self.rsa_self_test()?;
         let record = self.load(identifier, field)?;
         policy::check_key(role, &record)?;
-        let der = self.store().reveal(&record)?;
-        let certificate = Certificate::from_der(der.expose_secret()).map_err(|_| {
+        let certificate = self.stored_certificate(&record)?;
+        Ok((record, certificate))
+    }
+
+    /// The certificate an imported public key rests as.
+    pub(crate) fn stored_certificate(&self, record: &KeyRecord) -> Result<Certificate, Error> {
+        let der = self.store().reveal(record)?;
+        Certificate::from_der(der.expose_secret()).map_err(|_| {
             Error::internal(format!(
                 "key {} failed its integrity check: not a certificate",
                 record.key_id
             ))
-        })?;
-        Ok((record, certificate))
+        })
     }
 
     /// `GetPublicKeyCertificate`: the certificate the region CA issues for a key pair, and the

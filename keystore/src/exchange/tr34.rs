@@ -6,6 +6,9 @@
 //! an import token that names the key pair; `GetParametersForExport` does the same for a KDH
 //! signing key pair (S0, `Sign`) and an export token.
 //!
+//! `GetParametersForImport` with `KEY_CRYPTOGRAM` does the same for the wrapping key pair of
+//! an RSA key cryptogram ([`super::cryptogram`]), with tokens of their own kind ([`Side`]).
+//!
 //! Tokens follow the service's API reference: they expire 30 days after they are issued (so
 //! do their certificates), and until then they may be used for any number of imports or
 //! exports. `ReuseLastGeneratedToken` returns the newest unexpired token of the same kind and
@@ -74,9 +77,9 @@ const FORMAT: &str = "X9_TR34_2012";
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct GetParametersForImportInput {
-    /// `TR34_KEY_BLOCK` (the only material that needs parameters here).
+    /// `TR34_KEY_BLOCK`, or `KEY_CRYPTOGRAM` ([`super::cryptogram`]).
     pub key_material_type: String,
-    /// `RSA_2048`, `RSA_3072` or `RSA_4096`: the KRD key's size (RSA-3072 or more for AES
+    /// `RSA_2048`, `RSA_3072` or `RSA_4096`: the wrapping key's size (RSA-3072 or more for AES
     /// keys).
     pub wrapping_key_algorithm: String,
     /// Return the newest unexpired token of this size instead of a new one.
@@ -139,36 +142,42 @@ pub struct ExportTr34KeyBlock {
     pub key_block_headers: Option<KeyBlockHeaders>,
 }
 
-/// Which side of TR-34 a token serves.
+/// What a token serves: a side of TR-34, or the import of RSA key cryptograms
+/// ([`super::cryptogram`]). Each has its own key pairs and tokens, so a token of one is
+/// refused by the others and `ReuseLastGeneratedToken` reuses a token of the same kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Side {
+pub(crate) enum Side {
     /// The HSM receives (KRD).
     Import,
     /// The HSM sends (KDH).
     Export,
+    /// The HSM unwraps an RSA-OAEP key cryptogram.
+    KeyCryptogram,
 }
 
 impl Side {
-    /// The start of the internal key ids of this side's key pairs (upper case: internal).
+    /// The start of the internal key ids of this side's key pairs (upper case: internal; no
+    /// prefix starts another).
     const fn prefix(self) -> &'static str {
         match self {
             Self::Import => "IMPORT",
             Self::Export => "EXPORT",
+            Self::KeyCryptogram => "CRYPTOGRAM",
         }
     }
 
     /// The start of the token, which is followed by the key id.
     const fn token_prefix(self) -> &'static str {
         match self {
-            Self::Import => "import-token-",
+            Self::Import | Self::KeyCryptogram => "import-token-",
             Self::Export => "export-token-",
         }
     }
 
-    /// The KRD key transports keys; the KDH key signs.
+    /// The KRD key (and the cryptogram key) transports keys; the KDH key signs.
     fn attributes(self, algorithm: KeyAlgorithm) -> KeyAttributes {
         let (key_usage, key_modes_of_use) = match self {
-            Self::Import => (
+            Self::Import | Self::KeyCryptogram => (
                 KeyUsage::K2,
                 KeyModesOfUse {
                     decrypt: true,
@@ -301,22 +310,24 @@ impl<S: Store> Hsm<S> {
         (field, algorithm): (&str, &str),
         reuse: bool,
     ) -> Result<Parameters, Error> {
-        match material_type {
-            "TR34_KEY_BLOCK" => {}
-            "KEY_CRYPTOGRAM" => {
+        let side = match (material_type, side) {
+            ("TR34_KEY_BLOCK", side) => side,
+            ("KEY_CRYPTOGRAM", Side::Import) => Side::KeyCryptogram,
+            ("KEY_CRYPTOGRAM", _) => {
                 return Err(Error::validation(
                     "KeyMaterialType",
-                    "RSA key cryptograms are not offered by this HSM",
+                    "a key cryptogram export needs no parameters: ExportKey takes the \
+                     wrapping key's certificate (KeyMaterial.KeyCryptogram)",
                 ));
             }
             _ => {
                 return Err(Error::validation(
                     "KeyMaterialType",
-                    "only TR34_KEY_BLOCK needs parameters; TR-31 blocks and certificates are \
-                     imported and exported without them",
+                    "only TR34_KEY_BLOCK and KEY_CRYPTOGRAM need parameters; TR-31 blocks and \
+                     certificates are imported and exported without them",
                 ));
             }
-        }
+        };
         let algorithm = KeyAlgorithm::from_name(algorithm)
             .ok()
             .filter(|a| rsa_size(*a).is_some())
@@ -386,7 +397,12 @@ impl<S: Store> Hsm<S> {
     }
 
     /// The key pair behind a token of `side`, if the token is this HSM's and has not expired.
-    fn token_key(&self, side: Side, token: &str, field: &str) -> Result<KeyRecord, Error> {
+    pub(crate) fn token_key(
+        &self,
+        side: Side,
+        token: &str,
+        field: &str,
+    ) -> Result<KeyRecord, Error> {
         let foreign = || Error::validation(field, "not a token this HSM issued");
         let key_id = token
             .strip_prefix(side.token_prefix())

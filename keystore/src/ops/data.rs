@@ -3,7 +3,8 @@
 //! `EncryptData` and `DecryptData` also under DUKPT data keys of a BDK (`Dukpt`) and under the
 //! EMV secure-messaging confidentiality session key of a card (`Emv`: the common session key
 //! with `R` = `SessionDerivationData` from the card's master key under the issuer master key,
-//! E1 or E6; ECB or CBC, CBC by default, whole 8-byte blocks).
+//! E1 or E6; ECB or CBC, CBC by default, whole 8-byte blocks), and with RSA keys
+//! (`Asymmetric`, [`super::asymmetric`]).
 
 use payhsm_core::{
     crypto::SymmetricKey,
@@ -15,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
+    asymmetric::AsymmetricAttributes,
     dukpt::{self, DukptEncryptionAttributes},
     emv::{CardData, fixed},
     hex_field,
@@ -81,8 +83,8 @@ pub struct ReEncryptDataInput {
 pub enum EncryptionAttributes {
     /// A symmetric data key.
     Symmetric(SymmetricAttributes),
-    /// RSA (not offered).
-    Asymmetric(Value),
+    /// An RSA key: an imported public key encrypts, a key pair decrypts.
+    Asymmetric(AsymmetricAttributes),
     /// A DUKPT data key of the BDK named by the key identifier.
     Dukpt(DukptEncryptionAttributes),
     /// The EMV secure-messaging confidentiality session key of a card.
@@ -219,8 +221,9 @@ fn apply(
 }
 
 impl<S: Store> Hsm<S> {
-    /// Encrypts or decrypts `data` in place under the key `identifier` names, as `attrs` say:
-    /// a data key (`Symmetric`) or a DUKPT data key of a BDK (`Dukpt`).
+    /// Encrypts or decrypts `data` under the key `identifier` names, as `attrs` say: a data
+    /// key (`Symmetric`), a DUKPT data key of a BDK (`Dukpt`), an EMV session key (`Emv`), or
+    /// an RSA key (`Asymmetric`, whose output replaces `data`).
     fn crypt_by_id(
         &self,
         identifier: &str,
@@ -330,8 +333,15 @@ impl<S: Store> Hsm<S> {
                     })
                     .map_err(|err| core_error(&base, err))?;
             }
-            EncryptionAttributes::Asymmetric(_) => {
-                return Err(not_offered(path, "Symmetric, Dukpt or Emv"));
+            EncryptionAttributes::Asymmetric(a) => {
+                let out = self.rsa_crypt(
+                    &record,
+                    a,
+                    (&format!("{path}.Asymmetric"), data_path),
+                    data.expose_secret(),
+                    encrypt,
+                )?;
+                *data = out;
             }
         }
         Ok(record)

@@ -5,6 +5,7 @@
 //! algorithm on it. Failures are audited; successes are not (they are not key management).
 //! Requests and responses have the service's shapes and member names.
 
+mod asymmetric;
 mod card;
 mod data;
 mod dukpt;
@@ -14,6 +15,7 @@ mod mac;
 mod pin;
 mod pin_change;
 
+pub use asymmetric::AsymmetricAttributes;
 pub use card::{CardAttributes, GenerateCardValidationDataInput, VerifyCardValidationDataInput};
 pub use data::{
     DecryptDataInput, EmvEncryptionAttributes, EncryptDataInput, EncryptionAttributes,

@@ -136,12 +136,19 @@ impl<V: Vault> SqliteStore<V> {
     /// Creates a new database at `path` whose key material lives in `vault`. Refuses a path
     /// that exists.
     pub fn create_with(path: &Path, vault: V) -> Result<Self, Error> {
-        if path.exists() {
-            return Err(Error::conflict(format!(
+        // An empty file of the owner's only: SQLite takes it as a new database, and gives the
+        // WAL and shared-memory files it creates beside it the same mode.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => Error::conflict(format!(
                 "{} exists; open it instead of creating it",
                 path.display()
-            )));
-        }
+            )),
+            _ => Error::internal(format!("cannot create {}: {e}", path.display())),
+        })?;
         let mut conn = Connection::open(path)?;
         let mode: String =
             conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
@@ -232,7 +239,15 @@ impl<V: Vault> SqliteStore<V> {
         op: &str,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let mut conn = self.conn();
+        self.write_on(&mut self.conn(), op, f)
+    }
+
+    fn write_on<T>(
+        &self,
+        conn: &mut Connection,
+        op: &str,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         failpoint(&format!("sqlite.{op}.before_commit"));
@@ -484,7 +499,9 @@ impl<V: Vault> Store for SqliteStore<V> {
     fn update_key(&self, record: &KeyRecord, outbox: &[OutboxItem]) -> Result<bool, Error> {
         let tags = tags_text(record)?;
         let multi_region = multi_region_text(record)?;
-        self.write("update_key", |tx| {
+        let mut conn = self.conn();
+        let mut destroyed_block = false;
+        let updated = self.write_on(&mut conn, "update_key", |tx| {
             let destroyed = match &record.key_block {
                 Some(_) => None,
                 None => tx
@@ -526,6 +543,7 @@ impl<V: Vault> Store for SqliteStore<V> {
                 // idempotent); if the commit fails the material is gone either way.
                 if let Some(block) = destroyed {
                     self.vault.destroy(&record.key_id, &block)?;
+                    destroyed_block = true;
                 }
                 return Ok(true);
             }
@@ -539,7 +557,13 @@ impl<V: Vault> Store for SqliteStore<V> {
             } else {
                 Err(Error::not_found(&record.key_id))
             }
-        })
+        })?;
+        if destroyed_block {
+            // secure_delete zeroed the block in the database's pages; the WAL still holds
+            // earlier images of them until it is checkpointed and emptied.
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        }
+        Ok(updated)
     }
 
     fn get_alias(&self, alias_name: &str) -> Result<Option<AliasRecord>, Error> {
@@ -674,7 +698,9 @@ impl<V: Vault> Store for SqliteStore<V> {
     }
 
     fn put_setting(&self, setting: &Setting) -> Result<bool, Error> {
-        self.write("put_setting", |tx| {
+        // The failpoints name what the setting is for (`replication`, `clock`).
+        let kind = setting.name.split('.').next().unwrap_or_default();
+        self.write(&format!("put_setting.{kind}"), |tx| {
             let revision = revision_to(setting.revision)?;
             let changed = if revision == 1 {
                 tx.execute(

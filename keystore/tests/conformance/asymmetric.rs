@@ -472,17 +472,27 @@ pub fn certificate_imports<S: Store>(h: Harness<S>) {
     );
 }
 
-/// The parameters of a TR-34 import: the KRD certificate, its chain, the token.
-struct ImportParameters {
-    krd: Certificate,
-    chain: Certificate,
-    token: String,
+/// The parameters of an import: the wrapping (KRD) certificate, its chain, the token.
+pub struct ImportParameters {
+    pub krd: Certificate,
+    pub chain: Certificate,
+    pub token: String,
 }
 
 fn import_parameters<S: Store>(h: &Harness<S>, algorithm: &str, reuse: bool) -> ImportParameters {
+    import_parameters_for(h, "TR34_KEY_BLOCK", algorithm, reuse)
+}
+
+/// `GetParametersForImport` for `material_type` (`TR34_KEY_BLOCK` or `KEY_CRYPTOGRAM`).
+pub fn import_parameters_for<S: Store>(
+    h: &Harness<S>,
+    material_type: &str,
+    algorithm: &str,
+    reuse: bool,
+) -> ImportParameters {
     let p = h.ok(
         "GetParametersForImport",
-        json!({ "KeyMaterialType": "TR34_KEY_BLOCK", "WrappingKeyAlgorithm": algorithm,
+        json!({ "KeyMaterialType": material_type, "WrappingKeyAlgorithm": algorithm,
             "ReuseLastGeneratedToken": reuse }),
     );
     assert_eq!(p["WrappingKeyAlgorithm"], algorithm);
@@ -902,7 +912,8 @@ pub fn tr34_import_by_key_id<S: Store>(h: Harness<S>) {
     // Parameters for what needs none, or keys too small.
     for (material, algorithm) in [
         ("TR31_KEY_BLOCK", "RSA_2048"),
-        ("KEY_CRYPTOGRAM", "RSA_2048"),
+        ("TRUSTED_PUBLIC_KEY_CERTIFICATE", "RSA_2048"),
+        ("KEY_CRYPTOGRAM", "AES_128"),
         ("TR34_KEY_BLOCK", "RSA_1024"),
         ("TR34_KEY_BLOCK", "TDES_2KEY"),
     ] {

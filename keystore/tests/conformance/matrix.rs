@@ -282,6 +282,10 @@ fn run_role<S: Store>(
         "ImportKey/Tr34KeyBlock: CertificateAuthorityPublicKey" => (h.call("ImportKey", json!({ "KeyMaterial": tr34_import })), PassesPolicy),
         "ExportKey/Tr34KeyBlock: CertificateAuthorityPublicKey" => (h.call("ExportKey", json!({ "ExportKeyIdentifier": x.cvk_exportable, "KeyMaterial": tr34_export })), PassesPolicy),
         "ImportKey/TrustedCertificatePublicKey: CertificateAuthorityPublicKey" => (h.call("ImportKey", json!({ "KeyMaterial": trusted })), PassesPolicy),
+        "ExportKey/KeyCryptogram: CertificateAuthorityPublicKey" => (h.call("ExportKey", json!({ "ExportKeyIdentifier": x.cvk_exportable, "KeyMaterial": { "KeyCryptogram": {
+            "CertificateAuthorityPublicKeyIdentifier": k, "WrappingKeyCertificate": "x" } } })), PassesPolicy),
+        "EncryptData/Asymmetric" => (h.call("EncryptData", json!({ "KeyIdentifier": k, "PlainText": "00112233445566778899AABBCCDDEEFF", "EncryptionAttributes": { "Asymmetric": { "PaddingType": "OAEP_SHA256" } } })), Succeeds),
+        "DecryptData/Asymmetric" => (h.call("DecryptData", json!({ "KeyIdentifier": k, "CipherText": "00".repeat(256), "DecryptionAttributes": { "Asymmetric": { "PaddingType": "OAEP_SHA1" } } })), PassesPolicy),
         "GenerateMac/EmvMac" => (h.call("GenerateMac", json!({ "KeyIdentifier": k, "MessageData": "00112233445566778899", "GenerationAttributes": emv_mac })), Succeeds),
         "VerifyMac/EmvMac" => (h.call("VerifyMac", json!({ "KeyIdentifier": k, "MessageData": "00112233445566778899", "Mac": "00000000", "VerificationAttributes": emv_mac })), Verifies(InvalidMac)),
         "EncryptData/Emv" => (h.call("EncryptData", json!({ "KeyIdentifier": k, "PlainText": "00112233445566778899AABBCCDDEEFF", "EncryptionAttributes": emv_data })), Succeeds),

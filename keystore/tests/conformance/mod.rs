@@ -24,6 +24,7 @@ pub mod matrix;
 pub mod pki;
 pub mod replication;
 pub mod resource_policy;
+pub mod rsa_exchange;
 pub mod translate;
 
 pub use asymmetric::{
@@ -32,6 +33,7 @@ pub use asymmetric::{
 pub use ecdh::ecdh_key_agreement;
 pub use emv_sm::{emv_data_encryption, emv_pin_change, emv_script_mac};
 pub use resource_policy::resource_policies;
+pub use rsa_exchange::{asymmetric_data_encryption, certificate_signing_requests, key_cryptograms};
 pub use translate::translate_key_material;
 
 use payhsm_core::{
@@ -88,6 +90,9 @@ macro_rules! conformance_tests {
                 rsa_self_test_failure_refuses_everything,
                 translate_key_material,
                 resource_policies,
+                key_cryptograms,
+                asymmetric_data_encryption,
+                certificate_signing_requests,
                 ecdh_key_agreement,
             );
         }

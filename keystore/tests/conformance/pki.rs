@@ -200,7 +200,8 @@ pub fn from_b64(text: &Value) -> Certificate {
     Certificate::from_pem(std::str::from_utf8(&pem).unwrap()).unwrap()
 }
 
-/// The Python with `tr34/tests/interop/requirements.txt`, from `PAYHSM_PYTHON`. Without it
+/// The Python with `tr34/tests/interop/requirements.txt` and `tests/interop/requirements.txt`,
+/// from `PAYHSM_PYTHON`. Without it
 /// the interop parts are skipped with a message, except under `CI=true`, where they fail.
 pub fn python() -> Option<PathBuf> {
     match std::env::var_os("PAYHSM_PYTHON") {
@@ -219,15 +220,27 @@ pub fn python() -> Option<PathBuf> {
 
 /// Runs the independent implementation (`tr34/tests/interop/make_token.py`).
 pub fn make_token(python: &Path, args: &[&str]) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tr34/tests/interop/make_token.py");
+    run_script(python, "../tr34/tests/interop/make_token.py", args)
+}
+
+/// Runs the independent RSA peer (`tests/interop/rsa_peer.py`: key cryptograms, RSA data
+/// encryption, CSR parsing).
+pub fn rsa_peer(python: &Path, args: &[&str]) -> Value {
+    run_script(python, "tests/interop/rsa_peer.py", args)
+}
+
+/// Runs a Python script (a path from the crate's root) and reads the JSON it prints.
+fn run_script(python: &Path, script: &str, args: &[&str]) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
     let output = Command::new(python)
-        .arg(script)
+        .arg(&script)
         .args(args)
         .output()
         .unwrap();
     assert!(
         output.status.success(),
-        "make_token.py {}: {}",
+        "{} {}: {}",
+        script.display(),
         args[0],
         String::from_utf8_lossy(&output.stderr)
     );

@@ -333,6 +333,44 @@ chain.public_key().verify(leaf.signature, leaf.tbs_certificate_bytes, padding.PK
 ok("GetPublicKeyCertificate: the key's certificate is signed by the chain")
 check(leaf.public_key().key_size == 2048, "RSA-2048")
 
+# pyca encrypts under the pair's certified public key; the HSM decrypts with its private key.
+secret_data = b"interop plaintext for RSA"
+for pad_name, pad in [("OAEP_SHA256", padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None)),
+                      ("PKCS1", padding.PKCS1v15())]:
+    ct = leaf.public_key().encrypt(secret_data, pad)
+    clear = dp.decrypt_data(KeyIdentifier=pair["KeyArn"], CipherText=ct.hex().upper(),
+                            DecryptionAttributes={"Asymmetric": {"PaddingType": pad_name}})
+    check(bytes.fromhex(clear["PlainText"]) == secret_data, (pad_name, clear))
+ok("DecryptData Asymmetric (OAEP SHA-256, PKCS #1): pyca's ciphertexts open under the HSM's pair")
+
+signer = cp.create_key(KeyAttributes={"KeyAlgorithm": "RSA_2048", "KeyClass": "ASYMMETRIC_KEY_PAIR",
+                                      "KeyUsage": "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE",
+                                      "KeyModesOfUse": {"Sign": True}}, Exportable=False)["Key"]
+csr_out = cp.get_certificate_signing_request(
+    KeyIdentifier=signer["KeyArn"], SigningAlgorithm="SHA256",
+    CertificateSubject={"CommonName": "payhsm interop", "Organization": "Example Bank", "Country": "US"})
+csr = x509.load_pem_x509_csr(unb64(csr_out["CertificateSigningRequest"]))
+check(csr.is_signature_valid, "CSR signature")
+check(csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "payhsm interop", csr.subject)
+signer_cert = x509.load_pem_x509_certificate(unb64(cp.get_public_key_certificate(
+    KeyIdentifier=signer["KeyArn"])["KeyCertificate"]))
+check(csr.public_key().public_numbers() == signer_cert.public_key().public_numbers(), "CSR key")
+ok("GetCertificateSigningRequest: pyca parses the CSR, its signature checks, the key is the pair's")
+
+params = cp.get_parameters_for_import(KeyMaterialType="KEY_CRYPTOGRAM", WrappingKeyAlgorithm="RSA_3072")
+wrap_cert = x509.load_pem_x509_certificate(unb64(params["WrappingKeyCertificate"]))
+AES_KEY = bytes.fromhex("00112233445566778899AABBCCDDEEFF")
+cryptogram = wrap_cert.public_key().encrypt(
+    AES_KEY, padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None))
+imported = cp.import_key(KeyMaterial={"KeyCryptogram": {
+    "KeyAttributes": {"KeyAlgorithm": "AES_128", "KeyClass": "SYMMETRIC_KEY",
+                      "KeyUsage": "TR31_K0_KEY_ENCRYPTION_KEY",
+                      "KeyModesOfUse": {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}},
+    "Exportable": True, "ImportToken": params["ImportToken"],
+    "WrappedKeyCryptogram": cryptogram.hex().upper(), "WrappingSpec": "RSA_OAEP_SHA_256"}})["Key"]
+check(imported["KeyCheckValue"] == aes_kcv(AES_KEY), (imported, aes_kcv(AES_KEY)))
+ok("ImportKey KeyCryptogram: pyca's RSA-OAEP cryptogram of an AES-128 key; the KCV is the clear key's")
+
 # --- Lifecycle, aliases, tags, policies -------------------------------------------------------
 key = cp.get_key(KeyIdentifier=cvk)["Key"]
 check(key["KeyCheckValue"] == tdes_kcv(CVK) and key["KeyState"] == "CREATE_COMPLETE", key)

@@ -86,10 +86,12 @@ pub fn permissive_wrap() -> WrapOptions {
     }
 }
 
-/// Unwrap options that accept the legacy versions.
-pub fn legacy_unwrap() -> UnwrapOptions {
+/// Unwrap options that accept the legacy versions and short padding: what the published
+/// vectors need.
+pub fn permissive_unwrap() -> UnwrapOptions {
     UnwrapOptions {
         allow_legacy_versions: true,
+        allow_short_padding: true,
         ..UnwrapOptions::default()
     }
 }

@@ -27,7 +27,7 @@ use x509_cert::{
 use super::{Certificate, CertificateRequest, sha256_with_rsa};
 use crate::{
     DateTime, Error,
-    rsa::{RsaPrivateKey, RsaPublicKey},
+    rsa::{RsaPrivateKey, RsaPublicKey, SignatureHash},
 };
 
 /// What a certificate's key is for; it decides the extensions.
@@ -250,11 +250,30 @@ fn build_der(
 
 /// Signs `signed` with SHA-256 and wraps it as `SEQUENCE { signed, algorithm, signature }`.
 pub(super) fn sign(signed: &[u8], key: &dyn RsaPrivateKey) -> Result<Vec<u8>, Error> {
-    let signature = key.sign_pkcs1_sha256(signed)?;
+    sign_with(signed, key, SignatureHash::Sha256)
+}
+
+/// Signs `signed` with `hash` and wraps it as `SEQUENCE { signed, algorithm, signature }`.
+pub(super) fn sign_with(
+    signed: &[u8],
+    key: &dyn RsaPrivateKey,
+    hash: SignatureHash,
+) -> Result<Vec<u8>, Error> {
+    let signature = key.sign_pkcs1(hash, signed)?;
+    signed_der(signed, super::with_rsa(hash), &signature)
+}
+
+/// `SEQUENCE { signed, algorithm, signature }`: a certificate or request, whatever signed it
+/// (an RSA key here, an ECC key elsewhere).
+pub fn signed_der(
+    signed: &[u8],
+    algorithm: AlgorithmIdentifierOwned,
+    signature: &[u8],
+) -> Result<Vec<u8>, Error> {
     Signed {
         signed: AnyRef::try_from(signed).map_err(Error::der("signed part"))?,
-        algorithm: sha256_with_rsa(),
-        signature: BitString::from_bytes(&signature).map_err(Error::der("signature"))?,
+        algorithm,
+        signature: BitString::from_bytes(signature).map_err(Error::der("signature"))?,
     }
     .to_der()
     .map_err(Error::der("signed structure"))

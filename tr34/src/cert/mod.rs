@@ -10,8 +10,10 @@ mod build;
 mod request;
 mod verify;
 
-pub use build::{CertificateTemplate, Issuer, Role, issue, issue_der, issue_for_request};
-pub use request::CertificateRequest;
+pub use build::{
+    CertificateTemplate, Issuer, Role, issue, issue_der, issue_for_request, signed_der,
+};
+pub use request::{CertificateRequest, NameAttribute, request_info};
 pub use verify::{Purpose, verify_chain};
 
 use alloc::{string::String, vec::Vec};
@@ -252,5 +254,15 @@ impl fmt::Debug for Certificate {
 
 /// The bits of a signature algorithm the builders and verifiers share.
 pub(crate) fn sha256_with_rsa() -> spki::AlgorithmIdentifierOwned {
-    crate::rsa::algorithm_with_null(oid::SHA256_WITH_RSA)
+    with_rsa(crate::rsa::SignatureHash::Sha256)
+}
+
+/// The PKCS #1 v1.5 signature algorithm with `hash` (NULL parameters, RFC 4055).
+pub(crate) fn with_rsa(hash: crate::rsa::SignatureHash) -> spki::AlgorithmIdentifierOwned {
+    use crate::rsa::SignatureHash;
+    crate::rsa::algorithm_with_null(match hash {
+        SignatureHash::Sha256 => oid::SHA256_WITH_RSA,
+        SignatureHash::Sha384 => oid::SHA384_WITH_RSA,
+        SignatureHash::Sha512 => oid::SHA512_WITH_RSA,
+    })
 }

@@ -1,6 +1,6 @@
 //! PKCS #10 certification requests (RFC 2986), so a KDH or KRD can ask a CA for a certificate.
 
-use alloc::{string::String, vec::Vec};
+use alloc::{string::String, vec, vec::Vec};
 use core::{fmt, str::FromStr};
 
 use der::{Decode, Encode, pem::LineEnding};
@@ -10,10 +10,12 @@ use x509_cert::{
     request::{CertReq, CertReqInfo, Version},
 };
 
+use spki::SubjectPublicKeyInfoOwned;
+
 use super::{pem_decode, signed_part, verify::signature_hash};
 use crate::{
     Error,
-    rsa::{RsaPrivateKey, RsaPublicKey},
+    rsa::{RsaPrivateKey, RsaPublicKey, SignatureHash},
 };
 
 const PEM_LABEL: &str = "CERTIFICATE REQUEST";
@@ -27,19 +29,31 @@ pub struct CertificateRequest {
 }
 
 impl CertificateRequest {
-    /// Creates a request for `subject` (RFC 4514, e.g. `CN=KRD 1,O=Example`) signed by `key`.
+    /// Creates a request for `subject` (RFC 4514, e.g. `CN=KRD 1,O=Example`) signed by `key`
+    /// with SHA-256.
     pub fn create(subject: &str, key: &dyn RsaPrivateKey) -> Result<Self, Error> {
-        let info = CertReqInfo {
-            version: Version::V1,
-            subject: Name::from_str(subject).map_err(Error::der("subject name"))?,
-            public_key: key.public_key().to_spki()?,
-            attributes: Attributes::new(),
-        }
-        .to_der()
-        .map_err(Error::der("certificationRequestInfo"))?;
-        Self::from_der(&super::build::sign(&info, key)?)
+        let subject = Name::from_str(subject).map_err(Error::der("subject name"))?;
+        Self::create_for(subject, key, SignatureHash::Sha256)
     }
 
+    /// Creates a request for the subject of `attributes` (one attribute per RDN, in order)
+    /// signed by `key` with `hash`.
+    pub fn create_with(
+        attributes: &[(NameAttribute, &str)],
+        key: &dyn RsaPrivateKey,
+        hash: SignatureHash,
+    ) -> Result<Self, Error> {
+        Self::create_for(name(attributes)?, key, hash)
+    }
+
+    fn create_for(
+        subject: Name,
+        key: &dyn RsaPrivateKey,
+        hash: SignatureHash,
+    ) -> Result<Self, Error> {
+        let info = info_der(subject, key.public_key().to_spki()?)?;
+        Self::from_der(&super::build::sign_with(&info, key, hash)?)
+    }
     /// Reads a DER request and verifies its self-signature.
     pub fn from_der(der: &[u8]) -> Result<Self, Error> {
         const FIELD: &str = "certification request";
@@ -83,6 +97,88 @@ impl CertificateRequest {
     pub fn public_key(&self) -> &RsaPublicKey {
         &self.public_key
     }
+}
+
+/// An attribute of a subject name, with the string type RFC 5280 gives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NameAttribute {
+    /// `commonName` (UTF8String).
+    CommonName,
+    /// `organizationalUnitName` (UTF8String).
+    OrganizationalUnit,
+    /// `organizationName` (UTF8String).
+    Organization,
+    /// `localityName` (UTF8String).
+    Locality,
+    /// `stateOrProvinceName` (UTF8String).
+    StateOrProvince,
+    /// `countryName` (PrintableString, two letters).
+    Country,
+    /// PKCS #9 `emailAddress` (IA5String).
+    EmailAddress,
+}
+
+/// The `CertificationRequestInfo` (DER) of a request for the subject of `attributes` (one
+/// attribute per RDN, in order) and a public key of any algorithm (an ECC key, which
+/// [`CertificateRequest`] cannot hold), with no attributes: what the requester signs. The
+/// request is [`signed_der`] with the signature.
+pub fn request_info(
+    attributes: &[(NameAttribute, &str)],
+    subject_key: SubjectPublicKeyInfoOwned,
+) -> Result<Vec<u8>, Error> {
+    info_der(name(attributes)?, subject_key)
+}
+
+fn info_der(subject: Name, public_key: SubjectPublicKeyInfoOwned) -> Result<Vec<u8>, Error> {
+    CertReqInfo {
+        version: Version::V1,
+        subject,
+        public_key,
+        attributes: Attributes::new(),
+    }
+    .to_der()
+    .map_err(Error::der("certificationRequestInfo"))
+}
+
+/// The name of `attributes`, one per RDN, in order.
+fn name(attributes: &[(NameAttribute, &str)]) -> Result<Name, Error> {
+    use der::asn1::{Any, Ia5StringRef, PrintableStringRef, Utf8StringRef};
+    use x509_cert::{
+        attr::AttributeTypeAndValue,
+        name::{RdnSequence, RelativeDistinguishedName},
+    };
+    let mut rdns = RdnSequence::default();
+    for (attribute, text) in attributes {
+        let (oid, value) = match attribute {
+            NameAttribute::Country => (
+                crate::oid::COUNTRY_NAME,
+                Any::encode_from(
+                    &PrintableStringRef::new(text).map_err(Error::der("countryName"))?,
+                ),
+            ),
+            NameAttribute::EmailAddress => (
+                crate::oid::EMAIL_ADDRESS,
+                Any::encode_from(&Ia5StringRef::new(text).map_err(Error::der("emailAddress"))?),
+            ),
+            other => (
+                match other {
+                    NameAttribute::CommonName => crate::oid::COMMON_NAME,
+                    NameAttribute::OrganizationalUnit => crate::oid::ORGANIZATIONAL_UNIT_NAME,
+                    NameAttribute::Organization => crate::oid::ORGANIZATION_NAME,
+                    NameAttribute::Locality => crate::oid::LOCALITY_NAME,
+                    _ => crate::oid::STATE_OR_PROVINCE_NAME,
+                },
+                Any::encode_from(&Utf8StringRef::new(text).map_err(Error::der("name"))?),
+            ),
+        };
+        let value = value.map_err(Error::der("name attribute"))?;
+        let rdn = RelativeDistinguishedName::try_from(vec![AttributeTypeAndValue { oid, value }])
+            .map_err(Error::der("relative distinguished name"))?;
+        rdns.push(rdn);
+    }
+    // A `Name` is made from its DER, which is checked as it is read.
+    let der = rdns.to_der().map_err(Error::der("subject name"))?;
+    Name::from_der(&der).map_err(Error::der("subject name"))
 }
 
 impl fmt::Debug for CertificateRequest {

@@ -7,16 +7,16 @@ use core::fmt;
 use aws_lc_rs::{
     encoding::AsDer,
     rsa::{
-        KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey,
-        PrivateDecryptingKey,
+        KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OAEP_SHA512_MGF1SHA512,
+        OaepPrivateDecryptingKey, Pkcs1PrivateDecryptingKey, PrivateDecryptingKey,
     },
-    signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair},
+    signature::{KeyPair, RSA_PKCS1_SHA256, RSA_PKCS1_SHA384, RSA_PKCS1_SHA512, RsaKeyPair},
 };
 use der::pem::LineEnding;
 use payhsm_core::secret::SecretVec;
 use zeroize::Zeroizing;
 
-use super::{OaepHash, RsaKeySize, RsaPrivateKey, RsaPublicKey};
+use super::{OaepHash, RsaKeySize, RsaPrivateKey, RsaPublicKey, SignatureHash};
 use crate::Error;
 
 /// An RSA private key in process memory, on aws-lc-rs.
@@ -26,6 +26,7 @@ use crate::Error;
 pub struct SoftwareRsaKey {
     signing: RsaKeyPair,
     decrypting: OaepPrivateDecryptingKey,
+    decrypting_pkcs1: Pkcs1PrivateDecryptingKey,
     public: RsaPublicKey,
 }
 
@@ -51,20 +52,12 @@ impl SoftwareRsaKey {
 
     /// Reads an unencrypted PKCS #8 `PrivateKeyInfo`.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, Error> {
-        let signing = RsaKeyPair::from_pkcs8(der).map_err(rejected)?;
-        let decrypting = PrivateDecryptingKey::from_pkcs8(der).map_err(rejected)?;
-        Self::new(signing, decrypting)
+        Self::new(RsaKeyPair::from_pkcs8(der).map_err(rejected)?)
     }
 
     /// Reads a PKCS #1 `RSAPrivateKey`.
     pub fn from_pkcs1_der(der: &[u8]) -> Result<Self, Error> {
-        let signing = RsaKeyPair::from_der(der).map_err(rejected)?;
-        // aws-lc-rs reads decryption keys from PKCS #8 only; re-encode the validated key.
-        let pkcs8 = signing.as_der().map_err(|_| Error::Backend {
-            operation: "RSA key encoding",
-        })?;
-        let decrypting = PrivateDecryptingKey::from_pkcs8(pkcs8.as_ref()).map_err(rejected)?;
-        Self::new(signing, decrypting)
+        Self::new(RsaKeyPair::from_der(der).map_err(rejected)?)
     }
 
     /// Reads a PEM `PRIVATE KEY` (PKCS #8) or `RSA PRIVATE KEY` (PKCS #1).
@@ -125,14 +118,20 @@ impl SoftwareRsaKey {
             })
     }
 
-    fn new(signing: RsaKeyPair, decrypting: PrivateDecryptingKey) -> Result<Self, Error> {
+    fn new(signing: RsaKeyPair) -> Result<Self, Error> {
         let public = RsaPublicKey::from_pkcs1_der(signing.public_key().as_ref())?;
-        let decrypting = OaepPrivateDecryptingKey::new(decrypting).map_err(|_| Error::Backend {
-            operation: "OAEP key setup",
+        // aws-lc-rs reads decryption keys from PKCS #8 only; re-encode the validated key.
+        let pkcs8 = signing.as_der().map_err(|_| Error::Backend {
+            operation: "RSA key encoding",
         })?;
+        let decrypting_key = || PrivateDecryptingKey::from_pkcs8(pkcs8.as_ref()).map_err(rejected);
+        let setup = |_| Error::Backend {
+            operation: "RSA decryption key setup",
+        };
         Ok(Self {
+            decrypting: OaepPrivateDecryptingKey::new(decrypting_key()?).map_err(setup)?,
+            decrypting_pkcs1: Pkcs1PrivateDecryptingKey::new(decrypting_key()?).map_err(setup)?,
             signing,
-            decrypting,
             public,
         })
     }
@@ -157,6 +156,7 @@ impl RsaPrivateKey for SoftwareRsaKey {
         let algorithm = match hash {
             OaepHash::Sha256 => &OAEP_SHA256_MGF1SHA256,
             OaepHash::Sha1 => &OAEP_SHA1_MGF1SHA1,
+            OaepHash::Sha512 => &OAEP_SHA512_MGF1SHA512,
         };
         let mut out = SecretVec::zeroed(self.decrypting.min_output_size());
         let len = self
@@ -168,11 +168,27 @@ impl RsaPrivateKey for SoftwareRsaKey {
         Ok(out)
     }
 
-    fn sign_pkcs1_sha256(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
+    fn decrypt_pkcs1(&self, ciphertext: &[u8]) -> Result<SecretVec, Error> {
+        let mut out = SecretVec::zeroed(self.decrypting_pkcs1.min_output_size());
+        let len = self
+            .decrypting_pkcs1
+            .decrypt(ciphertext, out.expose_secret_mut())
+            .map_err(|_| Error::DecryptionFailed)?
+            .len();
+        out.truncate(len);
+        Ok(out)
+    }
+
+    fn sign_pkcs1(&self, hash: SignatureHash, message: &[u8]) -> Result<Vec<u8>, Error> {
+        let encoding = match hash {
+            SignatureHash::Sha256 => &RSA_PKCS1_SHA256,
+            SignatureHash::Sha384 => &RSA_PKCS1_SHA384,
+            SignatureHash::Sha512 => &RSA_PKCS1_SHA512,
+        };
         let mut signature = vec![0; self.signing.public_modulus_len()];
         self.signing
             .sign(
-                &RSA_PKCS1_SHA256,
+                encoding,
                 &aws_lc_rs::rand::SystemRandom::new(),
                 message,
                 &mut signature,

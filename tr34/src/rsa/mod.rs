@@ -28,8 +28,40 @@ use crate::Error;
 pub enum OaepHash {
     /// SHA-256 with MGF1-SHA-256: what TR-34 and AWS Payment Cryptography use.
     Sha256,
-    /// SHA-1 with MGF1-SHA-1: accepted on import only when explicitly allowed.
+    /// SHA-1 with MGF1-SHA-1: accepted by TR-34 import only when explicitly allowed.
     Sha1,
+    /// SHA-512 with MGF1-SHA-512 (the service's `RSA_OAEP_SHA_512` key cryptograms).
+    Sha512,
+}
+
+impl OaepHash {
+    /// The hash's output length in bytes.
+    pub const fn output_len(self) -> usize {
+        match self {
+            Self::Sha1 => 20,
+            Self::Sha256 => 32,
+            Self::Sha512 => 64,
+        }
+    }
+}
+
+/// An RSA encryption scheme (RFC 8017 §7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EncryptionPadding {
+    /// RSAES-PKCS1-v1_5.
+    Pkcs1,
+    /// RSAES-OAEP with an empty label.
+    Oaep(OaepHash),
+}
+
+impl EncryptionPadding {
+    /// The longest message a key of `modulus_len` bytes encrypts with this scheme.
+    pub const fn max_message_len(self, modulus_len: usize) -> usize {
+        match self {
+            Self::Pkcs1 => modulus_len.saturating_sub(11),
+            Self::Oaep(hash) => modulus_len.saturating_sub(2 * hash.output_len() + 2),
+        }
+    }
 }
 
 /// The RSA key sizes payhsm accepts.
@@ -79,7 +111,8 @@ impl RsaKeySize {
 /// An RSA private key that can decrypt and sign but never shows its private part.
 ///
 /// Implementations must be constant time (no Marvin-style timing leak) and must report every
-/// decryption failure as the same [`Error::DecryptionFailed`].
+/// decryption failure as the same [`Error::DecryptionFailed`]. A backend that lacks a
+/// mechanism says so with [`Error::NotSupported`].
 pub trait RsaPrivateKey {
     /// The public half.
     fn public_key(&self) -> &RsaPublicKey;
@@ -89,9 +122,19 @@ pub trait RsaPrivateKey {
     /// Every failure (bad padding, wrong length, wrong key) is [`Error::DecryptionFailed`].
     fn decrypt_oaep(&self, hash: OaepHash, ciphertext: &[u8]) -> Result<SecretVec, Error>;
 
-    /// An RSASSA-PKCS1-v1_5 signature with SHA-256 over `message` (which the implementation
+    /// RSAES-PKCS1-v1_5 decryption.
+    ///
+    /// Every failure is [`Error::DecryptionFailed`]; the padding check is constant time.
+    fn decrypt_pkcs1(&self, ciphertext: &[u8]) -> Result<SecretVec, Error>;
+
+    /// An RSASSA-PKCS1-v1_5 signature with `hash` over `message` (which the implementation
     /// hashes).
-    fn sign_pkcs1_sha256(&self, message: &[u8]) -> Result<Vec<u8>, Error>;
+    fn sign_pkcs1(&self, hash: SignatureHash, message: &[u8]) -> Result<Vec<u8>, Error>;
+
+    /// An RSASSA-PKCS1-v1_5 signature with SHA-256 over `message`.
+    fn sign_pkcs1_sha256(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
+        self.sign_pkcs1(SignatureHash::Sha256, message)
+    }
 }
 
 impl<K: RsaPrivateKey + ?Sized> RsaPrivateKey for &K {
@@ -103,7 +146,11 @@ impl<K: RsaPrivateKey + ?Sized> RsaPrivateKey for &K {
         (**self).decrypt_oaep(hash, ciphertext)
     }
 
-    fn sign_pkcs1_sha256(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
-        (**self).sign_pkcs1_sha256(message)
+    fn decrypt_pkcs1(&self, ciphertext: &[u8]) -> Result<SecretVec, Error> {
+        (**self).decrypt_pkcs1(ciphertext)
+    }
+
+    fn sign_pkcs1(&self, hash: SignatureHash, message: &[u8]) -> Result<Vec<u8>, Error> {
+        (**self).sign_pkcs1(hash, message)
     }
 }

@@ -9,14 +9,14 @@ use der::{
 };
 use payhsm_core::rng::RandomSource;
 use rsa::{
-    BigUint, Oaep, Pkcs1v15Sign,
+    BigUint, Oaep, Pkcs1v15Encrypt, Pkcs1v15Sign,
     rand_core::{CryptoRng, RngCore},
     traits::PublicKeyParts,
 };
 use sha2::Digest;
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 
-use super::{OaepHash, RsaKeySize};
+use super::{EncryptionPadding, OaepHash, RsaKeySize};
 use crate::{Error, oid};
 
 /// The hash of a PKCS #1 v1.5 signature.
@@ -169,27 +169,40 @@ impl RsaPublicKey {
         plaintext: &[u8],
         rng: &mut dyn RandomSource,
     ) -> Result<Vec<u8>, Error> {
-        // OAEP draws exactly one hash length of seed; drawing it up front keeps the random
-        // source's errors typed (the `rsa` crate's RNG interface cannot fail).
-        let mut seed = SeedRng::default();
-        rng.fill(&mut seed.bytes)?;
-        let padding = match hash {
-            OaepHash::Sha256 => Oaep::new::<rsa::sha2::Sha256>(),
-            OaepHash::Sha1 => {
-                return Err(Error::unsupported(
-                    "OAEP hash",
-                    "payhsm encrypts with OAEP SHA-256 only",
-                ));
+        self.encrypt(EncryptionPadding::Oaep(hash), plaintext, rng)
+    }
+
+    /// RSA encryption of `plaintext` (at most [`EncryptionPadding::max_message_len`] bytes)
+    /// with `padding`.
+    pub fn encrypt(
+        &self,
+        padding: EncryptionPadding,
+        plaintext: &[u8],
+        rng: &mut dyn RandomSource,
+    ) -> Result<Vec<u8>, Error> {
+        let mut source = SourceRng {
+            source: rng,
+            failed: false,
+        };
+        let result = match padding {
+            EncryptionPadding::Pkcs1 => self.inner.encrypt(&mut source, Pkcs1v15Encrypt, plaintext),
+            EncryptionPadding::Oaep(OaepHash::Sha1) => {
+                self.inner
+                    .encrypt(&mut source, Oaep::new::<sha1_0_10::Sha1>(), plaintext)
+            }
+            EncryptionPadding::Oaep(OaepHash::Sha256) => {
+                self.inner
+                    .encrypt(&mut source, Oaep::new::<rsa::sha2::Sha256>(), plaintext)
+            }
+            EncryptionPadding::Oaep(OaepHash::Sha512) => {
+                self.inner
+                    .encrypt(&mut source, Oaep::new::<rsa::sha2::Sha512>(), plaintext)
             }
         };
-        let ciphertext = self
-            .inner
-            .encrypt(&mut seed, padding, plaintext)
-            .map_err(|_| Error::unsupported("OAEP plaintext", "too long for the key"))?;
-        if seed.overdrawn {
+        if source.failed {
             return Err(Error::Core(payhsm_core::Error::RandomSource));
         }
-        Ok(ciphertext)
+        result.map_err(|_| Error::unsupported("RSA plaintext", "too long for the key"))
     }
 }
 
@@ -221,16 +234,14 @@ pub(crate) fn algorithm_with_null(oid: der::asn1::ObjectIdentifier) -> Algorithm
     }
 }
 
-/// Hands out pre-drawn random bytes to the `rsa` crate (one SHA-256 output: the OAEP seed);
-/// notes if it asks for more.
-#[derive(Default)]
-struct SeedRng {
-    bytes: [u8; 32],
-    used: usize,
-    overdrawn: bool,
+/// Lends a [`RandomSource`] to the `rsa` crate, whose random interface cannot fail: a failure
+/// is noted (the bytes are zeroed) and the encryption refused afterwards.
+struct SourceRng<'a> {
+    source: &'a mut dyn RandomSource,
+    failed: bool,
 }
 
-impl RngCore for SeedRng {
+impl RngCore for SourceRng<'_> {
     fn next_u32(&mut self) -> u32 {
         let mut b = [0; 4];
         self.fill_bytes(&mut b);
@@ -244,14 +255,11 @@ impl RngCore for SeedRng {
     }
 
     fn fill_bytes(&mut self, dest: &mut [u8]) {
-        let available = self.bytes.len() - self.used;
-        if dest.len() > available {
-            self.overdrawn = true;
-            dest.fill(0);
-            return;
+        if self.failed || self.source.fill(dest).is_err() {
+            self.failed = true;
+            // PKCS #1 v1.5 padding redraws zero bytes: never zero, so that it ends.
+            dest.fill(1);
         }
-        dest.copy_from_slice(&self.bytes[self.used..self.used + dest.len()]);
-        self.used += dest.len();
     }
 
     fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rsa::rand_core::Error> {
@@ -260,10 +268,4 @@ impl RngCore for SeedRng {
     }
 }
 
-impl CryptoRng for SeedRng {}
-
-impl Drop for SeedRng {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.bytes);
-    }
-}
+impl CryptoRng for SourceRng<'_> {}

@@ -45,6 +45,8 @@ mod asn1;
 mod attributes;
 mod export;
 mod form;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod import;
 pub mod key_block;
 #[cfg(all(test, feature = "aws-lc"))]

@@ -33,7 +33,10 @@ use crate::{
     DateTime, Error, KeyBlockHeader,
     cert::{self, Certificate, CertificateTemplate, Issuer, Role},
     oid,
-    rsa::{OaepHash, RsaKeySize, RsaPrivateKey, RsaPublicKey, SoftwareRsaKey, algorithm_with_null},
+    rsa::{
+        OaepHash, RsaKeySize, RsaPrivateKey, RsaPublicKey, SignatureHash, SoftwareRsaKey,
+        algorithm_with_null,
+    },
 };
 
 /// Counts private-key operations.
@@ -52,8 +55,13 @@ impl RsaPrivateKey for Counting<'_> {
         self.inner.decrypt_oaep(hash, ciphertext)
     }
 
-    fn sign_pkcs1_sha256(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
-        self.inner.sign_pkcs1_sha256(message)
+    fn decrypt_pkcs1(&self, ciphertext: &[u8]) -> Result<SecretVec, Error> {
+        self.decrypts.set(self.decrypts.get() + 1);
+        self.inner.decrypt_pkcs1(ciphertext)
+    }
+
+    fn sign_pkcs1(&self, hash: SignatureHash, message: &[u8]) -> Result<Vec<u8>, Error> {
+        self.inner.sign_pkcs1(hash, message)
     }
 }
 

@@ -13,7 +13,7 @@ use cryptoki::{
 use payhsm_core::secret::SecretVec;
 use payhsm_tr34::{
     Error as RsaError,
-    rsa::{OaepHash, RsaPrivateKey, RsaPublicKey},
+    rsa::{OaepHash, RsaPrivateKey, RsaPublicKey, SignatureHash},
 };
 use zeroize::Zeroizing;
 
@@ -24,8 +24,9 @@ use super::token::Token;
 ///
 /// | operation | mechanism |
 /// |---|---|
-/// | PKCS #1 v1.5 signature, SHA-256 | `CKM_SHA256_RSA_PKCS` |
-/// | RSAES-OAEP decryption | `CKM_RSA_PKCS_OAEP`, hash and MGF1 hash SHA-256 (or SHA-1), empty label |
+/// | PKCS #1 v1.5 signature, SHA-256, SHA-384, SHA-512 | `CKM_SHA256_RSA_PKCS`, `CKM_SHA384_RSA_PKCS`, `CKM_SHA512_RSA_PKCS` |
+/// | RSAES-OAEP decryption | `CKM_RSA_PKCS_OAEP`, hash and MGF1 hash SHA-256, SHA-512 (or SHA-1), empty label |
+/// | RSAES-PKCS1-v1_5 decryption | `CKM_RSA_PKCS` |
 ///
 /// The public half is read from the key pair's public key object (modulus, exponent) when the
 /// key is opened. A token that refuses a mechanism or its parameters (SoftHSM 2.6 offers OAEP
@@ -71,6 +72,38 @@ impl TokenRsaKey {
     }
 }
 
+impl TokenRsaKey {
+    /// Decrypts with `mechanism` (named `operation` if the token refuses it): one error for
+    /// every failure.
+    fn decrypt(
+        &self,
+        mechanism: &Mechanism<'_>,
+        operation: &'static str,
+        ciphertext: &[u8],
+    ) -> Result<SecretVec, RsaError> {
+        let mut refused = false;
+        let result = self
+            .token
+            .with_session("decrypting with the RSA private key", |s| {
+                match s.decrypt(mechanism, self.object, ciphertext) {
+                    Ok(plain) => Ok(Some(Zeroizing::new(plain))),
+                    Err(e) if refuses_mechanism(&e) => {
+                        refused = true;
+                        Ok(None)
+                    }
+                    // Handed back so the session pool sees device failures; reported below as
+                    // the one decryption error.
+                    Err(e) => Err(e),
+                }
+            });
+        match result {
+            Ok(Some(plain)) => Ok(SecretVec::from_slice(&plain)),
+            Ok(None) if refused => Err(RsaError::NotSupported { operation }),
+            _ => Err(RsaError::DecryptionFailed),
+        }
+    }
+}
+
 impl RsaPrivateKey for TokenRsaKey {
     fn public_key(&self) -> &RsaPublicKey {
         &self.public
@@ -88,40 +121,49 @@ impl RsaPrivateKey for TokenRsaKey {
                 PkcsMgfType::MGF1_SHA1,
                 "RSAES-OAEP decryption with SHA-1 and MGF1-SHA-1 (CKM_RSA_PKCS_OAEP)",
             ),
+            OaepHash::Sha512 => (
+                MechanismType::SHA512,
+                PkcsMgfType::MGF1_SHA512,
+                "RSAES-OAEP decryption with SHA-512 and MGF1-SHA-512 (CKM_RSA_PKCS_OAEP)",
+            ),
         };
         let mechanism =
             Mechanism::RsaPkcsOaep(PkcsOaepParams::new(hash_alg, mgf, PkcsOaepSource::empty()));
-        let mut refused = false;
-        let result = self
-            .token
-            .with_session("decrypting with the RSA private key", |s| {
-                match s.decrypt(&mechanism, self.object, ciphertext) {
-                    Ok(plain) => Ok(Some(Zeroizing::new(plain))),
-                    Err(e) if refuses_mechanism(&e) => {
-                        refused = true;
-                        Ok(None)
-                    }
-                    // Handed back so the session pool sees device failures; reported below as
-                    // the one decryption error.
-                    Err(e) => Err(e),
-                }
-            });
-        match result {
-            Ok(Some(plain)) => Ok(SecretVec::from_slice(&plain)),
-            Ok(None) if refused => Err(RsaError::NotSupported { operation }),
-            _ => Err(RsaError::DecryptionFailed),
-        }
+        self.decrypt(&mechanism, operation, ciphertext)
     }
 
-    fn sign_pkcs1_sha256(&self, message: &[u8]) -> Result<Vec<u8>, RsaError> {
-        let mut refused = false;
+    fn decrypt_pkcs1(&self, ciphertext: &[u8]) -> Result<SecretVec, RsaError> {
+        self.decrypt(
+            &Mechanism::RsaPkcs,
+            "RSAES-PKCS1-v1_5 decryption (CKM_RSA_PKCS)",
+            ciphertext,
+        )
+    }
+
+    fn sign_pkcs1(&self, hash: SignatureHash, message: &[u8]) -> Result<Vec<u8>, RsaError> {
+        let (mechanism, operation) = match hash {
+            SignatureHash::Sha256 => (
+                Mechanism::Sha256RsaPkcs,
+                "RSASSA-PKCS1-v1_5 signing with SHA-256 (CKM_SHA256_RSA_PKCS)",
+            ),
+            SignatureHash::Sha384 => (
+                Mechanism::Sha384RsaPkcs,
+                "RSASSA-PKCS1-v1_5 signing with SHA-384 (CKM_SHA384_RSA_PKCS)",
+            ),
+            SignatureHash::Sha512 => (
+                Mechanism::Sha512RsaPkcs,
+                "RSASSA-PKCS1-v1_5 signing with SHA-512 (CKM_SHA512_RSA_PKCS)",
+            ),
+        };
+        let mut may_not_sign = false;
         let signature = self
             .token
             .with_session("signing with the RSA private key", |s| {
-                match s.sign(&Mechanism::Sha256RsaPkcs, self.object, message) {
+                match s.sign(&mechanism, self.object, message) {
                     Ok(signature) => Ok(Some(signature)),
-                    Err(e) if refuses_mechanism(&e) => {
-                        refused = true;
+                    Err(e) if refuses_mechanism(&e) => Ok(None),
+                    Err(CkError::Pkcs11(RvError::KeyFunctionNotPermitted, _)) => {
+                        may_not_sign = true;
                         Ok(None)
                     }
                     Err(e) => Err(e),
@@ -133,9 +175,12 @@ impl RsaPrivateKey for TokenRsaKey {
             Some(_) => Err(RsaError::Backend {
                 operation: "the token's signature has the wrong length",
             }),
-            None => Err(RsaError::NotSupported {
-                operation: "RSASSA-PKCS1-v1_5 signing with SHA-256 (CKM_SHA256_RSA_PKCS)",
+            // A key pair created without `Sign` has CKA_SIGN false in the token.
+            None if may_not_sign => Err(RsaError::NotSupported {
+                operation: "signing with a key pair whose modes of use exclude Sign (its \
+                            private key object has CKA_SIGN false)",
             }),
+            None => Err(RsaError::NotSupported { operation }),
         }
     }
 }
