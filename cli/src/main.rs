@@ -13,7 +13,7 @@ mod hsm;
 mod serve;
 mod vectors;
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{io, path::PathBuf, process::ExitCode};
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
@@ -21,23 +21,30 @@ use crate::error::CliError;
 
 /// A payment-cryptography HSM emulator: key blocks, PIN, CVV, MAC, DUKPT, EMV.
 #[derive(Parser)]
-#[command(name = "payhsm", version, about)]
+#[command(name = "payhsm", version, about, after_help = error::EXIT_CODES_HELP)]
 struct Cli {
     /// The store directory (one folder per region).
     #[arg(
         long,
         global = true,
+        help_heading = "Global options",
         env = "PAYHSM_HOME",
         default_value = "./payhsm-data"
     )]
     store: PathBuf,
     /// The region whose keys to use.
-    #[arg(long, global = true, default_value = "us-east-1")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        default_value = "us-east-1"
+    )]
     region: String,
     /// The account the key ARNs name (12 digits).
     #[arg(
         long,
         global = true,
+        help_heading = "Global options",
         env = "PAYHSM_ACCOUNT",
         default_value = payhsm_keystore::arn::AccountId::DEFAULT
     )]
@@ -48,6 +55,7 @@ struct Cli {
     #[arg(
         long,
         global = true,
+        help_heading = "Global options",
         env = "PAYHSM_BACKEND",
         value_parser = ["software", "pkcs11"],
         default_value = "software"
@@ -57,15 +65,26 @@ struct Cli {
     #[arg(
         long,
         global = true,
+        help_heading = "Global options",
         env = "PAYHSM_PKCS11_MODULE",
         default_value = payhsm_keystore::store::pkcs11::SOFTHSM2_MODULE
     )]
     pkcs11_module: PathBuf,
     /// The token's label (with --backend pkcs11).
-    #[arg(long, global = true, env = "PAYHSM_TOKEN_LABEL")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "PAYHSM_TOKEN_LABEL"
+    )]
     token_label: Option<String>,
     /// The token's slot id, instead of its label (with --backend pkcs11).
-    #[arg(long, global = true, conflicts_with = "token_label")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        conflicts_with = "token_label"
+    )]
     slot: Option<u64>,
     #[command(subcommand)]
     command: Command,
@@ -92,6 +111,22 @@ enum Command {
     /// Drains every region's replication outbox: replicas of multi-region keys are made,
     /// updated or deleted. Every key-id command does this for its region before it exits.
     Replicate(ReplicateArgs),
+    /// Prints a shell completion script (`payhsm completions bash > ~/.local/share/bash-completion/completions/payhsm`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Prints the man page payhsm(1), or with --out-dir writes one page per command
+    /// (payhsm.1, payhsm-create-key.1, …).
+    Man(ManArgs),
+}
+
+#[derive(Args)]
+struct ManArgs {
+    /// Write every command's page into this directory instead.
+    #[arg(long, value_name = "DIR")]
+    out_dir: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -132,8 +167,46 @@ struct ImportComponentsArgs {
     exportable: bool,
 }
 
+/// The commands that use no store, to which the global options mean nothing.
+const STORELESS: [&str; 4] = ["calc", "vectors", "completions", "man"];
+
+/// The whole command line: the commands declared here and the key-id commands.
+///
+/// A storeless command gets its own hidden option of each global's id, which clap then does
+/// not propagate over (nor to the command's subcommands): their help, completions and man
+/// pages leave the globals out, and `payhsm calc --store x …` is refused.
+fn command() -> clap::Command {
+    let mut cmd = hsm::register(Cli::command());
+    let globals: Vec<(clap::Id, String)> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .map(|a| {
+            (
+                a.get_id().clone(),
+                a.get_long().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    for command in STORELESS {
+        cmd = cmd.mut_subcommand(command, |mut c| {
+            for (id, long) in &globals {
+                let refusal = format!("--{long} means nothing to payhsm {command}");
+                c = c.arg(
+                    clap::Arg::new(id.clone())
+                        .long(long.clone())
+                        .value_name("VALUE")
+                        .hide(true)
+                        .value_parser(move |_: &str| Err::<String, _>(refusal.clone())),
+                );
+            }
+            c
+        });
+    }
+    cmd
+}
+
 fn main() -> ExitCode {
-    let matches = match hsm::register(Cli::command()).try_get_matches() {
+    let matches = match command().try_get_matches() {
         Ok(m) => m,
         Err(e) => return error::report_usage(&e),
     };
@@ -180,6 +253,8 @@ fn main() -> ExitCode {
                     .and_then(|v| print_json(&v)),
                 Command::Calc(cmd) => calc::run(cmd).and_then(|v| print_json(&v)),
                 Command::Vectors(args) => vectors::run(&args),
+                Command::Completions { shell } => completions(shell),
+                Command::Man(args) => man(args.out_dir.as_deref()),
                 Command::Replicate(a) => hsm::Backend::from_matches(&matches)
                     .and_then(|backend| {
                         hsm::replicate(
@@ -219,10 +294,28 @@ fn with_first_access_key(
     Ok(out)
 }
 
+/// `payhsm completions`: the script on stdout (made in memory: clap_complete panics on a
+/// failed write).
+fn completions(shell: clap_complete::Shell) -> Result<(), CliError> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command(), "payhsm", &mut script);
+    io::Write::write_all(&mut io::stdout(), &script)
+        .map_err(|e| CliError::failed(format!("cannot write the script: {e}"), None))
+}
+
+/// `payhsm man`: payhsm(1) on stdout, or every command's page into `out_dir`.
+fn man(out_dir: Option<&std::path::Path>) -> Result<(), CliError> {
+    let written = match out_dir {
+        Some(dir) => clap_mangen::generate_to(command(), dir),
+        None => clap_mangen::Man::new(command()).render(&mut io::stdout()),
+    };
+    written.map_err(|e| CliError::failed(format!("cannot write the man page: {e}"), None))
+}
+
 /// Prints one JSON value on stdout.
 fn print_json(value: &serde_json::Value) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value)
-        .map_err(|e| CliError::new(format!("cannot format the output: {e}"), None))?;
+        .map_err(|e| CliError::failed(format!("cannot format the output: {e}"), None))?;
     println!("{text}");
     Ok(())
 }

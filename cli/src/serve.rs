@@ -65,7 +65,7 @@ pub(crate) fn serve(
     let credentials = CredentialsFile::new(store);
     let auth = if args.allow_unsigned {
         if !args.listen.ip().is_loopback() {
-            return Err(CliError::new(
+            return Err(CliError::usage(
                 format!(
                     "--allow-unsigned serves loopback addresses only, not {}",
                     args.listen
@@ -86,7 +86,7 @@ pub(crate) fn serve(
             .list()
             .map_err(|e| credentials_error(&credentials, &e))?;
         if keys.is_empty() {
-            return Err(CliError::new(
+            return Err(CliError::failed(
                 format!(
                     "the store has no access keys ({})",
                     credentials.path().display()
@@ -110,7 +110,7 @@ pub(crate) fn serve(
             .credentials(args.signing_access_key_id.as_deref())
             .map_err(|e| credentials_error(&credentials, &e))?
             .ok_or_else(|| {
-                CliError::new(
+                CliError::usage(
                     "--region-endpoint needs an access key of this store to sign with",
                     Some("Create one with `payhsm credentials create` and import it into the other store with `payhsm credentials import`."),
                 )
@@ -124,7 +124,7 @@ pub(crate) fn serve(
     // store that does not open stops the server before it listens.
     let names = regions.names()?;
     if names.is_empty() {
-        return Err(CliError::new(
+        return Err(CliError::failed(
             format!("no region in {}", store.display()),
             Some(
                 "Create one with `payhsm init --dev-master-key` (development) or `payhsm init --components N`.",
@@ -160,12 +160,12 @@ pub(crate) fn serve(
             })
         );
     })
-    .map_err(|e| CliError::new(format!("cannot serve on {}: {e}", args.listen), None))
+    .map_err(|e| CliError::failed(format!("cannot serve on {}: {e}", args.listen), None))
 }
 
 fn region_name(name: &str) -> Result<Region, CliError> {
     Region::new(name).map_err(|_| {
-        CliError::new(
+        CliError::usage(
             format!("{name} is not a region name"),
             Some("Give a region such as us-east-1."),
         )
@@ -173,7 +173,7 @@ fn region_name(name: &str) -> Result<Region, CliError> {
 }
 
 fn credentials_error(file: &CredentialsFile, e: &std::io::Error) -> CliError {
-    CliError::new(format!("{}: {e}", file.path().display()), None)
+    CliError::failed(format!("{}: {e}", file.path().display()), None)
 }
 
 /// `payhsm credentials`.
@@ -209,7 +209,7 @@ pub(crate) fn credentials(
     match cmd {
         CredentialsCmd::Create => {
             std::fs::create_dir_all(store).map_err(|e| {
-                CliError::new(format!("cannot create {}: {e}", store.display()), None)
+                CliError::failed(format!("cannot create {}: {e}", store.display()), None)
             })?;
             new_key(&file, region)
         }
@@ -226,7 +226,7 @@ pub(crate) fn credentials(
             if file.delete(access_key_id).map_err(failed)? {
                 Ok(json!({ "Deleted": access_key_id }))
             } else {
-                Err(CliError::new(
+                Err(CliError::failed(
                     format!("the store has no access key {access_key_id}"),
                     Some("List them with `payhsm credentials list`."),
                 ))

@@ -30,7 +30,7 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
         Some(name) => vec![
             payhsm_vectors::family(name)
                 .ok_or_else(|| {
-                    CliError::new(
+                    CliError::usage(
                         format!("there is no vector family called {name}"),
                         Some("Run payhsm vectors without --family to see them all."),
                     )
@@ -54,7 +54,7 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
     }
     let failed: usize = reports.iter().map(|r| r.failed).sum();
     if failed > 0 {
-        return Err(CliError::new(
+        return Err(CliError::mismatch(
             format!("{failed} vector(s) failed"),
             Some(
                 "The failures are listed above; each names the vector and the value that differed.",

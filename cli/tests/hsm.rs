@@ -192,7 +192,7 @@ fn errors_name_the_service_error() {
         ],
         None,
     );
-    assert_eq!(bad.code, 255);
+    assert_eq!(bad.code, 2);
     assert!(
         bad.error_line().starts_with("ValidationException: "),
         "{}",

@@ -421,11 +421,12 @@ fn credentials_commands() {
         &["credentials", "delete", "--access-key-id", id],
         None,
     );
-    assert_eq!(code, 2);
+    // Not found, as ResourceNotFoundException: 255 by the exit-code rule.
+    assert_eq!(code, 255);
     assert!(err.contains("no access key"), "{err}");
     // Without an access key, a signed server cannot start.
     let (code, _, err) = payhsm(&store.path, &["serve", "--listen", "127.0.0.1:0"], None);
-    assert_eq!(code, 2);
+    assert_eq!(code, 255);
     assert!(
         err.contains("no access keys") && err.contains("payhsm credentials create"),
         "{err}"

@@ -182,6 +182,24 @@ impl Error {
         }
     }
 
+    /// A name the field does not accept: `unknown key usage X; expected one of A, B, …`,
+    /// listing `names`, which the caller takes from the table its parser reads.
+    pub fn unknown_name<'a>(
+        path: &str,
+        what: &str,
+        value: &str,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        let names: Vec<&str> = names.into_iter().collect();
+        Self::validation(
+            path,
+            format!(
+                "unknown {what} {value}; expected one of {}",
+                names.join(", ")
+            ),
+        )
+    }
+
     /// A policy refusal.
     pub fn policy(rule: Rule, message: impl Into<String>) -> Self {
         Self::Policy {

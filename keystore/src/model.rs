@@ -300,17 +300,31 @@ impl KeyAttributesInput {
         let key_usage = KeyUsage::from_name(&self.key_usage)
             .ok()
             .filter(|u| u.known_name().is_some())
-            .ok_or_else(|| Error::validation(&field("KeyUsage"), "unknown key usage"))?;
-        let key_class = KeyClass::from_name(&self.key_class)
-            .map_err(|_| Error::validation(&field("KeyClass"), "unknown key class"))?;
-        let key_algorithm = KeyAlgorithm::from_name(&self.key_algorithm)
-            .map_err(|_| Error::validation(&field("KeyAlgorithm"), "unknown key algorithm"))?;
-        let mut key_modes_of_use = KeyModesOfUse::default();
-        for (name, on) in &self.key_modes_of_use {
-            key_modes_of_use
-                .set(name, *on)
-                .map_err(|_| Error::validation(&field("KeyModesOfUse"), "unknown mode of use"))?;
-        }
+            .ok_or_else(|| {
+                Error::unknown_name(
+                    &field("KeyUsage"),
+                    "key usage",
+                    &self.key_usage,
+                    KeyUsage::known().filter_map(|u| u.known_name()),
+                )
+            })?;
+        let key_class = KeyClass::from_name(&self.key_class).map_err(|_| {
+            Error::unknown_name(
+                &field("KeyClass"),
+                "key class",
+                &self.key_class,
+                KeyClass::ALL.map(KeyClass::name),
+            )
+        })?;
+        let key_algorithm = KeyAlgorithm::from_name(&self.key_algorithm).map_err(|_| {
+            Error::unknown_name(
+                &field("KeyAlgorithm"),
+                "key algorithm",
+                &self.key_algorithm,
+                KeyAlgorithm::ALL.map(KeyAlgorithm::name),
+            )
+        })?;
+        let key_modes_of_use = modes_of_use(&self.key_modes_of_use, &field("KeyModesOfUse"))?;
         Ok(KeyAttributes {
             key_usage,
             key_class,
@@ -318,6 +332,17 @@ impl KeyAttributesInput {
             key_modes_of_use,
         })
     }
+}
+
+/// `KeyModesOfUse` as a request gives it: the named flags set, the others false.
+pub fn modes_of_use(flags: &BTreeMap<String, bool>, path: &str) -> Result<KeyModesOfUse, Error> {
+    let mut modes = KeyModesOfUse::default();
+    for (name, on) in flags {
+        modes
+            .set(name, *on)
+            .map_err(|_| Error::unknown_name(path, "mode of use", name, KeyModesOfUse::NAMES))?;
+    }
+    Ok(modes)
 }
 
 /// A tag.

@@ -350,7 +350,7 @@ impl Session {
             .map_err(|e| CliError::invalid("--cvn", e))?;
         let mode = match (&a.mode, cvn) {
             (Some(_), Some(_)) => {
-                return Err(CliError::new(
+                return Err(CliError::usage(
                     "--mode and --cvn both given",
                     Some("A preset sets the mode; give one of them."),
                 ));
@@ -360,7 +360,7 @@ impl Session {
             }
             (None, Some(c)) => c.session_key_mode(),
             (None, None) => {
-                return Err(CliError::new(
+                return Err(CliError::usage(
                     "no session key mode",
                     Some("Give --mode or --cvn."),
                 ));
@@ -449,13 +449,13 @@ fn arpc(a: &ArpcArgs) -> Result<Value, CliError> {
     let tag = match a.method {
         1 => {
             let arc = a.auth_response_code.as_deref().ok_or_else(|| {
-                CliError::new("method 1 needs --auth-response-code", Some("Give the ARC."))
+                CliError::usage("method 1 needs --auth-response-code", Some("Give the ARC."))
             })?;
             ac::arpc_method1(&key, &arqc, &decode::<2>("--auth-response-code", arc)?)?
         }
         2 => {
             let csu = a.card_status_update.as_deref().ok_or_else(|| {
-                CliError::new("method 2 needs --card-status-update", Some("Give the CSU."))
+                CliError::usage("method 2 needs --card-status-update", Some("Give the CSU."))
             })?;
             let csu = decode::<4>("--card-status-update", csu)?;
             let prop = a
@@ -486,7 +486,7 @@ fn script_mac(a: &ScriptMacArgs) -> Result<Value, CliError> {
             SessionKeyDerivationValue::ApplicationTransactionCounter(decode::<2>("--atc", atc)?)
         }
         _ => {
-            return Err(CliError::new(
+            return Err(CliError::usage(
                 "give exactly one of --application-cryptogram and --atc",
                 Some("The session key derivation value is one of them."),
             ));

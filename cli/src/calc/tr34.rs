@@ -185,12 +185,12 @@ fn failed(e: Error) -> CliError {
         Error::KeyRejected { .. } => "Use an RSA-2048, 3072 or 4096 key with exponent 65537.",
         _ => "Check the input and run the command again.",
     };
-    CliError::new(e.to_string(), Some(hint))
+    CliError::usage(e.to_string(), Some(hint))
 }
 
 fn read(option: &str, path: &Path) -> Result<String, CliError> {
     fs::read_to_string(path).map_err(|e| {
-        CliError::new(
+        CliError::usage(
             format!("{option}: cannot read {}: {e}", path.display()),
             Some("Check the path and run the command again."),
         )
@@ -222,7 +222,7 @@ fn nonce(value: Option<&str>) -> Result<Option<Vec<u8>>, CliError> {
 }
 
 fn failed_time(e: payhsm_tr34::der::Error) -> CliError {
-    CliError::new(format!("time: {e}"), None)
+    CliError::failed(format!("time: {e}"), None)
 }
 
 fn now() -> Result<DateTime, CliError> {
@@ -240,7 +240,7 @@ fn certificate(args: &CertificateArgs) -> Result<Value, CliError> {
     ]
     .map(|name| args.out_dir.join(name));
     if let Some(existing) = files.iter().find(|f| f.exists()) {
-        return Err(CliError::new(
+        return Err(CliError::usage(
             format!("{} already exists", existing.display()),
             Some("Choose an empty --out-dir; payhsm does not overwrite keys."),
         ));
@@ -298,7 +298,7 @@ fn certificate(args: &CertificateArgs) -> Result<Value, CliError> {
     .map_err(failed)?;
 
     fs::create_dir_all(&args.out_dir).map_err(|e| {
-        CliError::new(
+        CliError::failed(
             format!("--out-dir: cannot create {}: {e}", args.out_dir.display()),
             Some("Check the path and run the command again."),
         )
@@ -339,7 +339,7 @@ fn write(path: &Path, text: &str, private: bool) -> Result<(), CliError> {
         .open(path)
         .and_then(|mut f| f.write_all(text.as_bytes()))
         .map_err(|e| {
-            CliError::new(
+            CliError::failed(
                 format!("cannot write {}: {e}", path.display()),
                 Some("Check the directory and run the command again."),
             )

@@ -2,7 +2,7 @@
 //! the only way clear key material enters the HSM.
 
 use payhsm_core::{crypto::SoftwareKey, kcv, secret::SecretVec};
-use payhsm_keystore::{CeremonyKey, model::KeyAttributesInput};
+use payhsm_keystore::CeremonyKey;
 use serde_json::Value;
 
 use super::{Home, home::read_key_components, shorthand};
@@ -17,11 +17,9 @@ pub(crate) fn import(
     exportable: bool,
     check_value: &str,
 ) -> Result<Value, CliError> {
-    let attrs: KeyAttributesInput = serde_json::from_value(
+    let attributes = super::key_attributes(
         shorthand::parse(key_attributes).map_err(|e| CliError::invalid("--key-attributes", e))?,
-    )
-    .map_err(|e| CliError::invalid("--key-attributes", e))?;
-    let attributes = attrs.parse("KeyAttributes")?;
+    )?;
     let algorithm = attributes.key_algorithm;
     let len = algorithm.key_len().ok_or_else(|| {
         CliError::invalid("--key-attributes", "components form symmetric keys only")
@@ -37,7 +35,7 @@ pub(crate) fn import(
             .iter()
             .any(|(other, _)| other.expose_secret() == part.expose_secret())
         {
-            return Err(CliError::new(
+            return Err(CliError::usage(
                 format!(
                     "component {} equals an earlier one, so they cancel out",
                     i + 1

@@ -63,7 +63,7 @@ impl Backend {
                     (Some(label), _) => TokenSelector::Label(label.clone()),
                     (None, Some(slot)) => TokenSelector::Slot(*slot),
                     (None, None) => {
-                        return Err(CliError::new(
+                        return Err(CliError::usage(
                             "--backend pkcs11 needs the token: give --token-label or --slot",
                             Some(
                                 "List the tokens with `softhsm2-util --show-slots` or `pkcs11-tool -L`.",
@@ -83,11 +83,11 @@ impl Backend {
             Ok(pin) => Zeroizing::new(pin),
             Err(_) if std::io::stdin().is_terminal() => Zeroizing::new(
                 rpassword::prompt_password("PKCS#11 user PIN: ").map_err(|e| {
-                    CliError::new(format!("cannot read from the terminal: {e}"), None)
+                    CliError::failed(format!("cannot read from the terminal: {e}"), None)
                 })?,
             ),
             Err(_) => {
-                return Err(CliError::new(
+                return Err(CliError::usage(
                     "the token's user PIN is needed",
                     Some("Set PAYHSM_PKCS11_PIN, or run from a terminal to be asked for it."),
                 ));
@@ -146,7 +146,7 @@ const TOKEN: &str = "PKCS11_TOKEN";
 impl Home {
     pub(crate) fn new(store: &Path, region: &str, backend: Backend) -> Result<Self, CliError> {
         let region = Region::new(region).map_err(|_| {
-            CliError::new(
+            CliError::usage(
                 format!("--region {region} is not a region name"),
                 Some("Give a region such as us-east-1."),
             )
@@ -196,7 +196,7 @@ impl Home {
     /// `components` components.
     pub(crate) fn init(&self, dev: bool, components: Option<usize>) -> Result<Value, CliError> {
         if self.db().exists() {
-            return Err(CliError::new(
+            return Err(CliError::failed(
                 format!(
                     "a store for {} already exists in {}",
                     self.region,
@@ -206,11 +206,11 @@ impl Home {
             ));
         }
         fs::create_dir_all(&self.dir).map_err(|e| {
-            CliError::new(format!("cannot create {}: {e}", self.dir.display()), None)
+            CliError::failed(format!("cannot create {}: {e}", self.dir.display()), None)
         })?;
         if let Backend::Pkcs11 { module, token } = &self.backend {
             if dev || components.is_some() {
-                return Err(CliError::new(
+                return Err(CliError::usage(
                     "a PKCS#11 store has no master key: the token holds the keys",
                     Some("Drop --dev-master-key and --components with --backend pkcs11."),
                 ));
@@ -235,7 +235,7 @@ impl Home {
             }
             (false, Some(n)) => (read_components(n)?, COMPONENTS, n),
             _ => {
-                return Err(CliError::new(
+                return Err(CliError::usage(
                     "give either --dev-master-key or --components N",
                     Some("Use --components N for a master key formed in a key ceremony."),
                 ));
@@ -255,7 +255,7 @@ impl Home {
 
     fn write_info(&self, info: &Value) -> Result<(), CliError> {
         fs::write(self.info_path(), format!("{info:#}\n")).map_err(|e| {
-            CliError::new(
+            CliError::failed(
                 format!("cannot write {}: {e}", self.info_path().display()),
                 None,
             )
@@ -266,13 +266,13 @@ impl Home {
     /// as the store was made.
     pub(crate) fn open(&self) -> Result<OpenHsm, CliError> {
         let text = fs::read_to_string(self.info_path()).map_err(|_| {
-            CliError::new(
+            CliError::failed(
                 format!("no store for {} in {}", self.region, self.dir.display()),
                 Some("Create one with `payhsm init --dev-master-key` (development) or `payhsm init --components N`, or point --store / PAYHSM_HOME at an existing one."),
             )
         })?;
         let info: Value = serde_json::from_str(&text)
-            .map_err(|e| CliError::new(format!("{}: {e}", self.info_path().display()), None))?;
+            .map_err(|e| CliError::failed(format!("{}: {e}", self.info_path().display()), None))?;
         let source = info["Source"].as_str();
         match (&self.backend, source) {
             (Backend::Pkcs11 { module, token }, Some(TOKEN)) => {
@@ -281,7 +281,7 @@ impl Home {
                 return Ok(OpenHsm::Pkcs11(Box::new(self.hsm(store)?)));
             }
             (Backend::Software, Some(TOKEN)) => {
-                return Err(CliError::new(
+                return Err(CliError::usage(
                     format!(
                         "the store for {} keeps its keys in a PKCS#11 token ({})",
                         self.region, info["Token"]
@@ -290,7 +290,7 @@ impl Home {
                 ));
             }
             (Backend::Pkcs11 { .. }, _) => {
-                return Err(CliError::new(
+                return Err(CliError::usage(
                     format!(
                         "the store for {} keeps its keys under a master key, not in a token",
                         self.region
@@ -314,7 +314,7 @@ impl Home {
                 read_components(n.unwrap_or(2))?
             }
             _ => {
-                return Err(CliError::new(
+                return Err(CliError::failed(
                     format!(
                         "{} does not say how the master key is formed",
                         self.info_path().display()
@@ -367,7 +367,7 @@ pub(crate) fn read_key_components(
     check_value: impl Fn(&KeyMaterial) -> Result<String, CliError>,
 ) -> Result<Vec<(KeyMaterial, String)>, CliError> {
     if n < 2 {
-        return Err(CliError::new(
+        return Err(CliError::usage(
             "a key formed from components needs at least two components",
             Some("Use --components 2 or more."),
         ));
@@ -382,14 +382,14 @@ pub(crate) fn read_key_components(
             .ok()
             .filter(|m| m.len() == len)
             .ok_or_else(|| {
-                CliError::new(
+                CliError::usage(
                     format!("component {i} is not {} hex digits", 2 * len),
                     Some("Enter the component again; nothing was stored."),
                 )
             })?;
         let kcv = read_line(&format!("KCV of component {i}: "), false)?.to_string();
         if !check_value(&material)?.eq_ignore_ascii_case(&kcv) {
-            return Err(CliError::new(
+            return Err(CliError::usage(
                 format!("component {i}'s KCV does not match the KCV entered for it"),
                 Some("Check the component and its KCV with its custodian; nothing was stored."),
             ));
@@ -403,22 +403,22 @@ pub(crate) fn read_key_components(
 /// standard input (a tool's pipe), with no prompt.
 pub(crate) fn read_line(prompt: &str, secret: bool) -> Result<Zeroizing<String>, CliError> {
     let tty = std::io::stdin().is_terminal();
-    let text = if tty && secret {
-        Zeroizing::new(
-            rpassword::prompt_password(prompt)
-                .map_err(|e| CliError::new(format!("cannot read from the terminal: {e}"), None))?,
-        )
-    } else {
-        // Prompts are for people; a tool piping the lines gets none.
-        if tty {
-            eprint!("{prompt}");
-            let _ = std::io::stderr().flush();
-        }
-        let mut buf = Zeroizing::new(String::new());
-        std::io::stdin()
-            .read_line(&mut buf)
-            .map_err(|e| CliError::new(format!("cannot read standard input: {e}"), None))?;
-        buf
-    };
+    let text =
+        if tty && secret {
+            Zeroizing::new(rpassword::prompt_password(prompt).map_err(|e| {
+                CliError::failed(format!("cannot read from the terminal: {e}"), None)
+            })?)
+        } else {
+            // Prompts are for people; a tool piping the lines gets none.
+            if tty {
+                eprint!("{prompt}");
+                let _ = std::io::stderr().flush();
+            }
+            let mut buf = Zeroizing::new(String::new());
+            std::io::stdin()
+                .read_line(&mut buf)
+                .map_err(|e| CliError::failed(format!("cannot read standard input: {e}"), None))?;
+            buf
+        };
     Ok(Zeroizing::new(text.trim().to_owned()))
 }

@@ -18,7 +18,8 @@ use std::{
 };
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
-use payhsm_keystore::arn::AccountId;
+use payhsm_core::key::KeyAttributes;
+use payhsm_keystore::{arn::AccountId, model::KeyAttributesInput};
 use serde_json::{Map, Value};
 
 pub(crate) use home::{Backend, Home, read_line};
@@ -701,7 +702,7 @@ pub(crate) fn replicate(
             let out = serde_json::json!({ "Regions": report, "Complete": complete });
             if wait && !complete {
                 println!("{out:#}");
-                return Err(CliError::new(
+                return Err(CliError::failed(
                     format!(
                         "replication did not complete within {} s",
                         timeout.as_secs()
@@ -789,7 +790,7 @@ pub(crate) fn run(
     let spec = COMMANDS
         .iter()
         .find(|s| s.name == name)
-        .ok_or_else(|| CliError::new(format!("unknown command {name}"), None))?;
+        .ok_or_else(|| CliError::failed(format!("unknown command {name}"), None))?;
     let request = build_request(spec, matches)?;
     let regions = StoreRegions::new(store, backend, account.clone());
     let response = regions.service(region)?.call(spec.operation, request);
@@ -812,6 +813,9 @@ pub(crate) fn run(
     )
 }
 
+/// The request: `--cli-input-json` with the options over it. Every value given is checked
+/// before a missing member is reported, so a bad value is the first error, not hidden behind
+/// a missing option.
 fn build_request(spec: &Spec, m: &ArgMatches) -> Result<Value, CliError> {
     let mut request = match m.get_one::<String>("cli-input-json") {
         Some(text) => match serde_json::from_str::<Value>(text) {
@@ -825,60 +829,78 @@ fn build_request(spec: &Spec, m: &ArgMatches) -> Result<Value, CliError> {
         },
         None => Map::new(),
     };
-    for &(flag, member, kind, required) in spec.params {
-        let option = format!("--{flag}");
-        let value = match kind {
-            Bool => {
-                if m.get_flag(member) {
-                    Some(Value::Bool(true))
-                } else if m.get_flag(&format!("no-{member}")) {
-                    Some(Value::Bool(false))
-                } else {
-                    None
-                }
-            }
-            Str => m
-                .get_one::<String>(member)
-                .map(|s| Value::String(s.clone())),
-            Int => m
-                .get_one::<String>(member)
-                .map(|s| {
-                    s.parse::<i64>()
-                        .map(Value::from)
-                        .map_err(|_| CliError::invalid(&option, "expected an integer"))
-                })
-                .transpose()?,
-            Struct => m
-                .get_one::<String>(member)
-                .map(|s| shorthand::parse(s).map_err(|e| CliError::invalid(&option, e)))
-                .transpose()?,
-            StrList => m
-                .get_many::<String>(member)
-                .map(|v| Value::Array(v.map(|s| Value::String(s.clone())).collect())),
-            StructList => m
-                .get_many::<String>(member)
-                .map(|values| {
-                    let parsed = values
-                        .map(|s| shorthand::parse(s).map_err(|e| CliError::invalid(&option, e)))
-                        .collect::<Result<Vec<Value>, CliError>>()?;
-                    Ok::<_, CliError>(match parsed.as_slice() {
-                        [Value::Array(list)] => Value::Array(list.clone()),
-                        _ => Value::Array(parsed),
-                    })
-                })
-                .transpose()?,
-        };
-        if let Some(v) = value {
+    for &(flag, member, kind, _) in spec.params {
+        if let Some(v) = param_value(&format!("--{flag}"), member, kind, m)? {
             request.insert(member.to_owned(), v);
         }
-        if required && !request.contains_key(member) {
-            return Err(CliError::new(
-                format!("{option} is required"),
-                Some("Give it, or give the whole request with --cli-input-json."),
-            ));
-        }
+    }
+    if let Some(attributes) = request.get("KeyAttributes") {
+        key_attributes(attributes.clone())?;
+    }
+    if let Some(&(flag, ..)) = spec
+        .params
+        .iter()
+        .find(|&&(_, member, _, required)| required && !request.contains_key(member))
+    {
+        return Err(CliError::usage(
+            format!("--{flag} is required"),
+            Some("Give it, or give the whole request with --cli-input-json."),
+        ));
     }
     Ok(Value::Object(request))
+}
+
+/// One option's value as the request's member, if it is given.
+fn param_value(
+    option: &str,
+    member: &str,
+    kind: Kind,
+    m: &ArgMatches,
+) -> Result<Option<Value>, CliError> {
+    let structure = |s: &String| shorthand::parse(s).map_err(|e| CliError::invalid(option, e));
+    Ok(match kind {
+        Bool => {
+            if m.get_flag(member) {
+                Some(Value::Bool(true))
+            } else if m.get_flag(&format!("no-{member}")) {
+                Some(Value::Bool(false))
+            } else {
+                None
+            }
+        }
+        Str => m
+            .get_one::<String>(member)
+            .map(|s| Value::String(s.clone())),
+        Int => m
+            .get_one::<String>(member)
+            .map(|s| {
+                s.parse::<i64>()
+                    .map(Value::from)
+                    .map_err(|_| CliError::invalid(option, "expected an integer"))
+            })
+            .transpose()?,
+        Struct => m.get_one::<String>(member).map(structure).transpose()?,
+        StrList => m
+            .get_many::<String>(member)
+            .map(|v| Value::Array(v.map(|s| Value::String(s.clone())).collect())),
+        StructList => m
+            .get_many::<String>(member)
+            .map(|values| {
+                let parsed = values.map(structure).collect::<Result<Vec<Value>, _>>()?;
+                Ok::<_, CliError>(match parsed.as_slice() {
+                    [Value::Array(list)] => Value::Array(list.clone()),
+                    _ => Value::Array(parsed),
+                })
+            })
+            .transpose()?,
+    })
+}
+
+/// `KeyAttributes`, checked as the HSM checks them (the same parser, so the same messages).
+pub(crate) fn key_attributes(value: Value) -> Result<KeyAttributes, CliError> {
+    let input: KeyAttributesInput =
+        serde_json::from_value(value).map_err(|e| CliError::invalid("--key-attributes", e))?;
+    Ok(input.parse("KeyAttributes")?)
 }
 
 /// The response, or one member of it, as JSON or text.
@@ -894,6 +916,6 @@ fn render(response: &Value, query: Option<&str>, output: Option<&str>) -> Result
         (Some("text"), Value::Number(n)) => n.to_string(),
         (Some("text"), Value::Bool(b)) => b.to_string(),
         _ => serde_json::to_string_pretty(v)
-            .map_err(|e| CliError::new(format!("cannot format the output: {e}"), None))?,
+            .map_err(|e| CliError::failed(format!("cannot format the output: {e}"), None))?,
     })
 }

@@ -11,6 +11,7 @@ pub(crate) struct Run {
 
 impl Run {
     /// The JSON object printed on stdout.
+    #[allow(dead_code)] // Not every test binary reads JSON.
     pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))

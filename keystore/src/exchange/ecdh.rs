@@ -191,7 +191,12 @@ impl<S: Store> Hsm<S> {
     ) -> Result<DerivedKey, Error> {
         let member = |m: &str| format!("{}.{m}", agreement.base);
         let algorithm = KeyAlgorithm::from_name(agreement.algorithm).map_err(|_| {
-            Error::validation(&member(agreement.algorithm_member), "unknown key algorithm")
+            Error::unknown_name(
+                &member(agreement.algorithm_member),
+                "key algorithm",
+                agreement.algorithm,
+                KeyAlgorithm::ALL.map(KeyAlgorithm::name),
+            )
         })?;
         let kdf = match agreement.kdf {
             "NIST_SP800" => Kdf::NistSp800,

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 
 use payhsm_core::{
     crypto::SymmetricKey,
-    key::{Exportability, KeyAlgorithm, KeyAttributes, KeyClass, KeyModesOfUse},
+    key::{Exportability, KeyAlgorithm, KeyAttributes, KeyClass},
     secret::SecretVec,
 };
 use payhsm_tr31::{
@@ -569,20 +569,14 @@ pub(crate) fn export_header(
         .map_err(|e| Error::internal(e.to_string()))?;
     let mode = match &headers.key_modes_of_use {
         None => stored_mode,
-        Some(flags) => {
-            let mut m = KeyModesOfUse::default();
-            for (name, on) in flags {
-                m.set(name, *on).map_err(|_| {
-                    Error::validation(&format!("{path}.KeyModesOfUse"), "unknown mode of use")
-                })?;
-            }
-            m.to_mode_of_use().ok_or_else(|| {
+        Some(flags) => crate::model::modes_of_use(flags, &format!("{path}.KeyModesOfUse"))?
+            .to_mode_of_use()
+            .ok_or_else(|| {
                 Error::validation(
                     &format!("{path}.KeyModesOfUse"),
                     "no TR-31 mode of use has exactly these flags",
                 )
-            })?
-        }
+            })?,
     };
     let exportability = match headers.key_exportability.as_deref() {
         None if key.exportable => Exportability::EXPORTABLE,
