@@ -379,8 +379,8 @@ async fn run(state: &State, caller: Caller, call: route::Call) -> Result<Value, 
     .await
     .unwrap_or_else(|_| Err(Error::internal(format!("{name} failed inside the server"))))
     .map_err(Failure::Service);
-    if call.operation.plane == Plane::Control {
-        // A key change may have left replication work in the outbox.
+    if call.operation.plane == Plane::Control && result.is_ok() {
+        // A key change may have left replication work in the outbox; a refused call did not.
         state.replication.notify_one();
     }
     result

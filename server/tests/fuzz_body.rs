@@ -5,28 +5,18 @@
 #[path = "../../fuzz/src/server_router.rs"]
 mod server_router;
 
+#[allow(unreachable_pub, dead_code)]
+#[path = "../../fuzz/src/xorshift.rs"]
+mod xorshift;
+
+use xorshift::Rng;
+
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest};
 use payhsm_keystore::arn::Region;
 use payhsm_server::auth::sign_request;
-
-/// xorshift64*: deterministic, so a failure replays.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % n.max(1) as u64).unwrap()
-    }
-}
 
 /// A GenerateMac request signed with the fuzz body's key at its fixed time.
 fn signed_seed() -> Vec<u8> {

@@ -5,23 +5,13 @@
 #[path = "../../fuzz/src/tr31_unwrap.rs"]
 mod tr31_unwrap;
 
+#[allow(unreachable_pub, dead_code)]
+#[path = "../../fuzz/src/xorshift.rs"]
+mod xorshift;
+
+use xorshift::Rng;
+
 use payhsm_tr31::KeyBlock;
-
-/// xorshift64*: deterministic, so a failure replays.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % n.max(1) as u64).unwrap()
-    }
-}
 
 fn seeds() -> Vec<Vec<u8>> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/seeds/tr31_unwrap");

@@ -9,6 +9,12 @@
 #[path = "../../fuzz/src/tr34_import.rs"]
 mod tr34_import;
 
+#[allow(unreachable_pub, dead_code)]
+#[path = "../../fuzz/src/xorshift.rs"]
+mod xorshift;
+
+use xorshift::Rng;
+
 use std::path::PathBuf;
 
 use payhsm_core::{rng::OsRandom, secret::KeyMaterial};
@@ -81,22 +87,6 @@ fn seeds() -> Vec<Vec<u8>> {
         "certificates, a request, headers and two tokens"
     );
     seeds
-}
-
-/// xorshift64*: deterministic, so a failure replays.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % u64::try_from(n.max(1)).unwrap()).unwrap()
-    }
 }
 
 fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
