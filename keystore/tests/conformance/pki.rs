@@ -231,12 +231,32 @@ pub fn rsa_peer(python: &Path, args: &[&str]) -> Value {
 
 /// Runs a Python script (a path from the crate's root) and reads the JSON it prints.
 fn run_script(python: &Path, script: &str, args: &[&str]) -> Value {
+    run_script_with_input(python, script, args, None)
+}
+
+/// As [`run_script`], with `input` as JSON on the script's standard input.
+pub fn run_script_with_input(
+    python: &Path,
+    script: &str,
+    args: &[&str],
+    input: Option<&Value>,
+) -> Value {
+    use std::{io::Write as _, process::Stdio};
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
-    let output = Command::new(python)
+    let mut child = Command::new(python)
         .arg(&script)
         .args(args)
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    if let Some(input) = input {
+        stdin.write_all(input.to_string().as_bytes()).unwrap();
+    }
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
     assert!(
         output.status.success(),
         "{} {}: {}",

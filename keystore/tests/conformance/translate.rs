@@ -275,30 +275,13 @@ pub fn translate_key_material<S: Store>(h: Harness<S>) {
 /// translates each to the other key; psec opens the results.
 fn psec_round_trip<S: Store>(h: &Harness<S>, python: &std::path::Path, kek: &str, kbpk: &str) {
     let psec = |op: &str, cases: Value| -> Vec<Value> {
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../tr31/tests/interop/psec_tr31.py");
-        let mut child = std::process::Command::new(python)
-            .arg(script)
-            .arg(op)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write as _;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(cases.to_string().as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "psec_tr31.py {op}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = super::pki::run_script_with_input(
+            python,
+            "../tr31/tests/interop/psec_tr31.py",
+            &[op],
+            Some(&cases),
         );
-        let results: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+        let results: Vec<Value> = serde_json::from_value(out).unwrap();
         for r in &results {
             assert!(r.get("error").is_none(), "psec {op}: {r}");
         }
