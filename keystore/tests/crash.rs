@@ -13,12 +13,14 @@
 //! drains again and must end with the replica `SYNCHRONIZED`, exactly one replica in the
 //! region, and the replica's KCV equal to the primary's.
 //!
-//! File-system faults (T-KS-2, T-KS-3, T-KS-4): the child runs with `faults/shim.c` loaded by
+//! File-system faults (T-KS-2, T-KS-3, T-KS-4): the child runs with `preload/faults.c` loaded by
 //! `LD_PRELOAD`, below SQLite, which makes fsync fail with EIO, writes fail with ENOSPC, or
 //! cuts the power at the k-th sync after losing, tearing or reordering the writes since the
 //! previous one. After EIO the store refuses writes (fail-stop) and keeps serving reads; after
 //! ENOSPC the call fails and the next succeeds; after a power cut the store reopens intact with
 //! each change all there or not at all.
+
+mod preload;
 
 use std::{
     io::{BufRead, BufReader},
@@ -514,26 +516,6 @@ const FAULT_ENOSPC: i32 = 2;
 /// The power-cut modes: the writes since the last sync are lost, torn, or reordered.
 const POWER_CUTS: [(&str, i32); 3] = [("lose", 3), ("tear", 4), ("reorder", 5)];
 
-/// `faults/shim.c` built once with the system C compiler.
-fn shim() -> &'static Path {
-    static SHIM: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    SHIM.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap().keep();
-        let out = dir.join("shim.so");
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/faults/shim.c");
-        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-        let status = Command::new(&cc)
-            .args(["-shared", "-fPIC", "-O1", "-Wall", "-Werror", "-o"])
-            .arg(&out)
-            .arg(&src)
-            .arg("-ldl")
-            .status()
-            .unwrap_or_else(|e| panic!("the fault tests need a C compiler ({cc}): {e}"));
-        assert!(status.success(), "{cc} could not build {}", src.display());
-        out
-    })
-}
-
 /// Arms the preloaded shim: `mode`, and for a power cut the sync `k` that ends the process.
 fn arm(mode: i32, k: i32) {
     let file = std::env::var("PAYHSM_FAULT_FILE").expect("the fault shim's file");
@@ -565,7 +547,7 @@ fn run_faulted(s: &Setup, op: &str, fault: (i32, i32)) -> (bool, bool) {
         .env("PAYHSM_CRASH_SETUP", setup.to_string())
         .env("PAYHSM_FAULT", format!("{},{}", fault.0, fault.1))
         .env("PAYHSM_FAULT_FILE", s.dir.join("fault"))
-        .env("LD_PRELOAD", shim())
+        .env("LD_PRELOAD", preload::shim("faults"))
         .env_remove("PAYHSM_FAILPOINT")
         .output()
         .unwrap();

@@ -1,4 +1,4 @@
-/* A file-system fault shim for keystore/tests/storage_faults.rs, loaded with LD_PRELOAD.
+/* A file-system fault shim for keystore/tests/crash.rs, loaded with LD_PRELOAD.
  *
  * It touches only descriptors of files whose path contains "keys.db" (the database, its WAL
  * and shared-memory files), and does nothing until the test calls payhsm_fault_arm(mode, k):
