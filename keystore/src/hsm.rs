@@ -37,6 +37,7 @@ use crate::{
     arn::{AccountId, KeyArn, KeyIdentifier, Region, new_key_id},
     audit::{AuditEvent, AuditLog},
     clock::{Clock, SteadyTime, SystemClock, Timestamp},
+    exchange::failed_unwraps::UnwrapFailurePolicy,
     key_cache::{self, KeyCache},
     model::{KeyOrigin, KeyRecord, KeyState, MultiRegion, Setting},
     selftest::{self, KnownAnswer, When},
@@ -79,6 +80,8 @@ pub struct HsmConfig {
     /// Import TR-31 blocks whose padding shows their key's length (no key length masking, as
     /// some HSMs write them). Default: no (T-KB-6).
     pub allow_short_padded_tr31: bool,
+    /// What failed TR-31 unwraps under one KBPK lead to (T-KB-4).
+    pub unwrap_failures: UnwrapFailurePolicy,
 }
 
 impl HsmConfig {
@@ -94,6 +97,7 @@ impl HsmConfig {
             self_tests: selftest::KNOWN_ANSWERS.to_vec(),
             regions: None,
             allow_short_padded_tr31: false,
+            unwrap_failures: UnwrapFailurePolicy::default(),
         }
     }
 }
@@ -117,6 +121,7 @@ pub struct Hsm<S: Store> {
     pub(crate) regions: Option<Weak<dyn Regions>>,
     /// Whether TR-31 imports accept short padding.
     pub(crate) allow_short_padded_tr31: bool,
+    pub(crate) unwrap_failures: UnwrapFailurePolicy,
     /// The data plane's records.
     keys: KeyCache,
 }
@@ -212,6 +217,7 @@ impl<S: Store> Hsm<S> {
             rsa_self_test: OnceLock::new(),
             regions: config.regions,
             allow_short_padded_tr31: config.allow_short_padded_tr31,
+            unwrap_failures: config.unwrap_failures,
             keys: KeyCache::new(key_cache::CAPACITY),
         }
     }
