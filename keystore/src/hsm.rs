@@ -19,6 +19,7 @@ use std::{
         Arc, OnceLock, Weak,
         atomic::{AtomicI64, Ordering},
     },
+    time::Duration,
 };
 
 use der::Decode as _;
@@ -82,6 +83,9 @@ pub struct HsmConfig {
     pub allow_short_padded_tr31: bool,
     /// What failed TR-31 unwraps under one KBPK lead to (T-KB-4).
     pub unwrap_failures: UnwrapFailurePolicy,
+    /// How old key material nothing refers to must be before the start-up sweep destroys it,
+    /// and how often the sweep runs (10 minutes).
+    pub orphan_grace: Duration,
 }
 
 impl HsmConfig {
@@ -98,6 +102,7 @@ impl HsmConfig {
             regions: None,
             allow_short_padded_tr31: false,
             unwrap_failures: UnwrapFailurePolicy::default(),
+            orphan_grace: Duration::from_secs(600),
         }
     }
 }
@@ -205,7 +210,7 @@ impl<S: Store> Hsm<S> {
     /// state. The RSA ones run before its first RSA operation.
     pub fn new(store: S, config: HsmConfig) -> Self {
         let self_test = selftest::run(&config.self_tests, When::PowerOn);
-        Self {
+        let hsm = Self {
             store,
             region: config.region,
             account: config.account,
@@ -219,7 +224,11 @@ impl<S: Store> Hsm<S> {
             allow_short_padded_tr31: config.allow_short_padded_tr31,
             unwrap_failures: config.unwrap_failures,
             keys: KeyCache::new(key_cache::CAPACITY),
+        };
+        if hsm.self_test.is_ok() {
+            hsm.sweep_orphans(config.orphan_grace);
         }
+        hsm
     }
 
     /// The store.

@@ -487,6 +487,17 @@ impl<V: Vault> Store for SqliteStore<V> {
         &self.vault
     }
 
+    fn sweep_orphans(&self, grace: Duration) -> Result<Vec<String>, Error> {
+        let referenced = {
+            let conn = self.conn();
+            let mut statement =
+                conn.prepare_cached("SELECT key_block FROM keys WHERE key_block IS NOT NULL")?;
+            let blocks = statement.query_map([], |r| r.get::<_, String>(0))?;
+            blocks.collect::<Result<std::collections::BTreeSet<_>, _>>()?
+        };
+        self.vault.sweep_orphans(&referenced, grace)
+    }
+
     fn generation(&self) -> Result<Option<u64>, Error> {
         let conn = self.conn();
         // Changes when another connection (thread or process) commits; this connection's
