@@ -969,3 +969,39 @@ fn resource_policy_and_translate_key_material_commands() {
         &serde_json::json!({ "Tr31KeyBlock": { "WrappingKeyIdentifier": aes, "WrappedKeyBlock": out_block } }).to_string()]);
     assert_eq!(imported["Key"]["KeyCheckValue"], cvk["KeyCheckValue"]);
 }
+
+/// Issue 15: `payhsm audit verify` walks the audit log's hash chain, written by several
+/// processes, and names the first line that was edited or removed (exit 1).
+#[test]
+fn audit_verify_finds_an_edited_or_removed_line() {
+    let (_dir, home) = dev_home();
+    for _ in 0..3 {
+        ok(
+            &home,
+            &["create-key", "--key-attributes", CVK_ATTRS, "--exportable"],
+        );
+    }
+    let verified = run_in(&home, &["audit", "verify"], None);
+    assert_eq!(verified.code, 0, "{}", verified.stderr);
+    let lines = verified.json()["Lines"].as_u64().unwrap();
+    assert!(lines >= 3, "{}", verified.stdout);
+    assert_eq!(verified.json()["LastHash"].as_str().unwrap().len(), 64);
+
+    let path = home.join("us-east-1/audit.jsonl");
+    let good = std::fs::read_to_string(&path).unwrap();
+    let mut edited: Vec<&str> = good.lines().collect();
+    let changed = edited[1].replace("\"readOnly\":false", "\"readOnly\":true");
+    assert_ne!(changed, edited[1]);
+    edited[1] = &changed;
+    std::fs::write(&path, edited.join("\n") + "\n").unwrap();
+    let out = run_in(&home, &["audit", "verify"], None);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.error_line().contains("line 3"), "{}", out.stderr);
+
+    let mut removed: Vec<&str> = good.lines().collect();
+    removed.remove(1);
+    std::fs::write(&path, removed.join("\n") + "\n").unwrap();
+    let out = run_in(&home, &["audit", "verify"], None);
+    assert_eq!(out.code, 1);
+    assert!(out.error_line().contains("line 2"), "{}", out.stderr);
+}
