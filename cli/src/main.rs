@@ -114,6 +114,12 @@ enum Command {
     /// The region's audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Copies the whole store, consistent while it is in use, into a new directory that opens
+    /// as a store with the same master key.
+    Backup {
+        /// The new directory.
+        dir: PathBuf,
+    },
     /// Prints a shell completion script (`payhsm completions bash > ~/.local/share/bash-completion/completions/payhsm`).
     Completions {
         /// The shell.
@@ -268,6 +274,9 @@ fn main() -> ExitCode {
                     .and_then(|backend| hsm::Home::new(&cli.store, &cli.region, backend))
                     .and_then(|home| home.verify_audit())
                     .and_then(|v| print_json(&v)),
+                Command::Backup { dir } => {
+                    hsm::backup::backup(&cli.store, &dir).and_then(|v| print_json(&v))
+                }
                 Command::Completions { shell } => completions(shell),
                 Command::Man(args) => man(args.out_dir.as_deref()),
                 Command::Replicate(a) => hsm::Backend::from_matches(&matches)

@@ -1005,3 +1005,79 @@ fn audit_verify_finds_an_edited_or_removed_line() {
     assert_eq!(out.code, 1);
     assert!(out.error_line().contains("line 2"), "{}", out.stderr);
 }
+
+/// Issue 15: `payhsm backup DIR` copies the store while another process writes to it; the copy
+/// opens as a store with the same master key and its keys give the same answers.
+#[test]
+fn a_backup_taken_while_the_store_is_written_opens_with_the_same_master_key() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (dir, home) = dev_home();
+    let cvk = ok(
+        &home,
+        &["create-key", "--key-attributes", CVK_ATTRS, "--exportable"],
+    )["Key"]["KeyArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A writer in other processes for the whole backup.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (home, stop) = (home.clone(), std::sync::Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut created = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) || created < 3 {
+                ok(&home, &["create-key", "--key-attributes", CVK_ATTRS, "--no-exportable"]);
+                created += 1;
+            }
+            created
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    let copy = dir.path().join("backup");
+    let backup = run_in(&home, &["backup", copy.to_str().unwrap()], None);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let created = writer.join().unwrap();
+    assert_eq!(backup.code, 0, "{}", backup.stderr);
+    let copied = backup.json()["Regions"][0]["Keys"].as_u64().unwrap();
+    assert!(
+        (1..=1 + created).contains(&copied),
+        "{copied} of {}",
+        1 + created
+    );
+    assert_eq!(
+        std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    assert_eq!(
+        std::fs::metadata(copy.join("us-east-1/keys.db"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    // The copy is a store: the same keys, the same answers, an intact audit chain.
+    let listed = ok(&copy, &["list-keys"])["Keys"].as_array().unwrap().len();
+    assert_eq!(u64::try_from(listed).unwrap(), copied);
+    let cvv2 = |store: &Path| {
+        ok(
+            store,
+            &[
+                "generate-card-validation-data",
+                "--key-identifier",
+                &cvk,
+                "--primary-account-number",
+                "4111111111111111",
+                "--generation-attributes",
+                "CardVerificationValue2={CardExpiryDate=1230}",
+            ],
+        )["ValidationData"]
+            .clone()
+    };
+    assert_eq!(cvv2(&copy), cvv2(&home));
+    assert_eq!(run_in(&copy, &["audit", "verify"], None).code, 0);
+    // A backup never overwrites.
+    let again = run_in(&home, &["backup", copy.to_str().unwrap()], None);
+    assert_eq!(again.code, 2);
+    assert!(again.error_line().contains("exists"), "{}", again.stderr);
+}

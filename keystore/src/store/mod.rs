@@ -24,7 +24,7 @@ mod sqlite;
 mod vault;
 
 pub use memory::MemoryStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, backup};
 pub use vault::SoftwareVault;
 pub(crate) use vault::software_key;
 

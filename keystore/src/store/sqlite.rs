@@ -315,6 +315,46 @@ impl<V: Vault> SqliteStore<V> {
     }
 }
 
+/// A consistent copy of the store at `source` written to the new file `dest` (0600), taken
+/// with SQLite's online backup while other connections go on writing: the copy holds every
+/// transaction committed before the backup's last step and none after. No master key is
+/// needed: the key blocks are copied as they are, under the master key, and the copy opens
+/// with the same master key. The number of key records copied.
+pub fn backup(source: &Path, dest: &Path) -> Result<u64, Error> {
+    let src = Connection::open_with_flags(
+        source,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    src.busy_timeout(Duration::from_secs(10))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(dest).map_err(|e| {
+        Error::internal(format!("cannot create the backup {}: {e}", dest.display()))
+    })?;
+    let mut out = Connection::open(dest)?;
+    {
+        let backup = rusqlite::backup::Backup::new(&src, &mut out)?;
+        // Pages in steps, so writers are held up for one step at a time; a writer's commit
+        // during the copy makes SQLite restart it, and the copy ends consistent.
+        backup.run_to_completion(256, Duration::from_millis(5), None)?;
+    }
+    let check: String = out.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    if check != "ok" {
+        return Err(Error::internal(format!(
+            "the backup {} failed its integrity check: {check}",
+            dest.display()
+        )));
+    }
+    let mode: String = out.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::internal("the backup needs WAL mode"));
+    }
+    let keys: i64 = out.query_row("SELECT count(*) FROM keys", [], |r| r.get(0))?;
+    Ok(u64::try_from(keys).unwrap_or(0))
+}
+
 /// What a store of version `from` gains to become the next version.
 fn upgrade_script(from: u32) -> String {
     match from {
