@@ -278,6 +278,28 @@ pub mod derived {
         usages: &[KeyUsage::K0, KeyUsage::K1],
         algorithms: TDES_AES,
     };
+
+    /// A data-plane `WrappedKey` with `DiffieHellmanSymmetricKey`: the working key, by the
+    /// role it plays, and the key pair's `DeriveKeyUsage` that allows it (PIN set and reveal
+    /// with P0, data with D0).
+    pub const WORKING_KEYS: &[(KeyRole, DerivedKeyRule)] = &[
+        (roles::PIN_ENCRYPT, PIN_KEY),
+        (roles::PIN_DECRYPT, PIN_KEY),
+        (roles::DATA_ENCRYPT, DATA_KEY),
+        (roles::DATA_DECRYPT, DATA_KEY),
+    ];
+
+    const PIN_KEY: DerivedKeyRule = DerivedKeyRule {
+        name: "DiffieHellmanSymmetricKey: derived PIN encryption key",
+        usages: &[KeyUsage::P0],
+        algorithms: TDES_AES,
+    };
+
+    const DATA_KEY: DerivedKeyRule = DerivedKeyRule {
+        name: "DiffieHellmanSymmetricKey: derived data encryption key",
+        usages: &[KeyUsage::D0],
+        algorithms: TDES_AES,
+    };
 }
 
 /// Every key the attribute table allows, one per (usage, class, algorithm, mode of use).

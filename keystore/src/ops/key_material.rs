@@ -13,7 +13,7 @@
 //! TDES or AES, the attribute table, key length and weak keys) and ExportKey's on the way out
 //! (the outgoing key's role, exportability, narrowing only, wrapping strength).
 
-use payhsm_core::{crypto::SoftwareKey, kcv, key::KeyAlgorithm, secret::KeyMaterial};
+use payhsm_core::{crypto::SymmetricKey, kcv};
 use payhsm_tr31::{BlockId, Header};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -25,7 +25,7 @@ use crate::{
     hsm::{Audit, Hsm},
     material::kcv_method,
     policy::{self, roles},
-    store::Store,
+    store::{Store, software_key},
 };
 
 /// `TranslateKeyMaterial`.
@@ -125,7 +125,10 @@ impl<S: Store> Hsm<S> {
             let header = outgoing_header(&incoming_header, tr31_version_for(&wrapping))
                 .map_err(|e| tr31_error(&block_field, e))?;
             policy::check_translation(&incoming_header, algorithm, &wrapping, &header)?;
-            let check_value = check_value(algorithm, key.material.expose_secret(), kcv_method)?;
+            let check_value = check_value(
+                &software_key(algorithm, key.material.expose_secret())?,
+                kcv_method,
+            )?;
             let block =
                 self.wrap_tr31(&wrapping, &header, key.material.expose_secret(), OUTGOING)?;
             Ok((
@@ -163,16 +166,8 @@ fn outgoing_header(
 }
 
 /// The KCV of a key held only for the duration of a request.
-fn check_value(
-    algorithm: KeyAlgorithm,
-    material: &[u8],
-    method: kcv::KcvMethod,
-) -> Result<String, Error> {
-    let field = "KeyCheckValueAlgorithm";
-    let key = KeyMaterial::from_slice("key", material)
-        .and_then(|m| SoftwareKey::new(algorithm, &m))
-        .map_err(|e| core_error(field, e))?;
-    kcv::compute(&key, method, kcv::DEFAULT_KCV_LEN)
+pub(super) fn check_value(key: &dyn SymmetricKey, method: kcv::KcvMethod) -> Result<String, Error> {
+    kcv::compute(key, method, kcv::DEFAULT_KCV_LEN)
         .map(|k| k.to_string())
-        .map_err(|e| core_error(field, e))
+        .map_err(|e| core_error("KeyCheckValueAlgorithm", e))
 }
