@@ -30,7 +30,7 @@ pub mod translate;
 pub use asymmetric::{
     asymmetric_keys, certificate_imports, tr34_export_by_key_id, tr34_import_by_key_id,
 };
-pub use ecdh::ecdh_key_agreement;
+pub use ecdh::{ecdh_key_agreement, wrapped_working_keys};
 pub use emv_sm::{emv_data_encryption, emv_pin_change, emv_script_mac};
 pub use resource_policy::resource_policies;
 pub use rsa_exchange::{asymmetric_data_encryption, certificate_signing_requests, key_cryptograms};
@@ -95,6 +95,7 @@ macro_rules! conformance_tests {
                 asymmetric_data_encryption,
                 certificate_signing_requests,
                 ecdh_key_agreement,
+                wrapped_working_keys,
             );
         }
     };
@@ -255,6 +256,21 @@ pub fn assert_policy(r: Result<Value, Error>, rule: Rule) {
 #[track_caller]
 pub fn assert_validation(r: Result<Value, Error>) {
     assert!(matches!(r, Err(Error::Validation { .. })), "{r:?}");
+}
+
+/// Asserts a `ValidationException` on the request member `path`; returns its message.
+#[track_caller]
+pub fn assert_field(r: Result<Value, Error>, path: &str) -> String {
+    match r {
+        Err(Error::Validation {
+            field_list,
+            message,
+        }) => {
+            assert_eq!(field_list[0].path, path, "{message}");
+            field_list[0].message.clone()
+        }
+        other => panic!("expected a ValidationException on {path}, got {other:?}"),
+    }
 }
 
 /// Whether the store holds RSA key pairs and certificates. Asks the store itself, so the
