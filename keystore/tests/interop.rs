@@ -686,4 +686,33 @@ fn translate_and_encrypt_with_wrapped_working_keys() {
     );
     assert_eq!(re_encrypted["KeyArn"], json!(data_pair));
     assert_eq!(re_encrypted["CipherText"], under_ecdh);
+
+    // TranslateKeyMaterial: the party's PEK in a block under an ECDH-derived KBPK leaves in a
+    // block under the KEK, which the party opens with the KEK in clear.
+    let (kbpk_pair, kbpk_derivation, _) = ecdh("TR31_K1_KEY_BLOCK_PROTECTION_KEY", "03EF");
+    let mut request = kbpk_derivation.clone();
+    request["header"] = json!("D0000P0AE00E0000");
+    request["clear_key"] = json!(PEK);
+    let under_kbpk = party(&python, "wrap", &request);
+    let translated = ok(
+        &hsm,
+        "TranslateKeyMaterial",
+        json!({
+            "IncomingKeyMaterial": { "DiffieHellmanTr31KeyBlock": {
+                "PrivateKeyIdentifier": kbpk_pair, "CertificateAuthorityPublicKeyIdentifier": ca,
+                "PublicKeyCertificate": other["leaf"], "DeriveKeyAlgorithm": "AES_128",
+                "KeyDerivationFunction": "ANSI_X963", "KeyDerivationHashAlgorithm": "SHA_256",
+                "DerivationData": { "SharedInformation": "03EF" },
+                "WrappedKeyBlock": under_kbpk["block"],
+            } },
+            "OutgoingKeyMaterial": { "Tr31KeyBlock": { "WrappingKeyIdentifier": kek } },
+        }),
+    );
+    let opened = party(
+        &python,
+        "unwrap",
+        &json!({ "clear": KEK, "block": translated["WrappedKey"]["WrappedKeyMaterial"] }),
+    );
+    assert_eq!(opened["clear_key"], PEK);
+    assert_eq!(translated["WrappedKey"]["KeyCheckValue"], under_kbpk["kcv"]);
 }

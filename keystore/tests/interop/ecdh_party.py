@@ -12,7 +12,7 @@ Reads one JSON object on stdin and writes one on stdout.
           with "aes" (true for an AES key, false for TDES) also its "kcv"
   wrap    derive's members (or "clear": the KBPK in clear) + {"header", "clear_key"}
           -> {"block", "kcv"}
-  unwrap  derive's members + {"block"} -> {"header", "clear_key", "kcv"}
+  unwrap  wrap's key members + {"block"} -> {"header", "clear_key", "kcv"}
   pin_encrypt  derive's members (or "clear": HEX, a key known in clear) + {"pin", "pan",
           "format"} -> {"block"}: an ISO 9564 format 0 (TDES) or 4 (AES) PIN block
   pin_decrypt  the same + {"block"} -> {"pin"}
@@ -126,7 +126,7 @@ def wrap(req):
 
 
 def unwrap(req):
-    header, clear = psec.tr31.unwrap(kbpk(req), req["block"])
+    header, clear = psec.tr31.unwrap(working_key(req), req["block"])
     return {"header": str(header), "clear_key": clear.hex().upper(), "kcv": kcv(clear, str(header)[7])}
 
 
