@@ -21,6 +21,7 @@ pub mod asymmetric;
 pub mod ecdh;
 pub mod emv_sm;
 pub mod matrix;
+pub mod mpa;
 pub mod pki;
 pub mod replication;
 pub mod resource_policy;
@@ -32,6 +33,7 @@ pub use asymmetric::{
 };
 pub use ecdh::{ecdh_key_agreement, wrapped_working_keys};
 pub use emv_sm::{emv_data_encryption, emv_pin_change, emv_script_mac};
+pub use mpa::dual_control_of_root_imports;
 pub use resource_policy::resource_policies;
 pub use rsa_exchange::{asymmetric_data_encryption, certificate_signing_requests, key_cryptograms};
 pub use translate::translate_key_material;
@@ -96,6 +98,7 @@ macro_rules! conformance_tests {
                 certificate_signing_requests,
                 ecdh_key_agreement,
                 wrapped_working_keys,
+                dual_control_of_root_imports,
             );
         }
     };
