@@ -97,6 +97,9 @@ enum Command {
     /// Imports a key formed in a key ceremony from N components, each entered with its KCV
     /// (the only way clear key material enters the HSM).
     ImportKeyComponents(ImportComponentsArgs),
+    /// Dual control: approval teams and their approvers' decisions on waiting operations.
+    #[command(subcommand)]
+    Mpa(hsm::mpa::MpaCmd),
     /// A calculator on clear test keys (never for production keys).
     #[command(subcommand)]
     Calc(calc::Calc),
@@ -266,6 +269,13 @@ fn main() -> ExitCode {
                             a.exportable,
                             &a.key_check_value,
                         )
+                    })
+                    .and_then(|v| print_json(&v)),
+                Command::Mpa(cmd) => hsm::Backend::from_matches(&matches)
+                    .and_then(|backend| {
+                        let home = hsm::Home::new(&cli.store, &cli.region, backend)?
+                            .with_account(account_id(&cli.account)?);
+                        Ok(home.open()?.mpa(&cmd)?)
                     })
                     .and_then(|v| print_json(&v)),
                 Command::Calc(cmd) => calc::run(cmd).and_then(|v| print_json(&v)),

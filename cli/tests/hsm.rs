@@ -1026,7 +1026,15 @@ fn a_backup_taken_while_the_store_is_written_opens_with_the_same_master_key() {
         std::thread::spawn(move || {
             let mut created = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) || created < 3 {
-                ok(&home, &["create-key", "--key-attributes", CVK_ATTRS, "--no-exportable"]);
+                ok(
+                    &home,
+                    &[
+                        "create-key",
+                        "--key-attributes",
+                        CVK_ATTRS,
+                        "--no-exportable",
+                    ],
+                );
                 created += 1;
             }
             created
@@ -1080,4 +1088,100 @@ fn a_backup_taken_while_the_store_is_written_opens_with_the_same_master_key() {
     let again = run_in(&home, &["backup", copy.to_str().unwrap()], None);
     assert_eq!(again.code, 2);
     assert!(again.error_line().contains("exists"), "{}", again.stderr);
+}
+
+/// Dual control from the command line: a team, its association with root-certificate
+/// imports, an import that waits, and two named approvals that complete it.
+#[test]
+fn mpa_commands_hold_a_root_import_until_two_approve() {
+    use base64ct::{Base64, Encoding};
+    use payhsm_core::rng::OsRandom;
+    use payhsm_tr34::{
+        cert::{self, CertificateTemplate, Issuer, Role},
+        rsa::{RsaKeySize, RsaPrivateKey, SoftwareRsaKey},
+    };
+    let (_dir, home) = dev_home();
+    let team = ok(
+        &home,
+        &[
+            "mpa",
+            "create-team",
+            "--name",
+            "ca-officers",
+            "--approvers",
+            "alice,bob,carol",
+            "--required-approvals",
+            "2",
+        ],
+    );
+    let team_arn = team["MpaTeamArn"].as_str().unwrap();
+    assert!(
+        team_arn.ends_with(":approval-team/ca-officers"),
+        "{team_arn}"
+    );
+    let action = "IMPORT_ROOT_PUBLIC_KEY_CERTIFICATE";
+    ok(
+        &home,
+        &[
+            "associate-mpa-team",
+            "--action",
+            action,
+            "--mpa-team-arn",
+            team_arn,
+        ],
+    );
+    let got = ok(&home, &["get-mpa-team-association", "--action", action]);
+    assert_eq!(got["MpaTeamAssociation"]["AssociationState"], "ACTIVE");
+
+    let key = SoftwareRsaKey::generate(RsaKeySize::Rsa2048).unwrap();
+    let ca = cert::issue(
+        "CN=Partner CA",
+        key.public_key(),
+        &CertificateTemplate {
+            role: Role::Ca,
+            not_before: "2024-01-01T00:00:00Z".parse().unwrap(),
+            not_after: "2040-01-01T00:00:00Z".parse().unwrap(),
+            serial_number: None,
+        },
+        Issuer::SelfSigned(&key),
+        &mut OsRandom,
+    )
+    .unwrap();
+    let pending = ok(&home, &["import-key", "--key-material", &serde_json::json!({
+        "RootCertificatePublicKey": {
+            "KeyAttributes": { "KeyUsage": "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE",
+                "KeyClass": "PUBLIC_KEY", "KeyAlgorithm": "RSA_2048", "KeyModesOfUse": { "Verify": true } },
+            "PublicKeyCertificate": Base64::encode_string(ca.to_pem().unwrap().as_bytes()) } }).to_string()]);
+    assert_eq!(pending["Key"]["KeyState"], "CREATE_IN_PROGRESS");
+    let session = pending["Key"]["MpaStatus"]["MpaSessionArn"]
+        .as_str()
+        .unwrap();
+    let approve = |who: &str| {
+        run_in(
+            &home,
+            &["mpa", "approve", "--session", session, "--approver", who],
+            None,
+        )
+    };
+    assert_eq!(approve("alice").code, 0);
+    let twice = approve("alice");
+    assert!(
+        twice.error_line().contains("ValidationException"),
+        "{}",
+        twice.stderr
+    );
+    assert!(approve("mallory").error_line().contains("not an approver"));
+    let done = approve("bob");
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    assert_eq!(done.json()["Key"]["KeyState"], "CREATE_COMPLETE");
+    let key = ok(
+        &home,
+        &[
+            "get-key",
+            "--key-identifier",
+            pending["Key"]["KeyArn"].as_str().unwrap(),
+        ],
+    );
+    assert_eq!(key["Key"]["MpaStatus"]["Status"], "APPROVED");
+    ok(&home, &["disassociate-mpa-team", "--action", action]);
 }

@@ -174,6 +174,9 @@ pub const CONTROL_PLANE: &[&str] = &[
     "PutResourcePolicy",
     "GetResourcePolicy",
     "DeleteResourcePolicy",
+    "AssociateMpaTeam",
+    "DisassociateMpaTeam",
+    "GetMpaTeamAssociation",
 ];
 
 /// The operations [`dispatch`] serves to other payhsm regions, not to the service's clients:
@@ -244,6 +247,9 @@ pub fn dispatch<S: Store>(hsm: &Hsm<S>, operation: &str, input: Value) -> Result
         "PutResourcePolicy" => hsm.put_resource_policy(req(hsm, operation, input)?),
         "GetResourcePolicy" => hsm.get_resource_policy(req(hsm, operation, input)?),
         "DeleteResourcePolicy" => hsm.delete_resource_policy(req(hsm, operation, input)?),
+        "AssociateMpaTeam" => hsm.associate_mpa_team(req(hsm, operation, input)?),
+        "DisassociateMpaTeam" => hsm.disassociate_mpa_team(req(hsm, operation, input)?),
+        "GetMpaTeamAssociation" => hsm.get_mpa_team_association(req(hsm, operation, input)?),
         "GenerateCardValidationData" => {
             hsm.generate_card_validation_data(req(hsm, operation, input)?)
         }

@@ -578,16 +578,32 @@ impl<S: Store> Hsm<S> {
 
     pub(crate) fn key_output(&self, record: &KeyRecord) -> Result<(Value, Vec<String>), Error> {
         let arn = self.arn(&record.key_id)?;
-        Ok((
-            json!({ "Key": record.key_json(&arn) }),
-            vec![arn.to_string()],
-        ))
+        let mut key = record.key_json(&arn);
+        if let Some(status) = self.mpa_status(record)? {
+            key["MpaStatus"] = status;
+        }
+        Ok((json!({ "Key": key }), vec![arn.to_string()]))
     }
 
     /// Adds a key under a new key id: `material` (already checked), or when `None` new
     /// material the store generates (inside the token, for a token store).
     pub(crate) fn add_key(&self, key: NewKey, material: Option<&[u8]>) -> Result<KeyRecord, Error> {
         self.insert_key(new_key_id(&mut OsRandom)?, key, material)
+    }
+
+    /// [`Hsm::add_key`] in `CREATE_IN_PROGRESS`: stored, and unusable until an approval
+    /// completes it ([`crate::lifecycle::mpa`]).
+    pub(crate) fn add_pending_key(
+        &self,
+        key: NewKey,
+        material: Option<&[u8]>,
+    ) -> Result<KeyRecord, Error> {
+        self.insert_key_in(
+            new_key_id(&mut OsRandom)?,
+            key,
+            material,
+            KeyState::CreateInProgress,
+        )
     }
 
     /// Adds a key under `key_id` (`ConflictException` if the id is taken). The KCV is computed
@@ -598,6 +614,16 @@ impl<S: Store> Hsm<S> {
         key_id: String,
         key: NewKey,
         material: Option<&[u8]>,
+    ) -> Result<KeyRecord, Error> {
+        self.insert_key_in(key_id, key, material, KeyState::CreateComplete)
+    }
+
+    fn insert_key_in(
+        &self,
+        key_id: String,
+        key: NewKey,
+        material: Option<&[u8]>,
+        state: KeyState,
     ) -> Result<KeyRecord, Error> {
         let NewKey {
             attributes,
@@ -625,7 +651,7 @@ impl<S: Store> Hsm<S> {
             key_check_value: String::new(),
             key_check_value_algorithm: kcv_method,
             enabled,
-            state: KeyState::CreateComplete,
+            state,
             origin,
             create_timestamp: now,
             usage_start_timestamp: enabled.then_some(now),

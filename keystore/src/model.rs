@@ -16,7 +16,7 @@ use crate::{Error, arn::KeyArn, clock::Timestamp};
 /// A key's lifecycle state (`KeyState`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KeyState {
-    /// Being created (never persisted by this HSM: creation is one transaction).
+    /// Being created: only a key whose import waits for approvals (`MpaStatus`).
     CreateInProgress,
     /// Usable (subject to `Enabled`).
     CreateComplete,

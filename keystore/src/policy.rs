@@ -278,6 +278,28 @@ pub mod derived {
         usages: &[KeyUsage::K0, KeyUsage::K1],
         algorithms: TDES_AES,
     };
+
+    /// A data-plane `WrappedKey` with `DiffieHellmanSymmetricKey`: the working key, by the
+    /// role it plays, and the key pair's `DeriveKeyUsage` that allows it (PIN set and reveal
+    /// with P0, data with D0).
+    pub const WORKING_KEYS: &[(KeyRole, DerivedKeyRule)] = &[
+        (roles::PIN_ENCRYPT, PIN_KEY),
+        (roles::PIN_DECRYPT, PIN_KEY),
+        (roles::DATA_ENCRYPT, DATA_KEY),
+        (roles::DATA_DECRYPT, DATA_KEY),
+    ];
+
+    const PIN_KEY: DerivedKeyRule = DerivedKeyRule {
+        name: "DiffieHellmanSymmetricKey: derived PIN encryption key",
+        usages: &[KeyUsage::P0],
+        algorithms: TDES_AES,
+    };
+
+    const DATA_KEY: DerivedKeyRule = DerivedKeyRule {
+        name: "DiffieHellmanSymmetricKey: derived data encryption key",
+        usages: &[KeyUsage::D0],
+        algorithms: TDES_AES,
+    };
 }
 
 /// Every key the attribute table allows, one per (usage, class, algorithm, mode of use).
@@ -1244,5 +1266,166 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+}
+
+/// Multi-party approval ([`crate::lifecycle::mpa`]): what a team may protect, what a team is,
+/// who may approve, and how a session moves.
+pub mod mpa {
+    use serde::{Deserialize, Serialize};
+
+    use crate::Error;
+
+    /// `IMPORT_ROOT_PUBLIC_KEY_CERTIFICATE`: `ImportKey` of a `RootCertificatePublicKey`.
+    pub const IMPORT_ROOT: &str = "IMPORT_ROOT_PUBLIC_KEY_CERTIFICATE";
+
+    /// The operations a team may protect (the service's `MpaOperation`).
+    pub const PROTECTED_OPERATIONS: &[&str] = &[IMPORT_ROOT];
+
+    /// The most approvers a team has.
+    pub const MAX_APPROVERS: usize = 20;
+
+    /// A session's state (`SessionStatus`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+    pub enum SessionStatus {
+        /// Waiting for approvals.
+        Pending,
+        /// Approved by the required number of approvers.
+        Approved,
+        /// Rejected by an approver.
+        Failed,
+        /// Cancelled by the requester.
+        Cancelled,
+    }
+
+    impl SessionStatus {
+        /// The service's name.
+        pub const fn name(self) -> &'static str {
+            match self {
+                Self::Pending => "PENDING",
+                Self::Approved => "APPROVED",
+                Self::Failed => "FAILED",
+                Self::Cancelled => "CANCELLED",
+            }
+        }
+    }
+
+    /// What happens to a session.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum SessionEvent {
+        /// An approver approves.
+        Approve,
+        /// An approver rejects.
+        Reject,
+        /// The requester cancels.
+        Cancel,
+    }
+
+    /// The session's transitions: (from, event, quorum reached, to). Anything else is a
+    /// `ConflictException`: a decided session stays decided.
+    pub const TRANSITIONS: &[(SessionStatus, SessionEvent, bool, SessionStatus)] = {
+        use SessionEvent::*;
+        use SessionStatus::*;
+        &[
+            (Pending, Approve, false, Pending),
+            (Pending, Approve, true, Approved),
+            (Pending, Reject, false, Failed),
+            (Pending, Reject, true, Failed),
+            (Pending, Cancel, false, Cancelled),
+            (Pending, Cancel, true, Cancelled),
+        ]
+    };
+
+    /// The state `event` moves a session in `from` to.
+    pub fn transition(
+        from: SessionStatus,
+        event: SessionEvent,
+        quorum: bool,
+    ) -> Result<SessionStatus, Error> {
+        TRANSITIONS
+            .iter()
+            .find(|(f, e, q, _)| *f == from && *e == event && *q == quorum)
+            .map(|(.., to)| *to)
+            .ok_or_else(|| Error::conflict(format!("the session is {}", from.name())))
+    }
+
+    /// Checks an operation name (`Action`).
+    pub fn check_operation(field: &str, action: &str) -> Result<(), Error> {
+        if PROTECTED_OPERATIONS.contains(&action) {
+            Ok(())
+        } else {
+            Err(Error::validation(
+                field,
+                format!("expected one of {}", PROTECTED_OPERATIONS.join(", ")),
+            ))
+        }
+    }
+
+    /// Checks a team or approver name: 1 to 64 of `A-Z a-z 0-9 . _ -`.
+    pub fn check_name(name: &str) -> Result<(), Error> {
+        if (1..=64).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
+            Ok(())
+        } else {
+            Err(Error::validation(
+                "Name",
+                format!("{name:?}: expected 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-'"),
+            ))
+        }
+    }
+
+    /// Checks a new team: its name, 1 to [`MAX_APPROVERS`] distinct named approvers, and
+    /// 1 to that many required approvals (dual control needs 2; 1 is allowed, as the service
+    /// allows a team of one).
+    pub fn check_team(name: &str, approvers: &[String], required: usize) -> Result<(), Error> {
+        check_name(name)?;
+        if !(1..=MAX_APPROVERS).contains(&approvers.len()) {
+            return Err(Error::validation(
+                "Approvers",
+                format!("expected 1 to {MAX_APPROVERS} approvers"),
+            ));
+        }
+        for (i, a) in approvers.iter().enumerate() {
+            check_name(a).map_err(|_| {
+                Error::validation("Approvers", format!("{a:?} is no approver name"))
+            })?;
+            if approvers[..i].contains(a) {
+                return Err(Error::validation(
+                    "Approvers",
+                    format!("{a} is named twice"),
+                ));
+            }
+        }
+        if !(1..=approvers.len()).contains(&required) {
+            return Err(Error::validation(
+                "RequiredApprovals",
+                format!(
+                    "expected 1 to {} (the number of approvers)",
+                    approvers.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks that `who` is one of the team's approvers and has not approved yet.
+    pub fn check_approver(team: &[String], approvals: &[String], who: &str) -> Result<(), Error> {
+        if !team.iter().any(|a| a == who) {
+            return Err(Error::validation(
+                "Approver",
+                format!("{who} is not an approver of this session's team"),
+            ));
+        }
+        if approvals.iter().any(|a| a == who) {
+            return Err(Error::validation(
+                "Approver",
+                format!("{who} has approved already: approvals must come from distinct approvers"),
+            ));
+        }
+        Ok(())
     }
 }

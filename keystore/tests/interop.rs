@@ -369,3 +369,350 @@ fn hmac_keys_travel_in_tr31_blocks_with_their_hash() {
     assert_eq!(refused.name(), "ValidationException");
     assert!(refused.message().contains("HM"), "{refused}");
 }
+
+/// A key known in clear, imported as from a ceremony.
+fn known_key(
+    hsm: &Hsm<MemoryStore>,
+    usage: payhsm_core::key::KeyUsage,
+    algorithm: payhsm_core::key::KeyAlgorithm,
+    modes: payhsm_core::key::KeyModesOfUse,
+    clear: &str,
+) -> String {
+    use payhsm_core::{key::KeyAttributes, key::KeyClass, secret::SecretVec};
+    let soft = payhsm_core::crypto::SoftwareKey::from_hex(algorithm, clear).unwrap();
+    arn(&hsm
+        .import_clear_key(payhsm_keystore::CeremonyKey {
+            attributes: KeyAttributes {
+                key_usage: usage,
+                key_class: KeyClass::SymmetricKey,
+                key_algorithm: algorithm,
+                key_modes_of_use: modes,
+            },
+            exportable: true,
+            material: SecretVec::from_slice(&payhsm_core::hex::decode("k", clear).unwrap()),
+            expected_check_value: payhsm_core::kcv::default_kcv(&soft).unwrap().to_string(),
+        })
+        .unwrap())
+}
+
+const PVK: &str = "0123456789ABCDEFFEDCBA9876543210";
+const PAN: &str = "4111111111111111";
+
+/// PIN set and PIN reveal with a key derived by ECDH (`DiffieHellmanSymmetricKey`), against
+/// the independent party: it derives the same key (pyca/cryptography's ConcatKDFHash or
+/// X963KDF), makes and opens the ISO 9564 PIN blocks (psec: format 0 under TDES, format 4
+/// under AES) and computes the Visa PVV (psec) itself.
+#[test]
+fn pin_set_and_reveal_under_an_ecdh_derived_key() {
+    use payhsm_core::key::{KeyAlgorithm, KeyModesOfUse, KeyUsage};
+    let Some(python) = python() else { return };
+    for (i, (curve, algorithm, kdf, hash, derived, format)) in [
+        (
+            "P-256",
+            "ECC_NIST_P256",
+            "NIST_SP800",
+            "SHA_256",
+            "TDES_2KEY",
+            "ISO_FORMAT_0",
+        ),
+        (
+            "P-384",
+            "ECC_NIST_P384",
+            "ANSI_X963",
+            "SHA_384",
+            "AES_128",
+            "ISO_FORMAT_4",
+        ),
+        (
+            "P-521",
+            "ECC_NIST_P521",
+            "NIST_SP800",
+            "SHA_512",
+            "AES_256",
+            "ISO_FORMAT_4",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let case = format!("{curve} {kdf} {hash} {derived}");
+        let hsm = hsm();
+        let (pair, hsm_certificate) = key_pair(&hsm, algorithm, "TR31_P0_PIN_ENCRYPTION_KEY");
+        let other = party(
+            &python,
+            "party",
+            &json!({ "curve": curve, "chain": i != 1 }),
+        );
+        let ca = import_root(&hsm, algorithm, &other["ca"]);
+        let pvk = known_key(
+            &hsm,
+            KeyUsage::V2,
+            KeyAlgorithm::Tdes2Key,
+            KeyModesOfUse {
+                generate: true,
+                verify: true,
+                ..KeyModesOfUse::default()
+            },
+            PVK,
+        );
+        let shared_info = format!("{:02X}50494E", i + 1);
+        let aes = derived.starts_with("AES");
+        let derivation = json!({
+            "key": other["key"], "peer": hsm_certificate, "kdf": kdf, "hash": hash,
+            "length": length(derived), "shared_info": shared_info, "aes": aes,
+            "pan": PAN, "format": format,
+        });
+        let wrapped = |info: &str| {
+            json!({ "WrappedKeyMaterial": { "DiffieHellmanSymmetricKey": {
+                "CertificateAuthorityPublicKeyIdentifier": ca,
+                "PublicKeyCertificate": other["leaf"], "KeyAlgorithm": derived,
+                "KeyDerivationFunction": kdf, "KeyDerivationHashAlgorithm": hash,
+                "SharedInformation": info,
+            } } })
+        };
+        let kcv = party(&python, "derive", &derivation)["kcv"].clone();
+        let pvv = |pin: &str| {
+            party(
+                &python,
+                "pvv",
+                &json!({ "pvk": PVK, "pvki": "1", "pin": pin, "pan": PAN }),
+            )["pvv"]
+                .clone()
+        };
+
+        // PIN set: the cardholder's PIN arrives under the derived key; the HSM returns its PVV.
+        let mut request = derivation.clone();
+        request["pin"] = json!("4826");
+        let block = party(&python, "pin_encrypt", &request)["block"].clone();
+        let set = ok(
+            &hsm,
+            "GeneratePinData",
+            json!({
+                "GenerationKeyIdentifier": pvk, "EncryptionKeyIdentifier": pair,
+                "GenerationAttributes": { "VisaPinVerificationValue": {
+                    "EncryptedPinBlock": block, "PinVerificationKeyIndex": 1 } },
+                "PinBlockFormat": format, "PrimaryAccountNumber": PAN,
+                "EncryptionWrappedKey": wrapped(&shared_info),
+            }),
+        );
+        assert_eq!(set["PinData"]["VerificationValue"], pvv("4826"), "{case}");
+        assert_eq!(set["EncryptionKeyArn"], json!(pair), "{case}");
+        assert_eq!(set["EncryptionKeyCheckValue"], kcv, "{case}");
+
+        // PIN reveal: the HSM makes a PIN and its PVV; the party opens the block.
+        let reveal = ok(
+            &hsm,
+            "GeneratePinData",
+            json!({
+                "GenerationKeyIdentifier": pvk, "EncryptionKeyIdentifier": pair,
+                "GenerationAttributes": { "VisaPin": { "PinVerificationKeyIndex": 1 } },
+                "PinBlockFormat": format, "PrimaryAccountNumber": PAN,
+                "EncryptionWrappedKey": wrapped(&shared_info),
+            }),
+        );
+        let mut request = derivation.clone();
+        request["block"] = reveal["EncryptedPinBlock"].clone();
+        let pin = party(&python, "pin_decrypt", &request)["pin"].clone();
+        assert_eq!(
+            reveal["PinData"]["VerificationValue"],
+            pvv(pin.as_str().unwrap()),
+            "{case}"
+        );
+
+        // Verification of the party's block; a wrong PIN and a key derived from other shared
+        // information fail the same way.
+        let verify = |block: &Value, info: &str| {
+            api::dispatch(
+                &hsm,
+                "VerifyPinData",
+                json!({
+                    "VerificationKeyIdentifier": pvk, "EncryptionKeyIdentifier": pair,
+                    "VerificationAttributes": { "VisaPin": {
+                        "PinVerificationKeyIndex": 1, "VerificationValue": pvv("4826") } },
+                    "EncryptedPinBlock": block, "PinBlockFormat": format,
+                    "PrimaryAccountNumber": PAN, "EncryptionWrappedKey": wrapped(info),
+                }),
+            )
+        };
+        let out = verify(&block, &shared_info).unwrap();
+        assert_eq!(out["EncryptionKeyCheckValue"], kcv, "{case}");
+        let mut request = derivation.clone();
+        request["pin"] = json!("4827");
+        let wrong = party(&python, "pin_encrypt", &request)["block"].clone();
+        for refused in [verify(&wrong, &shared_info), verify(&block, "FF")] {
+            assert_eq!(
+                refused.unwrap_err().name(),
+                "VerificationFailedException",
+                "{case}"
+            );
+        }
+    }
+}
+
+/// Working keys in TR-31 blocks (`Tr31KeyBlock`, made by psec under a KEK known in clear)
+/// and derived by ECDH, on `TranslatePinData`, `EncryptData`, `DecryptData` and
+/// `ReEncryptData`; the party checks each PIN block and ciphertext with its own keys.
+#[test]
+fn translate_and_encrypt_with_wrapped_working_keys() {
+    use payhsm_core::key::{KeyAlgorithm, KeyModesOfUse, KeyUsage};
+    const KEK: &str = "00112233445566778899AABBCCDDEEFF0123456789ABCDEF0123456789ABCDEF";
+    const PEK: &str = "89ABCDEF0123456776543210FEDCBA98";
+    const DEK: &str = "2B7E151628AED2A6ABF7158809CF4F3C";
+    let Some(python) = python() else { return };
+    let hsm = hsm();
+    let all = KeyModesOfUse {
+        encrypt: true,
+        decrypt: true,
+        wrap: true,
+        unwrap: true,
+        ..KeyModesOfUse::default()
+    };
+    let kek = known_key(&hsm, KeyUsage::K0, KeyAlgorithm::Aes256, all, KEK);
+    let tr31 = |header: &str, clear: &str| {
+        party(
+            &python,
+            "wrap",
+            &json!({ "clear": KEK, "header": header, "clear_key": clear }),
+        )
+    };
+    let pek_block = tr31("D0000P0TE00E0000", PEK);
+    let dek_block = tr31("D0000D0AB00E0000", DEK);
+    let in_tr31 =
+        |block: &Value| json!({ "WrappedKeyMaterial": { "Tr31KeyBlock": block["block"] } });
+
+    // The ECDH side: P0 and D0 key pairs, AES-128 derived keys.
+    let other = party(
+        &python,
+        "party",
+        &json!({ "curve": "P-256", "chain": true }),
+    );
+    let ca = import_root(&hsm, "ECC_NIST_P256", &other["ca"]);
+    let ecdh = |usage: &str, info: &str| {
+        let (pair, certificate) = key_pair(&hsm, "ECC_NIST_P256", usage);
+        let derivation = json!({
+            "key": other["key"], "peer": certificate, "kdf": "ANSI_X963", "hash": "SHA_256",
+            "length": 16, "shared_info": info, "aes": true,
+        });
+        let wrapped = json!({ "WrappedKeyMaterial": { "DiffieHellmanSymmetricKey": {
+            "CertificateAuthorityPublicKeyIdentifier": ca,
+            "PublicKeyCertificate": other["leaf"], "KeyAlgorithm": "AES_128",
+            "KeyDerivationFunction": "ANSI_X963", "KeyDerivationHashAlgorithm": "SHA_256",
+            "SharedInformation": info,
+        } } });
+        (pair, derivation, wrapped)
+    };
+    let (pin_pair, pin_derivation, pin_wrapped) = ecdh("TR31_P0_PIN_ENCRYPTION_KEY", "01AB");
+    let (data_pair, data_derivation, data_wrapped) =
+        ecdh("TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY", "02CD");
+
+    // A PIN arrives under the ECDH key (format 4) and leaves under the TR-31 PEK (format 0).
+    let mut request = pin_derivation.clone();
+    request.as_object_mut().unwrap().extend(
+        json!({ "pin": "12345", "pan": PAN, "format": "ISO_FORMAT_4" })
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let block = party(&python, "pin_encrypt", &request)["block"].clone();
+    let translated = ok(
+        &hsm,
+        "TranslatePinData",
+        json!({
+            "IncomingKeyIdentifier": pin_pair, "OutgoingKeyIdentifier": kek,
+            "IncomingTranslationAttributes": { "IsoFormat4": { "PrimaryAccountNumber": PAN } },
+            "OutgoingTranslationAttributes": { "IsoFormat0": { "PrimaryAccountNumber": PAN } },
+            "EncryptedPinBlock": block,
+            "IncomingWrappedKey": pin_wrapped, "OutgoingWrappedKey": in_tr31(&pek_block),
+        }),
+    );
+    assert_eq!(translated["KeyArn"], json!(kek));
+    assert_eq!(translated["KeyCheckValue"], pek_block["kcv"]);
+    let opened = party(
+        &python,
+        "pin_decrypt",
+        &json!({ "clear": PEK, "block": translated["PinBlock"], "pan": PAN, "format": "ISO_FORMAT_0" }),
+    );
+    assert_eq!(opened["pin"], "12345");
+
+    // Data: encrypted under the TR-31 data key, decrypted under the ECDH one, re-encrypted
+    // from one to the other.
+    let plain = "6BC1BEE22E409F96E93D7E117393172AAE2D8A571E03AC9C9EB76FAC45AF8E51";
+    let iv = "000102030405060708090A0B0C0D0E0F";
+    let cbc = json!({ "Symmetric": { "Mode": "CBC", "InitializationVector": iv } });
+    let crypt = |key: Value, data: &str, encrypt: bool| {
+        let mut request = key;
+        request.as_object_mut().unwrap().extend(
+            json!({ "mode": "CBC", "iv": iv, "data": data, "encrypt": encrypt, "aes": true })
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        party(&python, "crypt", &request)["data"].clone()
+    };
+    let encrypted = ok(
+        &hsm,
+        "EncryptData",
+        json!({ "KeyIdentifier": kek, "PlainText": plain, "EncryptionAttributes": cbc,
+            "WrappedKey": in_tr31(&dek_block) }),
+    );
+    assert_eq!(encrypted["KeyCheckValue"], dek_block["kcv"]);
+    assert_eq!(
+        crypt(
+            json!({ "clear": DEK }),
+            encrypted["CipherText"].as_str().unwrap(),
+            false
+        ),
+        plain
+    );
+    let under_ecdh = crypt(data_derivation.clone(), plain, true);
+    let decrypted = ok(
+        &hsm,
+        "DecryptData",
+        json!({ "KeyIdentifier": data_pair, "CipherText": under_ecdh,
+            "DecryptionAttributes": cbc, "WrappedKey": data_wrapped }),
+    );
+    assert_eq!(decrypted["PlainText"], plain);
+    assert_eq!(
+        decrypted["KeyCheckValue"],
+        party(&python, "derive", &data_derivation)["kcv"]
+    );
+    let re_encrypted = ok(
+        &hsm,
+        "ReEncryptData",
+        json!({ "IncomingKeyIdentifier": kek, "OutgoingKeyIdentifier": data_pair,
+            "CipherText": encrypted["CipherText"],
+            "IncomingEncryptionAttributes": cbc, "OutgoingEncryptionAttributes": cbc,
+            "IncomingWrappedKey": in_tr31(&dek_block), "OutgoingWrappedKey": data_wrapped }),
+    );
+    assert_eq!(re_encrypted["KeyArn"], json!(data_pair));
+    assert_eq!(re_encrypted["CipherText"], under_ecdh);
+
+    // TranslateKeyMaterial: the party's PEK in a block under an ECDH-derived KBPK leaves in a
+    // block under the KEK, which the party opens with the KEK in clear.
+    let (kbpk_pair, kbpk_derivation, _) = ecdh("TR31_K1_KEY_BLOCK_PROTECTION_KEY", "03EF");
+    let mut request = kbpk_derivation.clone();
+    request["header"] = json!("D0000P0AE00E0000");
+    request["clear_key"] = json!(PEK);
+    let under_kbpk = party(&python, "wrap", &request);
+    let translated = ok(
+        &hsm,
+        "TranslateKeyMaterial",
+        json!({
+            "IncomingKeyMaterial": { "DiffieHellmanTr31KeyBlock": {
+                "PrivateKeyIdentifier": kbpk_pair, "CertificateAuthorityPublicKeyIdentifier": ca,
+                "PublicKeyCertificate": other["leaf"], "DeriveKeyAlgorithm": "AES_128",
+                "KeyDerivationFunction": "ANSI_X963", "KeyDerivationHashAlgorithm": "SHA_256",
+                "DerivationData": { "SharedInformation": "03EF" },
+                "WrappedKeyBlock": under_kbpk["block"],
+            } },
+            "OutgoingKeyMaterial": { "Tr31KeyBlock": { "WrappingKeyIdentifier": kek } },
+        }),
+    );
+    let opened = party(
+        &python,
+        "unwrap",
+        &json!({ "clear": KEK, "block": translated["WrappedKey"]["WrappedKeyMaterial"] }),
+    );
+    assert_eq!(opened["clear_key"], PEK);
+    assert_eq!(translated["WrappedKey"]["KeyCheckValue"], under_kbpk["kcv"]);
+}

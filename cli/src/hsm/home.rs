@@ -128,6 +128,14 @@ impl OpenHsm {
             Self::Pkcs11(h) => h.import_clear_key(key),
         }
     }
+
+    /// Runs a `payhsm mpa` command.
+    pub(crate) fn mpa(&self, cmd: &super::mpa::MpaCmd) -> Result<Value, payhsm_keystore::Error> {
+        match self {
+            Self::Software(h) => super::mpa::run(h, cmd),
+            Self::Pkcs11(h) => super::mpa::run(h, cmd),
+        }
+    }
 }
 
 /// Where one region's store lives.

@@ -10,6 +10,7 @@
 pub(crate) mod backup;
 pub(crate) mod ceremony;
 mod home;
+pub(crate) mod mpa;
 mod regions;
 mod shorthand;
 
@@ -204,6 +205,31 @@ const COMMANDS: &[Spec] = &[
         operation: "DeleteResourcePolicy",
         about: "Removes a key's resource-based policy",
         params: &[("resource-arn", "ResourceArn", Str, true)],
+    },
+    Spec {
+        name: "associate-mpa-team",
+        operation: "AssociateMpaTeam",
+        about: "Puts an operation under dual control: an approval team (payhsm mpa create-team) must approve it",
+        params: &[
+            ("action", "Action", Str, true),
+            ("mpa-team-arn", "MpaTeamArn", Str, true),
+            ("requester-comment", "RequesterComment", Str, false),
+        ],
+    },
+    Spec {
+        name: "disassociate-mpa-team",
+        operation: "DisassociateMpaTeam",
+        about: "Takes an operation out of dual control",
+        params: &[
+            ("action", "Action", Str, true),
+            ("requester-comment", "RequesterComment", Str, false),
+        ],
+    },
+    Spec {
+        name: "get-mpa-team-association",
+        operation: "GetMpaTeamAssociation",
+        about: "Shows the approval team an operation is under",
+        params: &[("action", "Action", Str, true)],
     },
     Spec {
         name: "import-key",

@@ -24,6 +24,7 @@ use payhsm_core::{
     key::{KeyAlgorithm, KeyAttributes, KeyClass, KeyModesOfUse},
     secret::SecretVec,
 };
+use payhsm_tr31::Unwrapped;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -276,18 +277,27 @@ impl<S: Store> Hsm<S> {
         b: &ImportDiffieHellmanTr31KeyBlock,
     ) -> Result<Incoming, Error> {
         const BASE: &str = "KeyMaterial.DiffieHellmanTr31KeyBlock";
-        let field = format!("{BASE}.WrappedKeyBlock");
-        let kbpk = self.agree(&b.agreement(), &derived::TR31_KBPK)?;
-        check_tr31_import(&kbpk.attributes, &b.wrapped_key_block, &field)?;
         Incoming::from_tr31(
-            open_tr31_under(
-                &kbpk.key,
-                &b.wrapped_key_block,
-                self.allow_short_padded_tr31,
-            )
-            .map_err(|e| tr31_error(&field, e))?,
-            &field,
+            self.open_ecdh_tr31(b, BASE)?,
+            &format!("{BASE}.WrappedKeyBlock"),
         )
+    }
+
+    /// Opens the TR-31 block of `b` (the request member `base`) under the derived KBPK.
+    pub(crate) fn open_ecdh_tr31(
+        &self,
+        b: &ImportDiffieHellmanTr31KeyBlock,
+        base: &str,
+    ) -> Result<Unwrapped, Error> {
+        let field = format!("{base}.WrappedKeyBlock");
+        let kbpk = self.agree(&b.agreement(base), &derived::TR31_KBPK)?;
+        check_tr31_import(&kbpk.attributes, &b.wrapped_key_block, &field)?;
+        open_tr31_under(
+            &kbpk.key,
+            &b.wrapped_key_block,
+            self.allow_short_padded_tr31,
+        )
+        .map_err(|e| tr31_error(&field, e))
     }
 
     /// `ExportKey` with `DiffieHellmanTr31KeyBlock`: `key` as a TR-31 block under the derived
@@ -298,7 +308,7 @@ impl<S: Store> Hsm<S> {
         b: &ExportDiffieHellmanTr31KeyBlock,
     ) -> Result<(Value, Vec<String>), Error> {
         const BASE: &str = "KeyMaterial.DiffieHellmanTr31KeyBlock";
-        let kbpk = self.agree(&b.agreement(), &derived::TR31_KBPK)?;
+        let kbpk = self.agree(&b.agreement(BASE), &derived::TR31_KBPK)?;
         // The checks of every TR-31 export, with the derived key as the KBPK; only then are
         // the key's bytes read.
         let header = export_header(
@@ -323,14 +333,14 @@ impl<S: Store> Hsm<S> {
 macro_rules! tr31_derivation {
     ($shape:ty) => {
         impl $shape {
-            fn agreement(&self) -> Agreement<'_> {
-                const BASE: &str = "KeyMaterial.DiffieHellmanTr31KeyBlock";
+            /// The agreement, the shape being the request member `base`.
+            fn agreement<'a>(&'a self, base: &'a str) -> Agreement<'a> {
                 let DerivationData::SharedInformation(shared_info) = &self.derivation_data;
                 Agreement {
-                    base: BASE,
+                    base,
                     private_key: (
                         &self.private_key_identifier,
-                        format!("{BASE}.PrivateKeyIdentifier"),
+                        format!("{base}.PrivateKeyIdentifier"),
                     ),
                     ca: &self.certificate_authority_public_key_identifier,
                     certificate: &self.public_key_certificate,

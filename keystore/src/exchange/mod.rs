@@ -280,24 +280,28 @@ impl<S: Store> Hsm<S> {
                     ));
                 }
             }
-            let record = self.add_key(
-                NewKey {
-                    attributes,
-                    exportable,
-                    kcv_method: kcv,
-                    enabled: input.enabled.unwrap_or(true),
-                    tags,
-                    origin: KeyOrigin::External,
-                    derive_key_usage: None,
-                    multi_region,
-                },
-                Some(material.expose_secret()),
-            )?;
-            let arn = self.arn(&record.key_id)?;
-            Ok((
-                json!({ "Key": record.key_json(&arn) }),
-                vec![arn.to_string()],
-            ))
+            let key = NewKey {
+                attributes,
+                exportable,
+                kcv_method: kcv,
+                enabled: input.enabled.unwrap_or(true),
+                tags,
+                origin: KeyOrigin::External,
+                derive_key_usage: None,
+                multi_region,
+            };
+            // A root certificate under dual control waits for its approvals, unusable.
+            if matches!(
+                input.key_material,
+                ImportKeyMaterial::RootCertificatePublicKey(_)
+            ) && self.root_import_needs_approval()?
+            {
+                let record = self.add_pending_key(key, Some(material.expose_secret()))?;
+                self.open_root_import_session(&record)?;
+                return self.key_output(&record);
+            }
+            let record = self.add_key(key, Some(material.expose_secret()))?;
+            self.key_output(&record)
         })
     }
 

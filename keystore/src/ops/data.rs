@@ -22,6 +22,7 @@ use super::{
     dukpt::{self, DukptEncryptionAttributes},
     emv::{CardData, fixed},
     hex_field,
+    wrapped_key::WrappedKey,
 };
 use crate::{
     Error,
@@ -42,8 +43,9 @@ pub struct EncryptDataInput {
     pub plain_text: String,
     /// How to encrypt.
     pub encryption_attributes: EncryptionAttributes,
-    /// A working key under the data key (not offered).
-    pub wrapped_key: Option<Value>,
+    /// The data key in a TR-31 block under the key identifier's KEK, or derived by ECDH
+    /// with its ECC key pair.
+    pub wrapped_key: Option<WrappedKey>,
 }
 
 /// `DecryptData`.
@@ -56,8 +58,9 @@ pub struct DecryptDataInput {
     pub cipher_text: String,
     /// How to decrypt.
     pub decryption_attributes: EncryptionAttributes,
-    /// A working key under the data key (not offered).
-    pub wrapped_key: Option<Value>,
+    /// The data key in a TR-31 block under the key identifier's KEK, or derived by ECDH
+    /// with its ECC key pair.
+    pub wrapped_key: Option<WrappedKey>,
 }
 
 /// `ReEncryptData`.
@@ -74,10 +77,10 @@ pub struct ReEncryptDataInput {
     pub incoming_encryption_attributes: ReEncryptionAttributes,
     /// How the data leaves.
     pub outgoing_encryption_attributes: ReEncryptionAttributes,
-    /// Working key incoming (not offered).
-    pub incoming_wrapped_key: Option<Value>,
-    /// Working key outgoing (not offered).
-    pub outgoing_wrapped_key: Option<Value>,
+    /// The incoming data key as a `WrappedKey`.
+    pub incoming_wrapped_key: Option<WrappedKey>,
+    /// The outgoing data key as a `WrappedKey`.
+    pub outgoing_wrapped_key: Option<WrappedKey>,
 }
 
 /// `EncryptionDecryptionAttributes`: exactly one member.
@@ -111,15 +114,17 @@ pub struct EmvEncryptionAttributes {
     pub initialization_vector: Option<String>,
 }
 
-/// `ReEncryptionAttributes`: exactly one member.
+/// `ReEncryptionAttributes`: exactly one member, those of [`EncryptionAttributes`] less `Emv`.
+/// An RSA key may be on one side only, with a symmetric or DUKPT key on the other.
 #[derive(Debug, Deserialize)]
 pub enum ReEncryptionAttributes {
     /// A symmetric data key.
     Symmetric(SymmetricAttributes),
-    /// RSA (not offered).
-    Asymmetric(Value),
-    /// DUKPT (not offered yet).
-    Dukpt(Value),
+    /// An RSA key: a key pair decrypts the incoming data, an imported public key encrypts the
+    /// outgoing.
+    Asymmetric(AsymmetricAttributes),
+    /// A DUKPT data key of the BDK named by the key identifier.
+    Dukpt(DukptEncryptionAttributes),
 }
 
 /// `SymmetricEncryptionAttributes`.
@@ -137,13 +142,6 @@ pub struct SymmetricAttributes {
 enum Cipher {
     Ecb,
     Cbc(Vec<u8>),
-}
-
-fn not_offered(path: &str, offered: &str) -> Error {
-    Error::validation(
-        path,
-        format!("this kind of encryption is not offered by this HSM yet; use {offered}"),
-    )
 }
 
 impl SymmetricAttributes {
@@ -222,34 +220,90 @@ fn apply(
     r.map_err(|e| core_error("data", e))
 }
 
+/// The members of [`EncryptionAttributes`] and [`ReEncryptionAttributes`], borrowed.
+#[derive(Clone, Copy)]
+enum Attributes<'a> {
+    Symmetric(&'a SymmetricAttributes),
+    Asymmetric(&'a AsymmetricAttributes),
+    Dukpt(&'a DukptEncryptionAttributes),
+    Emv(&'a EmvEncryptionAttributes),
+}
+
+impl EncryptionAttributes {
+    fn borrowed(&self) -> Attributes<'_> {
+        match self {
+            Self::Symmetric(a) => Attributes::Symmetric(a),
+            Self::Asymmetric(a) => Attributes::Asymmetric(a),
+            Self::Dukpt(a) => Attributes::Dukpt(a),
+            Self::Emv(a) => Attributes::Emv(a),
+        }
+    }
+}
+
+impl ReEncryptionAttributes {
+    fn borrowed(&self) -> Attributes<'_> {
+        match self {
+            Self::Symmetric(a) => Attributes::Symmetric(a),
+            Self::Asymmetric(a) => Attributes::Asymmetric(a),
+            Self::Dukpt(a) => Attributes::Dukpt(a),
+        }
+    }
+}
+
+/// One side of an encryption: the key (identifier and request member), its attributes
+/// (request member `path`), and the working key the request may bring.
+struct Side<'a> {
+    key: (&'a str, &'a str),
+    path: &'a str,
+    attributes: Attributes<'a>,
+    wrapped: Option<(&'a WrappedKey, &'a str)>,
+}
+
 impl<S: Store> Hsm<S> {
-    /// Encrypts or decrypts `data` under the key `identifier` names, as `attrs` say: a data
-    /// key (`Symmetric`), a DUKPT data key of a BDK (`Dukpt`), an EMV session key (`Emv`), or
-    /// an RSA key (`Asymmetric`, whose output replaces `data`).
+    /// Encrypts or decrypts `data` (the request member `data_path`) under the key `side`
+    /// names, as its attributes say: a data key (`Symmetric`, stored or a `WrappedKey`), a
+    /// DUKPT data key of a BDK (`Dukpt`), an EMV session key (`Emv`), or an RSA key
+    /// (`Asymmetric`, whose output replaces `data`). Returns the key and the KCV to report.
     fn crypt_by_id(
         &self,
-        identifier: &str,
-        path: &str,
+        side: &Side<'_>,
         data_path: &str,
-        attrs: &EncryptionAttributes,
         data: &mut SecretVec,
         encrypt: bool,
-    ) -> Result<Arc<KeyRecord>, Error> {
-        let record = self.load_in_use(identifier, "KeyIdentifier")?;
-        match attrs {
-            EncryptionAttributes::Symmetric(a) => {
+    ) -> Result<(Arc<KeyRecord>, String), Error> {
+        let path = side.path;
+        let record = self.load_in_use(side.key.0, side.key.1)?;
+        if let (Some((_, wrapped_path)), false) = (
+            side.wrapped,
+            matches!(side.attributes, Attributes::Symmetric(_)),
+        ) {
+            return Err(Error::validation(
+                wrapped_path,
+                format!("a WrappedKey carries a symmetric data key; {path} must be Symmetric"),
+            ));
+        }
+        let mut check_value = record.key_check_value.clone();
+        match side.attributes {
+            Attributes::Symmetric(a) => {
                 let role = if encrypt {
                     roles::DATA_ENCRYPT
                 } else {
                     roles::DATA_DECRYPT
                 };
-                policy::check_key(&role, &record)?;
-                let key = self.store().open(&record)?;
-                let cipher = a.parse(&format!("{path}.Symmetric"), &*key)?;
-                whole_blocks(data_path, &*key, data.len())?;
-                apply(&*key, &cipher, encrypt, data.expose_secret_mut())?;
+                let (wrapped, wrapped_path) = side.wrapped.unzip();
+                let key = self.operation_key(
+                    &record,
+                    side.key,
+                    &role,
+                    wrapped,
+                    wrapped_path.unwrap_or_default(),
+                )?;
+                let cipher = a.parse(&format!("{path}.Symmetric"), &*key.key)?;
+                whole_blocks(data_path, &*key.key, data.len())?;
+                apply(&*key.key, &cipher, encrypt, data.expose_secret_mut())?;
+                check_value = key.key_check_value;
             }
-            EncryptionAttributes::Dukpt(d) => {
+            Attributes::Dukpt(d) => {
                 policy::check_key(&roles::DUKPT_BDK, &record)?;
                 let p = |f: &str| format!("{path}.Dukpt.{f}");
                 let ksn = dukpt::ksn(&p("KeySerialNumber"), &d.key_serial_number)?;
@@ -287,7 +341,7 @@ impl<S: Store> Hsm<S> {
                 )
                 .map_err(|e| core_error(data_path, e))?;
             }
-            EncryptionAttributes::Emv(e) => {
+            Attributes::Emv(e) => {
                 let role = if encrypt {
                     roles::EMV_ENCRYPT
                 } else {
@@ -335,7 +389,7 @@ impl<S: Store> Hsm<S> {
                     })
                     .map_err(|err| core_error(&base, err))?;
             }
-            EncryptionAttributes::Asymmetric(a) => {
+            Attributes::Asymmetric(a) => {
                 let out = self.rsa_crypt(
                     &record,
                     a,
@@ -346,33 +400,26 @@ impl<S: Store> Hsm<S> {
                 *data = out;
             }
         }
-        Ok(record)
+        Ok((record, check_value))
     }
 
     /// `EncryptData`.
     pub fn encrypt_data(&self, input: EncryptDataInput) -> Result<Value, Error> {
         let params = || json!({ "keyIdentifier": input.key_identifier });
         self.run("EncryptData", Audit::FailuresOnly, params, || {
-            if input.wrapped_key.is_some() {
-                return Err(Error::validation(
-                    "WrappedKey",
-                    "wrapped working keys are not offered",
-                ));
-            }
             let mut data =
                 SecretVec::from_slice(&hex_field("PlainText", &input.plain_text, 2, 4096)?);
-            let record = self.crypt_by_id(
-                &input.key_identifier,
-                "EncryptionAttributes",
-                "PlainText",
-                &input.encryption_attributes,
-                &mut data,
-                true,
-            )?;
+            let side = Side {
+                key: (&input.key_identifier, "KeyIdentifier"),
+                path: "EncryptionAttributes",
+                attributes: input.encryption_attributes.borrowed(),
+                wrapped: input.wrapped_key.as_ref().map(|w| (w, "WrappedKey")),
+            };
+            let (record, check_value) = self.crypt_by_id(&side, "PlainText", &mut data, true)?;
             Ok((
                 json!({
                     "KeyArn": self.arn_text(&record)?,
-                    "KeyCheckValue": record.key_check_value,
+                    "KeyCheckValue": check_value,
                     "CipherText": payhsm_core::hex::encode(data.expose_secret()),
                 }),
                 Vec::new(),
@@ -384,26 +431,19 @@ impl<S: Store> Hsm<S> {
     pub fn decrypt_data(&self, input: DecryptDataInput) -> Result<Value, Error> {
         let params = || json!({ "keyIdentifier": input.key_identifier });
         self.run("DecryptData", Audit::FailuresOnly, params, || {
-            if input.wrapped_key.is_some() {
-                return Err(Error::validation(
-                    "WrappedKey",
-                    "wrapped working keys are not offered",
-                ));
-            }
             let mut data =
                 SecretVec::from_slice(&hex_field("CipherText", &input.cipher_text, 2, 4224)?);
-            let record = self.crypt_by_id(
-                &input.key_identifier,
-                "DecryptionAttributes",
-                "CipherText",
-                &input.decryption_attributes,
-                &mut data,
-                false,
-            )?;
+            let side = Side {
+                key: (&input.key_identifier, "KeyIdentifier"),
+                path: "DecryptionAttributes",
+                attributes: input.decryption_attributes.borrowed(),
+                wrapped: input.wrapped_key.as_ref().map(|w| (w, "WrappedKey")),
+            };
+            let (record, check_value) = self.crypt_by_id(&side, "CipherText", &mut data, false)?;
             Ok((
                 json!({
                     "KeyArn": self.arn_text(&record)?,
-                    "KeyCheckValue": record.key_check_value,
+                    "KeyCheckValue": check_value,
                     "PlainText": payhsm_core::hex::encode(data.expose_secret()),
                 }),
                 Vec::new(),
@@ -411,8 +451,9 @@ impl<S: Store> Hsm<S> {
         })
     }
 
-    /// `ReEncryptData`: decrypts under one data key and encrypts under another; the clear
-    /// data never leaves.
+    /// `ReEncryptData`: decrypts with the incoming key and encrypts with the outgoing one; the
+    /// clear data never leaves. Either side may be symmetric (stored or a `WrappedKey`) or
+    /// DUKPT; one side may be RSA.
     pub fn re_encrypt_data(&self, input: ReEncryptDataInput) -> Result<Value, Error> {
         let params = || {
             json!({
@@ -421,40 +462,44 @@ impl<S: Store> Hsm<S> {
             })
         };
         self.run("ReEncryptData", Audit::FailuresOnly, params, || {
-            if input.incoming_wrapped_key.is_some() || input.outgoing_wrapped_key.is_some() {
+            if let (ReEncryptionAttributes::Asymmetric(_), ReEncryptionAttributes::Asymmetric(_)) = (
+                &input.incoming_encryption_attributes,
+                &input.outgoing_encryption_attributes,
+            ) {
                 return Err(Error::validation(
-                    "WrappedKey",
-                    "wrapped working keys are not offered",
+                    "OutgoingEncryptionAttributes",
+                    "an RSA key re-encrypts with a symmetric or DUKPT key on the other side, \
+                     not another RSA key",
                 ));
             }
-            let ReEncryptionAttributes::Symmetric(a_in) = &input.incoming_encryption_attributes
-            else {
-                return Err(not_offered("IncomingEncryptionAttributes", "Symmetric"));
-            };
-            let ReEncryptionAttributes::Symmetric(a_out) = &input.outgoing_encryption_attributes
-            else {
-                return Err(not_offered("OutgoingEncryptionAttributes", "Symmetric"));
-            };
             let mut data =
                 SecretVec::from_slice(&hex_field("CipherText", &input.cipher_text, 2, 4224)?);
-            let [in_record, out_record] = self.load_all_in_use([
-                (&input.incoming_key_identifier, "IncomingKeyIdentifier"),
-                (&input.outgoing_key_identifier, "OutgoingKeyIdentifier"),
-            ])?;
-            policy::check_key(&roles::DATA_DECRYPT, &in_record)?;
-            policy::check_key(&roles::DATA_ENCRYPT, &out_record)?;
-            let kin = self.store().open(&in_record)?;
-            let kout = self.store().open(&out_record)?;
-            let c_in = a_in.parse("IncomingEncryptionAttributes.Symmetric", &*kin)?;
-            let c_out = a_out.parse("OutgoingEncryptionAttributes.Symmetric", &*kout)?;
-            whole_blocks("CipherText", &*kin, data.len())?;
-            whole_blocks("CipherText", &*kout, data.len())?;
-            apply(&*kin, &c_in, false, data.expose_secret_mut())?;
-            apply(&*kout, &c_out, true, data.expose_secret_mut())?;
+            let incoming = Side {
+                key: (&input.incoming_key_identifier, "IncomingKeyIdentifier"),
+                path: "IncomingEncryptionAttributes",
+                attributes: input.incoming_encryption_attributes.borrowed(),
+                wrapped: input
+                    .incoming_wrapped_key
+                    .as_ref()
+                    .map(|w| (w, "IncomingWrappedKey")),
+            };
+            let outgoing = Side {
+                key: (&input.outgoing_key_identifier, "OutgoingKeyIdentifier"),
+                path: "OutgoingEncryptionAttributes",
+                attributes: input.outgoing_encryption_attributes.borrowed(),
+                wrapped: input
+                    .outgoing_wrapped_key
+                    .as_ref()
+                    .map(|w| (w, "OutgoingWrappedKey")),
+            };
+            // Both keys exist and are usable before anything is decrypted.
+            self.load_all_in_use([incoming.key, outgoing.key])?;
+            self.crypt_by_id(&incoming, "CipherText", &mut data, false)?;
+            let (record, check_value) = self.crypt_by_id(&outgoing, "CipherText", &mut data, true)?;
             Ok((
                 json!({
-                    "KeyArn": self.arn_text(&out_record)?,
-                    "KeyCheckValue": out_record.key_check_value,
+                    "KeyArn": self.arn_text(&record)?,
+                    "KeyCheckValue": check_value,
                     "CipherText": payhsm_core::hex::encode(data.expose_secret()),
                 }),
                 Vec::new(),

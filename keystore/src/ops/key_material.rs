@@ -2,8 +2,9 @@
 //! to a TR-31 block under another, without being stored.
 //!
 //! The service's `IncomingKeyMaterial` has one member, `DiffieHellmanTr31KeyBlock` (a block
-//! under an ECDH-derived key); this HSM adds `Tr31KeyBlock`, a block under a stored K0 or K1
-//! key (the shape of `ImportKey`'s `Tr31KeyBlock`). What may change is what an export may
+//! under a KBPK derived by ECDH, opened as `ImportKey` opens one); this HSM adds
+//! `Tr31KeyBlock`, a block under a stored K0 or K1 key (the shape of `ImportKey`'s
+//! `Tr31KeyBlock`). What may change is what an export may
 //! change, and nothing is asked for: the outgoing block keeps the incoming header (usage,
 //! algorithm, mode of use, key version, exportability, optional blocks) except its version,
 //! which follows the outgoing key (D under AES, B under TDES), and the blocks bound to the old
@@ -13,7 +14,7 @@
 //! TDES or AES, the attribute table, key length and weak keys) and ExportKey's on the way out
 //! (the outgoing key's role, exportability, narrowing only, wrapping strength).
 
-use payhsm_core::{crypto::SoftwareKey, kcv, key::KeyAlgorithm, secret::KeyMaterial};
+use payhsm_core::{crypto::SymmetricKey, kcv};
 use payhsm_tr31::{BlockId, Header};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -21,11 +22,13 @@ use serde_json::{Value, json};
 use crate::{
     Error,
     error::{core_error, tr31_error},
-    exchange::{ImportTr31KeyBlock, Incoming, tr31_version_for},
+    exchange::{
+        ImportTr31KeyBlock, Incoming, ecdh::ImportDiffieHellmanTr31KeyBlock, tr31_version_for,
+    },
     hsm::{Audit, Hsm},
     material::kcv_method,
     policy::{self, roles},
-    store::Store,
+    store::{Store, software_key},
 };
 
 /// `TranslateKeyMaterial`.
@@ -45,8 +48,8 @@ pub struct TranslateKeyMaterialInput {
 pub enum IncomingKeyMaterial {
     /// A TR-31 block under a stored K0 or K1 key (this HSM's addition to the service's union).
     Tr31KeyBlock(ImportTr31KeyBlock),
-    /// A TR-31 block under an ECDH-derived key (not offered: no ECC key agreement yet).
-    DiffieHellmanTr31KeyBlock(Value),
+    /// A TR-31 block under a KBPK derived by ECDH (the shape of `ImportKey`'s).
+    DiffieHellmanTr31KeyBlock(ImportDiffieHellmanTr31KeyBlock),
 }
 
 /// `OutgoingKeyMaterial`: exactly one member.
@@ -78,8 +81,8 @@ impl<S: Store> Hsm<S> {
                         "wrappingKeyIdentifier": b.wrapping_key_identifier,
                         "header": b.wrapped_key_block.get(..16),
                     } }),
-                    IncomingKeyMaterial::DiffieHellmanTr31KeyBlock(_) => {
-                        json!("DiffieHellmanTr31KeyBlock")
+                    IncomingKeyMaterial::DiffieHellmanTr31KeyBlock(b) => {
+                        json!({ "diffieHellmanTr31KeyBlock": b.audit_json() })
                     }
                 },
                 "outgoingKeyMaterial": { "tr31KeyBlock": {
@@ -88,34 +91,35 @@ impl<S: Store> Hsm<S> {
             })
         };
         self.run("TranslateKeyMaterial", Audit::FailuresOnly, params, || {
-            let incoming = match &input.incoming_key_material {
-                IncomingKeyMaterial::Tr31KeyBlock(b) => b,
-                IncomingKeyMaterial::DiffieHellmanTr31KeyBlock(_) => {
-                    return Err(Error::validation(
-                        "IncomingKeyMaterial.DiffieHellmanTr31KeyBlock",
-                        "ECDH key agreement is not offered by this HSM yet; use Tr31KeyBlock",
-                    ));
+            let wrapping = self.load_in_use(
+                &outgoing.wrapping_key_identifier,
+                &format!("{OUTGOING}.WrappingKeyIdentifier"),
+            )?;
+            // Both keys' roles before any cryptography (the derived KBPK's in `agree`).
+            policy::check_key(&roles::TRANSLATE_WRAP, &wrapping)?;
+            let (unwrapped, block_field) = match &input.incoming_key_material {
+                IncomingKeyMaterial::Tr31KeyBlock(incoming) => {
+                    let block_field = format!("{INCOMING}.WrappedKeyBlock");
+                    let unwrapping = self.load_in_use(
+                        &incoming.wrapping_key_identifier,
+                        &format!("{INCOMING}.WrappingKeyIdentifier"),
+                    )?;
+                    let unwrapped = self.open_tr31(
+                        &unwrapping,
+                        &roles::TRANSLATE_UNWRAP,
+                        &incoming.wrapped_key_block,
+                        &block_field,
+                    )?;
+                    (unwrapped, block_field)
+                }
+                IncomingKeyMaterial::DiffieHellmanTr31KeyBlock(b) => {
+                    const BASE: &str = "IncomingKeyMaterial.DiffieHellmanTr31KeyBlock";
+                    (
+                        self.open_ecdh_tr31(b, BASE)?,
+                        format!("{BASE}.WrappedKeyBlock"),
+                    )
                 }
             };
-            let block_field = format!("{INCOMING}.WrappedKeyBlock");
-            let [unwrapping, wrapping] = self.load_all_in_use([
-                (
-                    &incoming.wrapping_key_identifier,
-                    &format!("{INCOMING}.WrappingKeyIdentifier"),
-                ),
-                (
-                    &outgoing.wrapping_key_identifier,
-                    &format!("{OUTGOING}.WrappingKeyIdentifier"),
-                ),
-            ])?;
-            // Both keys' roles before any cryptography.
-            policy::check_key(&roles::TRANSLATE_WRAP, &wrapping)?;
-            let unwrapped = self.open_tr31(
-                &unwrapping,
-                &roles::TRANSLATE_UNWRAP,
-                &incoming.wrapped_key_block,
-                &block_field,
-            )?;
             let incoming_header = unwrapped.header.clone();
             let key = Incoming::from_tr31(unwrapped, &block_field)?;
             key.check()?;
@@ -125,7 +129,10 @@ impl<S: Store> Hsm<S> {
             let header = outgoing_header(&incoming_header, tr31_version_for(&wrapping))
                 .map_err(|e| tr31_error(&block_field, e))?;
             policy::check_translation(&incoming_header, algorithm, &wrapping, &header)?;
-            let check_value = check_value(algorithm, key.material.expose_secret(), kcv_method)?;
+            let check_value = check_value(
+                &software_key(algorithm, key.material.expose_secret())?,
+                kcv_method,
+            )?;
             let block =
                 self.wrap_tr31(&wrapping, &header, key.material.expose_secret(), OUTGOING)?;
             Ok((
@@ -163,16 +170,8 @@ fn outgoing_header(
 }
 
 /// The KCV of a key held only for the duration of a request.
-fn check_value(
-    algorithm: KeyAlgorithm,
-    material: &[u8],
-    method: kcv::KcvMethod,
-) -> Result<String, Error> {
-    let field = "KeyCheckValueAlgorithm";
-    let key = KeyMaterial::from_slice("key", material)
-        .and_then(|m| SoftwareKey::new(algorithm, &m))
-        .map_err(|e| core_error(field, e))?;
-    kcv::compute(&key, method, kcv::DEFAULT_KCV_LEN)
+pub(super) fn check_value(key: &dyn SymmetricKey, method: kcv::KcvMethod) -> Result<String, Error> {
+    kcv::compute(key, method, kcv::DEFAULT_KCV_LEN)
         .map(|k| k.to_string())
-        .map_err(|e| core_error(field, e))
+        .map_err(|e| core_error("KeyCheckValueAlgorithm", e))
 }

@@ -14,6 +14,7 @@ mod key_material;
 mod mac;
 mod pin;
 mod pin_change;
+mod wrapped_key;
 
 pub use asymmetric::AsymmetricAttributes;
 pub use card::{CardAttributes, GenerateCardValidationDataInput, VerifyCardValidationDataInput};
@@ -41,6 +42,7 @@ pub use pin_change::{
     AtcPinChange, CryptogramPinChange, CurrentPinAttributes, DerivationMethodAttributes,
     EmvCommonPinChange, GenerateMacEmvPinChangeInput, VisaAmexPinChange,
 };
+pub use wrapped_key::{EcdhDerivationAttributes, WrappedKey, WrappedKeyMaterial};
 
 use std::sync::Arc;
 

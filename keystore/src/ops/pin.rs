@@ -22,11 +22,13 @@ use super::{
     Empty,
     dukpt::{self, DukptPinAttributes},
     lenient_int, pan, verified,
+    wrapped_key::{OperationKey, WrappedKey},
 };
 use crate::{
     Error, VerificationFailedReason,
     error::core_error,
     hsm::{Audit, Hsm},
+    model::KeyRecord,
     policy::{self, roles},
     store::Store,
 };
@@ -48,8 +50,9 @@ pub struct GeneratePinDataInput {
     pub pin_data_length: Option<usize>,
     /// The PAN (formats 0, 3, 4 and the Visa PVV need it).
     pub primary_account_number: Option<String>,
-    /// A working key under the encryption key (not offered).
-    pub encryption_wrapped_key: Option<Value>,
+    /// The PIN encryption key in a TR-31 block under `EncryptionKeyIdentifier`'s KEK, or
+    /// derived by ECDH with its ECC key pair (PIN set and reveal).
+    pub encryption_wrapped_key: Option<WrappedKey>,
 }
 
 /// `PinGenerationAttributes`: exactly one member.
@@ -150,8 +153,9 @@ pub struct VerifyPinDataInput {
     pub pin_data_length: Option<usize>,
     /// The PIN block is under a DUKPT PIN key of the BDK named by `EncryptionKeyIdentifier`.
     pub dukpt_attributes: Option<DukptPinAttributes>,
-    /// A working key under the encryption key (not offered).
-    pub encryption_wrapped_key: Option<Value>,
+    /// The PIN encryption key in a TR-31 block under `EncryptionKeyIdentifier`'s KEK, or
+    /// derived by ECDH with its ECC key pair (PIN set and reveal).
+    pub encryption_wrapped_key: Option<WrappedKey>,
 }
 
 /// `PinVerificationAttributes`: exactly one member.
@@ -193,10 +197,10 @@ pub struct TranslatePinDataInput {
     pub incoming_dukpt_attributes: Option<DukptPinAttributes>,
     /// DUKPT outgoing (not offered: a host does not encrypt under a device's key).
     pub outgoing_dukpt_attributes: Option<Value>,
-    /// Working key incoming (not offered).
-    pub incoming_wrapped_key: Option<Value>,
-    /// Working key outgoing (not offered).
-    pub outgoing_wrapped_key: Option<Value>,
+    /// The incoming PIN key as a `WrappedKey` under, or derived with, `IncomingKeyIdentifier`.
+    pub incoming_wrapped_key: Option<WrappedKey>,
+    /// The outgoing PIN key as a `WrappedKey` under, or derived with, `OutgoingKeyIdentifier`.
+    pub outgoing_wrapped_key: Option<WrappedKey>,
     /// AS2805 incoming (not offered).
     pub incoming_as2805_attributes: Option<Value>,
 }
@@ -301,9 +305,6 @@ impl<S: Store> Hsm<S> {
             })
         };
         self.run("GeneratePinData", Audit::FailuresOnly, params, || {
-            if input.encryption_wrapped_key.is_some() {
-                return Err(not_offered("EncryptionWrappedKey", "a wrapped working key"));
-            }
             use PinGenerationAttributes as G;
             let a = &input.generation_attributes;
             let format = pin_block_format(&input.pin_block_format)?;
@@ -325,13 +326,18 @@ impl<S: Store> Hsm<S> {
                 (&input.encryption_key_identifier, "EncryptionKeyIdentifier"),
             ])?;
             policy::check_key(&gen_role, &gen_record)?;
-            policy::check_key(&pek_role, &pek_record)?;
+            let pek = self.operation_key(
+                &pek_record,
+                (&input.encryption_key_identifier, "EncryptionKeyIdentifier"),
+                &pek_role,
+                input.encryption_wrapped_key.as_ref(),
+                "EncryptionWrappedKey",
+            )?;
             let gk = self.store().open(&gen_record)?;
-            let pek = self.store().open(&pek_record)?;
             let base = "GenerationAttributes";
             let encrypt = |pin: &Pin| {
                 block::encrypt(
-                    &*pek,
+                    &*pek.key,
                     format,
                     pin,
                     pan.as_ref(),
@@ -341,7 +347,7 @@ impl<S: Store> Hsm<S> {
             };
             let decrypt = |path: &str, text: &str| {
                 let b = encrypted_pin_block(path, text)?;
-                let pin = block::decrypt(&*pek, format, &b, pan.as_ref())
+                let pin = block::decrypt(&*pek.key, format, &b, pan.as_ref())
                     .map_err(|e| core_error(path, e))?;
                 Ok::<_, Error>((b, pin))
             };
@@ -433,7 +439,7 @@ impl<S: Store> Hsm<S> {
                     "GenerationKeyArn": self.arn_text(&gen_record)?,
                     "GenerationKeyCheckValue": gen_record.key_check_value,
                     "EncryptionKeyArn": self.arn_text(&pek_record)?,
-                    "EncryptionKeyCheckValue": pek_record.key_check_value,
+                    "EncryptionKeyCheckValue": pek.key_check_value,
                     "EncryptedPinBlock": pin_block.to_string(),
                     "PinData": { pin_data.0: pin_data.1.expose_secret() },
                 }),
@@ -452,9 +458,6 @@ impl<S: Store> Hsm<S> {
             })
         };
         self.run("VerifyPinData", Audit::FailuresOnly, params, || {
-            if input.encryption_wrapped_key.is_some() {
-                return Err(not_offered("EncryptionWrappedKey", "a wrapped working key"));
-            }
             let format = pin_block_format(&input.pin_block_format)?;
             let pan = pan_for(format, input.primary_account_number.as_deref())?;
             let block = encrypted_pin_block("EncryptedPinBlock", &input.encrypted_pin_block)?;
@@ -476,16 +479,18 @@ impl<S: Store> Hsm<S> {
                 (&input.encryption_key_identifier, "EncryptionKeyIdentifier"),
             ])?;
             policy::check_key(&role, &ver_record)?;
-            let dukpt = match &input.dukpt_attributes {
-                None => {
-                    policy::check_key(&roles::PIN_DECRYPT, &pek_record)?;
-                    None
-                }
-                Some(d) => {
-                    policy::check_key(&roles::DUKPT_BDK, &pek_record)?;
-                    Some(dukpt_pin("DukptAttributes", d, &pek_record)?)
-                }
-            };
+            let pek = self.pin_key(
+                &pek_record,
+                (&input.encryption_key_identifier, "EncryptionKeyIdentifier"),
+                input
+                    .dukpt_attributes
+                    .as_ref()
+                    .map(|d| (d, "DukptAttributes")),
+                input
+                    .encryption_wrapped_key
+                    .as_ref()
+                    .map(|w| (w, "EncryptionWrappedKey")),
+            )?;
             // Checks of the request's own fields, before the PIN is touched.
             let check = match &input.verification_attributes {
                 PinVerificationAttributes::VisaPin(v) => {
@@ -529,12 +534,13 @@ impl<S: Store> Hsm<S> {
             let invalid = Error::VerificationFailed {
                 reason: VerificationFailedReason::InvalidPin,
             };
-            let pin = match dukpt {
-                None => {
-                    let pek = self.store().open(&pek_record)?;
-                    block::decrypt(&*pek, format, &block, pan.as_ref())
-                }
-                Some((ksn, dt)) => {
+            let check_value = match &pek {
+                PinKey::Pek(k) => k.key_check_value.clone(),
+                PinKey::Dukpt(..) => pek_record.key_check_value.clone(),
+            };
+            let pin = match pek {
+                PinKey::Pek(pek) => block::decrypt(&*pek.key, format, &block, pan.as_ref()),
+                PinKey::Dukpt(ksn, dt) => {
                     let bdk = self.bdk(&pek_record)?;
                     payhsm_core::dukpt::decrypt_pin(
                         bdk.bdk(),
@@ -562,7 +568,7 @@ impl<S: Store> Hsm<S> {
                     "VerificationKeyArn": self.arn_text(&ver_record)?,
                     "VerificationKeyCheckValue": ver_record.key_check_value,
                     "EncryptionKeyArn": self.arn_text(&pek_record)?,
-                    "EncryptionKeyCheckValue": pek_record.key_check_value,
+                    "EncryptionKeyCheckValue": check_value,
                 }),
                 Vec::new(),
             ))
@@ -583,16 +589,6 @@ impl<S: Store> Hsm<S> {
                     &input.outgoing_dukpt_attributes,
                     "OutgoingDukptAttributes",
                     "DUKPT PIN encryption towards a device",
-                ),
-                (
-                    &input.incoming_wrapped_key,
-                    "IncomingWrappedKey",
-                    "a wrapped working key",
-                ),
-                (
-                    &input.outgoing_wrapped_key,
-                    "OutgoingWrappedKey",
-                    "a wrapped working key",
                 ),
                 (
                     &input.incoming_as2805_attributes,
@@ -623,34 +619,38 @@ impl<S: Store> Hsm<S> {
                 (&input.incoming_key_identifier, "IncomingKeyIdentifier"),
                 (&input.outgoing_key_identifier, "OutgoingKeyIdentifier"),
             ])?;
-            let dukpt = match &input.incoming_dukpt_attributes {
-                None => {
-                    policy::check_key(&roles::PIN_DECRYPT, &in_record)?;
-                    None
-                }
-                Some(d) => {
-                    policy::check_key(&roles::DUKPT_BDK, &in_record)?;
-                    Some(dukpt_pin("IncomingDukptAttributes", d, &in_record)?)
-                }
-            };
-            policy::check_key(&roles::PIN_ENCRYPT, &out_record)?;
-            let kout = self.store().open(&out_record)?;
-            let out = match dukpt {
-                None => {
-                    let kin = self.store().open(&in_record)?;
-                    translate::translate(
-                        &*kin,
-                        fin,
-                        &block,
-                        in_pan.as_ref(),
-                        &*kout,
-                        fout,
-                        out_pan.as_ref().or(in_pan.as_ref()),
-                        TranslationContext::Online,
-                        &mut OsRandom,
-                    )
-                }
-                Some((ksn, dt)) => {
+            let kin = self.pin_key(
+                &in_record,
+                (&input.incoming_key_identifier, "IncomingKeyIdentifier"),
+                input
+                    .incoming_dukpt_attributes
+                    .as_ref()
+                    .map(|d| (d, "IncomingDukptAttributes")),
+                input
+                    .incoming_wrapped_key
+                    .as_ref()
+                    .map(|w| (w, "IncomingWrappedKey")),
+            )?;
+            let kout = self.operation_key(
+                &out_record,
+                (&input.outgoing_key_identifier, "OutgoingKeyIdentifier"),
+                &roles::PIN_ENCRYPT,
+                input.outgoing_wrapped_key.as_ref(),
+                "OutgoingWrappedKey",
+            )?;
+            let out = match kin {
+                PinKey::Pek(kin) => translate::translate(
+                    &*kin.key,
+                    fin,
+                    &block,
+                    in_pan.as_ref(),
+                    &*kout.key,
+                    fout,
+                    out_pan.as_ref().or(in_pan.as_ref()),
+                    TranslationContext::Online,
+                    &mut OsRandom,
+                ),
+                PinKey::Dukpt(ksn, dt) => {
                     let bdk = self.bdk(&in_record)?;
                     payhsm_core::dukpt::translate_pin(
                         bdk.bdk(),
@@ -659,7 +659,7 @@ impl<S: Store> Hsm<S> {
                         fin,
                         &block,
                         in_pan.as_ref().or(out_pan.as_ref()),
-                        &*kout,
+                        &*kout.key,
                         fout,
                         &mut OsRandom,
                     )
@@ -670,11 +670,56 @@ impl<S: Store> Hsm<S> {
                 json!({
                     "PinBlock": out.to_string(),
                     "KeyArn": self.arn_text(&out_record)?,
-                    "KeyCheckValue": out_record.key_check_value,
+                    "KeyCheckValue": kout.key_check_value,
                 }),
                 Vec::new(),
             ))
         })
+    }
+}
+
+/// The key a PIN block arrives under: a PIN key (stored or a `WrappedKey`), or the DUKPT PIN
+/// key of a BDK (its KSN and working-key algorithm).
+enum PinKey {
+    Pek(OperationKey),
+    Dukpt(
+        payhsm_core::dukpt::Ksn,
+        Option<payhsm_core::key::KeyAlgorithm>,
+    ),
+}
+
+impl<S: Store> Hsm<S> {
+    /// The key a PIN block under `record` (named by `key`) arrives under: the DUKPT PIN key
+    /// `dukpt` names, or the PIN key, stored or the `wrapped` working key.
+    fn pin_key(
+        &self,
+        record: &KeyRecord,
+        key: (&str, &str),
+        dukpt: Option<(&DukptPinAttributes, &str)>,
+        wrapped: Option<(&WrappedKey, &str)>,
+    ) -> Result<PinKey, Error> {
+        match (dukpt, wrapped) {
+            (Some(_), Some((_, path))) => Err(Error::validation(
+                path,
+                "a PIN block under a DUKPT key takes no WrappedKey",
+            )),
+            (Some((d, path)), None) => {
+                policy::check_key(&roles::DUKPT_BDK, record)?;
+                let (ksn, dt) = dukpt_pin(path, d, record)?;
+                Ok(PinKey::Dukpt(ksn, dt))
+            }
+            (None, wrapped) => {
+                let (wrapped, path) = wrapped.unzip();
+                self.operation_key(
+                    record,
+                    key,
+                    &roles::PIN_DECRYPT,
+                    wrapped,
+                    path.unwrap_or_default(),
+                )
+                .map(PinKey::Pek)
+            }
+        }
     }
 }
 

@@ -20,7 +20,9 @@ use payhsm_keystore::{
 use payhsm_tr34::der::{Decode as _, pem};
 use serde_json::{Value, json};
 
-use super::{Harness, arn_of, assert_policy, assert_validation, asymmetric::import_root, pki};
+use super::{
+    Harness, arn_of, assert_field, assert_policy, assert_validation, asymmetric::import_root, pki,
+};
 
 fn pair_request(algorithm: &str, derive_usage: Option<&str>) -> Value {
     let mut r = json!({
@@ -247,4 +249,215 @@ fn symmetric_without_derive(request: &Value) -> Value {
     let mut r = request.clone();
     r.as_object_mut().unwrap().remove("DeriveKeyUsage");
     r
+}
+
+/// `WrappedKey` on the data plane: a TR-31 working key under a stored KEK, and a key derived
+/// by ECDH with the operation's key pair; the roles each must play and the refusals, none of
+/// which stores anything. (The bytes against an independent party: `tests/interop.rs`.)
+pub fn wrapped_working_keys<S: Store>(h: Harness<S>) {
+    use payhsm_core::key::{Algorithm, Exportability, KeyUsage, ModeOfUse};
+    const WORKING: &str = "0123456789ABCDEFFEDCBA9876543210";
+    let before = h.ok("ListKeys", json!({}))["Keys"]
+        .as_array()
+        .unwrap()
+        .len();
+    let kek = super::import_known(
+        &h,
+        KeyUsage::K0,
+        KeyAlgorithm::Tdes3Key,
+        ModeOfUse::ENCRYPT_DECRYPT,
+        false,
+        super::KNOWN_KEK,
+    );
+    let kek_key = SoftwareKey::from_hex(KeyAlgorithm::Tdes3Key, super::KNOWN_KEK).unwrap();
+    let block = |usage: KeyUsage| {
+        let header = payhsm_tr31::Header::new(
+            payhsm_tr31::Version::B,
+            usage,
+            Algorithm::TDES,
+            ModeOfUse::ENCRYPT_DECRYPT,
+            "00",
+            Exportability::EXPORTABLE,
+        )
+        .unwrap();
+        payhsm_tr31::wrap(
+            payhsm_tr31::Kbpk::Key(&kek_key),
+            &header,
+            &hex::decode("k", WORKING).unwrap(),
+            &payhsm_tr31::WrapOptions::default(),
+            &mut payhsm_core::rng::OsRandom,
+        )
+        .unwrap()
+    };
+    let (d0, p0) = (block(KeyUsage::D0), block(KeyUsage::P0));
+    let tr31 = |b: &str| json!({ "WrappedKeyMaterial": { "Tr31KeyBlock": b } });
+    let ecb = json!({ "Symmetric": { "Mode": "ECB" } });
+    let encrypt = |key: &str, wrapped: Value, attributes: &Value| {
+        h.call(
+            "EncryptData",
+            json!({ "KeyIdentifier": key, "PlainText": "00".repeat(8),
+                "EncryptionAttributes": attributes, "WrappedKey": wrapped }),
+        )
+    };
+
+    // A D0 block encrypts; the ARN is the KEK's, the KCV the working key's.
+    let working = SoftwareKey::from_hex(KeyAlgorithm::Tdes2Key, WORKING).unwrap();
+    let out = encrypt(&kek, tr31(&d0), &ecb).unwrap();
+    assert_eq!(out["KeyArn"], json!(kek));
+    let mut expected = [0u8; 8];
+    payhsm_core::crypto::SymmetricKey::encrypt_ecb(&working, &mut expected).unwrap();
+    assert_eq!(out["CipherText"], hex::encode(&expected));
+    assert_eq!(
+        out["KeyCheckValue"],
+        hex::encode(&expected)[..6].to_owned(),
+        "the ANSI X9.24 KCV: the first 3 bytes of the zero block's encryption"
+    );
+    // A CMAC KCV when asked for.
+    let mut cmac = tr31(&d0);
+    cmac["KeyCheckValueAlgorithm"] = json!("CMAC");
+    let out = encrypt(&kek, cmac, &ecb).unwrap();
+    assert_eq!(
+        out["KeyCheckValue"],
+        kcv::compute(&working, KcvMethod::Cmac, 3)
+            .unwrap()
+            .to_string()
+    );
+    // A P0 block is no data key; a PEK is no KEK.
+    assert_policy(encrypt(&kek, tr31(&p0), &ecb), Rule::KeyUsage);
+    let pek = h.create(
+        "TR31_P0_PIN_ENCRYPTION_KEY",
+        "TDES_2KEY",
+        &["Encrypt", "Decrypt", "Wrap", "Unwrap"],
+        false,
+    );
+    assert_policy(encrypt(&pek, tr31(&d0), &ecb), Rule::KeyUsage);
+    // Bad blocks name the member.
+    for bad in [&d0[..d0.len() - 2], "B0096D0TB00E0000"] {
+        assert_field(
+            encrypt(&kek, tr31(bad), &ecb),
+            "WrappedKey.WrappedKeyMaterial.Tr31KeyBlock",
+        );
+    }
+    // A WrappedKey carries a symmetric key: not with DUKPT or RSA attributes.
+    for attributes in [
+        json!({ "Dukpt": { "KeySerialNumber": "FFFF9876543210E00001" } }),
+        json!({ "Asymmetric": { "PaddingType": "OAEP_SHA256" } }),
+    ] {
+        assert_field(encrypt(&kek, tr31(&d0), &attributes), "WrappedKey");
+    }
+    // Exactly one member, none unknown.
+    assert_validation(encrypt(&kek, json!({ "WrappedKeyMaterial": {} }), &ecb));
+    assert_validation(encrypt(
+        &kek,
+        json!({ "WrappedKeyMaterial": { "Tr31KeyBlock": d0, "Other": "x" } }),
+        &ecb,
+    ));
+    assert_validation(encrypt(
+        &kek,
+        json!({ "WrappedKeyMaterial": { "Tr31KeyBlock": d0 }, "Extra": 1 }),
+        &ecb,
+    ));
+
+    // ECDH-derived working keys, where the store keeps ECC keys.
+    let created = h.call(
+        "CreateKey",
+        pair_request(
+            "ECC_NIST_P256",
+            Some("TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY"),
+        ),
+    );
+    if let Err(Error::NotSupported { message }) = &created {
+        assert!(message.contains("not supported by this token"), "{message}");
+        return;
+    }
+    let d0_pair = arn_of(&created.unwrap());
+    let pair = |usage: &str| arn_of(&h.ok("CreateKey", pair_request("ECC_NIST_P256", Some(usage))));
+    let (k1_pair, p0_pair) = (
+        pair("TR31_K1_KEY_BLOCK_PROTECTION_KEY"),
+        pair("TR31_P0_PIN_ENCRYPTION_KEY"),
+    );
+    let ca = import_root(&h, &pki::ca().cert);
+    let party = pki::ecdh_party();
+    let dh = |extra: Value| {
+        let mut m = json!({
+            "CertificateAuthorityPublicKeyIdentifier": ca,
+            "PublicKeyCertificate": party.cert_b64, "KeyAlgorithm": "AES_128",
+            "KeyDerivationFunction": "NIST_SP800", "KeyDerivationHashAlgorithm": "SHA_256",
+            "SharedInformation": "0A0B0C",
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            m[k] = v.clone();
+        }
+        json!({ "WrappedKeyMaterial": { "DiffieHellmanSymmetricKey": m } })
+    };
+    let hsm_public = public_key_of(
+        &h.ok(
+            "GetPublicKeyCertificate",
+            json!({ "KeyIdentifier": d0_pair }),
+        )["KeyCertificate"],
+    );
+    let derived = derive(
+        Kdf::NistSp800,
+        KdfHash::Sha256,
+        party.key.agree(&hsm_public).unwrap().expose_secret(),
+        &[0x0A, 0x0B, 0x0C],
+        16,
+    );
+    let derived = SoftwareKey::new(
+        KeyAlgorithm::Aes128,
+        &KeyMaterial::from_slice("k", derived.expose_secret()).unwrap(),
+    )
+    .unwrap();
+    let out = h
+        .call(
+            "EncryptData",
+            json!({ "KeyIdentifier": d0_pair, "PlainText": "00".repeat(16),
+                "EncryptionAttributes": ecb, "WrappedKey": dh(json!({})) }),
+        )
+        .unwrap();
+    let mut expected = [0u8; 16];
+    payhsm_core::crypto::SymmetricKey::encrypt_ecb(&derived, &mut expected).unwrap();
+    assert_eq!(out["CipherText"], hex::encode(&expected));
+    assert_eq!(out["KeyArn"], json!(d0_pair));
+    // The pair's DeriveKeyUsage decides what it derives: D0 for data, not K1 or P0.
+    for other in [&k1_pair, &p0_pair] {
+        assert_policy(encrypt(other, dh(json!({})), &ecb), Rule::KeyUsage);
+    }
+    // A derived working key is TDES or AES.
+    assert_policy(
+        encrypt(&d0_pair, dh(json!({ "KeyAlgorithm": "HMAC_SHA256" })), &ecb),
+        Rule::KeyAlgorithm,
+    );
+    for (extra, member) in [
+        (
+            json!({ "KeyDerivationFunction": "HKDF" }),
+            "KeyDerivationFunction",
+        ),
+        (json!({ "SharedInformation": "0" }), "SharedInformation"),
+        (json!({ "KeyAlgorithm": "AES_512" }), "KeyAlgorithm"),
+        (
+            json!({ "PublicKeyCertificate": pki::b64(&pki::kdh().cert) }),
+            "PublicKeyCertificate",
+        ),
+    ] {
+        assert_field(
+            encrypt(&d0_pair, dh(extra), &ecb),
+            &format!("WrappedKey.WrappedKeyMaterial.DiffieHellmanSymmetricKey.{member}"),
+        );
+    }
+    // Without a WrappedKey the pair is no data key; a KEK derives nothing.
+    assert_policy(
+        h.call(
+            "EncryptData",
+            json!({ "KeyIdentifier": d0_pair, "PlainText": "00".repeat(16),
+                "EncryptionAttributes": ecb }),
+        ),
+        Rule::KeyClass,
+    );
+    assert_policy(encrypt(&kek, dh(json!({})), &ecb), Rule::KeyClass);
+    let after = h.ok("ListKeys", json!({}))["Keys"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(after, before + 6, "only the keys made here");
 }

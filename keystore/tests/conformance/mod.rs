@@ -21,6 +21,7 @@ pub mod asymmetric;
 pub mod ecdh;
 pub mod emv_sm;
 pub mod matrix;
+pub mod mpa;
 pub mod pki;
 pub mod replication;
 pub mod resource_policy;
@@ -30,8 +31,9 @@ pub mod translate;
 pub use asymmetric::{
     asymmetric_keys, certificate_imports, tr34_export_by_key_id, tr34_import_by_key_id,
 };
-pub use ecdh::ecdh_key_agreement;
+pub use ecdh::{ecdh_key_agreement, wrapped_working_keys};
 pub use emv_sm::{emv_data_encryption, emv_pin_change, emv_script_mac};
+pub use mpa::dual_control_of_root_imports;
 pub use resource_policy::resource_policies;
 pub use rsa_exchange::{asymmetric_data_encryption, certificate_signing_requests, key_cryptograms};
 pub use translate::translate_key_material;
@@ -95,6 +97,8 @@ macro_rules! conformance_tests {
                 asymmetric_data_encryption,
                 certificate_signing_requests,
                 ecdh_key_agreement,
+                wrapped_working_keys,
+                dual_control_of_root_imports,
             );
         }
     };
@@ -255,6 +259,21 @@ pub fn assert_policy(r: Result<Value, Error>, rule: Rule) {
 #[track_caller]
 pub fn assert_validation(r: Result<Value, Error>) {
     assert!(matches!(r, Err(Error::Validation { .. })), "{r:?}");
+}
+
+/// Asserts a `ValidationException` on the request member `path`; returns its message.
+#[track_caller]
+pub fn assert_field(r: Result<Value, Error>, path: &str) -> String {
+    match r {
+        Err(Error::Validation {
+            field_list,
+            message,
+        }) => {
+            assert_eq!(field_list[0].path, path, "{message}");
+            field_list[0].message.clone()
+        }
+        other => panic!("expected a ValidationException on {path}, got {other:?}"),
+    }
 }
 
 /// Whether the store holds RSA key pairs and certificates. Asks the store itself, so the

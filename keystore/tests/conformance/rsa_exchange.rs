@@ -14,7 +14,7 @@ use payhsm_tr34::{
 use serde_json::{Value, json};
 
 use super::{
-    Harness, arn_of, assert_policy, assert_validation,
+    Harness, arn_of, assert_field, assert_policy, assert_validation,
     asymmetric::ImportParameters,
     key_id,
     pki::{self, b64, from_b64},
@@ -214,21 +214,6 @@ fn export<S: Store>(
         "ExportKey",
         json!({ "ExportKeyIdentifier": key, "KeyMaterial": { "KeyCryptogram": material } }),
     )
-}
-
-/// Asserts a `ValidationException` naming the request member `path`.
-#[track_caller]
-fn assert_field(r: Result<Value, Error>, path: &str) -> String {
-    match r {
-        Err(Error::Validation {
-            field_list,
-            message,
-        }) => {
-            assert_eq!(field_list[0].path, path, "{message}");
-            field_list[0].message.clone()
-        }
-        other => panic!("expected a ValidationException on {path}, got {other:?}"),
-    }
 }
 
 fn member(name: &str) -> String {
@@ -700,6 +685,72 @@ pub fn asymmetric_data_encryption<S: Store>(h: Harness<S>) {
         false,
     );
     assert_policy(encrypt(&d0, "OAEP_SHA256", data), Rule::KeyClass);
+
+    // ReEncryptData with RSA on one side: the peer's ciphertext under the key pair becomes
+    // AES-CBC under the data key, and that becomes RSA under the imported public key, which
+    // the peer opens; the clear data never leaves the HSM.
+    let re_encrypt = |incoming: &str, outgoing: &str, data: &str, a_in: Value, a_out: Value| {
+        h.call(
+            "ReEncryptData",
+            json!({ "IncomingKeyIdentifier": incoming, "OutgoingKeyIdentifier": outgoing,
+                "CipherText": data, "IncomingEncryptionAttributes": a_in,
+                "OutgoingEncryptionAttributes": a_out }),
+        )
+    };
+    let rsa = |padding: &str| json!({ "Asymmetric": { "PaddingType": padding } });
+    let cbc = json!({ "Symmetric": { "Mode": "CBC" } });
+    let padding_type = working.last().copied().unwrap_or("OAEP_SHA1");
+    let under_pair = peer.encrypt(&pair_cert, padding_type, data);
+    let under_d0 = re_encrypt(&pair, &d0, &under_pair, rsa(padding_type), cbc.clone()).unwrap();
+    assert_eq!(under_d0["KeyArn"], json!(d0));
+    let clear = h.ok(
+        "DecryptData",
+        json!({ "KeyIdentifier": d0, "CipherText": under_d0["CipherText"],
+            "DecryptionAttributes": cbc }),
+    );
+    assert_eq!(clear["PlainText"], data);
+    let under_public = re_encrypt(
+        &d0,
+        &public,
+        under_d0["CipherText"].as_str().unwrap(),
+        cbc.clone(),
+        rsa("OAEP_SHA256"),
+    )
+    .unwrap();
+    assert_eq!(under_public["KeyArn"], json!(public));
+    assert_eq!(
+        peer.decrypt(
+            &krd.key,
+            "OAEP_SHA256",
+            under_public["CipherText"].as_str().unwrap()
+        ),
+        data
+    );
+    // RSA on both sides, and the key pair's roles, are refused.
+    assert_field(
+        re_encrypt(
+            &pair,
+            &public,
+            &under_pair,
+            rsa(padding_type),
+            rsa("OAEP_SHA256"),
+        ),
+        "OutgoingEncryptionAttributes",
+    );
+    assert_policy(
+        re_encrypt(&public, &d0, &under_pair, rsa(padding_type), cbc.clone()),
+        Rule::KeyClass,
+    );
+    assert_policy(
+        re_encrypt(
+            &d0,
+            &pair,
+            under_d0["CipherText"].as_str().unwrap(),
+            cbc,
+            rsa("OAEP_SHA256"),
+        ),
+        Rule::KeyClass,
+    );
     // Failures are audited without the data.
     let lines = h.hsm.audit().lines().join("\n");
     assert!(lines.contains("\"eventName\":\"DecryptData\""));

@@ -8,9 +8,16 @@ Reads one JSON object on stdin and writes one on stdout.
   party   {"curve", "chain"}  -> a key pair and its certificates: a self-signed CA (as the
           service's samples make it) and, with "chain", a leaf for key agreement signed by it.
           {"key": PEM, "ca": B64 PEM, "leaf": B64 PEM}
-  derive  {"key", "peer", "kdf", "hash", "length", "shared_info"} -> {"kbpk": HEX}
-  wrap    derive's members + {"header", "clear_key"} -> {"block", "kcv"}
-  unwrap  derive's members + {"block"} -> {"header", "clear_key", "kcv"}
+  derive  {"key", "peer", "kdf", "hash", "length", "shared_info"} -> {"kbpk": HEX};
+          with "aes" (true for an AES key, false for TDES) also its "kcv"
+  wrap    derive's members (or "clear": the KBPK in clear) + {"header", "clear_key"}
+          -> {"block", "kcv"}
+  unwrap  wrap's key members + {"block"} -> {"header", "clear_key", "kcv"}
+  pin_encrypt  derive's members (or "clear": HEX, a key known in clear) + {"pin", "pan",
+          "format"} -> {"block"}: an ISO 9564 format 0 (TDES) or 4 (AES) PIN block
+  pin_decrypt  the same + {"block"} -> {"pin"}
+  crypt   the same + {"mode": "ECB"|"CBC", "iv", "data", "encrypt"} -> {"data"}: TDES or AES
+  pvv     {"pvk", "pvki", "pin", "pan"} -> {"pvv"}: the Visa PIN verification value
 "peer" is the other side's certificate as the service returns it (base64 of the PEM text).
 """
 import base64
@@ -28,6 +35,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # 
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash  # noqa: E402
 from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF  # noqa: E402
 from cryptography.x509.oid import NameOID  # noqa: E402
+import psec.pin  # noqa: E402
+import psec.pinblock  # noqa: E402
 import psec.tr31  # noqa: E402
 
 CURVES = {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1, "P-521": ec.SECP521R1}
@@ -103,22 +112,71 @@ def kcv(key, algorithm):
 
 
 def derive(req):
-    return {"kbpk": kbpk(req).hex().upper()}
+    key = kbpk(req)
+    out = {"kbpk": key.hex().upper()}
+    if "aes" in req:  # the derived key's algorithm is known: its KCV too
+        out["kcv"] = kcv(key, "A" if req["aes"] else "T")
+    return out
 
 
 def wrap(req):
     clear = bytes.fromhex(req["clear_key"])
-    block = psec.tr31.wrap(kbpk(req), req["header"], clear)
+    block = psec.tr31.wrap(working_key(req), req["header"], clear)
     return {"block": block, "kcv": kcv(clear, req["header"][7])}
 
 
 def unwrap(req):
-    header, clear = psec.tr31.unwrap(kbpk(req), req["block"])
+    header, clear = psec.tr31.unwrap(working_key(req), req["block"])
     return {"header": str(header), "clear_key": clear.hex().upper(), "kcv": kcv(clear, str(header)[7])}
 
 
+def working_key(req):
+    """The key a data-plane request works with: derived by ECDH, or given in clear."""
+    return bytes.fromhex(req["clear"]) if "clear" in req else kbpk(req)
+
+
+def block_cipher(req, key):
+    """AES if the request says so ("aes": true), else TDES."""
+    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+    return algorithms.AES(key) if req.get("aes") else TripleDES(key)
+
+
+def pin_encrypt(req):
+    key = working_key(req)
+    if req["format"] == "ISO_FORMAT_4":
+        block = psec.pinblock.encipher_pinblock_iso_4(key, req["pin"], req["pan"])
+    else:
+        clear = psec.pinblock.encode_pinblock_iso_0(req["pin"], req["pan"])
+        e = Cipher(block_cipher({}, key), modes.ECB()).encryptor()
+        block = e.update(clear) + e.finalize()
+    return {"block": block.hex().upper()}
+
+
+def pin_decrypt(req):
+    key = working_key(req)
+    block = bytes.fromhex(req["block"])
+    if req["format"] == "ISO_FORMAT_4":
+        return {"pin": psec.pinblock.decipher_pinblock_iso_4(key, block, req["pan"])}
+    d = Cipher(block_cipher({}, key), modes.ECB()).decryptor()
+    return {"pin": psec.pinblock.decode_pinblock_iso_0(d.update(block) + d.finalize(), req["pan"])}
+
+
+def crypt(req):
+    key = working_key(req)
+    mode = modes.ECB() if req["mode"] == "ECB" else modes.CBC(bytes.fromhex(req["iv"]))
+    c = Cipher(block_cipher(req, key), mode)
+    op = c.encryptor() if req["encrypt"] else c.decryptor()
+    return {"data": (op.update(bytes.fromhex(req["data"])) + op.finalize()).hex().upper()}
+
+
+def pvv(req):
+    return {"pvv": psec.pin.generate_visa_pvv(bytes.fromhex(req["pvk"]), req["pvki"], req["pin"], req["pan"])}
+
+
 def main():
-    op = {"party": party, "derive": derive, "wrap": wrap, "unwrap": unwrap}[sys.argv[1]]
+    op = {"party": party, "derive": derive, "wrap": wrap, "unwrap": unwrap,
+          "pin_encrypt": pin_encrypt, "pin_decrypt": pin_decrypt, "crypt": crypt,
+          "pvv": pvv}[sys.argv[1]]
     json.dump(op(json.load(sys.stdin)), sys.stdout)
 
 

@@ -220,6 +220,32 @@ check(psec.des.decrypt_tdes_ecb(DEK2, bytes.fromhex(re["CipherText"])).hex().upp
 check(re["KeyCheckValue"] == tdes_kcv(DEK2), "re-encrypt KCV")
 ok("ReEncryptData CBC under DEK -> ECB under DEK2: psec decrypts the plaintext")
 
+# --- Dynamic keys: working keys that come with the request (WrappedKey), TR-31 under the KEK --
+DYN_DEK = bytes.fromhex("6E6E6E6E6E6E6E6E1F1F1F1F1F1F1F1F")
+DYN_PEK = bytes.fromhex("2C2C2C2C2C2C2C2CB3B3B3B3B3B3B3B3")
+
+
+def dynamic(header, key):
+    return {"WrappedKeyMaterial": {"Tr31KeyBlock": psec.tr31.wrap(KEK, header, key)}}
+
+
+enc = dp.encrypt_data(KeyIdentifier=kek, PlainText=plain, EncryptionAttributes={"Symmetric": {"Mode": "ECB"}},
+                      WrappedKey=dynamic("B0000D0TB00E0000", DYN_DEK))
+check(enc["CipherText"] == psec.des.encrypt_tdes_ecb(DYN_DEK, bytes.fromhex(plain)).hex().upper(), "dynamic ECB")
+check(enc["KeyArn"] == kek and enc["KeyCheckValue"] == tdes_kcv(DYN_DEK), "dynamic KCV")
+ok("EncryptData with a WrappedKey (TR-31 D0 under the KEK) = psec's under the clear working key")
+tr = dp.translate_pin_data(
+    IncomingKeyIdentifier=pek1, OutgoingKeyIdentifier=kek, EncryptedPinBlock=mine.hex().upper(),
+    IncomingTranslationAttributes={"IsoFormat0": {"PrimaryAccountNumber": PAN}},
+    OutgoingTranslationAttributes={"IsoFormat0": {"PrimaryAccountNumber": PAN}},
+    OutgoingWrappedKey=dynamic("B0000P0TB00E0000", DYN_PEK))
+out_pin = psec.pinblock.decode_pinblock_iso_0(psec.des.decrypt_tdes_ecb(DYN_PEK, bytes.fromhex(tr["PinBlock"])), PAN)
+check(out_pin == "4321" and tr["KeyCheckValue"] == tdes_kcv(DYN_PEK), out_pin)
+ok("TranslatePinData to a WrappedKey PEK: psec opens the PIN under the clear working key")
+fails("ValidationException", dp.encrypt_data, KeyIdentifier=kek, PlainText=plain,
+      EncryptionAttributes={"Symmetric": {"Mode": "ECB"}}, WrappedKey=dynamic("B0000P0TB00E0000", DYN_PEK))
+ok("EncryptData with a PIN key as its WrappedKey is refused")
+
 # --- EMV ARQC ---------------------------------------------------------------------------------
 tx = "0000000010000000000000000710000000000007101312050030BD7A1C3C" + "5C00" + "00000000"
 atc = "000F"
