@@ -8,6 +8,7 @@
 //! print the service's error name and message on stderr.
 
 pub(crate) mod ceremony;
+pub(crate) mod custodians;
 mod home;
 mod regions;
 mod shorthand;
