@@ -326,12 +326,16 @@ fn a_master_key_from_components() {
     assert!(!created.stderr.contains("development"));
     // A typo, a wrong KCV and a repeated component each ask that custodian again.
     let retried = format!(
-        "Ann\n{c1}\nyes\nBob\n12\n{c1}\n{c2}\n000000\n{c2}\n{}\n",
+        "Ann\n{c1}\n000000\n{c1}\nyes\nBob\n12\n{c1}\n{c2}\n{}\n",
         kcv(c2)
     );
     let listed = run_in(&home, &["list-keys"], Some(&retried));
     assert_eq!(listed.code, 0, "{}", listed.stderr);
-    assert!(listed.stderr.contains("enter it again"), "{}", listed.stderr);
+    assert!(
+        listed.stderr.contains("enter it again"),
+        "{}",
+        listed.stderr
+    );
     let audit = std::fs::read_to_string(home.join("us-east-1/audit.jsonl")).unwrap();
     let entries: Vec<Value> = audit
         .lines()
@@ -342,15 +346,25 @@ fn a_master_key_from_components() {
         .iter()
         .filter(|e| e["requestParameters"]["custodian"] == "Bob" && e.get("errorCode").is_some())
         .count();
-    assert!(bob_failures >= 3, "every failed try is audited: {audit}");
+    let failures = entries
+        .iter()
+        .filter(|e| e.get("errorCode").is_some())
+        .count();
+    // Bob's typo and repeated component, and Ann's wrong KCV here; Bob's three before.
+    assert_eq!(bob_failures, 5, "every failed try is audited: {audit}");
+    assert_eq!(failures, 6, "{audit}");
     assert!(
         entries
             .iter()
             .any(|e| e["requestParameters"]["keyCheckValue"] == kcv(c2).as_str()),
         "{audit}"
     );
-    assert!(!audit.contains(c1) && !audit.contains(c2), "no component in the audit log");
-    let swapped = format!("Ann\n{c2}\nyes\nBob\n{c1}\nyes\n");
+    assert!(
+        !audit.contains(c1) && !audit.contains(c2),
+        "no component in the audit log"
+    );
+    let c3 = "3333333333333333333333333333333333333333333333333333333333333333";
+    let swapped = format!("Ann\n{c1}\nyes\nBob\n{c3}\nyes\n");
     let wrong_key = run_in(&home, &["list-keys"], Some(&swapped));
     assert_ne!(wrong_key.code, 0);
     // Without the test-only variable a pipe is refused (T-K-6).
@@ -586,10 +600,12 @@ fn a_working_key_from_components() {
     );
     let wrong_part = run(
         &kcv(&combined),
-        &format!("{c1}\n{}\n{c2}\n000000\n", kcv(c1)),
+        &format!("Ann\n{c1}\n{}\nBob\n{c2}\n0\n{c2}\n0\n{c2}\n0\n", kcv(c1)),
     );
     assert!(
-        wrong_part.error_line().contains("component 2's KCV"),
+        wrong_part
+            .error_line()
+            .contains("component 2 has a KCV that does not match"),
         "{}",
         wrong_part.stderr
     );

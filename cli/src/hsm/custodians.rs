@@ -11,13 +11,13 @@
 use std::io::IsTerminal as _;
 
 use payhsm_core::secret::KeyMaterial;
-use subtle::ConstantTimeEq as _;
 use payhsm_keystore::{
     Error,
     audit::{AuditEvent, AuditLog},
     clock::{Clock as _, SystemClock},
 };
 use serde_json::json;
+use subtle::ConstantTimeEq as _;
 
 use super::read_line;
 use crate::error::CliError;

@@ -364,9 +364,10 @@ impl Home {
 fn read_components(home: &Home, n: usize) -> Result<MasterKey, CliError> {
     let log = home.audit_log()?;
     let evidence = home.evidence(&log, "MasterKey");
-    let components = read_key_components(n, "Master key component", MASTER_KEY_LEN, &evidence, |m| {
-        Ok(component_check_value(m)?)
-    })?;
+    let components =
+        read_key_components(n, "Master key component", MASTER_KEY_LEN, &evidence, |m| {
+            Ok(component_check_value(m)?)
+        })?;
     let components: Vec<Component> = components
         .into_iter()
         .map(|e| Component {
