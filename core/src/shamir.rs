@@ -165,7 +165,7 @@ mod tests {
                 product ^= 0x11b << (i - 8);
             }
         }
-        product as u8
+        u8::try_from(product).unwrap()
     }
 
     #[test]
