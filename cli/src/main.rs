@@ -111,6 +111,15 @@ enum Command {
     /// Drains every region's replication outbox: replicas of multi-region keys are made,
     /// updated or deleted. Every key-id command does this for its region before it exits.
     Replicate(ReplicateArgs),
+    /// The region's audit log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Copies the whole store, consistent while it is in use, into a new directory that opens
+    /// as a store with the same master key.
+    Backup {
+        /// The new directory.
+        dir: PathBuf,
+    },
     /// Prints a shell completion script (`payhsm completions bash > ~/.local/share/bash-completion/completions/payhsm`).
     Completions {
         /// The shell.
@@ -120,6 +129,14 @@ enum Command {
     /// Prints the man page payhsm(1), or with --out-dir writes one page per command
     /// (payhsm.1, payhsm-create-key.1, …).
     Man(ManArgs),
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Checks the audit log's hash chain: names the first line that was edited, removed or
+    /// moved (exit 1), or prints the number of lines and the last line's hash, which you
+    /// record elsewhere to pin the log's past.
+    Verify,
 }
 
 #[derive(Args)]
@@ -253,6 +270,13 @@ fn main() -> ExitCode {
                     .and_then(|v| print_json(&v)),
                 Command::Calc(cmd) => calc::run(cmd).and_then(|v| print_json(&v)),
                 Command::Vectors(args) => vectors::run(&args),
+                Command::Audit(AuditCmd::Verify) => hsm::Backend::from_matches(&matches)
+                    .and_then(|backend| hsm::Home::new(&cli.store, &cli.region, backend))
+                    .and_then(|home| home.verify_audit())
+                    .and_then(|v| print_json(&v)),
+                Command::Backup { dir } => {
+                    hsm::backup::backup(&cli.store, &dir).and_then(|v| print_json(&v))
+                }
                 Command::Completions { shell } => completions(shell),
                 Command::Man(args) => man(args.out_dir.as_deref()),
                 Command::Replicate(a) => hsm::Backend::from_matches(&matches)

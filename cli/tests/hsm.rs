@@ -363,6 +363,12 @@ fn a_master_key_from_components() {
         !audit.contains(c1) && !audit.contains(c2),
         "no component in the audit log"
     );
+    let verified = run_in(&home, &["audit", "verify"], None);
+    assert_eq!(
+        verified.code, 0,
+        "ceremony events keep the chain: {}",
+        verified.stderr
+    );
     let c3 = "3333333333333333333333333333333333333333333333333333333333333333";
     let swapped = format!("Ann\n{c1}\nyes\nBob\n{c3}\nyes\n");
     let wrong_key = run_in(&home, &["list-keys"], Some(&swapped));
@@ -1028,4 +1034,124 @@ fn resource_policy_and_translate_key_material_commands() {
     let imported = ok(&home, &["import-key", "--key-material",
         &serde_json::json!({ "Tr31KeyBlock": { "WrappingKeyIdentifier": aes, "WrappedKeyBlock": out_block } }).to_string()]);
     assert_eq!(imported["Key"]["KeyCheckValue"], cvk["KeyCheckValue"]);
+}
+
+/// Issue 15: `payhsm audit verify` walks the audit log's hash chain, written by several
+/// processes, and names the first line that was edited or removed (exit 1).
+#[test]
+fn audit_verify_finds_an_edited_or_removed_line() {
+    let (_dir, home) = dev_home();
+    for _ in 0..3 {
+        ok(
+            &home,
+            &["create-key", "--key-attributes", CVK_ATTRS, "--exportable"],
+        );
+    }
+    let verified = run_in(&home, &["audit", "verify"], None);
+    assert_eq!(verified.code, 0, "{}", verified.stderr);
+    let lines = verified.json()["Lines"].as_u64().unwrap();
+    assert!(lines >= 3, "{}", verified.stdout);
+    assert_eq!(verified.json()["LastHash"].as_str().unwrap().len(), 64);
+
+    let path = home.join("us-east-1/audit.jsonl");
+    let good = std::fs::read_to_string(&path).unwrap();
+    let mut edited: Vec<&str> = good.lines().collect();
+    let changed = edited[1].replace("\"readOnly\":false", "\"readOnly\":true");
+    assert_ne!(changed, edited[1]);
+    edited[1] = &changed;
+    std::fs::write(&path, edited.join("\n") + "\n").unwrap();
+    let out = run_in(&home, &["audit", "verify"], None);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.error_line().contains("line 3"), "{}", out.stderr);
+
+    let mut removed: Vec<&str> = good.lines().collect();
+    removed.remove(1);
+    std::fs::write(&path, removed.join("\n") + "\n").unwrap();
+    let out = run_in(&home, &["audit", "verify"], None);
+    assert_eq!(out.code, 1);
+    assert!(out.error_line().contains("line 2"), "{}", out.stderr);
+}
+
+/// Issue 15: `payhsm backup DIR` copies the store while another process writes to it; the copy
+/// opens as a store with the same master key and its keys give the same answers.
+#[test]
+fn a_backup_taken_while_the_store_is_written_opens_with_the_same_master_key() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (dir, home) = dev_home();
+    let cvk = ok(
+        &home,
+        &["create-key", "--key-attributes", CVK_ATTRS, "--exportable"],
+    )["Key"]["KeyArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A writer in other processes for the whole backup.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (home, stop) = (home.clone(), std::sync::Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut created = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) || created < 3 {
+                ok(
+                    &home,
+                    &[
+                        "create-key",
+                        "--key-attributes",
+                        CVK_ATTRS,
+                        "--no-exportable",
+                    ],
+                );
+                created += 1;
+            }
+            created
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    let copy = dir.path().join("backup");
+    let backup = run_in(&home, &["backup", copy.to_str().unwrap()], None);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let created = writer.join().unwrap();
+    assert_eq!(backup.code, 0, "{}", backup.stderr);
+    let copied = backup.json()["Regions"][0]["Keys"].as_u64().unwrap();
+    assert!(
+        (1..=1 + created).contains(&copied),
+        "{copied} of {}",
+        1 + created
+    );
+    assert_eq!(
+        std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    assert_eq!(
+        std::fs::metadata(copy.join("us-east-1/keys.db"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    // The copy is a store: the same keys, the same answers, an intact audit chain.
+    let listed = ok(&copy, &["list-keys"])["Keys"].as_array().unwrap().len();
+    assert_eq!(u64::try_from(listed).unwrap(), copied);
+    let cvv2 = |store: &Path| {
+        ok(
+            store,
+            &[
+                "generate-card-validation-data",
+                "--key-identifier",
+                &cvk,
+                "--primary-account-number",
+                "4111111111111111",
+                "--generation-attributes",
+                "CardVerificationValue2={CardExpiryDate=1230}",
+            ],
+        )["ValidationData"]
+            .clone()
+    };
+    assert_eq!(cvv2(&copy), cvv2(&home));
+    assert_eq!(run_in(&copy, &["audit", "verify"], None).code, 0);
+    // A backup never overwrites.
+    let again = run_in(&home, &["backup", copy.to_str().unwrap()], None);
+    assert_eq!(again.code, 2);
+    assert!(again.error_line().contains("exists"), "{}", again.stderr);
 }

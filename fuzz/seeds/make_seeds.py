@@ -66,3 +66,20 @@ write(
     "json",
     '{"KeyIdentifier":"alias/k","MessageData":"00112233","GenerationAttributes":{"Algorithm":"CMAC"}}',
 )
+
+# dispatch_json: the operation's name, a newline, the request (keys under the aliases that
+# fuzz/src/dispatch_json.rs creates).
+dispatch = {
+    "create_key": ("CreateKey", {"KeyAttributes": {"KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "TDES_2KEY", "KeyModesOfUse": {"Generate": True, "Verify": True}}, "Exportable": False}),
+    "cvv2": ("GenerateCardValidationData", {"KeyIdentifier": "alias/cvk", "PrimaryAccountNumber": "4111111111111111", "GenerationAttributes": {"CardVerificationValue2": {"CardExpiryDate": "1230"}}}),
+    "verify_cvv2": ("VerifyCardValidationData", {"KeyIdentifier": "alias/cvk", "PrimaryAccountNumber": "4111111111111111", "ValidationData": "123", "VerificationAttributes": {"CardVerificationValue2": {"CardExpiryDate": "1230"}}}),
+    "pin": ("GeneratePinData", {"GenerationKeyIdentifier": "alias/pvk", "EncryptionKeyIdentifier": "alias/pek", "GenerationAttributes": {"VisaPin": {"PinVerificationKeyIndex": 1}}, "PinBlockFormat": "ISO_FORMAT_0", "PrimaryAccountNumber": "4111111111111111"}),
+    "translate_pin": ("TranslatePinData", {"IncomingKeyIdentifier": "alias/pek", "OutgoingKeyIdentifier": "alias/pek", "IncomingTranslationAttributes": {"IsoFormat0": {"PrimaryAccountNumber": "4111111111111111"}}, "OutgoingTranslationAttributes": {"IsoFormat3": {"PrimaryAccountNumber": "4111111111111111"}}, "EncryptedPinBlock": "0123456789ABCDEF"}),
+    "mac": ("GenerateMac", {"KeyIdentifier": "alias/mac", "MessageData": "00112233", "GenerationAttributes": {"Algorithm": "CMAC"}}),
+    "encrypt": ("EncryptData", {"KeyIdentifier": "alias/dek", "PlainText": "00112233445566778899AABBCCDDEEFF", "EncryptionAttributes": {"Symmetric": {"Mode": "CBC", "InitializationVector": "00000000000000000000000000000000"}}}),
+    "export": ("ExportKey", {"ExportKeyIdentifier": "alias/cvk", "KeyMaterial": {"Tr31KeyBlock": {"WrappingKeyIdentifier": "alias/kbpk"}}}),
+    "list_keys": ("ListKeys", {"MaxResults": 2}),
+    "aliases": ("ListAliases", {"MaxResults": 10}),
+}
+for name, (operation, request) in dispatch.items():
+    write("dispatch_json", name, operation + "\n" + json.dumps(request))

@@ -1,9 +1,10 @@
 //! Fuzz target bodies, kept apart from libFuzzer so that stable tests can run them too
-//! (`tr31/tests/fuzz_body.rs`, `tr34/tests/fuzz_body.rs` and `server/tests/fuzz_body.rs`
-//! include them by path), and CI runs each target for a few seconds (`fuzz/run.sh`).
+//! (`tr31/tests/fuzz_body.rs`, `tr34/tests/fuzz_body.rs`, `server/tests/fuzz_body.rs` and
+//! `keystore/tests/fuzz_body.rs` include them by path), and CI runs each target for a few seconds (`fuzz/run.sh`).
 
 pub mod cli_shorthand;
 pub mod cms;
+pub mod dispatch_json;
 pub mod ksn_parse;
 pub mod pin_block_decode;
 pub mod server_router;

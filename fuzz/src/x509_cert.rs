@@ -8,7 +8,11 @@ use payhsm_tr34::cert::{Certificate, CertificateRequest};
 pub fn run(data: &[u8]) {
     if let Ok(cert) = Certificate::from_der(data) {
         assert_eq!(cert.to_der(), data);
-        let _ = (cert.not_before(), cert.not_after(), cert.sha256_fingerprint());
+        let _ = (
+            cert.not_before(),
+            cert.not_after(),
+            cert.sha256_fingerprint(),
+        );
         let _ = cert.basic_constraints();
         let _ = cert.key_usage();
         let _ = cert.subject_key_identifier();

@@ -156,6 +156,12 @@ pub enum Error {
         /// What was being done, and the token's return value.
         message: String,
     },
+    /// The store's disk failed a write and the store refuses writes until payhsm restarts
+    /// (fail-stop; `ServiceUnavailableException`). Reads still work.
+    ReadOnly {
+        /// The failure, and what to do.
+        message: String,
+    },
     /// A resource-based policy would grant access to everyone (`PublicPolicyException`).
     PublicPolicy {
         /// Which statement does.
@@ -239,7 +245,9 @@ impl Error {
             Self::Conflict { .. } => "ConflictException",
             Self::AccessDenied { .. } => "AccessDeniedException",
             Self::VerificationFailed { .. } => "VerificationFailedException",
-            Self::ErrorState { .. } | Self::Token { .. } => "ServiceUnavailableException",
+            Self::ErrorState { .. } | Self::Token { .. } | Self::ReadOnly { .. } => {
+                "ServiceUnavailableException"
+            }
             Self::Internal { .. } => "InternalServerException",
             Self::PublicPolicy { .. } => "PublicPolicyException",
         }
@@ -257,6 +265,7 @@ impl Error {
             | Self::AccessDenied { message }
             | Self::Internal { message }
             | Self::Token { message, .. }
+            | Self::ReadOnly { message }
             | Self::PublicPolicy { message }
             | Self::NotSupported { message } => message.clone(),
             Self::VerificationFailed { reason } => {

@@ -19,6 +19,7 @@ use std::{
         Arc, OnceLock, Weak,
         atomic::{AtomicI64, Ordering},
     },
+    time::Duration,
 };
 
 use der::Decode as _;
@@ -37,6 +38,7 @@ use crate::{
     arn::{AccountId, KeyArn, KeyIdentifier, Region, new_key_id},
     audit::{AuditEvent, AuditLog},
     clock::{Clock, SteadyTime, SystemClock, Timestamp},
+    exchange::failed_unwraps::UnwrapFailurePolicy,
     key_cache::{self, KeyCache},
     model::{KeyOrigin, KeyRecord, KeyState, MultiRegion, Setting},
     selftest::{self, KnownAnswer, When},
@@ -79,6 +81,11 @@ pub struct HsmConfig {
     /// Import TR-31 blocks whose padding shows their key's length (no key length masking, as
     /// some HSMs write them). Default: no (T-KB-6).
     pub allow_short_padded_tr31: bool,
+    /// What failed TR-31 unwraps under one KBPK lead to (T-KB-4).
+    pub unwrap_failures: UnwrapFailurePolicy,
+    /// How old key material nothing refers to must be before the start-up sweep destroys it,
+    /// and how often the sweep runs (10 minutes).
+    pub orphan_grace: Duration,
 }
 
 impl HsmConfig {
@@ -94,6 +101,8 @@ impl HsmConfig {
             self_tests: selftest::KNOWN_ANSWERS.to_vec(),
             regions: None,
             allow_short_padded_tr31: false,
+            unwrap_failures: UnwrapFailurePolicy::default(),
+            orphan_grace: Duration::from_secs(600),
         }
     }
 }
@@ -117,6 +126,7 @@ pub struct Hsm<S: Store> {
     pub(crate) regions: Option<Weak<dyn Regions>>,
     /// Whether TR-31 imports accept short padding.
     pub(crate) allow_short_padded_tr31: bool,
+    pub(crate) unwrap_failures: UnwrapFailurePolicy,
     /// The data plane's records.
     keys: KeyCache,
 }
@@ -200,7 +210,7 @@ impl<S: Store> Hsm<S> {
     /// state. The RSA ones run before its first RSA operation.
     pub fn new(store: S, config: HsmConfig) -> Self {
         let self_test = selftest::run(&config.self_tests, When::PowerOn);
-        Self {
+        let hsm = Self {
             store,
             region: config.region,
             account: config.account,
@@ -212,8 +222,13 @@ impl<S: Store> Hsm<S> {
             rsa_self_test: OnceLock::new(),
             regions: config.regions,
             allow_short_padded_tr31: config.allow_short_padded_tr31,
+            unwrap_failures: config.unwrap_failures,
             keys: KeyCache::new(key_cache::CAPACITY),
+        };
+        if hsm.self_test.is_ok() {
+            hsm.sweep_orphans(config.orphan_grace);
         }
+        hsm
     }
 
     /// The store.

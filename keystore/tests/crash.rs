@@ -12,6 +12,15 @@
 //! before the status update (and while the regions link). The restart (the next process)
 //! drains again and must end with the replica `SYNCHRONIZED`, exactly one replica in the
 //! region, and the replica's KCV equal to the primary's.
+//!
+//! File-system faults (T-KS-2, T-KS-3, T-KS-4): the child runs with `preload/faults.c` loaded by
+//! `LD_PRELOAD`, below SQLite, which makes fsync fail with EIO, writes fail with ENOSPC, or
+//! cuts the power at the k-th sync after losing, tearing or reordering the writes since the
+//! previous one. After EIO the store refuses writes (fail-stop) and keeps serving reads; after
+//! ENOSPC the call fails and the next succeeds; after a power cut the store reopens intact with
+//! each change all there or not at all.
+
+mod preload;
 
 use std::{
     io::{BufRead, BufReader},
@@ -127,6 +136,7 @@ fn setup() -> Setup {
 /// The operations a child runs, by name.
 fn child_op(op: &str, dir: &Path, s: &Value) {
     let h = open(dir, T0 + 4 * 86_400_000);
+    arm_fault_from_env();
     let arg = |k: &str| s[k].as_str().unwrap().to_owned();
     match op {
         "create" => {
@@ -168,8 +178,13 @@ fn child_op(op: &str, dir: &Path, s: &Value) {
         "delete_alias" => {
             call(&h, "DeleteAlias", json!({ "AliasName": "alias/old" }));
         }
+        "eio" => eio_fails_stop(&h, &arg("a")),
+        "enospc" => enospc_fails_the_call(&h),
         other => panic!("unknown op {other}"),
     }
+    // Told before the store closes: a change reported done must survive a cut after this.
+    eprintln!("RETURNED");
+    drop(h);
 }
 
 /// The child's entry point: does nothing unless the crash test started this process.
@@ -246,7 +261,8 @@ fn run_child_in(dir: &Path, op: &str, setup: &Value, failpoint: Option<&str>) {
 
 /// After the crash: the store opens, every record authenticates, the committed keys are all
 /// there, and the interrupted change is all there or not there at all.
-fn check(s: &Setup, op: &str, committed: bool) {
+/// `committed: None` accepts either, for a power cut whose moment is not known.
+fn check(s: &Setup, op: &str, committed: Option<bool>) {
     let db = s.dir.join("keys.db");
     {
         let conn = rusqlite_check(&db);
@@ -296,7 +312,7 @@ fn check(s: &Setup, op: &str, committed: bool) {
     };
     assert_eq!(
         present,
-        committed,
+        committed.unwrap_or(present),
         "{op}: {label} is {} after the crash",
         if present { "present" } else { "absent" }
     );
@@ -358,7 +374,7 @@ fn no_committed_key_is_lost_and_none_is_half_written() {
     for (op, failpoint, committed) in cases {
         let s = setup();
         run_child(&s, op, Some(failpoint));
-        check(&s, op, *committed);
+        check(&s, op, Some(*committed));
     }
     // Without a failpoint every operation completes: the harness itself is sound.
     for op in [
@@ -372,7 +388,7 @@ fn no_committed_key_is_lost_and_none_is_half_written() {
     ] {
         let s = setup();
         run_child(&s, op, None);
-        check(&s, op, true);
+        check(&s, op, Some(true));
     }
 }
 
@@ -489,5 +505,142 @@ fn replication_converges_after_a_crash_at_every_failpoint() {
             "{failpoint:?}: replica KCV"
         );
         assert!(east.store().outbox(None, 10).unwrap().is_empty());
+    }
+}
+
+// File-system faults.
+
+const FAULT_OFF: i32 = 0;
+const FAULT_EIO: i32 = 1;
+const FAULT_ENOSPC: i32 = 2;
+/// The power-cut modes: the writes since the last sync are lost, torn, or reordered.
+const POWER_CUTS: [(&str, i32); 3] = [("lose", 3), ("tear", 4), ("reorder", 5)];
+
+/// Arms the preloaded shim: `mode`, and for a power cut the sync `k` that ends the process.
+fn arm(mode: i32, k: i32) {
+    let file = std::env::var("PAYHSM_FAULT_FILE").expect("the fault shim's file");
+    std::fs::write(file, format!("{mode} {k}")).unwrap();
+}
+
+/// Arms the fault `PAYHSM_FAULT` ("mode,k") names, if any.
+fn arm_fault_from_env() {
+    if let Ok(fault) = std::env::var("PAYHSM_FAULT") {
+        let (mode, k) = fault.split_once(',').unwrap();
+        arm(mode.parse().unwrap(), k.parse().unwrap());
+    }
+}
+
+/// Runs `op` in a child with the shim loaded and `fault` armed once the store is open.
+/// Whether the operation returned, and whether the process then ended without a power cut.
+fn run_faulted(s: &Setup, op: &str, fault: (i32, i32)) -> (bool, bool) {
+    let setup = json!({ "kbpk": s.kbpk, "victim": s.victim, "pending": s.pending, "a": s.a, "b": s.b, "block": s.block });
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "crash_child_entry",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("PAYHSM_CRASH_DIR", &s.dir)
+        .env("PAYHSM_CRASH_OP", op)
+        .env("PAYHSM_CRASH_SETUP", setup.to_string())
+        .env("PAYHSM_FAULT", format!("{},{}", fault.0, fault.1))
+        .env("PAYHSM_FAULT_FILE", s.dir.join("fault"))
+        .env("LD_PRELOAD", preload::shim("faults"))
+        .env_remove("PAYHSM_FAILPOINT")
+        .output()
+        .unwrap();
+    let returned = String::from_utf8_lossy(&out.stderr).contains("RETURNED");
+    match out.status.code() {
+        Some(0) => (returned, true),
+        Some(86) => (returned, false),
+        _ => panic!(
+            "{op} under fault {fault:?}: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+fn create_request() -> Value {
+    json!({ "KeyAttributes": { "KeyUsage": "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "AES_128", "KeyModesOfUse": { "NoRestrictions": true } }, "Exportable": false })
+}
+
+/// In the child: EIO on fsync fails the write and stops the store; reads go on.
+fn eio_fails_stop(h: &Hsm<SqliteStore>, mac_key: &str) {
+    let e = api::dispatch(h, "CreateKey", create_request()).unwrap_err();
+    assert_eq!(e.name(), "ServiceUnavailableException", "{e}");
+    assert!(e.message().contains("fail-stop"), "{e}");
+    arm(FAULT_OFF, 0);
+    // The disk is back, but a store that lost an fsync does not trust its page cache again.
+    for (op, input) in [
+        ("CreateKey", create_request()),
+        (
+            "CreateAlias",
+            json!({ "AliasName": "alias/after", "KeyArn": mac_key }),
+        ),
+        ("StopKeyUsage", json!({ "KeyIdentifier": mac_key })),
+    ] {
+        let e = api::dispatch(h, op, input).unwrap_err();
+        assert_eq!(e.name(), "ServiceUnavailableException", "{op}: {e}");
+        assert!(
+            e.message()
+                .contains("refuses writes (fail-stop) since a disk I/O error"),
+            "{op}: {e}"
+        );
+    }
+    call(h, "GetKey", json!({ "KeyIdentifier": mac_key }));
+    call(
+        h,
+        "GenerateMac",
+        json!({ "KeyIdentifier": mac_key, "MessageData": "0011223344556677", "GenerationAttributes": { "Algorithm": "ISO9797_ALGORITHM3" } }),
+    );
+}
+
+/// In the child: ENOSPC fails the write with nothing written; the next write succeeds.
+fn enospc_fails_the_call(h: &Hsm<SqliteStore>) {
+    let e = api::dispatch(h, "CreateKey", create_request()).unwrap_err();
+    assert_eq!(e.name(), "InternalServerException", "{e}");
+    assert!(e.message().contains("the disk is full"), "{e}");
+    arm(FAULT_OFF, 0);
+    call(h, "CreateKey", create_request());
+}
+
+#[test]
+fn t_ks_3_eio_on_fsync_stops_the_store_for_writes() {
+    let s = setup();
+    assert_eq!(run_faulted(&s, "eio", (FAULT_EIO, 0)), (true, true));
+    // The failed key may be on disk (only its fsync failed) or not; nothing else changed.
+    check(&s, "create", None);
+}
+
+#[test]
+fn t_ks_4_enospc_fails_the_write_and_keeps_the_store() {
+    let s = setup();
+    assert_eq!(run_faulted(&s, "enospc", (FAULT_ENOSPC, 0)), (true, true));
+    // Exactly one new key: the one created after the disk had room again.
+    check(&s, "create", Some(true));
+}
+
+#[test]
+fn t_ks_2_a_power_cut_at_any_sync_keeps_each_change_whole() {
+    // A create syncs the WAL; a completed deletion also checkpoints it into the database and
+    // truncates it, so it has syncs of both files.
+    for op in ["create", "complete_deletion"] {
+        for (name, mode) in POWER_CUTS {
+            let mut k = 1;
+            loop {
+                let s = setup();
+                let (returned, finished) = run_faulted(&s, op, (mode, k));
+                check(&s, op, returned.then_some(true));
+                if finished {
+                    break;
+                }
+                k += 1;
+                assert!(k < 20, "{op} {name}: more syncs than expected");
+            }
+            assert!(k > 1, "{op} {name}: the power cut never happened");
+        }
     }
 }

@@ -1104,3 +1104,57 @@ fn replication_with_a_token_region() {
         };
     assert_eq!(cvv(&*west, &replica_arn), cvv(&*east, &arn));
 }
+
+/// Issue 14: a token object nothing refers to (what a process killed between creating the
+/// object and committing its record leaves) is destroyed by the start-up sweep once it is
+/// older than the grace period, audited; younger ones and referenced ones stay.
+#[test]
+fn orphaned_token_objects_are_swept_at_start_up_and_audited() {
+    use payhsm_keystore::{HsmConfig, api::dispatch, arn::Region};
+    let Some(store) = pkcs11_store() else {
+        return;
+    };
+    let region = || Region::new("us-east-1").unwrap();
+    let first = Hsm::new(store, HsmConfig::new(region()));
+    let live = dispatch(&first, "CreateKey", json!({ "KeyAttributes": { "KeyUsage": "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "AES_128", "KeyModesOfUse": { "Encrypt": true, "Decrypt": true, "Wrap": true, "Unwrap": true } }, "Exportable": false })).unwrap()["Key"]["KeyArn"].as_str().unwrap().to_owned();
+    let attributes = KeyAttributes {
+        key_usage: U::D0,
+        key_class: KeyClass::SymmetricKey,
+        key_algorithm: A::Aes128,
+        key_modes_of_use: payhsm_core::key::KeyModesOfUse::from_mode_of_use(M::ENCRYPT_DECRYPT)
+            .unwrap(),
+    };
+    // The object a killed creation leaves: material with no record.
+    let orphan = first
+        .store()
+        .generate("killedcreation1", &attributes, false)
+        .unwrap();
+    let orphan_id = TokenVault::object_id(&orphan).unwrap();
+    let s = session(first.store());
+    let count = |id: &[u8]| s.find_objects(&[Attribute::Id(id.to_vec())]).unwrap().len();
+    assert_eq!(count(&orphan_id), 1);
+    // Younger than the grace period: its creator may be about to commit.
+    assert!(
+        first
+            .store()
+            .sweep_orphans(std::time::Duration::from_secs(600))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(count(&orphan_id), 1);
+
+    // The next start, with the orphan past the grace period (zero here).
+    let mut config = HsmConfig::new(region());
+    config.orphan_grace = std::time::Duration::ZERO;
+    let next = Hsm::new(first.into_store(), config);
+    assert_eq!(count(&orphan_id), 0, "the orphan is destroyed");
+    let audit = next.audit().lines().join("\n");
+    assert!(audit.contains("DeleteOrphanedKeyMaterial"), "{audit}");
+    assert!(
+        audit.contains(&payhsm_core::hex::encode(&orphan_id)),
+        "{audit}"
+    );
+    // The key with a record is untouched.
+    assert!(!objects(next.store(), &s, &live).is_empty());
+    dispatch(&next, "EncryptData", json!({ "KeyIdentifier": live, "PlainText": "00112233445566778899AABBCCDDEEFF", "EncryptionAttributes": { "Symmetric": { "Mode": "ECB" } } })).unwrap();
+}

@@ -556,3 +556,88 @@ fn a_key_stopped_through_another_connection_is_refused_at_once() {
     .unwrap();
     assert_eq!(cvv().unwrap()["ValidationData"], value);
 }
+
+#[test]
+fn t_kb_4_failed_unwraps_are_counted_alarmed_and_disable_the_kbpk() {
+    use payhsm_keystore::exchange::failed_unwraps::UnwrapFailurePolicy;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("keys.db");
+    let master = write_dev_key_file(&dir.path().join("master.key"), &mut OsRandom).unwrap();
+    SqliteStore::create(&db, master).unwrap();
+    let open = || {
+        let store = SqliteStore::open(
+            &db,
+            read_dev_key_file(&dir.path().join("master.key")).unwrap(),
+        )
+        .unwrap();
+        let mut config = HsmConfig::new(Region::new("us-east-1").unwrap());
+        config.unwrap_failures = UnwrapFailurePolicy {
+            alarm_after: 2,
+            disable_after: Some(3),
+        };
+        Hsm::new(store, config)
+    };
+    let h = open();
+    let call =
+        |h: &Hsm<SqliteStore>, op: &str, input: serde_json::Value| api::dispatch(h, op, input);
+    let arn = |v: serde_json::Value| v["Key"]["KeyArn"].as_str().unwrap().to_owned();
+    let kbpk = arn(call(&h, "CreateKey", json!({ "KeyAttributes": { "KeyUsage": "TR31_K1_KEY_BLOCK_PROTECTION_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "AES_256", "KeyModesOfUse": { "Encrypt": true, "Decrypt": true, "Wrap": true, "Unwrap": true } }, "Exportable": false })).unwrap());
+    let cvk = arn(call(&h, "CreateKey", json!({ "KeyAttributes": { "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY", "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "TDES_2KEY", "KeyModesOfUse": { "Generate": true, "Verify": true } }, "Exportable": true })).unwrap());
+    let block = call(&h, "ExportKey", json!({ "ExportKeyIdentifier": cvk, "KeyMaterial": { "Tr31KeyBlock": { "WrappingKeyIdentifier": kbpk } } })).unwrap()["WrappedKey"]["KeyMaterial"].as_str().unwrap().to_owned();
+    // The same block with its MAC's last digit changed: it parses, and fails to authenticate.
+    let mut forged = block.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == '0' { '1' } else { '0' });
+    let import = |h: &Hsm<SqliteStore>, b: &str| {
+        call(
+            h,
+            "ImportKey",
+            json!({ "KeyMaterial": { "Tr31KeyBlock": { "WrappingKeyIdentifier": kbpk, "WrappedKeyBlock": b } } }),
+        )
+    };
+    let enabled = |h: &Hsm<SqliteStore>| {
+        call(h, "GetKey", json!({ "KeyIdentifier": kbpk })).unwrap()["Key"]["Enabled"] == true
+    };
+    let key_id = kbpk.rsplit('/').next().unwrap().to_owned();
+    let events = |h: &Hsm<SqliteStore>, name: &str| {
+        h.audit()
+            .lines()
+            .iter()
+            .filter(|l| l.contains(&format!("\"{name}\"")))
+            .count()
+    };
+
+    let first = import(&h, &forged).unwrap_err();
+    assert_eq!(h.failed_unwraps(&key_id).unwrap(), 1);
+    assert_eq!(events(&h, "KeyBlockUnwrapFailures"), 0);
+    // The count is the store's: another process adds to it.
+    let other = open();
+    assert_eq!(
+        import(&other, &forged).unwrap_err(),
+        first,
+        "one error for every failure"
+    );
+    assert_eq!(h.failed_unwraps(&key_id).unwrap(), 2);
+    assert_eq!(
+        events(&other, "KeyBlockUnwrapFailures"),
+        1,
+        "the alarm at 2"
+    );
+    assert!(enabled(&h));
+    // At the limit the KBPK is disabled, audited, and refuses even a genuine block.
+    assert_eq!(import(&h, &forged).unwrap_err(), first);
+    assert_eq!(events(&h, "DisableKeyBlockProtectionKey"), 1);
+    assert!(!enabled(&h), "the KBPK is disabled after 3 failures");
+    assert!(import(&h, &block).is_err());
+    assert_eq!(
+        h.failed_unwraps(&key_id).unwrap(),
+        0,
+        "the count starts again"
+    );
+    // The operator's decision to trust it again.
+    call(&h, "StartKeyUsage", json!({ "KeyIdentifier": kbpk })).unwrap();
+    import(&h, &block).unwrap();
+    // A block that does not even parse is a malformed request, not a forgery attempt.
+    import(&h, "not a key block").unwrap_err();
+    assert_eq!(h.failed_unwraps(&key_id).unwrap(), 0);
+}

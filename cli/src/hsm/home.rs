@@ -189,6 +189,30 @@ impl Home {
         self.dir.join(Self::INFO_FILE)
     }
 
+    fn audit_path(&self) -> PathBuf {
+        self.dir.join("audit.jsonl")
+    }
+
+    /// `payhsm audit verify`: the audit log's hash chain, checked.
+    pub(crate) fn verify_audit(&self) -> Result<Value, CliError> {
+        let path = self.audit_path();
+        let text = fs::read(&path)
+            .map_err(|e| CliError::failed(format!("cannot read {}: {e}", path.display()), None))?;
+        match payhsm_keystore::audit::verify(&text) {
+            Ok(v) => Ok(serde_json::json!({
+                "AuditLog": path.display().to_string(),
+                "Lines": v.lines,
+                "LastHash": v.last_hash,
+            })),
+            Err(broken) => Err(CliError::mismatch(
+                format!("{} line {}: {}", path.display(), broken.line, broken.reason),
+                Some(
+                    "Keep the file as evidence; compare it with your copies and the hashes you recorded.",
+                ),
+            )),
+        }
+    }
+
     fn dev_key(&self) -> PathBuf {
         self.dir.join("master.key")
     }
@@ -330,7 +354,7 @@ impl Home {
 
     /// The region's audit log.
     pub(crate) fn audit_log(&self) -> Result<AuditLog, CliError> {
-        Ok(AuditLog::file(&self.dir.join("audit.jsonl"))?)
+        Ok(AuditLog::file(&self.audit_path())?)
     }
 
     /// Where a ceremony forming `purpose` (`MasterKey`, `ImportKey`) records its custodians.

@@ -7,6 +7,7 @@
 //! also takes `--cli-input-json`), calls the HSM, and prints the service's response. Errors
 //! print the service's error name and message on stderr.
 
+pub(crate) mod backup;
 pub(crate) mod ceremony;
 pub(crate) mod custodians;
 mod home;

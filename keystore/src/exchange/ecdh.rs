@@ -29,6 +29,7 @@ use serde_json::{Value, json};
 
 use crate::{
     Error,
+    error::tr31_error,
     exchange::{
         Incoming, KeyBlockHeaders, check_tr31_import, export_header, open_tr31_under, tr31_version,
         wrap_tr31_under, wrapped_key,
@@ -282,9 +283,9 @@ impl<S: Store> Hsm<S> {
             open_tr31_under(
                 &kbpk.key,
                 &b.wrapped_key_block,
-                &field,
                 self.allow_short_padded_tr31,
-            )?,
+            )
+            .map_err(|e| tr31_error(&field, e))?,
             &field,
         )
     }

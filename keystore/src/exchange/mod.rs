@@ -18,6 +18,7 @@
 pub mod cryptogram;
 pub mod csr;
 pub mod ecdh;
+pub mod failed_unwraps;
 pub mod pki;
 pub mod tr34;
 pub(crate) mod x509;
@@ -327,7 +328,12 @@ impl<S: Store> Hsm<S> {
         policy::check_key(role, wrapping)?;
         check_tr31_import(&wrapping.attributes, block, field)?;
         let handle = self.store().open(wrapping)?;
-        open_tr31_under(&*handle, block, field, self.allow_short_padded_tr31)
+        open_tr31_under(&*handle, block, self.allow_short_padded_tr31).map_err(|e| {
+            if e == payhsm_tr31::Error::AuthenticationFailed {
+                self.count_failed_unwrap(wrapping);
+            }
+            tr31_error(field, e)
+        })
     }
 
     /// Wraps `key` under the stored `wrapping` key with `header` (already checked); `field`
@@ -456,18 +462,17 @@ pub(crate) fn check_tr31_import(
     Ok(())
 }
 
-/// Opens a checked TR-31 block (the request member `field`) under `kbpk`.
+/// Opens a checked TR-31 block under `kbpk`.
 pub(crate) fn open_tr31_under(
     kbpk: &dyn SymmetricKey,
     block: &str,
-    field: &str,
     allow_short_padding: bool,
-) -> Result<Unwrapped, Error> {
+) -> Result<Unwrapped, payhsm_tr31::Error> {
     let options = UnwrapOptions {
         allow_short_padding,
         ..UnwrapOptions::default()
     };
-    payhsm_tr31::unwrap(Kbpk::Key(kbpk), block, &options).map_err(|e| tr31_error(field, e))
+    payhsm_tr31::unwrap(Kbpk::Key(kbpk), block, &options)
 }
 
 /// Wraps `key` under `kbpk` with `header` (already checked).

@@ -13,9 +13,10 @@ use serde_json::{Value, json};
 
 use crate::{
     Error, Rule,
+    clock::Timestamp,
     hsm::{Audit, Hsm, NewKey, Page, is_internal},
     material::{check_material, kcv_method},
-    model::{KeyAttributesInput, KeyOrigin, KeyState, TagInput, parse_tags},
+    model::{KeyAttributesInput, KeyOrigin, KeyRecord, KeyState, TagInput, parse_tags},
     policy,
     store::{Store, software_key},
 };
@@ -295,15 +296,7 @@ impl<S: Store> Hsm<S> {
                         r.state.name()
                     )));
                 }
-                let mut next = r.clone();
-                next.enabled = enabled;
-                if enabled {
-                    next.usage_start_timestamp = Some(now);
-                } else {
-                    next.usage_stop_timestamp = Some(now);
-                }
-                next.update_replicas();
-                Ok(Some(next))
+                Ok(Some(r.with_usage(enabled, now)))
             })?;
             self.key_output(&record)
         })
@@ -317,6 +310,22 @@ impl<S: Store> Hsm<S> {
     /// `StopKeyUsage`: disables a key.
     pub fn stop_key_usage(&self, input: KeyIdentifierInput) -> Result<Value, Error> {
         self.set_usage("StopKeyUsage", &input.key_identifier, false)
+    }
+}
+
+impl KeyRecord {
+    /// The record enabled or disabled at `now` (`StartKeyUsage`, `StopKeyUsage`), its
+    /// replicas following.
+    pub(crate) fn with_usage(&self, enabled: bool, now: Timestamp) -> Self {
+        let mut next = self.clone();
+        next.enabled = enabled;
+        if enabled {
+            next.usage_start_timestamp = Some(now);
+        } else {
+            next.usage_stop_timestamp = Some(now);
+        }
+        next.update_replicas();
+        next
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod aliases;
 pub mod keys;
+mod orphans;
 pub mod resource_policy;
 pub mod tags;
 

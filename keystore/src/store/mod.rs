@@ -24,11 +24,11 @@ mod sqlite;
 mod vault;
 
 pub use memory::MemoryStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, backup};
 pub use vault::SoftwareVault;
 pub(crate) use vault::software_key;
 
-use std::sync::Arc;
+use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use payhsm_core::{crypto::SymmetricKey, key::KeyAttributes, secret::SecretVec};
 use payhsm_tr34::rsa::{RsaPrivateKey, SoftwareRsaKey};
@@ -121,6 +121,15 @@ pub trait Store: Send + Sync {
         expires: Timestamp,
         now: Timestamp,
     ) -> Result<bool, Error>;
+
+    /// Destroys key material in the vault that no record refers to and that is older than
+    /// `grace`: what a process killed between creating it and committing its record left
+    /// behind. A description of each, for the audit. The default: a store whose material lives
+    /// in its records leaves none.
+    fn sweep_orphans(&self, grace: Duration) -> Result<Vec<String>, Error> {
+        let _ = grace;
+        Ok(Vec::new())
+    }
 
     /// The persisted form of new key material for key `key_id`.
     fn seal(
@@ -226,6 +235,24 @@ pub trait Vault: Send + Sync {
 
     /// Destroys persisted key material: a deleted key's, or one no record came to reference.
     fn destroy(&self, key_id: &str, key_block: &str) -> Result<(), Error>;
+
+    /// Whether the vault keeps key material outside the records (token objects), which a
+    /// killed process can leave orphaned.
+    fn holds_objects(&self) -> bool {
+        false
+    }
+
+    /// Destroys the vault's objects older than `grace` that no key block in `referenced`
+    /// names (see [`Store::sweep_orphans`]). The default: a vault whose material is the key
+    /// block itself has nothing outside the records.
+    fn sweep_orphans(
+        &self,
+        referenced: &BTreeSet<String>,
+        grace: Duration,
+    ) -> Result<Vec<String>, Error> {
+        let _ = (referenced, grace);
+        Ok(Vec::new())
+    }
 
     /// See [`Store::open`].
     fn open(&self, record: &KeyRecord) -> Result<Arc<Self::Handle>, Error>;

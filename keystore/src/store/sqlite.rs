@@ -14,7 +14,7 @@ use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
     sync::{
-        Mutex, MutexGuard, PoisonError,
+        Mutex, MutexGuard, OnceLock, PoisonError,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
@@ -121,6 +121,10 @@ pub struct SqliteStore<V: Vault = SoftwareVault> {
     /// The transactions this store wrote, counted under the connection's lock: with SQLite's
     /// `data_version` (the commits of every other connection) the store's generation.
     writes: AtomicU64,
+    /// Set by the first write the disk failed (an I/O error, e.g. EIO on fsync): from then on
+    /// the store refuses every write (fail-stop), because after a failed fsync the kernel may
+    /// have dropped the dirty pages and a retry could report success for lost data.
+    stopped: OnceLock<String>,
 }
 
 fn configure(conn: &Connection) -> Result<(), Error> {
@@ -183,6 +187,7 @@ impl<V: Vault> SqliteStore<V> {
             vault,
             conn: Mutex::new(conn),
             writes: AtomicU64::new(0),
+            stopped: OnceLock::new(),
         })
     }
 
@@ -229,6 +234,7 @@ impl<V: Vault> SqliteStore<V> {
             vault,
             conn: Mutex::new(conn),
             writes: AtomicU64::new(0),
+            stopped: OnceLock::new(),
         })
     }
 
@@ -262,16 +268,91 @@ impl<V: Vault> SqliteStore<V> {
         op: &str,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, Error>,
     ) -> Result<T, Error> {
+        if let Some(cause) = self.stopped.get() {
+            return Err(Error::ReadOnly {
+                message: format!(
+                    "{} refuses writes (fail-stop) since {cause}; check the disk, then restart payhsm",
+                    self.path.display()
+                ),
+            });
+        }
         // Counted whatever the outcome: a generation that moves without a change costs a
         // store read, never a stale key.
         self.writes.fetch_add(1, Ordering::Relaxed);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // The disk is written at the commit (WAL frames, then fsync); the statements before it
+        // only change pages in memory.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.disk_error(op, e))?;
         let out = f(&tx)?;
         failpoint(&format!("sqlite.{op}.before_commit"));
-        tx.commit()?;
+        tx.commit().map_err(|e| self.disk_error(op, e))?;
         failpoint(&format!("sqlite.{op}.after_commit"));
         Ok(out)
     }
+
+    /// The error for a failed SQLite write: a full disk fails the call (SQLite rolled the
+    /// transaction back); an I/O error also stops the store.
+    fn disk_error(&self, op: &str, e: rusqlite::Error) -> Error {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => Error::internal(format!(
+                "{}: the disk is full; {op} wrote nothing and earlier keys are intact",
+                self.path.display()
+            )),
+            Some(rusqlite::ErrorCode::SystemIoFailure) => {
+                let cause = format!("a disk I/O error in {op} ({e})");
+                let _ = self.stopped.set(cause.clone());
+                Error::ReadOnly {
+                    message: format!(
+                        "{}: {cause}; the store now refuses writes (fail-stop). Check the \
+                         disk, then restart payhsm: the last committed state is kept",
+                        self.path.display()
+                    ),
+                }
+            }
+            _ => e.into(),
+        }
+    }
+}
+
+/// A consistent copy of the store at `source` written to the new file `dest` (0600), taken
+/// with SQLite's online backup while other connections go on writing: the copy holds every
+/// transaction committed before the backup's last step and none after. No master key is
+/// needed: the key blocks are copied as they are, under the master key, and the copy opens
+/// with the same master key. The number of key records copied.
+pub fn backup(source: &Path, dest: &Path) -> Result<u64, Error> {
+    let src = Connection::open_with_flags(
+        source,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    src.busy_timeout(Duration::from_secs(10))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(dest).map_err(|e| {
+        Error::internal(format!("cannot create the backup {}: {e}", dest.display()))
+    })?;
+    let mut out = Connection::open(dest)?;
+    {
+        let backup = rusqlite::backup::Backup::new(&src, &mut out)?;
+        // Pages in steps, so writers are held up for one step at a time; a writer's commit
+        // during the copy makes SQLite restart it, and the copy ends consistent.
+        backup.run_to_completion(256, Duration::from_millis(5), None)?;
+    }
+    let check: String = out.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    if check != "ok" {
+        return Err(Error::internal(format!(
+            "the backup {} failed its integrity check: {check}",
+            dest.display()
+        )));
+    }
+    let mode: String = out.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::internal("the backup needs WAL mode"));
+    }
+    let keys: i64 = out.query_row("SELECT count(*) FROM keys", [], |r| r.get(0))?;
+    Ok(u64::try_from(keys).unwrap_or(0))
 }
 
 /// What a store of version `from` gains to become the next version.
@@ -446,6 +527,17 @@ impl<V: Vault> Store for SqliteStore<V> {
         &self.vault
     }
 
+    fn sweep_orphans(&self, grace: Duration) -> Result<Vec<String>, Error> {
+        let referenced = {
+            let conn = self.conn();
+            let mut statement =
+                conn.prepare_cached("SELECT key_block FROM keys WHERE key_block IS NOT NULL")?;
+            let blocks = statement.query_map([], |r| r.get::<_, String>(0))?;
+            blocks.collect::<Result<std::collections::BTreeSet<_>, _>>()?
+        };
+        self.vault.sweep_orphans(&referenced, grace)
+    }
+
     fn generation(&self) -> Result<Option<u64>, Error> {
         let conn = self.conn();
         // Changes when another connection (thread or process) commits; this connection's
@@ -589,7 +681,8 @@ impl<V: Vault> Store for SqliteStore<V> {
         if destroyed_block {
             // secure_delete zeroed the block in the database's pages; the WAL still holds
             // earlier images of them until it is checkpointed and emptied.
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(|e| self.disk_error("update_key.checkpoint", e))?;
         }
         Ok(updated)
     }

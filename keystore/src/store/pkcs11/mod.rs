@@ -114,6 +114,15 @@ impl Pkcs11Store {
 
 const BLOCK_PREFIX: &str = "pkcs11:";
 
+/// The first byte of an object id that carries its creation time.
+const ID_VERSION: u8 = 0x01;
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// Key material as objects in a token (see the module documentation).
 #[derive(Debug)]
 pub struct TokenVault {
@@ -161,10 +170,27 @@ impl TokenVault {
     }
 
     /// A fresh object id, from the token's random generator.
+    /// A new object's `CKA_ID`: [`ID_VERSION`], the creation time (ms since the Unix epoch,
+    /// big-endian), and 8 random bytes. The time lets the orphan sweep leave alone an object
+    /// whose creator may still be about to commit its record.
     fn new_id(&self) -> Result<Vec<u8>, Error> {
-        Ok(self
+        let random = self
             .token
-            .with_session("drawing an object id", |s| s.generate_random_vec(16))?)
+            .with_session("drawing an object id", |s| s.generate_random_vec(8))?;
+        let mut id = vec![ID_VERSION];
+        id.extend_from_slice(&unix_ms().to_be_bytes());
+        id.extend_from_slice(&random);
+        Ok(id)
+    }
+
+    /// When the object `id` was created, if its id says (ids before [`ID_VERSION`] do not).
+    fn created_ms(id: &[u8]) -> Option<u64> {
+        match id {
+            [ID_VERSION, time @ ..] if time.len() == 16 => {
+                Some(u64::from_be_bytes(time[..8].try_into().ok()?))
+            }
+            _ => None,
+        }
     }
 
     /// An RSA key pair generated in the token (`CKM_RSA_PKCS_KEY_PAIR_GEN`, public exponent
@@ -285,6 +311,44 @@ fn destroy_all(s: &Session, objects: &[ObjectHandle]) -> Result<(), CkError> {
 
 impl Vault for TokenVault {
     type Handle = TokenKey;
+
+    fn holds_objects(&self) -> bool {
+        true
+    }
+
+    /// payhsm's objects (label `payhsm:…`) whose id carries a creation time older than
+    /// `grace` and that no record references. Objects with older ids are never swept: their
+    /// age is unknown.
+    fn sweep_orphans(
+        &self,
+        referenced: &std::collections::BTreeSet<String>,
+        grace: std::time::Duration,
+    ) -> Result<Vec<String>, Error> {
+        let cutoff = unix_ms().saturating_sub(u64::try_from(grace.as_millis()).unwrap_or(u64::MAX));
+        self.token
+            .with_session("sweeping orphaned objects", |s| {
+                let mut swept = Vec::new();
+                for object in s.find_objects(&[Attribute::Token(true)])? {
+                    let mut found =
+                        s.get_attributes(object, &[AttributeType::Id, AttributeType::Label])?;
+                    let (Some(Attribute::Label(label)), Some(Attribute::Id(id))) =
+                        (found.pop(), found.pop())
+                    else {
+                        continue;
+                    };
+                    let label = String::from_utf8_lossy(&label).into_owned();
+                    let orphan = label.starts_with("payhsm:")
+                        && Self::created_ms(&id).is_some_and(|t| t <= cutoff)
+                        && !referenced.contains(&Self::block(&id));
+                    if orphan {
+                        s.destroy_object(object)?;
+                        swept.push(format!("object {} ({label})", hex::encode(&id)));
+                    }
+                }
+                Ok(swept)
+            })
+            .map_err(Error::from)
+    }
 
     /// The token's label and serial number.
     fn binding(&self) -> &str {
