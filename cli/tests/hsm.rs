@@ -34,6 +34,7 @@ fn run_in(home: &Path, args: &[&str], stdin: Option<&str>) -> Out {
     let mut child = Command::new(BIN)
         .args(args)
         .env("PAYHSM_HOME", home)
+        .env("PAYHSM_TEST_COMPONENTS_FROM_STDIN", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -280,13 +281,17 @@ fn a_master_key_from_components() {
         let m = payhsm_core::secret::KeyMaterial::from_hex("c", c).unwrap();
         payhsm_keystore::master_key::component_check_value(&m).unwrap()
     };
-    let ceremony = format!("{c1}\n{}\n{c2}\n{}\n", kcv(c1), kcv(c2));
-    let wrong = format!("{c1}\n{}\n{c2}\n000000\n", kcv(c1));
+    let ceremony = format!("Ann\n{c1}\n{}\nBob\n{c2}\nyes\n", kcv(c1));
+    // Bob types a wrong KCV three times: the ceremony stops with nothing stored.
+    let wrong = format!(
+        "Ann\n{c1}\n{}\nBob\n{c2}\n000000\n{c2}\n000000\n{c2}\n000000\n",
+        kcv(c1)
+    );
     let refused = run_in(&home, &["init", "--components", "2"], Some(&wrong));
     assert!(
         refused
             .error_line()
-            .contains("component 2's KCV does not match"),
+            .contains("component 2 has a KCV that does not match"),
         "{}",
         refused.stderr
     );
@@ -319,9 +324,68 @@ fn a_master_key_from_components() {
     );
     assert_eq!(created.code, 0, "{}", created.stderr);
     assert!(!created.stderr.contains("development"));
-    let swapped = format!("{c2}\n{}\n{c2}\n{}\n", kcv(c2), kcv(c2));
+    // A typo, a wrong KCV and a repeated component each ask that custodian again.
+    let retried = format!(
+        "Ann\n{c1}\n000000\n{c1}\nyes\nBob\n12\n{c1}\n{c2}\n{}\n",
+        kcv(c2)
+    );
+    let listed = run_in(&home, &["list-keys"], Some(&retried));
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert!(
+        listed.stderr.contains("enter it again"),
+        "{}",
+        listed.stderr
+    );
+    let audit = std::fs::read_to_string(home.join("us-east-1/audit.jsonl")).unwrap();
+    let entries: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|e: &Value| e["eventName"] == "EnterKeyComponent")
+        .collect();
+    let bob_failures = entries
+        .iter()
+        .filter(|e| e["requestParameters"]["custodian"] == "Bob" && e.get("errorCode").is_some())
+        .count();
+    let failures = entries
+        .iter()
+        .filter(|e| e.get("errorCode").is_some())
+        .count();
+    // Bob's typo and repeated component, and Ann's wrong KCV here; Bob's three before.
+    assert_eq!(bob_failures, 5, "every failed try is audited: {audit}");
+    assert_eq!(failures, 6, "{audit}");
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["requestParameters"]["keyCheckValue"] == kcv(c2).as_str()),
+        "{audit}"
+    );
+    assert!(
+        !audit.contains(c1) && !audit.contains(c2),
+        "no component in the audit log"
+    );
+    let verified = run_in(&home, &["audit", "verify"], None);
+    assert_eq!(
+        verified.code, 0,
+        "ceremony events keep the chain: {}",
+        verified.stderr
+    );
+    let c3 = "3333333333333333333333333333333333333333333333333333333333333333";
+    let swapped = format!("Ann\n{c1}\nyes\nBob\n{c3}\nyes\n");
     let wrong_key = run_in(&home, &["list-keys"], Some(&swapped));
     assert_ne!(wrong_key.code, 0);
+    // Without the test-only variable a pipe is refused (T-K-6).
+    let piped = Command::new(BIN)
+        .args(["list-keys"])
+        .env("PAYHSM_HOME", &home)
+        .env_remove("PAYHSM_TEST_COMPONENTS_FROM_STDIN")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&piped.stderr).contains("read only from a terminal"),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
 }
 
 #[test]
@@ -512,7 +576,7 @@ fn a_working_key_from_components() {
                 .to_ascii_uppercase()
         })
         .collect();
-    let stdin = format!("{c1}\n{}\n{c2}\n{}\n", kcv(c1), kcv(c2));
+    let stdin = format!("Ann\n{c1}\n{}\nBob\n{c2}\n{}\n", kcv(c1), kcv(c2));
     let args = |k: &str| {
         vec![
             "import-key-components".to_owned(),
@@ -542,10 +606,12 @@ fn a_working_key_from_components() {
     );
     let wrong_part = run(
         &kcv(&combined),
-        &format!("{c1}\n{}\n{c2}\n000000\n", kcv(c1)),
+        &format!("Ann\n{c1}\n{}\nBob\n{c2}\n0\n{c2}\n0\n{c2}\n0\n", kcv(c1)),
     );
     assert!(
-        wrong_part.error_line().contains("component 2's KCV"),
+        wrong_part
+            .error_line()
+            .contains("component 2 has a KCV that does not match"),
         "{}",
         wrong_part.stderr
     );

@@ -37,5 +37,7 @@ mod names;
 pub mod pin;
 pub mod rng;
 pub mod secret;
+#[cfg(feature = "alloc")]
+pub mod shamir;
 
 pub use error::{BackendFailure, Error, Refusal};

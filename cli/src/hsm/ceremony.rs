@@ -5,7 +5,7 @@ use payhsm_core::{crypto::SoftwareKey, kcv, secret::SecretVec};
 use payhsm_keystore::CeremonyKey;
 use serde_json::Value;
 
-use super::{Home, home::read_key_components, shorthand};
+use super::{Home, custodians::read_key_components, shorthand};
 use crate::error::CliError;
 
 /// Reads `components` components and their KCVs, combines them by XOR, and imports the key
@@ -25,28 +25,18 @@ pub(crate) fn import(
         CliError::invalid("--key-attributes", "components form symmetric keys only")
     })?;
     let hsm = home.open()?;
-    let parts = read_key_components(components, "Key component", len, |m| {
+    let log = home.audit_log()?;
+    let evidence = home.evidence(&log, "ImportKey");
+    let parts = read_key_components(components, "Key component", len, &evidence, |m| {
         let key = SoftwareKey::new(algorithm, m).map_err(|e| CliError::invalid("component", e))?;
         Ok(kcv::default_kcv(&key)?.to_string())
     })?;
     let mut material = SecretVec::zeroed(len);
-    for (i, (part, _)) in parts.iter().enumerate() {
-        if parts[..i]
-            .iter()
-            .any(|(other, _)| other.expose_secret() == part.expose_secret())
-        {
-            return Err(CliError::usage(
-                format!(
-                    "component {} equals an earlier one, so they cancel out",
-                    i + 1
-                ),
-                Some("Each custodian brings a different component; nothing was stored."),
-            ));
-        }
+    for part in &parts {
         material
             .expose_secret_mut()
             .iter_mut()
-            .zip(part.expose_secret())
+            .zip(part.material.expose_secret())
             .for_each(|(a, b)| *a ^= b);
     }
     Ok(hsm.import_clear_key(CeremonyKey {

@@ -19,7 +19,7 @@ use std::{
     sync::{Arc, Weak},
 };
 
-use payhsm_core::{rng::OsRandom, secret::KeyMaterial};
+use payhsm_core::rng::OsRandom;
 use payhsm_keystore::{
     CeremonyKey, Hsm, HsmConfig, SqliteStore, api,
     arn::{AccountId, Region},
@@ -33,6 +33,7 @@ use payhsm_keystore::{
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
+use super::custodians::{Evidence, read_key_components};
 use crate::error::CliError;
 
 /// Where the keys live (`--backend`).
@@ -265,7 +266,7 @@ impl Home {
                 eprintln!("{DEV_KEY_WARNING}");
                 (k, DEV, 0)
             }
-            (false, Some(n)) => (read_components(n)?, COMPONENTS, n),
+            (false, Some(n)) => (read_components(self, n)?, COMPONENTS, n),
             _ => {
                 return Err(CliError::usage(
                     "give either --dev-master-key or --components N",
@@ -343,7 +344,7 @@ impl Home {
                 let n = info["Components"]
                     .as_u64()
                     .and_then(|n| usize::try_from(n).ok());
-                read_components(n.unwrap_or(2))?
+                read_components(self, n.unwrap_or(2))?
             }
             _ => {
                 return Err(CliError::failed(
@@ -359,6 +360,24 @@ impl Home {
         Ok(OpenHsm::Software(Box::new(self.hsm(store)?)))
     }
 
+    /// The region's audit log.
+    pub(crate) fn audit_log(&self) -> Result<AuditLog, CliError> {
+        Ok(AuditLog::file(&self.audit_path())?)
+    }
+
+    /// Where a ceremony forming `purpose` (`MasterKey`, `ImportKey`) records its custodians.
+    pub(crate) fn evidence<'a>(&'a self, log: &'a AuditLog, purpose: &'a str) -> Evidence<'a> {
+        Evidence {
+            log,
+            region: self.region.as_str(),
+            account: self
+                .account
+                .as_ref()
+                .map_or(AccountId::DEFAULT, AccountId::as_str),
+            purpose,
+        }
+    }
+
     /// The region's HSM over `store`, with its audit log, after the self-tests.
     fn hsm<S: payhsm_keystore::Store>(&self, store: S) -> Result<Hsm<S>, CliError> {
         let mut config = HsmConfig::new(self.region.clone());
@@ -366,69 +385,29 @@ impl Home {
             config.account = account.clone();
         }
         config.regions.clone_from(&self.regions);
-        config.audit = AuditLog::file(&self.audit_path())?;
+        config.audit = self.audit_log()?;
         let hsm = Hsm::new(store, config);
         hsm.self_test_result()?;
         Ok(hsm)
     }
 }
 
-/// The master key from `n` components (64 hex digits each) and their KCVs.
-fn read_components(n: usize) -> Result<MasterKey, CliError> {
-    let components = read_key_components(n, "Master key component", MASTER_KEY_LEN, |m| {
-        Ok(component_check_value(m)?)
-    })?;
+/// The master key from `n` components (64 hex digits each), entered by their custodians.
+fn read_components(home: &Home, n: usize) -> Result<MasterKey, CliError> {
+    let log = home.audit_log()?;
+    let evidence = home.evidence(&log, "MasterKey");
+    let components =
+        read_key_components(n, "Master key component", MASTER_KEY_LEN, &evidence, |m| {
+            Ok(component_check_value(m)?)
+        })?;
     let components: Vec<Component> = components
         .into_iter()
-        .map(|(material, check_value)| Component {
-            material,
-            check_value,
+        .map(|e| Component {
+            material: e.material,
+            check_value: e.check_value,
         })
         .collect();
     Ok(MasterKey::from_components(&components)?)
-}
-
-/// Reads `n` key components of `len` bytes, each followed by its KCV, which must match what
-/// `check_value` computes for it. From a terminal a component is read without echo;
-/// otherwise one line each from standard input (a ceremony tool's pipe). Components are never
-/// taken from the command line.
-pub(crate) fn read_key_components(
-    n: usize,
-    what: &str,
-    len: usize,
-    check_value: impl Fn(&KeyMaterial) -> Result<String, CliError>,
-) -> Result<Vec<(KeyMaterial, String)>, CliError> {
-    if n < 2 {
-        return Err(CliError::usage(
-            "a key formed from components needs at least two components",
-            Some("Use --components 2 or more."),
-        ));
-    }
-    let mut components = Vec::with_capacity(n);
-    for i in 1..=n {
-        let hex = read_line(
-            &format!("{what} {i} of {n} ({} hex digits): ", 2 * len),
-            true,
-        )?;
-        let material = KeyMaterial::from_hex("component", &hex)
-            .ok()
-            .filter(|m| m.len() == len)
-            .ok_or_else(|| {
-                CliError::usage(
-                    format!("component {i} is not {} hex digits", 2 * len),
-                    Some("Enter the component again; nothing was stored."),
-                )
-            })?;
-        let kcv = read_line(&format!("KCV of component {i}: "), false)?.to_string();
-        if !check_value(&material)?.eq_ignore_ascii_case(&kcv) {
-            return Err(CliError::usage(
-                format!("component {i}'s KCV does not match the KCV entered for it"),
-                Some("Check the component and its KCV with its custodian; nothing was stored."),
-            ));
-        }
-        components.push((material, kcv));
-    }
-    Ok(components)
 }
 
 /// One line: from a terminal after `prompt`, without echo if `secret`; otherwise from

@@ -9,6 +9,7 @@
 
 pub(crate) mod backup;
 pub(crate) mod ceremony;
+pub(crate) mod custodians;
 mod home;
 pub(crate) mod mpa;
 mod regions;
