@@ -9,7 +9,7 @@ use std::{
     time::Instant,
 };
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
@@ -207,74 +207,93 @@ pub const DATA_PLANE: &[&str] = &[
 pub fn dispatch<S: Store>(hsm: &Hsm<S>, operation: &str, input: Value) -> Result<Value, Error> {
     hsm.self_test_result()?;
     match operation {
-        "CreateKey" => hsm.create_key(req(hsm, operation, input)?),
-        "GetKey" => hsm.get_key(req(hsm, operation, input)?),
-        "ListKeys" => hsm.list_keys(req(hsm, operation, input)?),
-        "DeleteKey" => hsm.delete_key(req(hsm, operation, input)?),
-        "RestoreKey" => hsm.restore_key(req(hsm, operation, input)?),
-        "StartKeyUsage" => hsm.start_key_usage(req(hsm, operation, input)?),
-        "StopKeyUsage" => hsm.stop_key_usage(req(hsm, operation, input)?),
-        "ImportKey" => hsm.import_key(req(hsm, operation, input)?),
-        "ExportKey" => hsm.export_key(req(hsm, operation, input)?),
-        "GetParametersForImport" => hsm.get_parameters_for_import(req(hsm, operation, input)?),
-        "GetParametersForExport" => hsm.get_parameters_for_export(req(hsm, operation, input)?),
-        "GetPublicKeyCertificate" => hsm.get_public_key_certificate(req(hsm, operation, input)?),
-        "GetCertificateSigningRequest" => {
-            hsm.get_certificate_signing_request(req(hsm, operation, input)?)
+        "CreateKey" => json(hsm.create_key(req(hsm, operation, input)?)),
+        "GetKey" => json(hsm.get_key(req(hsm, operation, input)?)),
+        "ListKeys" => json(hsm.list_keys(req(hsm, operation, input)?)),
+        "DeleteKey" => json(hsm.delete_key(req(hsm, operation, input)?)),
+        "RestoreKey" => json(hsm.restore_key(req(hsm, operation, input)?)),
+        "StartKeyUsage" => json(hsm.start_key_usage(req(hsm, operation, input)?)),
+        "StopKeyUsage" => json(hsm.stop_key_usage(req(hsm, operation, input)?)),
+        "ImportKey" => json(hsm.import_key(req(hsm, operation, input)?)),
+        "ExportKey" => json(hsm.export_key(req(hsm, operation, input)?)),
+        "GetParametersForImport" => {
+            json(hsm.get_parameters_for_import(req(hsm, operation, input)?))
         }
-        "CreateAlias" => hsm.create_alias(req(hsm, operation, input)?),
-        "GetAlias" => hsm.get_alias(req(hsm, operation, input)?),
-        "UpdateAlias" => hsm.update_alias(req(hsm, operation, input)?),
-        "DeleteAlias" => hsm.delete_alias(req(hsm, operation, input)?),
-        "ListAliases" => hsm.list_aliases(req(hsm, operation, input)?),
-        "TagResource" => hsm.tag_resource(req(hsm, operation, input)?),
-        "UntagResource" => hsm.untag_resource(req(hsm, operation, input)?),
-        "ListTagsForResource" => hsm.list_tags_for_resource(req(hsm, operation, input)?),
-        "AddKeyReplicationRegions" => hsm.add_key_replication_regions(req(hsm, operation, input)?),
+        "GetParametersForExport" => {
+            json(hsm.get_parameters_for_export(req(hsm, operation, input)?))
+        }
+        "GetPublicKeyCertificate" => {
+            json(hsm.get_public_key_certificate(req(hsm, operation, input)?))
+        }
+        "GetCertificateSigningRequest" => {
+            json(hsm.get_certificate_signing_request(req(hsm, operation, input)?))
+        }
+        "CreateAlias" => json(hsm.create_alias(req(hsm, operation, input)?)),
+        "GetAlias" => json(hsm.get_alias(req(hsm, operation, input)?)),
+        "UpdateAlias" => json(hsm.update_alias(req(hsm, operation, input)?)),
+        "DeleteAlias" => json(hsm.delete_alias(req(hsm, operation, input)?)),
+        "ListAliases" => json(hsm.list_aliases(req(hsm, operation, input)?)),
+        "TagResource" => json(hsm.tag_resource(req(hsm, operation, input)?)),
+        "UntagResource" => json(hsm.untag_resource(req(hsm, operation, input)?)),
+        "ListTagsForResource" => json(hsm.list_tags_for_resource(req(hsm, operation, input)?)),
+        "AddKeyReplicationRegions" => {
+            json(hsm.add_key_replication_regions(req(hsm, operation, input)?))
+        }
         "RemoveKeyReplicationRegions" => {
-            hsm.remove_key_replication_regions(req(hsm, operation, input)?)
+            json(hsm.remove_key_replication_regions(req(hsm, operation, input)?))
         }
         "EnableDefaultKeyReplicationRegions" => {
-            hsm.enable_default_key_replication_regions(req(hsm, operation, input)?)
+            json(hsm.enable_default_key_replication_regions(req(hsm, operation, input)?))
         }
         "DisableDefaultKeyReplicationRegions" => {
-            hsm.disable_default_key_replication_regions(req(hsm, operation, input)?)
+            json(hsm.disable_default_key_replication_regions(req(hsm, operation, input)?))
         }
         "GetDefaultKeyReplicationRegions" => {
-            hsm.get_default_key_replication_regions(req(hsm, operation, input)?)
+            json(hsm.get_default_key_replication_regions(req(hsm, operation, input)?))
         }
-        "ImportKeyReplica" => hsm.import_key_replica(req(hsm, operation, input)?),
-        "PutResourcePolicy" => hsm.put_resource_policy(req(hsm, operation, input)?),
-        "GetResourcePolicy" => hsm.get_resource_policy(req(hsm, operation, input)?),
-        "DeleteResourcePolicy" => hsm.delete_resource_policy(req(hsm, operation, input)?),
-        "AssociateMpaTeam" => hsm.associate_mpa_team(req(hsm, operation, input)?),
-        "DisassociateMpaTeam" => hsm.disassociate_mpa_team(req(hsm, operation, input)?),
-        "GetMpaTeamAssociation" => hsm.get_mpa_team_association(req(hsm, operation, input)?),
+        "ImportKeyReplica" => json(hsm.import_key_replica(req(hsm, operation, input)?)),
+        "PutResourcePolicy" => json(hsm.put_resource_policy(req(hsm, operation, input)?)),
+        "GetResourcePolicy" => json(hsm.get_resource_policy(req(hsm, operation, input)?)),
+        "DeleteResourcePolicy" => json(hsm.delete_resource_policy(req(hsm, operation, input)?)),
+        "AssociateMpaTeam" => json(hsm.associate_mpa_team(req(hsm, operation, input)?)),
+        "DisassociateMpaTeam" => json(hsm.disassociate_mpa_team(req(hsm, operation, input)?)),
+        "GetMpaTeamAssociation" => json(hsm.get_mpa_team_association(req(hsm, operation, input)?)),
         "GenerateCardValidationData" => {
-            hsm.generate_card_validation_data(req(hsm, operation, input)?)
+            json(hsm.generate_card_validation_data(req(hsm, operation, input)?))
         }
-        "VerifyCardValidationData" => hsm.verify_card_validation_data(req(hsm, operation, input)?),
-        "GeneratePinData" => hsm.generate_pin_data(req(hsm, operation, input)?),
-        "VerifyPinData" => hsm.verify_pin_data(req(hsm, operation, input)?),
-        "TranslatePinData" => hsm.translate_pin_data(req(hsm, operation, input)?),
-        "GenerateMac" => hsm.generate_mac(req(hsm, operation, input)?),
-        "VerifyMac" => hsm.verify_mac(req(hsm, operation, input)?),
-        "EncryptData" => hsm.encrypt_data(req(hsm, operation, input)?),
-        "DecryptData" => hsm.decrypt_data(req(hsm, operation, input)?),
-        "ReEncryptData" => hsm.re_encrypt_data(req(hsm, operation, input)?),
+        "VerifyCardValidationData" => {
+            json(hsm.verify_card_validation_data(req(hsm, operation, input)?))
+        }
+        "GeneratePinData" => json(hsm.generate_pin_data(req(hsm, operation, input)?)),
+        "VerifyPinData" => json(hsm.verify_pin_data(req(hsm, operation, input)?)),
+        "TranslatePinData" => json(hsm.translate_pin_data(req(hsm, operation, input)?)),
+        "GenerateMac" => json(hsm.generate_mac(req(hsm, operation, input)?)),
+        "VerifyMac" => json(hsm.verify_mac(req(hsm, operation, input)?)),
+        "EncryptData" => json(hsm.encrypt_data(req(hsm, operation, input)?)),
+        "DecryptData" => json(hsm.decrypt_data(req(hsm, operation, input)?)),
+        "ReEncryptData" => json(hsm.re_encrypt_data(req(hsm, operation, input)?)),
         "GenerateAuthRequestCryptogram" => {
-            hsm.generate_auth_request_cryptogram(req(hsm, operation, input)?)
+            json(hsm.generate_auth_request_cryptogram(req(hsm, operation, input)?))
         }
         "VerifyAuthRequestCryptogram" => {
-            hsm.verify_auth_request_cryptogram(req(hsm, operation, input)?)
+            json(hsm.verify_auth_request_cryptogram(req(hsm, operation, input)?))
         }
-        "GenerateMacEmvPinChange" => hsm.generate_mac_emv_pin_change(req(hsm, operation, input)?),
-        "TranslateKeyMaterial" => hsm.translate_key_material(req(hsm, operation, input)?),
+        "GenerateMacEmvPinChange" => {
+            json(hsm.generate_mac_emv_pin_change(req(hsm, operation, input)?))
+        }
+        "TranslateKeyMaterial" => json(hsm.translate_key_material(req(hsm, operation, input)?)),
         other => Err(Error::validation(
             "Operation",
             format!("{other} is not an operation this HSM offers"),
         )),
     }
+}
+
+/// The typed response as the service's JSON.
+fn json<T: Serialize>(output: Result<T, Error>) -> Result<Value, Error> {
+    output.and_then(|o| {
+        serde_json::to_value(o).map_err(|e| Error::internal(format!("response: {e}")))
+    })
 }
 
 /// The typed request; a request that does not parse is refused and audited as a failure of

@@ -61,6 +61,7 @@ pub mod policy;
 pub mod replication;
 pub mod selftest;
 pub mod store;
+pub mod wire;
 
 pub use error::{Error, Rule, ValidationField, VerificationFailedReason};
 pub use exchange::csr::{CertificateSubject, GetCertificateSigningRequestInput};
