@@ -18,8 +18,9 @@ mod wrapped_key;
 
 pub use asymmetric::AsymmetricAttributes;
 pub use card::{
-    CardAttributes, GenerateCardValidationDataInput, GenerateCardValidationDataOutput,
-    VerifyCardValidationDataInput, VerifyCardValidationDataOutput,
+    CardAttributes, ExpiryAndServiceCode, ExpiryOnly, GenerateCardValidationDataInput,
+    GenerateCardValidationDataOutput, VerifyCardValidationDataInput,
+    VerifyCardValidationDataOutput,
 };
 pub use data::{
     DecryptDataInput, DecryptDataOutput, EmvEncryptionAttributes, EncryptDataInput,
