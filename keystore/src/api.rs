@@ -207,81 +207,145 @@ pub const DATA_PLANE: &[&str] = &[
 pub fn dispatch<S: Store>(hsm: &Hsm<S>, operation: &str, input: Value) -> Result<Value, Error> {
     hsm.self_test_result()?;
     match operation {
-        "CreateKey" => json(hsm.create_key(req(hsm, operation, input)?)),
-        "GetKey" => json(hsm.get_key(req(hsm, operation, input)?)),
-        "ListKeys" => json(hsm.list_keys(req(hsm, operation, input)?)),
-        "DeleteKey" => json(hsm.delete_key(req(hsm, operation, input)?)),
-        "RestoreKey" => json(hsm.restore_key(req(hsm, operation, input)?)),
-        "StartKeyUsage" => json(hsm.start_key_usage(req(hsm, operation, input)?)),
-        "StopKeyUsage" => json(hsm.stop_key_usage(req(hsm, operation, input)?)),
-        "ImportKey" => json(hsm.import_key(req(hsm, operation, input)?)),
-        "ExportKey" => json(hsm.export_key(req(hsm, operation, input)?)),
-        "GetParametersForImport" => {
-            json(hsm.get_parameters_for_import(req(hsm, operation, input)?))
-        }
-        "GetParametersForExport" => {
-            json(hsm.get_parameters_for_export(req(hsm, operation, input)?))
-        }
-        "GetPublicKeyCertificate" => {
-            json(hsm.get_public_key_certificate(req(hsm, operation, input)?))
-        }
-        "GetCertificateSigningRequest" => {
-            json(hsm.get_certificate_signing_request(req(hsm, operation, input)?))
-        }
-        "CreateAlias" => json(hsm.create_alias(req(hsm, operation, input)?)),
-        "GetAlias" => json(hsm.get_alias(req(hsm, operation, input)?)),
-        "UpdateAlias" => json(hsm.update_alias(req(hsm, operation, input)?)),
-        "DeleteAlias" => json(hsm.delete_alias(req(hsm, operation, input)?)),
-        "ListAliases" => json(hsm.list_aliases(req(hsm, operation, input)?)),
-        "TagResource" => json(hsm.tag_resource(req(hsm, operation, input)?)),
-        "UntagResource" => json(hsm.untag_resource(req(hsm, operation, input)?)),
-        "ListTagsForResource" => json(hsm.list_tags_for_resource(req(hsm, operation, input)?)),
-        "AddKeyReplicationRegions" => {
-            json(hsm.add_key_replication_regions(req(hsm, operation, input)?))
-        }
-        "RemoveKeyReplicationRegions" => {
-            json(hsm.remove_key_replication_regions(req(hsm, operation, input)?))
-        }
-        "EnableDefaultKeyReplicationRegions" => {
-            json(hsm.enable_default_key_replication_regions(req(hsm, operation, input)?))
-        }
-        "DisableDefaultKeyReplicationRegions" => {
-            json(hsm.disable_default_key_replication_regions(req(hsm, operation, input)?))
-        }
-        "GetDefaultKeyReplicationRegions" => {
-            json(hsm.get_default_key_replication_regions(req(hsm, operation, input)?))
-        }
-        "ImportKeyReplica" => json(hsm.import_key_replica(req(hsm, operation, input)?)),
-        "PutResourcePolicy" => json(hsm.put_resource_policy(req(hsm, operation, input)?)),
-        "GetResourcePolicy" => json(hsm.get_resource_policy(req(hsm, operation, input)?)),
-        "DeleteResourcePolicy" => json(hsm.delete_resource_policy(req(hsm, operation, input)?)),
-        "AssociateMpaTeam" => json(hsm.associate_mpa_team(req(hsm, operation, input)?)),
-        "DisassociateMpaTeam" => json(hsm.disassociate_mpa_team(req(hsm, operation, input)?)),
-        "GetMpaTeamAssociation" => json(hsm.get_mpa_team_association(req(hsm, operation, input)?)),
-        "GenerateCardValidationData" => {
-            json(hsm.generate_card_validation_data(req(hsm, operation, input)?))
-        }
-        "VerifyCardValidationData" => {
-            json(hsm.verify_card_validation_data(req(hsm, operation, input)?))
-        }
-        "GeneratePinData" => json(hsm.generate_pin_data(req(hsm, operation, input)?)),
-        "VerifyPinData" => json(hsm.verify_pin_data(req(hsm, operation, input)?)),
-        "TranslatePinData" => json(hsm.translate_pin_data(req(hsm, operation, input)?)),
-        "GenerateMac" => json(hsm.generate_mac(req(hsm, operation, input)?)),
-        "VerifyMac" => json(hsm.verify_mac(req(hsm, operation, input)?)),
-        "EncryptData" => json(hsm.encrypt_data(req(hsm, operation, input)?)),
-        "DecryptData" => json(hsm.decrypt_data(req(hsm, operation, input)?)),
-        "ReEncryptData" => json(hsm.re_encrypt_data(req(hsm, operation, input)?)),
-        "GenerateAuthRequestCryptogram" => {
-            json(hsm.generate_auth_request_cryptogram(req(hsm, operation, input)?))
-        }
-        "VerifyAuthRequestCryptogram" => {
-            json(hsm.verify_auth_request_cryptogram(req(hsm, operation, input)?))
-        }
-        "GenerateMacEmvPinChange" => {
-            json(hsm.generate_mac_emv_pin_change(req(hsm, operation, input)?))
-        }
-        "TranslateKeyMaterial" => json(hsm.translate_key_material(req(hsm, operation, input)?)),
+        "CreateKey" => hsm
+            .create_key(req(hsm, operation, input)?)
+            .and_then(response),
+        "GetKey" => hsm.get_key(req(hsm, operation, input)?).and_then(response),
+        "ListKeys" => hsm
+            .list_keys(req(hsm, operation, input)?)
+            .and_then(response),
+        "DeleteKey" => hsm
+            .delete_key(req(hsm, operation, input)?)
+            .and_then(response),
+        "RestoreKey" => hsm
+            .restore_key(req(hsm, operation, input)?)
+            .and_then(response),
+        "StartKeyUsage" => hsm
+            .start_key_usage(req(hsm, operation, input)?)
+            .and_then(response),
+        "StopKeyUsage" => hsm
+            .stop_key_usage(req(hsm, operation, input)?)
+            .and_then(response),
+        "ImportKey" => hsm
+            .import_key(req(hsm, operation, input)?)
+            .and_then(response),
+        "ExportKey" => hsm
+            .export_key(req(hsm, operation, input)?)
+            .and_then(response),
+        "GetParametersForImport" => hsm
+            .get_parameters_for_import(req(hsm, operation, input)?)
+            .and_then(response),
+        "GetParametersForExport" => hsm
+            .get_parameters_for_export(req(hsm, operation, input)?)
+            .and_then(response),
+        "GetPublicKeyCertificate" => hsm
+            .get_public_key_certificate(req(hsm, operation, input)?)
+            .and_then(response),
+        "GetCertificateSigningRequest" => hsm
+            .get_certificate_signing_request(req(hsm, operation, input)?)
+            .and_then(response),
+        "CreateAlias" => hsm
+            .create_alias(req(hsm, operation, input)?)
+            .and_then(response),
+        "GetAlias" => hsm
+            .get_alias(req(hsm, operation, input)?)
+            .and_then(response),
+        "UpdateAlias" => hsm
+            .update_alias(req(hsm, operation, input)?)
+            .and_then(response),
+        "DeleteAlias" => hsm
+            .delete_alias(req(hsm, operation, input)?)
+            .and_then(response),
+        "ListAliases" => hsm
+            .list_aliases(req(hsm, operation, input)?)
+            .and_then(response),
+        "TagResource" => hsm
+            .tag_resource(req(hsm, operation, input)?)
+            .and_then(response),
+        "UntagResource" => hsm
+            .untag_resource(req(hsm, operation, input)?)
+            .and_then(response),
+        "ListTagsForResource" => hsm
+            .list_tags_for_resource(req(hsm, operation, input)?)
+            .and_then(response),
+        "AddKeyReplicationRegions" => hsm
+            .add_key_replication_regions(req(hsm, operation, input)?)
+            .and_then(response),
+        "RemoveKeyReplicationRegions" => hsm
+            .remove_key_replication_regions(req(hsm, operation, input)?)
+            .and_then(response),
+        "EnableDefaultKeyReplicationRegions" => hsm
+            .enable_default_key_replication_regions(req(hsm, operation, input)?)
+            .and_then(response),
+        "DisableDefaultKeyReplicationRegions" => hsm
+            .disable_default_key_replication_regions(req(hsm, operation, input)?)
+            .and_then(response),
+        "GetDefaultKeyReplicationRegions" => hsm
+            .get_default_key_replication_regions(req(hsm, operation, input)?)
+            .and_then(response),
+        "ImportKeyReplica" => hsm
+            .import_key_replica(req(hsm, operation, input)?)
+            .and_then(response),
+        "PutResourcePolicy" => hsm
+            .put_resource_policy(req(hsm, operation, input)?)
+            .and_then(response),
+        "GetResourcePolicy" => hsm
+            .get_resource_policy(req(hsm, operation, input)?)
+            .and_then(response),
+        "DeleteResourcePolicy" => hsm
+            .delete_resource_policy(req(hsm, operation, input)?)
+            .and_then(response),
+        "AssociateMpaTeam" => hsm
+            .associate_mpa_team(req(hsm, operation, input)?)
+            .and_then(response),
+        "DisassociateMpaTeam" => hsm
+            .disassociate_mpa_team(req(hsm, operation, input)?)
+            .and_then(response),
+        "GetMpaTeamAssociation" => hsm
+            .get_mpa_team_association(req(hsm, operation, input)?)
+            .and_then(response),
+        "GenerateCardValidationData" => hsm
+            .generate_card_validation_data(req(hsm, operation, input)?)
+            .and_then(response),
+        "VerifyCardValidationData" => hsm
+            .verify_card_validation_data(req(hsm, operation, input)?)
+            .and_then(response),
+        "GeneratePinData" => hsm
+            .generate_pin_data(req(hsm, operation, input)?)
+            .and_then(response),
+        "VerifyPinData" => hsm
+            .verify_pin_data(req(hsm, operation, input)?)
+            .and_then(response),
+        "TranslatePinData" => hsm
+            .translate_pin_data(req(hsm, operation, input)?)
+            .and_then(response),
+        "GenerateMac" => hsm
+            .generate_mac(req(hsm, operation, input)?)
+            .and_then(response),
+        "VerifyMac" => hsm
+            .verify_mac(req(hsm, operation, input)?)
+            .and_then(response),
+        "EncryptData" => hsm
+            .encrypt_data(req(hsm, operation, input)?)
+            .and_then(response),
+        "DecryptData" => hsm
+            .decrypt_data(req(hsm, operation, input)?)
+            .and_then(response),
+        "ReEncryptData" => hsm
+            .re_encrypt_data(req(hsm, operation, input)?)
+            .and_then(response),
+        "GenerateAuthRequestCryptogram" => hsm
+            .generate_auth_request_cryptogram(req(hsm, operation, input)?)
+            .and_then(response),
+        "VerifyAuthRequestCryptogram" => hsm
+            .verify_auth_request_cryptogram(req(hsm, operation, input)?)
+            .and_then(response),
+        "GenerateMacEmvPinChange" => hsm
+            .generate_mac_emv_pin_change(req(hsm, operation, input)?)
+            .and_then(response),
+        "TranslateKeyMaterial" => hsm
+            .translate_key_material(req(hsm, operation, input)?)
+            .and_then(response),
         other => Err(Error::validation(
             "Operation",
             format!("{other} is not an operation this HSM offers"),
@@ -289,11 +353,9 @@ pub fn dispatch<S: Store>(hsm: &Hsm<S>, operation: &str, input: Value) -> Result
     }
 }
 
-/// The typed response as the service's JSON.
-fn json<T: Serialize>(output: Result<T, Error>) -> Result<Value, Error> {
-    output.and_then(|o| {
-        serde_json::to_value(o).map_err(|e| Error::internal(format!("response: {e}")))
-    })
+/// A typed response as the service's JSON.
+pub fn response<T: Serialize>(output: T) -> Result<Value, Error> {
+    serde_json::to_value(output).map_err(|e| Error::internal(format!("response: {e}")))
 }
 
 /// The typed request; a request that does not parse is refused and audited as a failure of
