@@ -745,7 +745,7 @@ pub fn asymmetric_data_encryption<S: Store>(h: Harness<S>) {
         re_encrypt(
             &d0,
             &pair,
-            &under_d0["CipherText"].as_str().unwrap().to_owned(),
+            under_d0["CipherText"].as_str().unwrap(),
             cbc,
             rsa("OAEP_SHA256"),
         ),
