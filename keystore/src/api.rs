@@ -9,7 +9,7 @@ use std::{
     time::Instant,
 };
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
@@ -207,74 +207,155 @@ pub const DATA_PLANE: &[&str] = &[
 pub fn dispatch<S: Store>(hsm: &Hsm<S>, operation: &str, input: Value) -> Result<Value, Error> {
     hsm.self_test_result()?;
     match operation {
-        "CreateKey" => hsm.create_key(req(hsm, operation, input)?),
-        "GetKey" => hsm.get_key(req(hsm, operation, input)?),
-        "ListKeys" => hsm.list_keys(req(hsm, operation, input)?),
-        "DeleteKey" => hsm.delete_key(req(hsm, operation, input)?),
-        "RestoreKey" => hsm.restore_key(req(hsm, operation, input)?),
-        "StartKeyUsage" => hsm.start_key_usage(req(hsm, operation, input)?),
-        "StopKeyUsage" => hsm.stop_key_usage(req(hsm, operation, input)?),
-        "ImportKey" => hsm.import_key(req(hsm, operation, input)?),
-        "ExportKey" => hsm.export_key(req(hsm, operation, input)?),
-        "GetParametersForImport" => hsm.get_parameters_for_import(req(hsm, operation, input)?),
-        "GetParametersForExport" => hsm.get_parameters_for_export(req(hsm, operation, input)?),
-        "GetPublicKeyCertificate" => hsm.get_public_key_certificate(req(hsm, operation, input)?),
-        "GetCertificateSigningRequest" => {
-            hsm.get_certificate_signing_request(req(hsm, operation, input)?)
-        }
-        "CreateAlias" => hsm.create_alias(req(hsm, operation, input)?),
-        "GetAlias" => hsm.get_alias(req(hsm, operation, input)?),
-        "UpdateAlias" => hsm.update_alias(req(hsm, operation, input)?),
-        "DeleteAlias" => hsm.delete_alias(req(hsm, operation, input)?),
-        "ListAliases" => hsm.list_aliases(req(hsm, operation, input)?),
-        "TagResource" => hsm.tag_resource(req(hsm, operation, input)?),
-        "UntagResource" => hsm.untag_resource(req(hsm, operation, input)?),
-        "ListTagsForResource" => hsm.list_tags_for_resource(req(hsm, operation, input)?),
-        "AddKeyReplicationRegions" => hsm.add_key_replication_regions(req(hsm, operation, input)?),
-        "RemoveKeyReplicationRegions" => {
-            hsm.remove_key_replication_regions(req(hsm, operation, input)?)
-        }
-        "EnableDefaultKeyReplicationRegions" => {
-            hsm.enable_default_key_replication_regions(req(hsm, operation, input)?)
-        }
-        "DisableDefaultKeyReplicationRegions" => {
-            hsm.disable_default_key_replication_regions(req(hsm, operation, input)?)
-        }
-        "GetDefaultKeyReplicationRegions" => {
-            hsm.get_default_key_replication_regions(req(hsm, operation, input)?)
-        }
-        "ImportKeyReplica" => hsm.import_key_replica(req(hsm, operation, input)?),
-        "PutResourcePolicy" => hsm.put_resource_policy(req(hsm, operation, input)?),
-        "GetResourcePolicy" => hsm.get_resource_policy(req(hsm, operation, input)?),
-        "DeleteResourcePolicy" => hsm.delete_resource_policy(req(hsm, operation, input)?),
-        "AssociateMpaTeam" => hsm.associate_mpa_team(req(hsm, operation, input)?),
-        "DisassociateMpaTeam" => hsm.disassociate_mpa_team(req(hsm, operation, input)?),
-        "GetMpaTeamAssociation" => hsm.get_mpa_team_association(req(hsm, operation, input)?),
-        "GenerateCardValidationData" => {
-            hsm.generate_card_validation_data(req(hsm, operation, input)?)
-        }
-        "VerifyCardValidationData" => hsm.verify_card_validation_data(req(hsm, operation, input)?),
-        "GeneratePinData" => hsm.generate_pin_data(req(hsm, operation, input)?),
-        "VerifyPinData" => hsm.verify_pin_data(req(hsm, operation, input)?),
-        "TranslatePinData" => hsm.translate_pin_data(req(hsm, operation, input)?),
-        "GenerateMac" => hsm.generate_mac(req(hsm, operation, input)?),
-        "VerifyMac" => hsm.verify_mac(req(hsm, operation, input)?),
-        "EncryptData" => hsm.encrypt_data(req(hsm, operation, input)?),
-        "DecryptData" => hsm.decrypt_data(req(hsm, operation, input)?),
-        "ReEncryptData" => hsm.re_encrypt_data(req(hsm, operation, input)?),
-        "GenerateAuthRequestCryptogram" => {
-            hsm.generate_auth_request_cryptogram(req(hsm, operation, input)?)
-        }
-        "VerifyAuthRequestCryptogram" => {
-            hsm.verify_auth_request_cryptogram(req(hsm, operation, input)?)
-        }
-        "GenerateMacEmvPinChange" => hsm.generate_mac_emv_pin_change(req(hsm, operation, input)?),
-        "TranslateKeyMaterial" => hsm.translate_key_material(req(hsm, operation, input)?),
+        "CreateKey" => hsm
+            .create_key(req(hsm, operation, input)?)
+            .and_then(response),
+        "GetKey" => hsm.get_key(req(hsm, operation, input)?).and_then(response),
+        "ListKeys" => hsm
+            .list_keys(req(hsm, operation, input)?)
+            .and_then(response),
+        "DeleteKey" => hsm
+            .delete_key(req(hsm, operation, input)?)
+            .and_then(response),
+        "RestoreKey" => hsm
+            .restore_key(req(hsm, operation, input)?)
+            .and_then(response),
+        "StartKeyUsage" => hsm
+            .start_key_usage(req(hsm, operation, input)?)
+            .and_then(response),
+        "StopKeyUsage" => hsm
+            .stop_key_usage(req(hsm, operation, input)?)
+            .and_then(response),
+        "ImportKey" => hsm
+            .import_key(req(hsm, operation, input)?)
+            .and_then(response),
+        "ExportKey" => hsm
+            .export_key(req(hsm, operation, input)?)
+            .and_then(response),
+        "GetParametersForImport" => hsm
+            .get_parameters_for_import(req(hsm, operation, input)?)
+            .and_then(response),
+        "GetParametersForExport" => hsm
+            .get_parameters_for_export(req(hsm, operation, input)?)
+            .and_then(response),
+        "GetPublicKeyCertificate" => hsm
+            .get_public_key_certificate(req(hsm, operation, input)?)
+            .and_then(response),
+        "GetCertificateSigningRequest" => hsm
+            .get_certificate_signing_request(req(hsm, operation, input)?)
+            .and_then(response),
+        "CreateAlias" => hsm
+            .create_alias(req(hsm, operation, input)?)
+            .and_then(response),
+        "GetAlias" => hsm
+            .get_alias(req(hsm, operation, input)?)
+            .and_then(response),
+        "UpdateAlias" => hsm
+            .update_alias(req(hsm, operation, input)?)
+            .and_then(response),
+        "DeleteAlias" => hsm
+            .delete_alias(req(hsm, operation, input)?)
+            .and_then(response),
+        "ListAliases" => hsm
+            .list_aliases(req(hsm, operation, input)?)
+            .and_then(response),
+        "TagResource" => hsm
+            .tag_resource(req(hsm, operation, input)?)
+            .and_then(response),
+        "UntagResource" => hsm
+            .untag_resource(req(hsm, operation, input)?)
+            .and_then(response),
+        "ListTagsForResource" => hsm
+            .list_tags_for_resource(req(hsm, operation, input)?)
+            .and_then(response),
+        "AddKeyReplicationRegions" => hsm
+            .add_key_replication_regions(req(hsm, operation, input)?)
+            .and_then(response),
+        "RemoveKeyReplicationRegions" => hsm
+            .remove_key_replication_regions(req(hsm, operation, input)?)
+            .and_then(response),
+        "EnableDefaultKeyReplicationRegions" => hsm
+            .enable_default_key_replication_regions(req(hsm, operation, input)?)
+            .and_then(response),
+        "DisableDefaultKeyReplicationRegions" => hsm
+            .disable_default_key_replication_regions(req(hsm, operation, input)?)
+            .and_then(response),
+        "GetDefaultKeyReplicationRegions" => hsm
+            .get_default_key_replication_regions(req(hsm, operation, input)?)
+            .and_then(response),
+        "ImportKeyReplica" => hsm
+            .import_key_replica(req(hsm, operation, input)?)
+            .and_then(response),
+        "PutResourcePolicy" => hsm
+            .put_resource_policy(req(hsm, operation, input)?)
+            .and_then(response),
+        "GetResourcePolicy" => hsm
+            .get_resource_policy(req(hsm, operation, input)?)
+            .and_then(response),
+        "DeleteResourcePolicy" => hsm
+            .delete_resource_policy(req(hsm, operation, input)?)
+            .and_then(response),
+        "AssociateMpaTeam" => hsm
+            .associate_mpa_team(req(hsm, operation, input)?)
+            .and_then(response),
+        "DisassociateMpaTeam" => hsm
+            .disassociate_mpa_team(req(hsm, operation, input)?)
+            .and_then(response),
+        "GetMpaTeamAssociation" => hsm
+            .get_mpa_team_association(req(hsm, operation, input)?)
+            .and_then(response),
+        "GenerateCardValidationData" => hsm
+            .generate_card_validation_data(req(hsm, operation, input)?)
+            .and_then(response),
+        "VerifyCardValidationData" => hsm
+            .verify_card_validation_data(req(hsm, operation, input)?)
+            .and_then(response),
+        "GeneratePinData" => hsm
+            .generate_pin_data(req(hsm, operation, input)?)
+            .and_then(response),
+        "VerifyPinData" => hsm
+            .verify_pin_data(req(hsm, operation, input)?)
+            .and_then(response),
+        "TranslatePinData" => hsm
+            .translate_pin_data(req(hsm, operation, input)?)
+            .and_then(response),
+        "GenerateMac" => hsm
+            .generate_mac(req(hsm, operation, input)?)
+            .and_then(response),
+        "VerifyMac" => hsm
+            .verify_mac(req(hsm, operation, input)?)
+            .and_then(response),
+        "EncryptData" => hsm
+            .encrypt_data(req(hsm, operation, input)?)
+            .and_then(response),
+        "DecryptData" => hsm
+            .decrypt_data(req(hsm, operation, input)?)
+            .and_then(response),
+        "ReEncryptData" => hsm
+            .re_encrypt_data(req(hsm, operation, input)?)
+            .and_then(response),
+        "GenerateAuthRequestCryptogram" => hsm
+            .generate_auth_request_cryptogram(req(hsm, operation, input)?)
+            .and_then(response),
+        "VerifyAuthRequestCryptogram" => hsm
+            .verify_auth_request_cryptogram(req(hsm, operation, input)?)
+            .and_then(response),
+        "GenerateMacEmvPinChange" => hsm
+            .generate_mac_emv_pin_change(req(hsm, operation, input)?)
+            .and_then(response),
+        "TranslateKeyMaterial" => hsm
+            .translate_key_material(req(hsm, operation, input)?)
+            .and_then(response),
         other => Err(Error::validation(
             "Operation",
             format!("{other} is not an operation this HSM offers"),
         )),
     }
+}
+
+/// A typed response as the service's JSON.
+pub fn response<T: Serialize>(output: T) -> Result<Value, Error> {
+    serde_json::to_value(output).map_err(|e| Error::internal(format!("response: {e}")))
 }
 
 /// The typed request; a request that does not parse is refused and audited as a failure of

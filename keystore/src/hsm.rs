@@ -576,13 +576,14 @@ impl<S: Store> Hsm<S> {
         self.store.forget_handle(key_id);
     }
 
-    pub(crate) fn key_output(&self, record: &KeyRecord) -> Result<(Value, Vec<String>), Error> {
+    pub(crate) fn key_output(
+        &self,
+        record: &KeyRecord,
+    ) -> Result<(crate::model::KeyOutput, Vec<String>), Error> {
         let arn = self.arn(&record.key_id)?;
-        let mut key = record.key_json(&arn);
-        if let Some(status) = self.mpa_status(record)? {
-            key["MpaStatus"] = status;
-        }
-        Ok((json!({ "Key": key }), vec![arn.to_string()]))
+        let mut key = record.key(&arn);
+        key.mpa_status = self.mpa_status(record)?;
+        Ok((crate::model::KeyOutput { key }, vec![arn.to_string()]))
     }
 
     /// Adds a key under a new key id: `material` (already checked), or when `None` new

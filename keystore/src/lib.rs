@@ -6,8 +6,9 @@
 //!   GetParametersForImport/Export, GetPublicKeyCertificate, GetCertificateSigningRequest,
 //!   GetKey, ListKeys, DeleteKey, RestoreKey, Start/Stop KeyUsage, aliases, tags, resource
 //!   policies) and data plane ([`ops`]: card validation data, PIN, MAC, data encryption with
-//!   symmetric and RSA keys, EMV), each taking and returning the service's JSON shapes;
-//!   [`api::dispatch`] calls them by name.
+//!   symmetric and RSA keys, EMV), each taking a typed request and (the data plane) returning a
+//!   typed response with the service's member names; [`api::dispatch`] calls them by name
+//!   with the service's JSON.
 //! - [`lifecycle`] has the key lifecycle (create, get, list, delete, restore, usage), aliases
 //!   and tags; [`exchange`] has key exchange on top of it (`ImportKey`, `ExportKey` with TR-31
 //!   and TR-34, the import and export parameters) and [`exchange::pki`], the asymmetric keys:
@@ -23,6 +24,9 @@
 //! ```
 //! use payhsm_keystore::{Hsm, HsmConfig, MemoryStore, api, arn::Region, master_key::MasterKey};
 //! use payhsm_core::rng::OsRandom;
+//! use payhsm_keystore::ops::{
+//!     CardAttributes, ExpiryOnly, GenerateCardValidationDataInput, VerifyCardValidationDataInput,
+//! };
 //! use serde_json::json;
 //!
 //! let store = MemoryStore::new(MasterKey::generate(&mut OsRandom)?);
@@ -35,11 +39,26 @@
 //!     "Exportable": true
 //! }))?;
 //! let cvk = key["Key"]["KeyArn"].as_str().unwrap();
-//! let cvv = api::dispatch(&hsm, "GenerateCardValidationData", json!({
-//!     "KeyIdentifier": cvk, "PrimaryAccountNumber": "4111111111111111",
-//!     "GenerationAttributes": { "CardVerificationValue2": { "CardExpiryDate": "1230" } }
-//! }))?;
-//! assert_eq!(cvv["ValidationData"].as_str().unwrap().len(), 3);
+//!
+//! // The data plane is typed: the response's members are checked by the compiler.
+//! let cvv = hsm.generate_card_validation_data(GenerateCardValidationDataInput {
+//!     key_identifier: cvk.to_owned(),
+//!     primary_account_number: "4111111111111111".to_owned(),
+//!     generation_attributes: CardAttributes::CardVerificationValue2(ExpiryOnly {
+//!         card_expiry_date: "1230".to_owned(),
+//!     }),
+//!     validation_data_length: None,
+//! })?;
+//! assert_eq!(cvv.validation_data.expose_secret().len(), 3);
+//! let checked = hsm.verify_card_validation_data(VerifyCardValidationDataInput {
+//!     key_identifier: cvk.to_owned(),
+//!     primary_account_number: "4111111111111111".to_owned(),
+//!     verification_attributes: CardAttributes::CardVerificationValue2(ExpiryOnly {
+//!         card_expiry_date: "1230".to_owned(),
+//!     }),
+//!     validation_data: cvv.validation_data.expose_secret().to_owned(),
+//! })?;
+//! assert_eq!(checked.key_arn, cvk);
 //! # Ok::<(), payhsm_keystore::Error>(())
 //! ```
 
@@ -61,6 +80,7 @@ pub mod policy;
 pub mod replication;
 pub mod selftest;
 pub mod store;
+pub mod wire;
 
 pub use error::{Error, Rule, ValidationField, VerificationFailedReason};
 pub use exchange::csr::{CertificateSubject, GetCertificateSigningRequestInput};

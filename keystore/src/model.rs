@@ -269,6 +269,164 @@ pub fn attributes_json(a: &KeyAttributes) -> Value {
     })
 }
 
+/// What the key operations return (`CreateKey`, `GetKey`, `ImportKey`, `DeleteKey`,
+/// `RestoreKey`, `StartKeyUsage`, `StopKeyUsage`): the key.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyOutput {
+    /// The key's metadata.
+    pub key: Key,
+}
+
+/// The service's `Key` structure: a key's metadata (never its material).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Key {
+    /// The key's ARN.
+    pub key_arn: String,
+    /// Usage, class, algorithm, modes of use.
+    pub key_attributes: KeyAttributesOutput,
+    /// The key check value (hex).
+    pub key_check_value: String,
+    /// How the check value was computed (`ANSI_X9_24`, `CMAC`, …).
+    pub key_check_value_algorithm: String,
+    /// Whether the key may be used.
+    pub enabled: bool,
+    /// Whether the key may be exported.
+    pub exportable: bool,
+    /// `CREATE_COMPLETE`, `DELETE_PENDING`, ….
+    pub key_state: String,
+    /// `AWS_PAYMENT_CRYPTOGRAPHY` or `EXTERNAL`.
+    pub key_origin: String,
+    /// When the key was created (epoch seconds).
+    pub create_timestamp: f64,
+    /// When usage last started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_start_timestamp: Option<f64>,
+    /// When usage last stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_stop_timestamp: Option<f64>,
+    /// When deletion was scheduled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_pending_timestamp: Option<f64>,
+    /// When the key is (or was) deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_timestamp: Option<f64>,
+    /// The usage of keys derived from this one (ECDH).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derive_key_usage: Option<String>,
+    /// `PRIMARY` or `REPLICA` for a multi-region key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_region_key_type: Option<String>,
+    /// The primary key's region, for a multi-region key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_region: Option<String>,
+    /// Each replica region's status, on a primary key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_status: Option<BTreeMap<String, ReplicationStatusType>>,
+    /// Whether the replicas follow the account's default regions, on a primary key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub using_default_replication_regions: Option<bool>,
+    /// The dual-control session of a key waiting for approvals (`MpaSessionArn`, `Status`,
+    /// `InitiationDate`, `StatusMessage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mpa_status: Option<Value>,
+}
+
+/// One replica region's status (`ReplicationStatusType`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReplicationStatusType {
+    /// `IN_PROGRESS`, `SYNCHRONIZED`, ….
+    pub status: String,
+    /// Why the last attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+}
+
+/// `KeyAttributes` as a response gives it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyAttributesOutput {
+    /// `TR31_…`.
+    pub key_usage: String,
+    /// `SYMMETRIC_KEY`, ….
+    pub key_class: String,
+    /// `TDES_2KEY`, ….
+    pub key_algorithm: String,
+    /// All nine flags.
+    pub key_modes_of_use: KeyModesOfUseOutput,
+}
+
+impl KeyAttributesOutput {
+    /// The attributes by the service's names.
+    pub fn of(a: &KeyAttributes) -> Self {
+        Self {
+            key_usage: a.key_usage.to_string(),
+            key_class: a.key_class.name().to_owned(),
+            key_algorithm: a.key_algorithm.name().to_owned(),
+            key_modes_of_use: KeyModesOfUseOutput::of(&a.key_modes_of_use),
+        }
+    }
+}
+
+/// `KeyModesOfUse` as a response gives it: all nine flags, in the service's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[allow(clippy::struct_excessive_bools)] // The service's nine flags.
+pub struct KeyModesOfUseOutput {
+    /// May encrypt.
+    pub encrypt: bool,
+    /// May decrypt.
+    pub decrypt: bool,
+    /// May wrap keys.
+    pub wrap: bool,
+    /// May unwrap keys.
+    pub unwrap: bool,
+    /// May generate (MACs, CVVs, PINs).
+    pub generate: bool,
+    /// May sign.
+    pub sign: bool,
+    /// May verify.
+    pub verify: bool,
+    /// May derive keys.
+    pub derive_key: bool,
+    /// No restriction on use.
+    pub no_restrictions: bool,
+}
+
+impl KeyModesOfUseOutput {
+    /// The flags of `m`.
+    pub fn of(m: &KeyModesOfUse) -> Self {
+        let mut f = [false; 9];
+        for (slot, (_, on)) in f.iter_mut().zip(m.iter()) {
+            *slot = on;
+        }
+        let [
+            encrypt,
+            decrypt,
+            wrap,
+            unwrap,
+            generate,
+            sign,
+            verify,
+            derive_key,
+            no_restrictions,
+        ] = f;
+        Self {
+            encrypt,
+            decrypt,
+            wrap,
+            unwrap,
+            generate,
+            sign,
+            verify,
+            derive_key,
+            no_restrictions,
+        }
+    }
+}
+
 /// `KeyAttributes` as a request gives it.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -434,48 +592,56 @@ impl KeyRecord {
     }
 
     /// The service's `Key` structure.
-    pub fn key_json(&self, arn: &KeyArn) -> Value {
-        let mut key = json!({
-            "KeyArn": arn.to_string(),
-            "KeyAttributes": attributes_json(&self.attributes),
-            "KeyCheckValue": self.key_check_value,
-            "KeyCheckValueAlgorithm": self.key_check_value_algorithm.name(),
-            "Enabled": self.enabled,
-            "Exportable": self.exportable,
-            "KeyState": self.state.name(),
-            "KeyOrigin": self.origin.name(),
-            "CreateTimestamp": self.create_timestamp.as_epoch_seconds(),
-        });
-        for (name, t) in [
-            ("UsageStartTimestamp", self.usage_start_timestamp),
-            ("UsageStopTimestamp", self.usage_stop_timestamp),
-            ("DeletePendingTimestamp", self.delete_pending_timestamp),
-            ("DeleteTimestamp", self.delete_timestamp),
-        ] {
-            if let Some(t) = t {
-                key[name] = json!(t.as_epoch_seconds());
+    pub fn key(&self, arn: &KeyArn) -> Key {
+        let (multi_region_key_type, primary_region) = match &self.multi_region {
+            None => (None, None),
+            Some(MultiRegion::Primary(_)) => (Some("PRIMARY"), Some(arn.region().as_str())),
+            Some(MultiRegion::Replica { primary_region, .. }) => {
+                (Some("REPLICA"), Some(primary_region.as_str()))
             }
+        };
+        let primary = match &self.multi_region {
+            Some(MultiRegion::Primary(p)) => Some(p),
+            _ => None,
+        };
+        let seconds = |t: Option<Timestamp>| t.map(Timestamp::as_epoch_seconds);
+        Key {
+            key_arn: arn.to_string(),
+            key_attributes: KeyAttributesOutput::of(&self.attributes),
+            key_check_value: self.key_check_value.clone(),
+            key_check_value_algorithm: self.key_check_value_algorithm.name().to_owned(),
+            enabled: self.enabled,
+            exportable: self.exportable,
+            key_state: self.state.name().to_owned(),
+            key_origin: self.origin.name().to_owned(),
+            create_timestamp: self.create_timestamp.as_epoch_seconds(),
+            usage_start_timestamp: seconds(self.usage_start_timestamp),
+            usage_stop_timestamp: seconds(self.usage_stop_timestamp),
+            delete_pending_timestamp: seconds(self.delete_pending_timestamp),
+            delete_timestamp: seconds(self.delete_timestamp),
+            derive_key_usage: self.derive_key_usage.map(|u| u.to_string()),
+            multi_region_key_type: multi_region_key_type.map(str::to_owned),
+            primary_region: primary_region.map(str::to_owned),
+            replication_status: primary.map(|p| {
+                p.replicas
+                    .iter()
+                    .map(|(region, s)| {
+                        let status = ReplicationStatusType {
+                            status: s.state.name().to_owned(),
+                            status_message: s.message.clone(),
+                        };
+                        (region.clone(), status)
+                    })
+                    .collect()
+            }),
+            using_default_replication_regions: primary.map(|p| p.using_defaults),
+            mpa_status: None,
         }
-        if let Some(usage) = self.derive_key_usage {
-            key["DeriveKeyUsage"] = json!(usage.to_string());
-        }
-        self.multi_region_json(arn, &mut key);
-        if let Some(MultiRegion::Primary(p)) = &self.multi_region {
-            let status: Map<String, Value> = p
-                .replicas
-                .iter()
-                .map(|(region, s)| {
-                    let mut entry = json!({ "Status": s.state.name() });
-                    if let Some(m) = &s.message {
-                        entry["StatusMessage"] = json!(m);
-                    }
-                    (region.clone(), entry)
-                })
-                .collect();
-            key["ReplicationStatus"] = Value::Object(status);
-            key["UsingDefaultReplicationRegions"] = json!(p.using_defaults);
-        }
-        key
+    }
+
+    /// The service's `Key` structure as JSON.
+    pub fn key_json(&self, arn: &KeyArn) -> Value {
+        serde_json::to_value(self.key(arn)).unwrap_or(Value::Null)
     }
 
     /// The service's `KeySummary` structure.

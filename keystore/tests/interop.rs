@@ -326,6 +326,7 @@ fn hmac_keys_travel_in_tr31_blocks_with_their_hash() {
             material: SecretVec::from_slice(&payhsm_core::hex::decode("k", HMAC).unwrap()),
             expected_check_value: payhsm_core::kcv::default_kcv(&soft).unwrap().to_string(),
         })
+        .and_then(payhsm_keystore::api::response)
         .unwrap();
     let exported = ok(
         &hsm,
@@ -392,6 +393,7 @@ fn known_key(
             material: SecretVec::from_slice(&payhsm_core::hex::decode("k", clear).unwrap()),
             expected_check_value: payhsm_core::kcv::default_kcv(&soft).unwrap().to_string(),
         })
+        .and_then(payhsm_keystore::api::response)
         .unwrap())
 }
 

@@ -73,7 +73,7 @@ fn import(
             expected_check_value: kcv::default_kcv(&clear).unwrap().to_string(),
         })
         .unwrap();
-    (arn(&imported), clear)
+    (imported.key.key_arn, clear)
 }
 
 fn create(hsm: &Hsm<MemoryStore>, usage: &str, algorithm: &str, modes: Value) -> String {

@@ -75,7 +75,7 @@ fn scenario(dir: &Path) {
             expected_check_value: check_value,
         })
         .unwrap();
-    let cvk = imported["Key"]["KeyArn"].as_str().unwrap().to_owned();
+    let cvk = imported.key.key_arn;
     let cvv2 = |arn: &str| {
         let generated = ok(
             &hsm,

@@ -125,8 +125,12 @@ impl OpenHsm {
         key: CeremonyKey,
     ) -> Result<Value, payhsm_keystore::Error> {
         match self {
-            Self::Software(h) => h.import_clear_key(key),
-            Self::Pkcs11(h) => h.import_clear_key(key),
+            Self::Software(h) => h
+                .import_clear_key(key)
+                .and_then(payhsm_keystore::api::response),
+            Self::Pkcs11(h) => h
+                .import_clear_key(key)
+                .and_then(payhsm_keystore::api::response),
         }
     }
 

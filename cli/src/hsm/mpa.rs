@@ -54,8 +54,14 @@ pub(crate) fn run<S: Store>(hsm: &Hsm<S>, cmd: &MpaCmd) -> Result<Value, payhsm_
             approvers,
             required_approvals,
         } => hsm.create_mpa_team(name, approvers, *required_approvals),
-        MpaCmd::Approve { session, approver } => hsm.approve_mpa_session(session, approver),
-        MpaCmd::Reject { session, approver } => hsm.reject_mpa_session(session, approver),
-        MpaCmd::Cancel { session } => hsm.cancel_mpa_session(session),
+        MpaCmd::Approve { session, approver } => hsm
+            .approve_mpa_session(session, approver)
+            .and_then(payhsm_keystore::api::response),
+        MpaCmd::Reject { session, approver } => hsm
+            .reject_mpa_session(session, approver)
+            .and_then(payhsm_keystore::api::response),
+        MpaCmd::Cancel { session } => hsm
+            .cancel_mpa_session(session)
+            .and_then(payhsm_keystore::api::response),
     }
 }

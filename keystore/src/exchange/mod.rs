@@ -49,6 +49,7 @@ use crate::{
     error::tr31_error,
     hsm::{Audit, Hsm, NewKey},
     material::{check_material, kcv_method},
+    model::KeyOutput,
     model::{KeyOrigin, KeyRecord, TagInput, parse_tags},
     policy::{self, KeyRole, roles},
     store::Store,
@@ -230,7 +231,7 @@ impl<S: Store> Hsm<S> {
     /// `ImportKey`: a TR-31 or TR-34 key block, or a certificate. Whatever the way in, the key
     /// must fit the attribute table and, if symmetric, be of its algorithm's length and not a
     /// weak TDES key; nothing is stored otherwise.
-    pub fn import_key(&self, input: ImportKeyInput) -> Result<Value, Error> {
+    pub fn import_key(&self, input: ImportKeyInput) -> Result<KeyOutput, Error> {
         let params = || {
             json!({
                 "keyMaterial": input.key_material.audit_parameters(),

@@ -16,7 +16,7 @@ use crate::{
     clock::Timestamp,
     hsm::{Audit, Hsm, NewKey, Page, is_internal},
     material::{check_material, kcv_method},
-    model::{KeyAttributesInput, KeyOrigin, KeyRecord, KeyState, TagInput, parse_tags},
+    model::{KeyAttributesInput, KeyOrigin, KeyOutput, KeyRecord, KeyState, TagInput, parse_tags},
     policy,
     store::{Store, software_key},
 };
@@ -87,7 +87,7 @@ pub struct CeremonyKey {
 
 impl<S: Store> Hsm<S> {
     /// `CreateKey`: a key generated inside the HSM.
-    pub fn create_key(&self, input: CreateKeyInput) -> Result<Value, Error> {
+    pub fn create_key(&self, input: CreateKeyInput) -> Result<KeyOutput, Error> {
         let params = || {
             json!({
                 "keyAttributes": input.key_attributes.audit_json(),
@@ -134,7 +134,7 @@ impl<S: Store> Hsm<S> {
 
     /// Imports clear key material from a key ceremony (the explicit clear-key path): checks
     /// the attributes, the key's strength and the ceremony's KCV, then stores the key.
-    pub fn import_clear_key(&self, key: CeremonyKey) -> Result<Value, Error> {
+    pub fn import_clear_key(&self, key: CeremonyKey) -> Result<KeyOutput, Error> {
         let params = || {
             json!({
                 "keyMaterial": "KeyCeremonyComponents",
@@ -175,7 +175,7 @@ impl<S: Store> Hsm<S> {
     }
 
     /// `GetKey`.
-    pub fn get_key(&self, input: KeyIdentifierInput) -> Result<Value, Error> {
+    pub fn get_key(&self, input: KeyIdentifierInput) -> Result<KeyOutput, Error> {
         let params = || json!({ "keyIdentifier": input.key_identifier });
         self.run("GetKey", Audit::Read, params, || {
             let record = self.load(&input.key_identifier, "KeyIdentifier")?;
@@ -231,7 +231,7 @@ impl<S: Store> Hsm<S> {
     /// `DeleteKey`: schedules deletion in 3 to 180 days (default 7). The key is unusable at
     /// once; `RestoreKey` cancels before the deadline. A primary's replicas are deleted at
     /// once (and not restored with it).
-    pub fn delete_key(&self, input: DeleteKeyInput) -> Result<Value, Error> {
+    pub fn delete_key(&self, input: DeleteKeyInput) -> Result<KeyOutput, Error> {
         let params = || {
             json!({
                 "keyIdentifier": input.key_identifier,
@@ -265,7 +265,7 @@ impl<S: Store> Hsm<S> {
 
     /// `RestoreKey`: cancels a scheduled deletion before its deadline. The key comes back
     /// `CREATE_COMPLETE` and disabled; `StartKeyUsage` enables it.
-    pub fn restore_key(&self, input: KeyIdentifierInput) -> Result<Value, Error> {
+    pub fn restore_key(&self, input: KeyIdentifierInput) -> Result<KeyOutput, Error> {
         let params = || json!({ "keyIdentifier": input.key_identifier });
         self.run("RestoreKey", Audit::Write, params, || {
             let record = self.update(&input.key_identifier, "KeyIdentifier", |r, _| {
@@ -285,7 +285,7 @@ impl<S: Store> Hsm<S> {
         })
     }
 
-    fn set_usage(&self, event: &str, identifier: &str, enabled: bool) -> Result<Value, Error> {
+    fn set_usage(&self, event: &str, identifier: &str, enabled: bool) -> Result<KeyOutput, Error> {
         let params = || json!({ "keyIdentifier": identifier });
         self.run(event, Audit::Write, params, || {
             let record = self.update(identifier, "KeyIdentifier", |r, now| {
@@ -303,12 +303,12 @@ impl<S: Store> Hsm<S> {
     }
 
     /// `StartKeyUsage`: enables a key.
-    pub fn start_key_usage(&self, input: KeyIdentifierInput) -> Result<Value, Error> {
+    pub fn start_key_usage(&self, input: KeyIdentifierInput) -> Result<KeyOutput, Error> {
         self.set_usage("StartKeyUsage", &input.key_identifier, true)
     }
 
     /// `StopKeyUsage`: disables a key.
-    pub fn stop_key_usage(&self, input: KeyIdentifierInput) -> Result<Value, Error> {
+    pub fn stop_key_usage(&self, input: KeyIdentifierInput) -> Result<KeyOutput, Error> {
         self.set_usage("StopKeyUsage", &input.key_identifier, false)
     }
 }

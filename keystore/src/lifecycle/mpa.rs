@@ -225,7 +225,11 @@ impl<S: Store> Hsm<S> {
 
     /// One approver's approval. At the team's required number of distinct approvals the key
     /// becomes usable (`CREATE_COMPLETE`) and the session `APPROVED`.
-    pub fn approve_mpa_session(&self, session_arn: &str, approver: &str) -> Result<Value, Error> {
+    pub fn approve_mpa_session(
+        &self,
+        session_arn: &str,
+        approver: &str,
+    ) -> Result<crate::model::KeyOutput, Error> {
         self.decide(
             "ApproveMpaSession",
             session_arn,
@@ -235,7 +239,11 @@ impl<S: Store> Hsm<S> {
     }
 
     /// One approver's rejection: the session `FAILED`, the key deleted.
-    pub fn reject_mpa_session(&self, session_arn: &str, approver: &str) -> Result<Value, Error> {
+    pub fn reject_mpa_session(
+        &self,
+        session_arn: &str,
+        approver: &str,
+    ) -> Result<crate::model::KeyOutput, Error> {
         self.decide(
             "RejectMpaSession",
             session_arn,
@@ -245,7 +253,7 @@ impl<S: Store> Hsm<S> {
     }
 
     /// The requester's cancellation: the session `CANCELLED`, the key deleted.
-    pub fn cancel_mpa_session(&self, session_arn: &str) -> Result<Value, Error> {
+    pub fn cancel_mpa_session(&self, session_arn: &str) -> Result<crate::model::KeyOutput, Error> {
         self.decide("CancelMpaSession", session_arn, None, SessionEvent::Cancel)
     }
 
@@ -255,7 +263,7 @@ impl<S: Store> Hsm<S> {
         session_arn: &str,
         approver: Option<&str>,
         event: SessionEvent,
-    ) -> Result<Value, Error> {
+    ) -> Result<crate::model::KeyOutput, Error> {
         let params = || json!({ "mpaSessionArn": session_arn, "approver": approver });
         self.run(event_name, Audit::Write, params, || {
             let key_id = self.session_key_id(session_arn)?;

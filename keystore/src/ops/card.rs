@@ -8,7 +8,7 @@ use payhsm_core::{
     },
     fields::{Expiry, Pan, SecretDigits, ServiceCode},
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{hex_field, lenient_int, pan, verified};
@@ -18,6 +18,7 @@ use crate::{
     hsm::{Audit, Hsm},
     policy::{KeyRole, roles},
     store::Store,
+    wire::SecretText,
 };
 
 /// `GenerateCardValidationData`.
@@ -47,6 +48,28 @@ pub struct VerifyCardValidationDataInput {
     pub verification_attributes: CardAttributes,
     /// The presented value (3 to 5 digits).
     pub validation_data: String,
+}
+
+/// What `GenerateCardValidationData` returns.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GenerateCardValidationDataOutput {
+    /// The ARN of the key used.
+    pub key_arn: String,
+    /// The key's check value.
+    pub key_check_value: String,
+    /// The value generated (a CVV, CSC, CVC3, dCVV): secret.
+    pub validation_data: SecretText,
+}
+
+/// What `VerifyCardValidationData` returns (a mismatch is an error, not an output).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VerifyCardValidationDataOutput {
+    /// The ARN of the key used.
+    pub key_arn: String,
+    /// The key's check value.
+    pub key_check_value: String,
 }
 
 /// `CardGenerationAttributes` / `CardVerificationAttributes`: exactly one member.
@@ -235,7 +258,7 @@ impl<S: Store> Hsm<S> {
     pub fn generate_card_validation_data(
         &self,
         input: GenerateCardValidationDataInput,
-    ) -> Result<Value, Error> {
+    ) -> Result<GenerateCardValidationDataOutput, Error> {
         let params = || json!({ "keyIdentifier": input.key_identifier });
         self.run(
             "GenerateCardValidationData",
@@ -251,11 +274,11 @@ impl<S: Store> Hsm<S> {
                 let (record, key) = self.use_key(&input.key_identifier, "KeyIdentifier", &role)?;
                 let value = input.generation_attributes.compute(&*key, &pan, len, GEN)?;
                 Ok((
-                    json!({
-                        "KeyArn": self.arn_text(&record)?,
-                        "KeyCheckValue": record.key_check_value,
-                        "ValidationData": value.expose_secret(),
-                    }),
+                    GenerateCardValidationDataOutput {
+                        key_arn: self.arn_text(&record)?,
+                        key_check_value: record.key_check_value.clone(),
+                        validation_data: SecretText::new(value.expose_secret()),
+                    },
                     Vec::new(),
                 ))
             },
@@ -266,7 +289,7 @@ impl<S: Store> Hsm<S> {
     pub fn verify_card_validation_data(
         &self,
         input: VerifyCardValidationDataInput,
-    ) -> Result<Value, Error> {
+    ) -> Result<VerifyCardValidationDataOutput, Error> {
         let params = || json!({ "keyIdentifier": input.key_identifier });
         self.run(
             "VerifyCardValidationData",
@@ -295,10 +318,10 @@ impl<S: Store> Hsm<S> {
                     "ValidationData",
                 )?;
                 Ok((
-                    json!({
-                        "KeyArn": self.arn_text(&record)?,
-                        "KeyCheckValue": record.key_check_value,
-                    }),
+                    VerifyCardValidationDataOutput {
+                        key_arn: self.arn_text(&record)?,
+                        key_check_value: record.key_check_value.clone(),
+                    },
                     Vec::new(),
                 ))
             },

@@ -14,8 +14,8 @@ use payhsm_core::{
     emv::sm::{self, EmvEncryptionMode},
     secret::SecretVec,
 };
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::{
     asymmetric::AsymmetricAttributes,
@@ -31,6 +31,7 @@ use crate::{
     model::KeyRecord,
     policy::{self, roles},
     store::Store,
+    wire::SecretText,
 };
 
 /// `EncryptData`.
@@ -259,6 +260,42 @@ struct Side<'a> {
     wrapped: Option<(&'a WrappedKey, &'a str)>,
 }
 
+/// What `EncryptData` returns.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EncryptDataOutput {
+    /// The ARN of the key used.
+    pub key_arn: String,
+    /// The key's check value.
+    pub key_check_value: String,
+    /// The encrypted data (hex).
+    pub cipher_text: String,
+}
+
+/// What `DecryptData` returns.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DecryptDataOutput {
+    /// The ARN of the key used.
+    pub key_arn: String,
+    /// The key's check value.
+    pub key_check_value: String,
+    /// The decrypted data (hex): secret.
+    pub plain_text: SecretText,
+}
+
+/// What `ReEncryptData` returns.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReEncryptDataOutput {
+    /// The ARN of the key used.
+    pub key_arn: String,
+    /// The key's check value.
+    pub key_check_value: String,
+    /// The data under the outgoing key (hex).
+    pub cipher_text: String,
+}
+
 impl<S: Store> Hsm<S> {
     /// Encrypts or decrypts `data` (the request member `data_path`) under the key `side`
     /// names, as its attributes say: a data key (`Symmetric`, stored or a `WrappedKey`), a
@@ -404,7 +441,7 @@ impl<S: Store> Hsm<S> {
     }
 
     /// `EncryptData`.
-    pub fn encrypt_data(&self, input: EncryptDataInput) -> Result<Value, Error> {
+    pub fn encrypt_data(&self, input: EncryptDataInput) -> Result<EncryptDataOutput, Error> {
         let params = || json!({ "keyIdentifier": input.key_identifier });
         self.run("EncryptData", Audit::FailuresOnly, params, || {
             let mut data =
@@ -417,18 +454,18 @@ impl<S: Store> Hsm<S> {
             };
             let (record, check_value) = self.crypt_by_id(&side, "PlainText", &mut data, true)?;
             Ok((
-                json!({
-                    "KeyArn": self.arn_text(&record)?,
-                    "KeyCheckValue": check_value,
-                    "CipherText": payhsm_core::hex::encode(data.expose_secret()),
-                }),
+                EncryptDataOutput {
+                    key_arn: self.arn_text(&record)?,
+                    key_check_value: check_value,
+                    cipher_text: payhsm_core::hex::encode(data.expose_secret()),
+                },
                 Vec::new(),
             ))
         })
     }
 
     /// `DecryptData`.
-    pub fn decrypt_data(&self, input: DecryptDataInput) -> Result<Value, Error> {
+    pub fn decrypt_data(&self, input: DecryptDataInput) -> Result<DecryptDataOutput, Error> {
         let params = || json!({ "keyIdentifier": input.key_identifier });
         self.run("DecryptData", Audit::FailuresOnly, params, || {
             let mut data =
@@ -441,11 +478,11 @@ impl<S: Store> Hsm<S> {
             };
             let (record, check_value) = self.crypt_by_id(&side, "CipherText", &mut data, false)?;
             Ok((
-                json!({
-                    "KeyArn": self.arn_text(&record)?,
-                    "KeyCheckValue": check_value,
-                    "PlainText": payhsm_core::hex::encode(data.expose_secret()),
-                }),
+                DecryptDataOutput {
+                    key_arn: self.arn_text(&record)?,
+                    key_check_value: check_value,
+                    plain_text: SecretText::new(payhsm_core::hex::encode(data.expose_secret())),
+                },
                 Vec::new(),
             ))
         })
@@ -454,7 +491,7 @@ impl<S: Store> Hsm<S> {
     /// `ReEncryptData`: decrypts with the incoming key and encrypts with the outgoing one; the
     /// clear data never leaves. Either side may be symmetric (stored or a `WrappedKey`) or
     /// DUKPT; one side may be RSA.
-    pub fn re_encrypt_data(&self, input: ReEncryptDataInput) -> Result<Value, Error> {
+    pub fn re_encrypt_data(&self, input: ReEncryptDataInput) -> Result<ReEncryptDataOutput, Error> {
         let params = || {
             json!({
                 "incomingKeyIdentifier": input.incoming_key_identifier,
@@ -497,11 +534,11 @@ impl<S: Store> Hsm<S> {
             self.crypt_by_id(&incoming, "CipherText", &mut data, false)?;
             let (record, check_value) = self.crypt_by_id(&outgoing, "CipherText", &mut data, true)?;
             Ok((
-                json!({
-                    "KeyArn": self.arn_text(&record)?,
-                    "KeyCheckValue": check_value,
-                    "CipherText": payhsm_core::hex::encode(data.expose_secret()),
-                }),
+                ReEncryptDataOutput {
+                    key_arn: self.arn_text(&record)?,
+                    key_check_value: check_value,
+                    cipher_text: payhsm_core::hex::encode(data.expose_secret()),
+                },
                 Vec::new(),
             ))
         })

@@ -15,8 +15,8 @@ use payhsm_core::{
     },
     fields::Pan,
 };
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::{hex_field, pan, verified};
 use crate::{
@@ -278,13 +278,38 @@ impl CardData {
     }
 }
 
+/// What `GenerateAuthRequestCryptogram` returns.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GenerateAuthRequestCryptogramOutput {
+    /// The ARN of the key used.
+    pub key_arn: String,
+    /// The key's check value.
+    pub key_check_value: String,
+    /// The ARQC (hex).
+    pub auth_request_cryptogram: String,
+}
+
+/// What `VerifyAuthRequestCryptogram` returns (a mismatch is an error, not an output).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VerifyAuthRequestCryptogramOutput {
+    /// The ARN of the key used.
+    pub key_arn: String,
+    /// The key's check value.
+    pub key_check_value: String,
+    /// The ARPC (hex), when `AuthResponseAttributes` asked for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_response_value: Option<String>,
+}
+
 impl<S: Store> Hsm<S> {
     /// `GenerateAuthRequestCryptogram`: the ARQC a card would compute (for tests of
     /// authorization systems).
     pub fn generate_auth_request_cryptogram(
         &self,
         input: GenerateAuthRequestCryptogramInput,
-    ) -> Result<Value, Error> {
+    ) -> Result<GenerateAuthRequestCryptogramOutput, Error> {
         let params = || json!({ "keyIdentifier": input.key_identifier, "majorKeyDerivationMode": input.major_key_derivation_mode });
         self.run(
             "GenerateAuthRequestCryptogram",
@@ -310,11 +335,11 @@ impl<S: Store> Hsm<S> {
                 )
                 .map_err(|e| core_error(SKD, e))?;
                 Ok((
-                    json!({
-                        "KeyArn": self.arn_text(&record)?,
-                        "KeyCheckValue": record.key_check_value,
-                        "AuthRequestCryptogram": payhsm_core::hex::encode(arqc.as_bytes()),
-                    }),
+                    GenerateAuthRequestCryptogramOutput {
+                        key_arn: self.arn_text(&record)?,
+                        key_check_value: record.key_check_value.clone(),
+                        auth_request_cryptogram: payhsm_core::hex::encode(arqc.as_bytes()),
+                    },
                     Vec::new(),
                 ))
             },
@@ -326,7 +351,7 @@ impl<S: Store> Hsm<S> {
     pub fn verify_auth_request_cryptogram(
         &self,
         input: VerifyAuthRequestCryptogramInput,
-    ) -> Result<Value, Error> {
+    ) -> Result<VerifyAuthRequestCryptogramOutput, Error> {
         let params = || json!({ "keyIdentifier": input.key_identifier, "majorKeyDerivationMode": input.major_key_derivation_mode });
         self.run("VerifyAuthRequestCryptogram", Audit::FailuresOnly, params, || {
             let option = option(&input.major_key_derivation_mode)?;
@@ -361,17 +386,18 @@ impl<S: Store> Hsm<S> {
                 VerificationFailedReason::InvalidAuthRequestCryptogram,
                 "AuthRequestCryptogram",
             )?;
-            let mut out = json!({
-                "KeyArn": self.arn_text(&record)?,
-                "KeyCheckValue": record.key_check_value,
-            });
+            let mut out = VerifyAuthRequestCryptogramOutput {
+                key_arn: self.arn_text(&record)?,
+                key_check_value: record.key_check_value.clone(),
+                auth_response_value: None,
+            };
             if let Some((method, a, b)) = response {
                 let arpc = match method {
                     1 => ac::arpc_method1(&session, &arqc, &a),
                     _ => ac::arpc_method2(&session, &arqc, &a, &b),
                 }
                 .map_err(|e| core_error("AuthResponseAttributes", e))?;
-                out["AuthResponseValue"] = json!(payhsm_core::hex::encode(arpc.as_bytes()));
+                out.auth_response_value = Some(payhsm_core::hex::encode(arpc.as_bytes()));
             }
             Ok((out, Vec::new()))
         })

@@ -16,8 +16,8 @@
 
 use payhsm_core::{crypto::SymmetricKey, kcv};
 use payhsm_tr31::{BlockId, Header};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::{
     Error,
@@ -67,12 +67,35 @@ pub struct OutgoingTr31KeyBlock {
     pub wrapping_key_identifier: String,
 }
 
+/// What `TranslateKeyMaterial` returns.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TranslateKeyMaterialOutput {
+    /// The key, wrapped for its new recipient.
+    pub wrapped_key: WrappedWorkingKey,
+}
+
+/// A working key wrapped under another key (the service's `WrappedWorkingKey`).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WrappedWorkingKey {
+    /// The key block (TR-31 text).
+    pub wrapped_key_material: String,
+    /// The wrapped key's check value.
+    pub key_check_value: String,
+    /// `TR31_KEY_BLOCK`.
+    pub wrapped_key_material_format: String,
+}
+
 const INCOMING: &str = "IncomingKeyMaterial.Tr31KeyBlock";
 const OUTGOING: &str = "OutgoingKeyMaterial.Tr31KeyBlock";
 
 impl<S: Store> Hsm<S> {
     /// `TranslateKeyMaterial`.
-    pub fn translate_key_material(&self, input: TranslateKeyMaterialInput) -> Result<Value, Error> {
+    pub fn translate_key_material(
+        &self,
+        input: TranslateKeyMaterialInput,
+    ) -> Result<TranslateKeyMaterialOutput, Error> {
         let OutgoingKeyMaterial::Tr31KeyBlock(outgoing) = &input.outgoing_key_material;
         let params = || {
             json!({
@@ -136,11 +159,13 @@ impl<S: Store> Hsm<S> {
             let block =
                 self.wrap_tr31(&wrapping, &header, key.material.expose_secret(), OUTGOING)?;
             Ok((
-                json!({ "WrappedKey": {
-                    "WrappedKeyMaterial": block,
-                    "KeyCheckValue": check_value,
-                    "WrappedKeyMaterialFormat": "TR31_KEY_BLOCK",
-                } }),
+                TranslateKeyMaterialOutput {
+                    wrapped_key: WrappedWorkingKey {
+                        wrapped_key_material: block,
+                        key_check_value: check_value,
+                        wrapped_key_material_format: "TR31_KEY_BLOCK".to_owned(),
+                    },
+                },
                 Vec::new(),
             ))
         })

@@ -16,8 +16,8 @@ use payhsm_core::{
     key::KeyAlgorithm,
     mac::{self, MacAlgorithm, Padding},
 };
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::{
     dukpt::{self, DukptMacAttributes},
@@ -227,6 +227,28 @@ fn dukpt_parts(
     ))
 }
 
+/// What `GenerateMac` returns.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GenerateMacOutput {
+    /// The ARN of the key used.
+    pub key_arn: String,
+    /// The key's check value.
+    pub key_check_value: String,
+    /// The MAC (hex).
+    pub mac: String,
+}
+
+/// What `VerifyMac` returns (a mismatch is an error, not an output).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VerifyMacOutput {
+    /// The ARN of the key used.
+    pub key_arn: String,
+    /// The key's check value.
+    pub key_check_value: String,
+}
+
 impl<S: Store> Hsm<S> {
     /// The script MAC of `message` under the secure-messaging integrity session key that
     /// `script` derives from the issuer master key `record` (all 8 bytes when `len` is
@@ -251,7 +273,7 @@ impl<S: Store> Hsm<S> {
     }
 
     /// `GenerateMac`.
-    pub fn generate_mac(&self, input: GenerateMacInput) -> Result<Value, Error> {
+    pub fn generate_mac(&self, input: GenerateMacInput) -> Result<GenerateMacOutput, Error> {
         let params = || json!({ "keyIdentifier": input.key_identifier });
         self.run("GenerateMac", Audit::FailuresOnly, params, || {
             let base = "GenerationAttributes";
@@ -295,18 +317,18 @@ impl<S: Store> Hsm<S> {
             }
             .map_err(|e| core_error("MacLength", e))?;
             Ok((
-                json!({
-                    "KeyArn": self.arn_text(&record)?,
-                    "KeyCheckValue": record.key_check_value,
-                    "Mac": payhsm_core::hex::encode(tag.as_bytes()),
-                }),
+                GenerateMacOutput {
+                    key_arn: self.arn_text(&record)?,
+                    key_check_value: record.key_check_value.clone(),
+                    mac: payhsm_core::hex::encode(tag.as_bytes()),
+                },
                 Vec::new(),
             ))
         })
     }
 
     /// `VerifyMac`: the one `INVALID_MAC` on any mismatch.
-    pub fn verify_mac(&self, input: VerifyMacInput) -> Result<Value, Error> {
+    pub fn verify_mac(&self, input: VerifyMacInput) -> Result<VerifyMacOutput, Error> {
         let params = || json!({ "keyIdentifier": input.key_identifier });
         self.run("VerifyMac", Audit::FailuresOnly, params, || {
             let base = "VerificationAttributes";
@@ -352,10 +374,10 @@ impl<S: Store> Hsm<S> {
             };
             verified(result, VerificationFailedReason::InvalidMac, "Mac")?;
             Ok((
-                json!({
-                    "KeyArn": self.arn_text(&record)?,
-                    "KeyCheckValue": record.key_check_value,
-                }),
+                VerifyMacOutput {
+                    key_arn: self.arn_text(&record)?,
+                    key_check_value: record.key_check_value.clone(),
+                },
                 Vec::new(),
             ))
         })

@@ -17,30 +17,39 @@ mod pin_change;
 mod wrapped_key;
 
 pub use asymmetric::AsymmetricAttributes;
-pub use card::{CardAttributes, GenerateCardValidationDataInput, VerifyCardValidationDataInput};
+pub use card::{
+    CardAttributes, ExpiryAndServiceCode, ExpiryOnly, GenerateCardValidationDataInput,
+    GenerateCardValidationDataOutput, VerifyCardValidationDataInput,
+    VerifyCardValidationDataOutput,
+};
 pub use data::{
-    DecryptDataInput, EmvEncryptionAttributes, EncryptDataInput, EncryptionAttributes,
-    ReEncryptDataInput, ReEncryptionAttributes, SymmetricAttributes,
+    DecryptDataInput, DecryptDataOutput, EmvEncryptionAttributes, EncryptDataInput,
+    EncryptDataOutput, EncryptionAttributes, ReEncryptDataInput, ReEncryptDataOutput,
+    ReEncryptionAttributes, SymmetricAttributes,
 };
 pub use dukpt::{DukptEncryptionAttributes, DukptMacAttributes, DukptPinAttributes};
 pub use emv::{
-    AuthResponseAttributes, GenerateAuthRequestCryptogramInput, SessionKeyDerivationAttributes,
-    VerifyAuthRequestCryptogramInput,
+    AuthResponseAttributes, GenerateAuthRequestCryptogramInput,
+    GenerateAuthRequestCryptogramOutput, SessionKeyDerivationAttributes,
+    VerifyAuthRequestCryptogramInput, VerifyAuthRequestCryptogramOutput,
 };
 pub use key_material::{
     IncomingKeyMaterial, OutgoingKeyMaterial, OutgoingTr31KeyBlock, TranslateKeyMaterialInput,
+    TranslateKeyMaterialOutput, WrappedWorkingKey,
 };
 pub use mac::{
-    EmvMacAttributes, GenerateMacInput, MacAttributes, SessionKeyDerivationValueInput,
-    VerifyMacInput,
+    EmvMacAttributes, GenerateMacInput, GenerateMacOutput, MacAttributes,
+    SessionKeyDerivationValueInput, VerifyMacInput, VerifyMacOutput,
 };
 pub use pin::{
-    GeneratePinDataInput, Ibm3624Attributes, PinGenerationAttributes, PinVerificationAttributes,
-    TranslatePinDataInput, TranslationIsoFormats, VerifyPinDataInput,
+    GeneratePinDataInput, GeneratePinDataOutput, Ibm3624Attributes, PinData,
+    PinGenerationAttributes, PinVerificationAttributes, TranslatePinDataInput,
+    TranslatePinDataOutput, TranslationIsoFormats, VerifyPinDataInput, VerifyPinDataOutput,
 };
 pub use pin_change::{
     AtcPinChange, CryptogramPinChange, CurrentPinAttributes, DerivationMethodAttributes,
-    EmvCommonPinChange, GenerateMacEmvPinChangeInput, VisaAmexPinChange,
+    EmvCommonPinChange, GenerateMacEmvPinChangeInput, GenerateMacEmvPinChangeOutput,
+    VisaAmexDerivationOutputs, VisaAmexPinChange,
 };
 pub use wrapped_key::{EcdhDerivationAttributes, WrappedKey, WrappedKeyMaterial};
 

@@ -15,7 +15,7 @@ use payhsm_core::{
     },
     rng::OsRandom,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{
@@ -31,6 +31,7 @@ use crate::{
     model::KeyRecord,
     policy::{self, roles},
     store::Store,
+    wire::SecretText,
 };
 
 /// `GeneratePinData`.
@@ -294,9 +295,66 @@ fn pan_for(format: PinBlockFormat, text: Option<&str>) -> Result<Option<Pan>, Er
     }
 }
 
+/// What `GeneratePinData` returns.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GeneratePinDataOutput {
+    /// The ARN of the PIN generation or verification key.
+    pub generation_key_arn: String,
+    /// Its check value.
+    pub generation_key_check_value: String,
+    /// The ARN of the PEK the PIN block is under.
+    pub encryption_key_arn: String,
+    /// Its check value.
+    pub encryption_key_check_value: String,
+    /// The PIN block under the PEK (hex).
+    pub encrypted_pin_block: String,
+    /// The PIN's verification data.
+    pub pin_data: PinData,
+}
+
+/// The service's `PinData` union: what verifies a PIN later. Secret: with the key, it
+/// narrows the PIN down.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum PinData {
+    /// The IBM 3624 PIN offset.
+    PinOffset(SecretText),
+    /// The Visa PVV.
+    VerificationValue(SecretText),
+}
+
+/// What `VerifyPinData` returns (a mismatch is an error, not an output).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VerifyPinDataOutput {
+    /// The ARN of the PIN verification key.
+    pub verification_key_arn: String,
+    /// Its check value.
+    pub verification_key_check_value: String,
+    /// The ARN of the PEK (or BDK) the PIN block came under.
+    pub encryption_key_arn: String,
+    /// Its check value.
+    pub encryption_key_check_value: String,
+}
+
+/// What `TranslatePinData` returns.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TranslatePinDataOutput {
+    /// The PIN block under the outgoing key (hex).
+    pub pin_block: String,
+    /// The ARN of the outgoing key.
+    pub key_arn: String,
+    /// Its check value.
+    pub key_check_value: String,
+}
+
 impl<S: Store> Hsm<S> {
     /// `GeneratePinData`.
-    pub fn generate_pin_data(&self, input: GeneratePinDataInput) -> Result<Value, Error> {
+    pub fn generate_pin_data(
+        &self,
+        input: GeneratePinDataInput,
+    ) -> Result<GeneratePinDataOutput, Error> {
         let params = || {
             json!({
                 "generationKeyIdentifier": input.generation_key_identifier,
@@ -356,7 +414,7 @@ impl<S: Store> Hsm<S> {
                     Error::validation("PrimaryAccountNumber", "the Visa PVV needs the PAN")
                 })
             };
-            let (pin_block, pin_data): (EncryptedPinBlock, (&str, SecretDigits)) = match a {
+            let (pin_block, pin_data): (EncryptedPinBlock, PinData) = match a {
                 G::VisaPin(v) => {
                     let index = pvki(
                         &format!("{base}.VisaPin.PinVerificationKeyIndex"),
@@ -365,7 +423,7 @@ impl<S: Store> Hsm<S> {
                     let (pin, pvv) =
                         pvv::random_pin(&*gk, need_pan()?, index, pin_len, &mut OsRandom)
                             .map_err(|e| core_error(base, e))?;
-                    (encrypt(&pin)?, ("VerificationValue", pvv))
+                    (encrypt(&pin)?, PinData::VerificationValue(pvv.into()))
                 }
                 G::VisaPinVerificationValue(v) => {
                     let m = format!("{base}.VisaPinVerificationValue");
@@ -377,7 +435,7 @@ impl<S: Store> Hsm<S> {
                         decrypt(&format!("{m}.EncryptedPinBlock"), &v.encrypted_pin_block)?;
                     let pvv = pvv::generate(&*gk, need_pan()?, &pin, index)
                         .map_err(|e| core_error(&m, e))?;
-                    (b, ("VerificationValue", pvv))
+                    (b, PinData::VerificationValue(pvv.into()))
                 }
                 G::Ibm3624PinOffset(v) => {
                     let m = format!("{base}.Ibm3624PinOffset");
@@ -390,7 +448,7 @@ impl<S: Store> Hsm<S> {
                     let (b, pin) =
                         decrypt(&format!("{m}.EncryptedPinBlock"), &v.encrypted_pin_block)?;
                     let offset = ibm3624::offset(&*gk, &p, &pin).map_err(|e| core_error(&m, e))?;
-                    (b, ("PinOffset", offset))
+                    (b, PinData::PinOffset(offset.into()))
                 }
                 G::Ibm3624NaturalPin(v) => {
                     let m = format!("{base}.Ibm3624NaturalPin");
@@ -405,7 +463,7 @@ impl<S: Store> Hsm<S> {
                     let zeros = "0".repeat(pin_len);
                     let offset =
                         SecretDigits::new("PinOffset", &zeros).map_err(|e| core_error(&m, e))?;
-                    (encrypt(&pin)?, ("PinOffset", offset))
+                    (encrypt(&pin)?, PinData::PinOffset(offset.into()))
                 }
                 G::Ibm3624RandomPin(v) => {
                     let m = format!("{base}.Ibm3624RandomPin");
@@ -417,7 +475,7 @@ impl<S: Store> Hsm<S> {
                     )?;
                     let (pin, offset) = ibm3624::random_pin(&*gk, &p, pin_len, &mut OsRandom)
                         .map_err(|e| core_error(&m, e))?;
-                    (encrypt(&pin)?, ("PinOffset", offset))
+                    (encrypt(&pin)?, PinData::PinOffset(offset.into()))
                 }
                 G::Ibm3624PinFromOffset(v) => {
                     let m = format!("{base}.Ibm3624PinFromOffset");
@@ -431,25 +489,25 @@ impl<S: Store> Hsm<S> {
                         .map_err(|e| core_error(&format!("{m}.PinOffset"), e))?;
                     let offset = SecretDigits::new("PinOffset", &v.pin_offset)
                         .map_err(|e| core_error(&format!("{m}.PinOffset"), e))?;
-                    (encrypt(&pin)?, ("PinOffset", offset))
+                    (encrypt(&pin)?, PinData::PinOffset(offset.into()))
                 }
             };
             Ok((
-                json!({
-                    "GenerationKeyArn": self.arn_text(&gen_record)?,
-                    "GenerationKeyCheckValue": gen_record.key_check_value,
-                    "EncryptionKeyArn": self.arn_text(&pek_record)?,
-                    "EncryptionKeyCheckValue": pek.key_check_value,
-                    "EncryptedPinBlock": pin_block.to_string(),
-                    "PinData": { pin_data.0: pin_data.1.expose_secret() },
-                }),
+                GeneratePinDataOutput {
+                    generation_key_arn: self.arn_text(&gen_record)?,
+                    generation_key_check_value: gen_record.key_check_value.clone(),
+                    encryption_key_arn: self.arn_text(&pek_record)?,
+                    encryption_key_check_value: pek.key_check_value.clone(),
+                    encrypted_pin_block: pin_block.to_string(),
+                    pin_data,
+                },
                 Vec::new(),
             ))
         })
     }
 
     /// `VerifyPinData`: the one `INVALID_PIN` for a wrong PIN and for a bad block.
-    pub fn verify_pin_data(&self, input: VerifyPinDataInput) -> Result<Value, Error> {
+    pub fn verify_pin_data(&self, input: VerifyPinDataInput) -> Result<VerifyPinDataOutput, Error> {
         let params = || {
             json!({
                 "verificationKeyIdentifier": input.verification_key_identifier,
@@ -564,19 +622,22 @@ impl<S: Store> Hsm<S> {
             };
             verified(result, VerificationFailedReason::InvalidPin, base)?;
             Ok((
-                json!({
-                    "VerificationKeyArn": self.arn_text(&ver_record)?,
-                    "VerificationKeyCheckValue": ver_record.key_check_value,
-                    "EncryptionKeyArn": self.arn_text(&pek_record)?,
-                    "EncryptionKeyCheckValue": check_value,
-                }),
+                VerifyPinDataOutput {
+                    verification_key_arn: self.arn_text(&ver_record)?,
+                    verification_key_check_value: ver_record.key_check_value.clone(),
+                    encryption_key_arn: self.arn_text(&pek_record)?,
+                    encryption_key_check_value: check_value,
+                },
                 Vec::new(),
             ))
         })
     }
 
     /// `TranslatePinData`: PCI PIN 3-3 format and PAN rules before any key is used.
-    pub fn translate_pin_data(&self, input: TranslatePinDataInput) -> Result<Value, Error> {
+    pub fn translate_pin_data(
+        &self,
+        input: TranslatePinDataInput,
+    ) -> Result<TranslatePinDataOutput, Error> {
         let params = || {
             json!({
                 "incomingKeyIdentifier": input.incoming_key_identifier,
@@ -667,11 +728,11 @@ impl<S: Store> Hsm<S> {
             }
             .map_err(|e| core_error("EncryptedPinBlock", e))?;
             Ok((
-                json!({
-                    "PinBlock": out.to_string(),
-                    "KeyArn": self.arn_text(&out_record)?,
-                    "KeyCheckValue": kout.key_check_value,
-                }),
+                TranslatePinDataOutput {
+                    pin_block: out.to_string(),
+                    key_arn: self.arn_text(&out_record)?,
+                    key_check_value: kout.key_check_value.clone(),
+                },
                 Vec::new(),
             ))
         })

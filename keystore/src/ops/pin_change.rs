@@ -18,8 +18,8 @@ use payhsm_core::{
     },
     pin::block::EncryptedPinBlock,
 };
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::{
     emv::{CardData, fixed},
@@ -249,12 +249,54 @@ impl DerivationMethodAttributes {
     }
 }
 
+/// What `GenerateMacEmvPinChange` returns: the new PIN block under the card's keys and the
+/// script's MAC.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GenerateMacEmvPinChangeOutput {
+    /// The ARN of the PEK the new PIN came under.
+    pub new_pin_pek_arn: String,
+    /// The ARN of the issuer master key for secure messaging integrity.
+    pub secure_messaging_integrity_key_arn: String,
+    /// The ARN of the issuer master key for secure messaging confidentiality.
+    pub secure_messaging_confidentiality_key_arn: String,
+    /// The MAC over the issuer script (hex).
+    pub mac: String,
+    /// The new PIN block, encrypted for the card (hex).
+    pub encrypted_pin_block: String,
+    /// The PEK's check value.
+    pub new_pin_pek_key_check_value: String,
+    /// The integrity key's check value.
+    pub secure_messaging_integrity_key_check_value: String,
+    /// The confidentiality key's check value.
+    pub secure_messaging_confidentiality_key_check_value: String,
+    /// The keys of the Visa and Amex derivation, when it was used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visa_amex_derivation_outputs: Option<VisaAmexDerivationOutputs>,
+}
+
+/// The keys a Visa or Amex PIN change used.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VisaAmexDerivationOutputs {
+    /// The ARN of the issuer master key for the ARQC.
+    pub authorization_request_key_arn: String,
+    /// Its check value.
+    pub authorization_request_key_check_value: String,
+    /// The ARN of the PEK of the current PIN, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_pin_pek_arn: Option<String>,
+    /// Its check value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_pin_pek_key_check_value: Option<String>,
+}
+
 impl<S: Store> Hsm<S> {
     /// `GenerateMacEmvPinChange`.
     pub fn generate_mac_emv_pin_change(
         &self,
         input: GenerateMacEmvPinChangeInput,
-    ) -> Result<Value, Error> {
+    ) -> Result<GenerateMacEmvPinChangeOutput, Error> {
         let params = || {
             json!({
                 "newPinPekIdentifier": input.new_pin_pek_identifier,
@@ -365,27 +407,32 @@ impl<S: Store> Hsm<S> {
                     mac_len: None,
                 })
                 .map_err(|e| core_error(DMA, e))?;
-                let mut response = json!({
-                    "NewPinPekArn": self.arn_text(&pek_record)?,
-                    "SecureMessagingIntegrityKeyArn": self.arn_text(&smi_record)?,
-                    "SecureMessagingConfidentialityKeyArn": self.arn_text(&smc_record)?,
-                    "Mac": payhsm_core::hex::encode(out.mac.as_bytes()),
-                    "EncryptedPinBlock": out.encrypted_pin_block.to_string(),
-                    "NewPinPekKeyCheckValue": pek_record.key_check_value,
-                    "SecureMessagingIntegrityKeyCheckValue": smi_record.key_check_value,
-                    "SecureMessagingConfidentialityKeyCheckValue": smc_record.key_check_value,
-                });
+                let mut response = GenerateMacEmvPinChangeOutput {
+                    new_pin_pek_arn: self.arn_text(&pek_record)?,
+                    secure_messaging_integrity_key_arn: self.arn_text(&smi_record)?,
+                    secure_messaging_confidentiality_key_arn: self.arn_text(&smc_record)?,
+                    mac: payhsm_core::hex::encode(out.mac.as_bytes()),
+                    encrypted_pin_block: out.encrypted_pin_block.to_string(),
+                    new_pin_pek_key_check_value: pek_record.key_check_value.clone(),
+                    secure_messaging_integrity_key_check_value: smi_record.key_check_value.clone(),
+                    secure_messaging_confidentiality_key_check_value: smc_record
+                        .key_check_value
+                        .clone(),
+                    visa_amex_derivation_outputs: None,
+                };
                 if let Some(((ac_record, _), current)) = &visa_amex {
-                    let mut outputs = json!({
-                        "AuthorizationRequestKeyArn": self.arn_text(ac_record)?,
-                        "AuthorizationRequestKeyCheckValue": ac_record.key_check_value,
-                    });
+                    let mut outputs = VisaAmexDerivationOutputs {
+                        authorization_request_key_arn: self.arn_text(ac_record)?,
+                        authorization_request_key_check_value: ac_record.key_check_value.clone(),
+                        current_pin_pek_arn: None,
+                        current_pin_pek_key_check_value: None,
+                    };
                     if let Some(((current_record, _), _)) = current {
-                        outputs["CurrentPinPekArn"] = json!(self.arn_text(current_record)?);
-                        outputs["CurrentPinPekKeyCheckValue"] =
-                            json!(current_record.key_check_value);
+                        outputs.current_pin_pek_arn = Some(self.arn_text(current_record)?);
+                        outputs.current_pin_pek_key_check_value =
+                            Some(current_record.key_check_value.clone());
                     }
-                    response["VisaAmexDerivationOutputs"] = outputs;
+                    response.visa_amex_derivation_outputs = Some(outputs);
                 }
                 Ok((response, Vec::new()))
             },

@@ -314,7 +314,7 @@ impl<S: Store> Hsm<S> {
     pub fn add_key_replication_regions(
         &self,
         input: KeyReplicationRegionsInput,
-    ) -> Result<Value, Error> {
+    ) -> Result<crate::model::KeyOutput, Error> {
         let params = input.audit_parameters();
         self.run(
             "AddKeyReplicationRegions",
@@ -363,7 +363,7 @@ impl<S: Store> Hsm<S> {
     pub fn remove_key_replication_regions(
         &self,
         input: KeyReplicationRegionsInput,
-    ) -> Result<Value, Error> {
+    ) -> Result<crate::model::KeyOutput, Error> {
         let params = input.audit_parameters();
         self.run(
             "RemoveKeyReplicationRegions",

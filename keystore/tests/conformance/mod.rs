@@ -386,6 +386,7 @@ pub fn import_known_into<S: Store>(
             material: SecretVec::from_slice(&payhsm_core::hex::decode("k", hex).unwrap()),
             expected_check_value: kcv,
         })
+        .and_then(payhsm_keystore::api::response)
         .unwrap(),
     )
 }
@@ -1267,26 +1268,31 @@ pub fn ceremony_import_and_key_hygiene<S: Store>(h: Harness<S>) {
     let ok = h
         .hsm
         .import_clear_key(ceremony("F039121BEC83D26B169BDCD5B22AAF8F", "CB9DEA"))
+        .and_then(payhsm_keystore::api::response)
         .unwrap();
     assert_eq!(ok["Key"]["KeyCheckValue"], "CB9DEA");
     assert_eq!(ok["Key"]["KeyOrigin"], "EXTERNAL");
     let n = h.all_keys(None).len();
     assert_validation(
         h.hsm
-            .import_clear_key(ceremony("F039121BEC83D26B169BDCD5B22AAF8F", "CB9DEB")),
+            .import_clear_key(ceremony("F039121BEC83D26B169BDCD5B22AAF8F", "CB9DEB"))
+            .and_then(payhsm_keystore::api::response),
     );
     for weak in [
         "0123456789ABCDEF0123456789ABCDEF", // K1 = K2
         "0101010101010101FEDCBA9876543210", // weak half
     ] {
         assert_policy(
-            h.hsm.import_clear_key(ceremony(weak, "000000")),
+            h.hsm
+                .import_clear_key(ceremony(weak, "000000"))
+                .and_then(payhsm_keystore::api::response),
             Rule::WeakKey,
         );
     }
     assert_validation(
         h.hsm
-            .import_clear_key(ceremony("0123456789ABCDEF", "000000")),
+            .import_clear_key(ceremony("0123456789ABCDEF", "000000"))
+            .and_then(payhsm_keystore::api::response),
     );
     assert_eq!(h.all_keys(None).len(), n);
     // Generated TDES keys have odd parity and are never weak. A token store cannot show the
@@ -1340,6 +1346,7 @@ pub fn card_validation_data<S: Store>(h: Harness<S>) {
                 ),
                 expected_check_value: kcv,
             })
+            .and_then(payhsm_keystore::api::response)
             .unwrap(),
     );
     let pan = "4123456789012345";
@@ -1930,6 +1937,7 @@ fn ceremony_key<S: Store>(h: &Harness<S>, attributes: KeyAttributes, hex: &str) 
                 material: SecretVec::from_slice(&payhsm_core::hex::decode("k", hex).unwrap()),
                 expected_check_value: kcv,
             })
+            .and_then(payhsm_keystore::api::response)
             .unwrap(),
     )
 }

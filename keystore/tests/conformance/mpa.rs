@@ -124,7 +124,11 @@ pub fn dual_control_of_root_imports<S: Store>(h: Harness<S>) {
     };
     assert_policy(trust(), Rule::KeyState);
 
-    let approved = h.hsm.approve_mpa_session(&session, "alice").unwrap();
+    let approved = h
+        .hsm
+        .approve_mpa_session(&session, "alice")
+        .and_then(payhsm_keystore::api::response)
+        .unwrap();
     assert_eq!(approved["Key"]["MpaStatus"]["Status"], "PENDING");
     assert_eq!(
         approved["Key"]["MpaStatus"]["StatusMessage"],
@@ -132,14 +136,29 @@ pub fn dual_control_of_root_imports<S: Store>(h: Harness<S>) {
     );
     assert_policy(trust(), Rule::KeyState);
     // The same approver twice, and one not in the team, count for nothing.
-    assert_field(h.hsm.approve_mpa_session(&session, "alice"), "Approver");
-    assert_field(h.hsm.approve_mpa_session(&session, "mallory"), "Approver");
     assert_field(
         h.hsm
-            .approve_mpa_session("arn:aws:mpa:us-east-1:1:session/x", "bob"),
+            .approve_mpa_session(&session, "alice")
+            .and_then(payhsm_keystore::api::response),
+        "Approver",
+    );
+    assert_field(
+        h.hsm
+            .approve_mpa_session(&session, "mallory")
+            .and_then(payhsm_keystore::api::response),
+        "Approver",
+    );
+    assert_field(
+        h.hsm
+            .approve_mpa_session("arn:aws:mpa:us-east-1:1:session/x", "bob")
+            .and_then(payhsm_keystore::api::response),
         "MpaSessionArn",
     );
-    let approved = h.hsm.approve_mpa_session(&session, "bob").unwrap();
+    let approved = h
+        .hsm
+        .approve_mpa_session(&session, "bob")
+        .and_then(payhsm_keystore::api::response)
+        .unwrap();
     assert_eq!(approved["Key"]["KeyState"], "CREATE_COMPLETE");
     assert_eq!(approved["Key"]["MpaStatus"]["Status"], "APPROVED");
     assert_eq!(
@@ -150,8 +169,16 @@ pub fn dual_control_of_root_imports<S: Store>(h: Harness<S>) {
     let key = h.ok("GetKey", json!({ "KeyIdentifier": ca }));
     assert_eq!(key["Key"]["MpaStatus"]["Status"], "APPROVED");
     // A decided session stays decided.
-    assert_conflict(h.hsm.approve_mpa_session(&session, "carol"));
-    assert_conflict(h.hsm.cancel_mpa_session(&session));
+    assert_conflict(
+        h.hsm
+            .approve_mpa_session(&session, "carol")
+            .and_then(payhsm_keystore::api::response),
+    );
+    assert_conflict(
+        h.hsm
+            .cancel_mpa_session(&session)
+            .and_then(payhsm_keystore::api::response),
+    );
 
     // A rejection, and a cancellation, delete the key.
     for reject in [true, false] {
@@ -160,16 +187,33 @@ pub fn dual_control_of_root_imports<S: Store>(h: Harness<S>) {
             .as_str()
             .unwrap()
             .to_owned();
-        h.hsm.approve_mpa_session(&session, "carol").unwrap();
+        h.hsm
+            .approve_mpa_session(&session, "carol")
+            .and_then(payhsm_keystore::api::response)
+            .unwrap();
         let (out, status) = if reject {
-            (h.hsm.reject_mpa_session(&session, "bob"), "FAILED")
+            (
+                h.hsm
+                    .reject_mpa_session(&session, "bob")
+                    .and_then(payhsm_keystore::api::response),
+                "FAILED",
+            )
         } else {
-            (h.hsm.cancel_mpa_session(&session), "CANCELLED")
+            (
+                h.hsm
+                    .cancel_mpa_session(&session)
+                    .and_then(payhsm_keystore::api::response),
+                "CANCELLED",
+            )
         };
         let out = out.unwrap();
         assert_eq!(out["Key"]["KeyState"], "DELETE_COMPLETE");
         assert_eq!(out["Key"]["MpaStatus"]["Status"], status);
-        assert_conflict(h.hsm.approve_mpa_session(&session, "alice"));
+        assert_conflict(
+            h.hsm
+                .approve_mpa_session(&session, "alice")
+                .and_then(payhsm_keystore::api::response),
+        );
     }
 
     // Each approver is named in the audit log.
