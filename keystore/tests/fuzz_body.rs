@@ -35,18 +35,8 @@ fn seeds_and_mutations_never_panic() {
     let seeds = seeds();
     let mut rng = Rng(0x0D15_7A7C_u64);
     for _ in 0..4000 {
-        let mut data = seeds[rng.below(seeds.len())].clone();
-        for _ in 0..=rng.below(4) {
-            let i = rng.below(data.len());
-            match rng.below(4) {
-                0 if !data.is_empty() => data[i] = u8::try_from(rng.below(256)).unwrap(),
-                1 if !data.is_empty() => {
-                    data.remove(i);
-                }
-                2 => data.insert(i.min(data.len()), b"0F\"{}[],:-9"[rng.below(11)]),
-                _ => data.truncate(i),
-            }
-        }
+        let seed = &seeds[rng.below(seeds.len())];
+        let data = rng.mutate(seed, b"0F\"{}[],:-9");
         let _ = dispatch_json::run(&data);
     }
 }

@@ -7,6 +7,13 @@
 //! The PIN blocks are built with the clear-key workbench under a PEK imported from a known
 //! value: this test is about the HSM's answers, not the blocks' encoding (the vectors prove that).
 
+/// A deterministic generator, so a failure replays from its seed.
+#[allow(unreachable_pub, dead_code)]
+#[path = "../../fuzz/src/xorshift.rs"]
+mod xorshift;
+
+use xorshift::Rng;
+
 use payhsm_core::{
     crypto::SoftwareKey,
     fields::Pan,
@@ -34,18 +41,6 @@ const PEK: [u8; 16] = [
 const PVK: [u8; 16] = [
     0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10,
 ];
-
-/// A small deterministic generator, so a failure can be replayed from its seed.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 fn arn(v: &Value) -> String {
     v["Key"]["KeyArn"].as_str().unwrap().to_owned()
@@ -118,7 +113,7 @@ fn every_wrong_pin_and_every_bad_block_fails_the_same_way() {
         reason: VerificationFailedReason::InvalidPin,
     };
     let seed = 0x9e37_79b9_7f4a_7c15;
-    let mut rng = XorShift(seed);
+    let mut rng = Rng(seed);
     let mut translation_error: Option<Error> = None;
     let (mut matches, mut translated) = (0, 0);
     for p in 0..PANS {
