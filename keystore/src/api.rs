@@ -206,146 +206,60 @@ pub const DATA_PLANE: &[&str] = &[
 /// before its request is even read.
 pub fn dispatch<S: Store>(hsm: &Hsm<S>, operation: &str, input: Value) -> Result<Value, Error> {
     hsm.self_test_result()?;
+    // Each operation's typed request, its typed response as JSON.
+    macro_rules! typed {
+        ($method:ident) => {
+            hsm.$method(req(hsm, operation, input)?).and_then(response)
+        };
+    }
     match operation {
-        "CreateKey" => hsm
-            .create_key(req(hsm, operation, input)?)
-            .and_then(response),
-        "GetKey" => hsm.get_key(req(hsm, operation, input)?).and_then(response),
-        "ListKeys" => hsm
-            .list_keys(req(hsm, operation, input)?)
-            .and_then(response),
-        "DeleteKey" => hsm
-            .delete_key(req(hsm, operation, input)?)
-            .and_then(response),
-        "RestoreKey" => hsm
-            .restore_key(req(hsm, operation, input)?)
-            .and_then(response),
-        "StartKeyUsage" => hsm
-            .start_key_usage(req(hsm, operation, input)?)
-            .and_then(response),
-        "StopKeyUsage" => hsm
-            .stop_key_usage(req(hsm, operation, input)?)
-            .and_then(response),
-        "ImportKey" => hsm
-            .import_key(req(hsm, operation, input)?)
-            .and_then(response),
-        "ExportKey" => hsm
-            .export_key(req(hsm, operation, input)?)
-            .and_then(response),
-        "GetParametersForImport" => hsm
-            .get_parameters_for_import(req(hsm, operation, input)?)
-            .and_then(response),
-        "GetParametersForExport" => hsm
-            .get_parameters_for_export(req(hsm, operation, input)?)
-            .and_then(response),
-        "GetPublicKeyCertificate" => hsm
-            .get_public_key_certificate(req(hsm, operation, input)?)
-            .and_then(response),
-        "GetCertificateSigningRequest" => hsm
-            .get_certificate_signing_request(req(hsm, operation, input)?)
-            .and_then(response),
-        "CreateAlias" => hsm
-            .create_alias(req(hsm, operation, input)?)
-            .and_then(response),
-        "GetAlias" => hsm
-            .get_alias(req(hsm, operation, input)?)
-            .and_then(response),
-        "UpdateAlias" => hsm
-            .update_alias(req(hsm, operation, input)?)
-            .and_then(response),
-        "DeleteAlias" => hsm
-            .delete_alias(req(hsm, operation, input)?)
-            .and_then(response),
-        "ListAliases" => hsm
-            .list_aliases(req(hsm, operation, input)?)
-            .and_then(response),
-        "TagResource" => hsm
-            .tag_resource(req(hsm, operation, input)?)
-            .and_then(response),
-        "UntagResource" => hsm
-            .untag_resource(req(hsm, operation, input)?)
-            .and_then(response),
-        "ListTagsForResource" => hsm
-            .list_tags_for_resource(req(hsm, operation, input)?)
-            .and_then(response),
-        "AddKeyReplicationRegions" => hsm
-            .add_key_replication_regions(req(hsm, operation, input)?)
-            .and_then(response),
-        "RemoveKeyReplicationRegions" => hsm
-            .remove_key_replication_regions(req(hsm, operation, input)?)
-            .and_then(response),
-        "EnableDefaultKeyReplicationRegions" => hsm
-            .enable_default_key_replication_regions(req(hsm, operation, input)?)
-            .and_then(response),
-        "DisableDefaultKeyReplicationRegions" => hsm
-            .disable_default_key_replication_regions(req(hsm, operation, input)?)
-            .and_then(response),
-        "GetDefaultKeyReplicationRegions" => hsm
-            .get_default_key_replication_regions(req(hsm, operation, input)?)
-            .and_then(response),
-        "ImportKeyReplica" => hsm
-            .import_key_replica(req(hsm, operation, input)?)
-            .and_then(response),
-        "PutResourcePolicy" => hsm
-            .put_resource_policy(req(hsm, operation, input)?)
-            .and_then(response),
-        "GetResourcePolicy" => hsm
-            .get_resource_policy(req(hsm, operation, input)?)
-            .and_then(response),
-        "DeleteResourcePolicy" => hsm
-            .delete_resource_policy(req(hsm, operation, input)?)
-            .and_then(response),
-        "AssociateMpaTeam" => hsm
-            .associate_mpa_team(req(hsm, operation, input)?)
-            .and_then(response),
-        "DisassociateMpaTeam" => hsm
-            .disassociate_mpa_team(req(hsm, operation, input)?)
-            .and_then(response),
-        "GetMpaTeamAssociation" => hsm
-            .get_mpa_team_association(req(hsm, operation, input)?)
-            .and_then(response),
-        "GenerateCardValidationData" => hsm
-            .generate_card_validation_data(req(hsm, operation, input)?)
-            .and_then(response),
-        "VerifyCardValidationData" => hsm
-            .verify_card_validation_data(req(hsm, operation, input)?)
-            .and_then(response),
-        "GeneratePinData" => hsm
-            .generate_pin_data(req(hsm, operation, input)?)
-            .and_then(response),
-        "VerifyPinData" => hsm
-            .verify_pin_data(req(hsm, operation, input)?)
-            .and_then(response),
-        "TranslatePinData" => hsm
-            .translate_pin_data(req(hsm, operation, input)?)
-            .and_then(response),
-        "GenerateMac" => hsm
-            .generate_mac(req(hsm, operation, input)?)
-            .and_then(response),
-        "VerifyMac" => hsm
-            .verify_mac(req(hsm, operation, input)?)
-            .and_then(response),
-        "EncryptData" => hsm
-            .encrypt_data(req(hsm, operation, input)?)
-            .and_then(response),
-        "DecryptData" => hsm
-            .decrypt_data(req(hsm, operation, input)?)
-            .and_then(response),
-        "ReEncryptData" => hsm
-            .re_encrypt_data(req(hsm, operation, input)?)
-            .and_then(response),
-        "GenerateAuthRequestCryptogram" => hsm
-            .generate_auth_request_cryptogram(req(hsm, operation, input)?)
-            .and_then(response),
-        "VerifyAuthRequestCryptogram" => hsm
-            .verify_auth_request_cryptogram(req(hsm, operation, input)?)
-            .and_then(response),
-        "GenerateMacEmvPinChange" => hsm
-            .generate_mac_emv_pin_change(req(hsm, operation, input)?)
-            .and_then(response),
-        "TranslateKeyMaterial" => hsm
-            .translate_key_material(req(hsm, operation, input)?)
-            .and_then(response),
+        "CreateKey" => typed!(create_key),
+        "GetKey" => typed!(get_key),
+        "ListKeys" => typed!(list_keys),
+        "DeleteKey" => typed!(delete_key),
+        "RestoreKey" => typed!(restore_key),
+        "StartKeyUsage" => typed!(start_key_usage),
+        "StopKeyUsage" => typed!(stop_key_usage),
+        "ImportKey" => typed!(import_key),
+        "ExportKey" => typed!(export_key),
+        "GetParametersForImport" => typed!(get_parameters_for_import),
+        "GetParametersForExport" => typed!(get_parameters_for_export),
+        "GetPublicKeyCertificate" => typed!(get_public_key_certificate),
+        "GetCertificateSigningRequest" => typed!(get_certificate_signing_request),
+        "CreateAlias" => typed!(create_alias),
+        "GetAlias" => typed!(get_alias),
+        "UpdateAlias" => typed!(update_alias),
+        "DeleteAlias" => typed!(delete_alias),
+        "ListAliases" => typed!(list_aliases),
+        "TagResource" => typed!(tag_resource),
+        "UntagResource" => typed!(untag_resource),
+        "ListTagsForResource" => typed!(list_tags_for_resource),
+        "AddKeyReplicationRegions" => typed!(add_key_replication_regions),
+        "RemoveKeyReplicationRegions" => typed!(remove_key_replication_regions),
+        "EnableDefaultKeyReplicationRegions" => typed!(enable_default_key_replication_regions),
+        "DisableDefaultKeyReplicationRegions" => typed!(disable_default_key_replication_regions),
+        "GetDefaultKeyReplicationRegions" => typed!(get_default_key_replication_regions),
+        "ImportKeyReplica" => typed!(import_key_replica),
+        "PutResourcePolicy" => typed!(put_resource_policy),
+        "GetResourcePolicy" => typed!(get_resource_policy),
+        "DeleteResourcePolicy" => typed!(delete_resource_policy),
+        "AssociateMpaTeam" => typed!(associate_mpa_team),
+        "DisassociateMpaTeam" => typed!(disassociate_mpa_team),
+        "GetMpaTeamAssociation" => typed!(get_mpa_team_association),
+        "GenerateCardValidationData" => typed!(generate_card_validation_data),
+        "VerifyCardValidationData" => typed!(verify_card_validation_data),
+        "GeneratePinData" => typed!(generate_pin_data),
+        "VerifyPinData" => typed!(verify_pin_data),
+        "TranslatePinData" => typed!(translate_pin_data),
+        "GenerateMac" => typed!(generate_mac),
+        "VerifyMac" => typed!(verify_mac),
+        "EncryptData" => typed!(encrypt_data),
+        "DecryptData" => typed!(decrypt_data),
+        "ReEncryptData" => typed!(re_encrypt_data),
+        "GenerateAuthRequestCryptogram" => typed!(generate_auth_request_cryptogram),
+        "VerifyAuthRequestCryptogram" => typed!(verify_auth_request_cryptogram),
+        "GenerateMacEmvPinChange" => typed!(generate_mac_emv_pin_change),
+        "TranslateKeyMaterial" => typed!(translate_key_material),
         other => Err(Error::validation(
             "Operation",
             format!("{other} is not an operation this HSM offers"),

@@ -15,7 +15,7 @@
 //! hash, which an operator records elsewhere (the ceremony's paperwork) to pin the log's past.
 
 use std::{
-    fs::{File, OpenOptions},
+    fs::File,
     io::{Read as _, Seek as _, SeekFrom, Write as _},
     path::Path,
     sync::{Mutex, PoisonError},
@@ -62,14 +62,15 @@ pub struct AuditEvent<'a> {
 impl AuditLog {
     /// Appends to the JSON-lines file at `path`, creating it with mode 0600.
     pub fn file(path: &Path) -> Result<Self, Error> {
-        let mut options = OpenOptions::new();
         // Read too: each line chains to the one before it.
-        options.read(true).append(true).create(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(path).map_err(|e| {
-            Error::internal(format!("cannot open the audit log {}: {e}", path.display()))
-        })?;
+        let file = crate::files::owner_only()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(|e| {
+                Error::internal(format!("cannot open the audit log {}: {e}", path.display()))
+            })?;
         Ok(Self {
             sink: Sink::File(Mutex::new(file)),
         })
@@ -222,10 +223,16 @@ pub struct Broken {
 
 /// Walks the chain of the log `text` (a file's contents).
 pub fn verify(text: &[u8]) -> Result<Verified, Broken> {
+    if text.is_empty() {
+        return Ok(Verified {
+            lines: 0,
+            last_hash: chain_hash(None),
+        });
+    }
     let mut previous: Option<&[u8]> = None;
     let mut lines = 0;
     let body = text.strip_suffix(b"\n").unwrap_or(text);
-    if !text.is_empty() && !text.ends_with(b"\n") {
+    if !text.ends_with(b"\n") {
         let line = body.split(|&b| b == b'\n').count();
         return Err(Broken {
             line,
@@ -234,11 +241,7 @@ pub fn verify(text: &[u8]) -> Result<Verified, Broken> {
                 .to_owned(),
         });
     }
-    for (i, raw) in body
-        .split(|&b| b == b'\n')
-        .enumerate()
-        .filter(|_| !text.is_empty())
-    {
+    for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
         let line = i + 1;
         let broken = |reason: String| Broken { line, reason };
         let event: Value = serde_json::from_slice(raw)

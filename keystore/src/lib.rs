@@ -69,6 +69,7 @@ pub mod clock;
 pub mod ecc;
 mod error;
 pub mod exchange;
+pub mod files;
 mod hsm;
 mod key_cache;
 pub mod lifecycle;

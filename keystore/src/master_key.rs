@@ -39,9 +39,10 @@ impl std::fmt::Debug for MasterKey {
     }
 }
 
-/// One master key component and the KCV its custodian recorded for it.
+/// One key component and the KCV its custodian recorded for it (a master key's, or a working
+/// key's in `import-key-components`).
 pub struct Component {
-    /// The component: 32 bytes.
+    /// The component: 32 bytes for a master key.
     pub material: KeyMaterial,
     /// The KCV the custodian confirms (hex, as printed when the component was made).
     pub check_value: String,
@@ -160,11 +161,9 @@ pub fn write_dev_key_file(path: &Path, rng: &mut dyn RandomSource) -> Result<Mas
     text.push_str("# payhsm DEVELOPMENT master key. Never use for production keys.\n");
     text.push_str(&payhsm_core::hex::encode(m.expose_secret()));
     text.push('\n');
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
+    let mut file = crate::files::owner_only()
+        .write(true)
+        .create_new(true)
         .open(path)
         .map_err(|e| Error::internal(format!("cannot create {}: {e}", path.display())))?;
     file.write_all(text.as_bytes())

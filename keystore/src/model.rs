@@ -9,7 +9,7 @@ use payhsm_core::{
     key::{KeyAlgorithm, KeyAttributes, KeyClass, KeyModesOfUse, KeyUsage},
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::{Error, arn::KeyArn, clock::Timestamp};
 
@@ -250,23 +250,9 @@ pub struct AliasRecord {
     pub revision: u64,
 }
 
-/// `KeyModesOfUse` as JSON: all nine flags.
-pub fn modes_json(m: &KeyModesOfUse) -> Value {
-    Value::Object(
-        m.iter()
-            .map(|(name, on)| (name.to_owned(), Value::Bool(on)))
-            .collect::<Map<_, _>>(),
-    )
-}
-
 /// `KeyAttributes` as JSON.
 pub fn attributes_json(a: &KeyAttributes) -> Value {
-    json!({
-        "KeyUsage": a.key_usage.to_string(),
-        "KeyClass": a.key_class.name(),
-        "KeyAlgorithm": a.key_algorithm.name(),
-        "KeyModesOfUse": modes_json(&a.key_modes_of_use),
-    })
+    json!(KeyAttributesOutput::of(a))
 }
 
 /// What the key operations return (`CreateKey`, `GetKey`, `ImportKey`, `DeleteKey`,
@@ -398,31 +384,16 @@ pub struct KeyModesOfUseOutput {
 impl KeyModesOfUseOutput {
     /// The flags of `m`.
     pub fn of(m: &KeyModesOfUse) -> Self {
-        let mut f = [false; 9];
-        for (slot, (_, on)) in f.iter_mut().zip(m.iter()) {
-            *slot = on;
-        }
-        let [
-            encrypt,
-            decrypt,
-            wrap,
-            unwrap,
-            generate,
-            sign,
-            verify,
-            derive_key,
-            no_restrictions,
-        ] = f;
         Self {
-            encrypt,
-            decrypt,
-            wrap,
-            unwrap,
-            generate,
-            sign,
-            verify,
-            derive_key,
-            no_restrictions,
+            encrypt: m.encrypt,
+            decrypt: m.decrypt,
+            wrap: m.wrap,
+            unwrap: m.unwrap,
+            generate: m.generate,
+            sign: m.sign,
+            verify: m.verify,
+            derive_key: m.derive_key,
+            no_restrictions: m.no_restrictions,
         }
     }
 }
@@ -641,7 +612,7 @@ impl KeyRecord {
 
     /// The service's `Key` structure as JSON.
     pub fn key_json(&self, arn: &KeyArn) -> Value {
-        serde_json::to_value(self.key(arn)).unwrap_or(Value::Null)
+        json!(self.key(arn))
     }
 
     /// The service's `KeySummary` structure.

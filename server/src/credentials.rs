@@ -129,11 +129,11 @@ impl CredentialsFile {
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
         );
         let tmp = self.path.with_extension("json.tmp");
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp)?;
+        let mut file = payhsm_keystore::files::owner_only()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
         file.write_all(&text)?;
         file.write_all(b"\n")?;
         file.sync_all()?;

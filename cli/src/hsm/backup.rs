@@ -40,11 +40,11 @@ fn copy_file(from: &Path, to: &Path) -> Result<(), CliError> {
     let read = source.read_to_end(&mut bytes);
     let _ = source.unlock();
     read.map_err(|e| failed("read", from, e))?;
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(to).map_err(|e| failed("create", to, e))?;
+    let mut file = payhsm_keystore::files::owner_only()
+        .write(true)
+        .create_new(true)
+        .open(to)
+        .map_err(|e| failed("create", to, e))?;
     std::io::Write::write_all(&mut file, &bytes)
         .and_then(|()| file.sync_all())
         .map_err(|e| failed("write", to, e))

@@ -15,6 +15,7 @@ use payhsm_keystore::{
     Error,
     audit::{AuditEvent, AuditLog},
     clock::{Clock as _, SystemClock},
+    master_key::Component,
 };
 use serde_json::json;
 use subtle::ConstantTimeEq as _;
@@ -29,12 +30,14 @@ pub(crate) const STDIN_FOR_TESTS: &str = "PAYHSM_TEST_COMPONENTS_FROM_STDIN";
 /// How many times one custodian may try before the ceremony stops.
 const ATTEMPTS: usize = 3;
 
-/// One custodian's component, checked.
-pub(crate) struct Entered {
-    /// The component.
-    pub(crate) material: KeyMaterial,
-    /// Its KCV, as the custodian confirmed it.
-    pub(crate) check_value: String,
+/// One try at a component: accepted with its KCV, or refused for a reason (with the KCV when
+/// the component was well formed).
+enum Try {
+    Accepted(Component),
+    Refused {
+        problem: String,
+        kcv: Option<String>,
+    },
 }
 
 /// Where a ceremony's evidence goes: the region's audit log.
@@ -84,7 +87,7 @@ pub(crate) fn read_key_components(
     len: usize,
     evidence: &Evidence<'_>,
     check_value: impl Fn(&KeyMaterial) -> Result<String, CliError>,
-) -> Result<Vec<Entered>, CliError> {
+) -> Result<Vec<Component>, CliError> {
     if n < 2 {
         return Err(CliError::usage(
             "a key formed from components needs at least two components",
@@ -97,7 +100,7 @@ pub(crate) fn read_key_components(
             Some("Run the ceremony at a terminal, one custodian at a time; nothing was stored."),
         ));
     }
-    let mut entered: Vec<Entered> = Vec::with_capacity(n);
+    let mut entered: Vec<Component> = Vec::with_capacity(n);
     for i in 1..=n {
         let custodian = read_line(&format!("Custodian {i} of {n}, your name: "), false)?;
         if custodian.is_empty() {
@@ -110,8 +113,8 @@ pub(crate) fn read_key_components(
         let component = loop {
             attempt += 1;
             match read_one(i, n, what, len, &entered, &check_value)? {
-                Ok(component) => break component,
-                Err((problem, kcv)) => {
+                Try::Accepted(component) => break component,
+                Try::Refused { problem, kcv } => {
                     let message = format!("component {i} {problem}");
                     evidence.record(
                         i,
@@ -129,26 +132,21 @@ pub(crate) fn read_key_components(
                 }
             }
         };
-        evidence.record(i, &custodian, Some(&component.1), None)?;
-        entered.push(Entered {
-            material: component.0,
-            check_value: component.1,
-        });
+        evidence.record(i, &custodian, Some(&component.check_value), None)?;
+        entered.push(component);
     }
     Ok(entered)
 }
 
-/// One try at component `i`: the component and its KCV, or what was wrong (with the KCV when
-/// the component was well formed).
-#[allow(clippy::type_complexity)]
+/// One try at component `i`.
 fn read_one(
     i: usize,
     n: usize,
     what: &str,
     len: usize,
-    earlier: &[Entered],
+    earlier: &[Component],
     check_value: &impl Fn(&KeyMaterial) -> Result<String, CliError>,
-) -> Result<Result<(KeyMaterial, String), (String, Option<String>)>, CliError> {
+) -> Result<Try, CliError> {
     let hex = read_line(
         &format!("{what} {i} of {n} ({} hex digits, not shown): ", 2 * len),
         true,
@@ -157,29 +155,37 @@ fn read_one(
         .ok()
         .filter(|m| m.len() == len)
     else {
-        return Ok(Err((format!("is not {} hex digits", 2 * len), None)));
+        return Ok(Try::Refused {
+            problem: format!("is not {} hex digits", 2 * len),
+            kcv: None,
+        });
     };
     let kcv = check_value(&material)?;
     if earlier
         .iter()
         .any(|e| bool::from(e.material.ct_eq(&material)))
     {
-        return Ok(Err((
-            "equals an earlier one, so they would cancel out".to_owned(),
-            Some(kcv),
-        )));
+        return Ok(Try::Refused {
+            problem: "equals an earlier one, so they would cancel out".to_owned(),
+            kcv: Some(kcv),
+        });
     }
     eprintln!("KCV of component {i}: {kcv}");
     let answer = read_line(
         "Type the KCV from your paper, or \"yes\" if it matches the one shown: ",
         false,
     )?;
-    if answer.eq_ignore_ascii_case("yes") || answer.eq_ignore_ascii_case(&kcv) {
-        Ok(Ok((material, kcv)))
-    } else {
-        Ok(Err((
-            "has a KCV that does not match the custodian's paper".to_owned(),
-            Some(kcv),
-        )))
-    }
+    Ok(
+        if answer.eq_ignore_ascii_case("yes") || answer.eq_ignore_ascii_case(&kcv) {
+            Try::Accepted(Component {
+                material,
+                check_value: kcv,
+            })
+        } else {
+            Try::Refused {
+                problem: "has a KCV that does not match the custodian's paper".to_owned(),
+                kcv: Some(kcv),
+            }
+        },
+    )
 }

@@ -25,8 +25,8 @@ use payhsm_keystore::{
     arn::{AccountId, Region},
     audit::AuditLog,
     master_key::{
-        Component, DEV_KEY_WARNING, MASTER_KEY_LEN, MasterKey, component_check_value,
-        read_dev_key_file, write_dev_key_file,
+        DEV_KEY_WARNING, MASTER_KEY_LEN, MasterKey, component_check_value, read_dev_key_file,
+        write_dev_key_file,
     },
     store::pkcs11::{Pin, Pkcs11Store, TokenConfig, TokenSelector},
 };
@@ -404,13 +404,6 @@ fn read_components(home: &Home, n: usize) -> Result<MasterKey, CliError> {
         read_key_components(n, "Master key component", MASTER_KEY_LEN, &evidence, |m| {
             Ok(component_check_value(m)?)
         })?;
-    let components: Vec<Component> = components
-        .into_iter()
-        .map(|e| Component {
-            material: e.material,
-            check_value: e.check_value,
-        })
-        .collect();
     Ok(MasterKey::from_components(&components)?)
 }
 

@@ -7,7 +7,7 @@
 
 use serde_json::json;
 
-use crate::{Hsm, Store, model::KeyRecord, model::Setting};
+use crate::{Hsm, Store, model::KeyRecord};
 
 /// What failed unwraps under one KBPK lead to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,38 +66,19 @@ impl<S: Store> Hsm<S> {
                 disabled.as_ref().err(),
             );
             if disabled.is_ok() {
-                let _ = self.reset_count(&name);
+                let _ = self.store.update_setting(&name, |_| Some("0".to_owned()));
             }
         }
     }
 
     /// Adds one to the count `name`; the new count.
     fn add_to_count(&self, name: &str) -> Option<u32> {
-        for _ in 0..3 {
-            let stored = self.store.get_setting(name).ok()?;
-            let (count, revision) = stored.map_or((0, 0), |s| {
-                (s.value.parse::<u32>().unwrap_or(0), s.revision)
-            });
-            let next = Setting {
-                name: name.to_owned(),
-                value: count.saturating_add(1).to_string(),
-                revision: revision + 1,
-            };
-            if self.store.put_setting(&next).ok()? {
-                return Some(count.saturating_add(1));
-            }
-        }
-        None
-    }
-
-    fn reset_count(&self, name: &str) -> Option<()> {
-        let stored = self.store.get_setting(name).ok()??;
-        let next = Setting {
-            name: name.to_owned(),
-            value: "0".to_owned(),
-            revision: stored.revision + 1,
-        };
-        self.store.put_setting(&next).ok().map(|_| ())
+        let count = |v: Option<&str>| v.and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
+        self.store
+            .update_setting(name, |v| Some(count(v).saturating_add(1).to_string()))
+            .ok()
+            .flatten()
+            .map(|v| count(Some(&v)))
     }
 
     /// The failed unwraps counted under the KBPK `key_id` since it was last disabled.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::{Hsm, Store, model::Setting, store::Vault as _};
+use crate::{Hsm, Store, store::Vault as _};
 
 /// The setting that holds when the last sweep ran (ms).
 const LAST_SWEEP: &str = "sweep.orphans";
@@ -22,44 +22,33 @@ impl<S: Store> Hsm<S> {
         }
         let now = self.now().0;
         let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
-        let Ok(last) = self.store.get_setting(LAST_SWEEP) else {
-            return;
-        };
-        let (ran, revision) = last.map_or((i64::MIN, 0), |s| {
-            (s.value.parse().unwrap_or(i64::MIN), s.revision)
+        // Claimed before sweeping, so concurrent starts do not sweep twice.
+        let claimed = self.store.update_setting(LAST_SWEEP, |last| {
+            let ran = last.and_then(|v| v.parse().ok()).unwrap_or(i64::MIN);
+            (grace_ms == 0 || now.saturating_sub(ran) >= grace_ms).then(|| now.to_string())
         });
-        if grace_ms > 0 && now.saturating_sub(ran) < grace_ms {
+        if !matches!(claimed, Ok(Some(_))) {
             return;
         }
-        // Claimed first, so concurrent starts do not sweep twice.
-        let claim = Setting {
-            name: LAST_SWEEP.to_owned(),
-            value: now.to_string(),
-            revision: revision + 1,
-        };
-        if !matches!(self.store.put_setting(&claim), Ok(true)) {
-            return;
-        }
-        let swept = self.store.sweep_orphans(grace);
-        let (objects, error) = match &swept {
-            Ok(objects) => (objects.clone(), None),
-            Err(e) => (Vec::new(), Some(e)),
-        };
-        for object in &objects {
-            let _ = self.audit_service_event(
-                "DeleteOrphanedKeyMaterial",
-                Vec::new(),
-                json!({ "material": object, "reason": "no key record refers to it" }),
-                None,
-            );
-        }
-        if error.is_some() {
-            let _ = self.audit_service_event(
-                "DeleteOrphanedKeyMaterial",
-                Vec::new(),
-                json!({ "reason": "the sweep failed; the next start tries again" }),
-                error,
-            );
+        match self.store.sweep_orphans(grace) {
+            Ok(objects) => {
+                for object in objects {
+                    let _ = self.audit_service_event(
+                        "DeleteOrphanedKeyMaterial",
+                        Vec::new(),
+                        json!({ "material": object, "reason": "no key record refers to it" }),
+                        None,
+                    );
+                }
+            }
+            Err(e) => {
+                let _ = self.audit_service_event(
+                    "DeleteOrphanedKeyMaterial",
+                    Vec::new(),
+                    json!({ "reason": "the sweep failed; the next start tries again" }),
+                    Some(&e),
+                );
+            }
         }
     }
 }

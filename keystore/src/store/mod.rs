@@ -94,6 +94,36 @@ pub trait Store: Send + Sync {
     /// `setting.revision - 1`; `false`, changing nothing, when the stored revision differs.
     fn put_setting(&self, setting: &Setting) -> Result<bool, Error>;
 
+    /// Sets the setting `name` to what `change` makes of its value (`None`: there is none
+    /// yet), retrying when another writer changes it meanwhile. `change` returning `None` leaves
+    /// the setting as it is. The value written, or `None` if `change` declined.
+    fn update_setting(
+        &self,
+        name: &str,
+        change: impl Fn(Option<&str>) -> Option<String>,
+    ) -> Result<Option<String>, Error>
+    where
+        Self: Sized,
+    {
+        for _ in 0..3 {
+            let stored = self.get_setting(name)?;
+            let Some(value) = change(stored.as_ref().map(|s| s.value.as_str())) else {
+                return Ok(None);
+            };
+            let next = Setting {
+                name: name.to_owned(),
+                value,
+                revision: stored.map_or(1, |s| s.revision + 1),
+            };
+            if self.put_setting(&next)? {
+                return Ok(Some(next.value));
+            }
+        }
+        Err(Error::conflict(format!(
+            "the setting {name} is changing too often; retry"
+        )))
+    }
+
     /// The alias, if there is one.
     fn get_alias(&self, alias_name: &str) -> Result<Option<AliasRecord>, Error>;
 

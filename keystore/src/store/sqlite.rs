@@ -154,17 +154,17 @@ impl<V: Vault> SqliteStore<V> {
     pub fn create_with(path: &Path, vault: V) -> Result<Self, Error> {
         // An empty file of the owner's only: SQLite takes it as a new database, and gives the
         // WAL and shared-memory files it creates beside it the same mode.
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        options.open(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => Error::conflict(format!(
-                "{} exists; open it instead of creating it",
-                path.display()
-            )),
-            _ => Error::internal(format!("cannot create {}: {e}", path.display())),
-        })?;
+        crate::files::owner_only()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => Error::conflict(format!(
+                    "{} exists; open it instead of creating it",
+                    path.display()
+                )),
+                _ => Error::internal(format!("cannot create {}: {e}", path.display())),
+            })?;
         let mut conn = Connection::open(path)?;
         let mode: String =
             conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
@@ -326,13 +326,13 @@ pub fn backup(source: &Path, dest: &Path) -> Result<u64, Error> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     src.busy_timeout(Duration::from_secs(10))?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(dest).map_err(|e| {
-        Error::internal(format!("cannot create the backup {}: {e}", dest.display()))
-    })?;
+    crate::files::owner_only()
+        .write(true)
+        .create_new(true)
+        .open(dest)
+        .map_err(|e| {
+            Error::internal(format!("cannot create the backup {}: {e}", dest.display()))
+        })?;
     let mut out = Connection::open(dest)?;
     {
         let backup = rusqlite::backup::Backup::new(&src, &mut out)?;

@@ -348,7 +348,9 @@ fn make_key<S: Store>(
         return arn_of(&h.ok("CreateKey", json!({ "KeyAttributes": payhsm_keystore::model::attributes_json(attrs), "Exportable": false })));
     }
     if attrs.key_algorithm == KeyAlgorithm::EccNistP256 {
-        let modes = payhsm_keystore::model::modes_json(&attrs.key_modes_of_use);
+        let modes = json!(payhsm_keystore::model::KeyModesOfUseOutput::of(
+            &attrs.key_modes_of_use
+        ));
         return arn_of(&h.ok("ImportKey", json!({ "KeyMaterial": { "TrustedCertificatePublicKey": {
             "KeyAttributes": {
                 "KeyUsage": attrs.key_usage.to_string(), "KeyClass": "PUBLIC_KEY",
@@ -369,7 +371,9 @@ fn make_key<S: Store>(
     if attrs.key_modes_of_use.verify {
         import_root(h, &pki::root(size).cert)
     } else {
-        let modes = payhsm_keystore::model::modes_json(&attrs.key_modes_of_use);
+        let modes = json!(payhsm_keystore::model::KeyModesOfUseOutput::of(
+            &attrs.key_modes_of_use
+        ));
         arn_of(
             &import_trusted(
                 h,

@@ -169,7 +169,6 @@ impl TokenVault {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A fresh object id, from the token's random generator.
     /// A new object's `CKA_ID`: [`ID_VERSION`], the creation time (ms since the Unix epoch,
     /// big-endian), and 8 random bytes. The time lets the orphan sweep leave alone an object
     /// whose creator may still be about to commit its record.
@@ -337,7 +336,7 @@ impl Vault for TokenVault {
                         continue;
                     };
                     let label = String::from_utf8_lossy(&label).into_owned();
-                    let orphan = label.starts_with("payhsm:")
+                    let orphan = label.starts_with(template::LABEL_PREFIX)
                         && Self::created_ms(&id).is_some_and(|t| t <= cutoff)
                         && !referenced.contains(&Self::block(&id));
                     if orphan {

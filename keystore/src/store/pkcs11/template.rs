@@ -48,6 +48,9 @@ pub fn key_type(algorithm: KeyAlgorithm) -> Result<KeyType, Error> {
     }
 }
 
+/// What every label of payhsm's objects starts with.
+pub const LABEL_PREFIX: &str = "payhsm:";
+
 /// The object's label: `payhsm:<key id>:<TR-31 header>` (`:K1` after it for the K1 part).
 /// The header states the key's usage, algorithm, mode of use and exportability, so the
 /// object carries the metadata the policy layer reads, and a record whose attributes were
@@ -60,9 +63,9 @@ pub fn label(
 ) -> Result<String, Error> {
     let header = policy::header_for(attributes, exportable)?;
     Ok(match part {
-        Part::Key => format!("payhsm:{key_id}:{header}"),
-        Part::K1 => format!("payhsm:{key_id}:{header}:K1"),
-        Part::Public => format!("payhsm:{key_id}:{header}:public"),
+        Part::Key => format!("{LABEL_PREFIX}{key_id}:{header}"),
+        Part::K1 => format!("{LABEL_PREFIX}{key_id}:{header}:K1"),
+        Part::Public => format!("{LABEL_PREFIX}{key_id}:{header}:public"),
     })
 }
 
